@@ -1,0 +1,8 @@
+"""Registers the built-in checks through the `workbench` entry-point group."""
+
+from workbench.hookspecs import hookimpl
+
+
+@hookimpl
+def register_checks(register):
+    pass

@@ -1,0 +1,200 @@
+"""The check API: Record in, Finding out. Check logic itself lives in plugins."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import PluginError
+
+FinishReason = Literal["eos", "stop", "length"]
+Severity = Literal["info", "low", "medium", "high"]
+SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One model output and what it answered: what a check sees."""
+
+    id: str
+    prompt: str
+    output: str
+    reference: str | None = None
+    context: str | None = None
+    finish_reason: FinishReason | None = None
+    max_new_tokens: int | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What one check concluded about one record.
+
+    ``score`` is in 0..1, higher meaning more likely an error. ``spans`` are [start, end) character
+    offsets into the record's output. ``error`` is set (and ``flagged`` False) when the check raised.
+    """
+
+    record_id: str
+    check: str
+    category: str
+    flagged: bool
+    score: float
+    severity: Severity = "info"
+    spans: tuple[tuple[int, int], ...] = ()
+    message: str = ""
+    evidence: dict[str, Any] | None = None
+    check_version: str = "1"
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.record_id,
+            "check": self.check,
+            "category": self.category,
+            "flagged": self.flagged,
+            "score": round(float(self.score), 4),
+            "severity": self.severity,
+            "spans": [list(s) for s in self.spans],
+            "message": self.message,
+            **({"error": self.error} if self.error else {}),
+        }
+
+
+class Check:
+    """Base class of every check. Subclass it, set the class attributes, implement ``run``.
+
+    ``run`` receives a batch of records and yields exactly one Finding per record (flagged or
+    not), built with ``self.finding(...)``. Options come from the suite YAML or the CLI and are
+    validated by the nested pydantic ``Options`` model.
+    """
+
+    name: ClassVar[str] = ""
+    category: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    def __init__(self, options: dict[str, Any] | BaseModel | None = None):
+        if isinstance(options, BaseModel):
+            self.options = options
+        else:
+            try:
+                self.options = self.Options(**(options or {}))
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['msg']}"
+                    for e in exc.errors()
+                )
+                raise PluginError(f"bad options for check {self.name!r}: {problems}") from None
+
+    def run(self, records: Sequence[Record]) -> Iterable[Finding]:
+        raise NotImplementedError
+
+    def finding(
+        self,
+        record: Record,
+        *,
+        flagged: bool,
+        score: float,
+        spans: Iterable[tuple[int, int]] = (),
+        message: str = "",
+        severity: Severity | None = None,
+        evidence: dict[str, Any] | None = None,
+        category: str | None = None,
+    ) -> Finding:
+        score = min(1.0, max(0.0, float(score)))
+        if severity is None:
+            severity = severity_for(score) if flagged else "info"
+        n = len(record.output)
+        clean = tuple(
+            sorted({(max(0, min(int(a), n)), max(0, min(int(b), n))) for a, b in spans if b > a})
+        )
+        return Finding(
+            record_id=record.id,
+            check=self.name,
+            category=category or self.category,
+            flagged=bool(flagged),
+            score=score,
+            severity=severity,
+            spans=clean,
+            message=message,
+            evidence=evidence,
+            check_version=self.version,
+        )
+
+
+def severity_for(score: float) -> Severity:
+    """Default severity of a flagged finding from its score."""
+    if score >= 0.85:
+        return "high"
+    if score >= 0.6:
+        return "medium"
+    return "low"
+
+
+@dataclass
+class CheckReport:
+    """Findings from a run of several checks, with per-check errors and timings."""
+
+    findings: list[Finding] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _error_finding(check: Check, record: Record, exc: BaseException) -> Finding:
+    last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    return Finding(
+        record_id=record.id,
+        check=check.name,
+        category=check.category,
+        flagged=False,
+        score=0.0,
+        message=f"check raised: {last}",
+        check_version=check.version,
+        error=last,
+    )
+
+
+def _valid(check: Check, record: Record, f: Any) -> bool:
+    return isinstance(f, Finding) and f.record_id == record.id and f.check == check.name
+
+
+def run_check(check: Check, records: Sequence[Record]) -> list[Finding]:
+    """Run one check on a batch, isolating failures: one finding per record, errors recorded."""
+    try:
+        out = list(check.run(records))
+        by_id = {f.record_id: f for f in out if isinstance(f, Finding)}
+        if all(_valid(check, r, by_id.get(r.id)) for r in records):
+            return [by_id[r.id] for r in records]
+    except Exception:  # noqa: BLE001 - isolate the faulty records below
+        pass
+    results = []
+    for r in records:
+        try:
+            got = list(check.run([r]))
+            f = got[0] if got else None
+            if not _valid(check, r, f):
+                raise PluginError(f"check {check.name!r} returned a malformed finding: {f!r:.200}")
+            results.append(f)
+        except Exception as exc:  # noqa: BLE001 - a check that raises never stops the run
+            results.append(_error_finding(check, r, exc))
+    return results
+
+
+def run_checks(records: Sequence[Record], checks: Sequence[Check]) -> CheckReport:
+    """Run every check on every record; a check that raises is recorded as an error finding."""
+    report = CheckReport()
+    for check in checks:
+        t0 = time.perf_counter()
+        found = run_check(check, records)
+        report.seconds[check.name] = time.perf_counter() - t0
+        report.errors[check.name] = sum(1 for f in found if f.error)
+        report.findings.extend(found)
+    return report

@@ -1,0 +1,80 @@
+"""The `workbench` command line. One module per command group; each exposes ``register(app)``.
+
+Heavy libraries (torch, transformers, lm_eval) are imported inside commands so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from ..errors import WorkbenchError
+
+COMMAND_MODULES = [
+    "run", "suites", "checks", "demo", "compare", "suggest", "train", "loop", "dashboard",
+]
+
+
+class UserError(click.ClickException):
+    """A WorkbenchError shown as one line, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
+        click.echo(f"Error: {self.format_message()}", err=True)
+
+
+def _debug() -> bool:
+    return os.environ.get("WORKBENCH_DEBUG", "") not in ("", "0")
+
+
+class WorkbenchGroup(TyperGroup):
+    """Turns WorkbenchError anywhere below into a one-line error (traceback with --debug)."""
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201
+        try:
+            return super().invoke(ctx)
+        except WorkbenchError as exc:
+            if _debug():
+                raise
+            raise UserError(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            raise SystemExit(130) from None
+
+
+app = typer.Typer(
+    name="workbench",
+    cls=WorkbenchGroup,
+    help=(
+        "Evaluate fine-tuned LLMs, find the errors that recur, retrain on them, and check that "
+        "they are gone and nothing else broke."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    if debug:
+        os.environ["WORKBENCH_DEBUG"] = "1"
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"{__name__}.{_name}").register(app)
+
+
+def main() -> None:
+    if "--debug" in sys.argv[1:]:
+        os.environ["WORKBENCH_DEBUG"] = "1"
+    app()

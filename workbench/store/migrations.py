@@ -1,0 +1,204 @@
+"""Schema migrations: named functions applied in order on open, recorded in ``_migrations``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_initial(db: duckdb.DuckDBPyConnection) -> None:
+    db.execute(
+        """
+        CREATE TABLE models (
+            model_id VARCHAR PRIMARY KEY,      -- fingerprint of config + weights (or adapter + base)
+            name VARCHAR NOT NULL,             -- the name the user gave it (--model NAME=SPEC)
+            spec VARCHAR,                      -- what the user passed
+            base VARCHAR,                      -- base model dir or hub id
+            adapter VARCHAR,                   -- PEFT adapter dir, when there is one
+            parent_id VARCHAR,                 -- the model this one was tuned from
+            kind VARCHAR,                      -- 'full' | 'adapter'
+            meta VARCHAR,                      -- JSON
+            created_at TIMESTAMP DEFAULT current_timestamp
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE suites (
+            suite_id VARCHAR PRIMARY KEY,      -- name@fingerprint-prefix
+            name VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,           -- 'custom' | 'lm-eval'
+            path VARCHAR,
+            fingerprint VARCHAR NOT NULL,      -- hash of its items and settings
+            config VARCHAR,                    -- JSON of the suite definition
+            created_at TIMESTAMP DEFAULT current_timestamp
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE items (
+            suite_id VARCHAR NOT NULL,
+            item_id VARCHAR NOT NULL,
+            prompt VARCHAR,
+            messages VARCHAR,                  -- JSON chat messages, when the item has them
+            reference VARCHAR,
+            context VARCHAR,
+            tags VARCHAR[],
+            split VARCHAR DEFAULT 'eval',      -- 'eval' | 'train'
+            meta VARCHAR,                      -- JSON of any other fields
+            PRIMARY KEY (suite_id, item_id)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE runs (
+            run_id VARCHAR PRIMARY KEY,
+            model_id VARCHAR NOT NULL,
+            model_name VARCHAR,
+            suite_id VARCHAR NOT NULL,
+            config_key VARCHAR NOT NULL,       -- hash(model, suite, generation config): resume identity
+            gen_config VARCHAR,                -- JSON
+            status VARCHAR NOT NULL,           -- 'running' | 'finished' | 'failed'
+            seed BIGINT,
+            started_at TIMESTAMP,
+            finished_at TIMESTAMP,
+            versions VARCHAR,                  -- JSON of library versions
+            metrics VARCHAR,                   -- JSON of aggregate metrics
+            error VARCHAR
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE outputs (
+            output_id VARCHAR PRIMARY KEY,     -- hash(run_id, item_id)
+            run_id VARCHAR NOT NULL,
+            item_id VARCHAR NOT NULL,
+            text VARCHAR,
+            rendered_prompt VARCHAR,
+            tokens_in INTEGER,
+            tokens_out INTEGER,
+            finish_reason VARCHAR,             -- 'eos' | 'stop' | 'length'
+            latency_s DOUBLE,
+            cache_key VARCHAR,                 -- hash(model fingerprint, rendered prompt, gen config)
+            cached BOOLEAN DEFAULT false,      -- served from an earlier run's output
+            metrics VARCHAR,                   -- JSON of per-sample metrics
+            created_at TIMESTAMP DEFAULT current_timestamp
+        )
+        """
+    )
+    db.execute("CREATE INDEX outputs_run ON outputs(run_id)")
+    db.execute("CREATE INDEX outputs_cache ON outputs(cache_key)")
+    db.execute(
+        """
+        CREATE TABLE findings (
+            output_id VARCHAR NOT NULL,
+            run_id VARCHAR NOT NULL,
+            check_name VARCHAR NOT NULL,
+            check_version VARCHAR,
+            category VARCHAR NOT NULL,
+            flagged BOOLEAN NOT NULL,
+            score DOUBLE,
+            severity VARCHAR,
+            spans VARCHAR,                     -- JSON [[start, end], ...] into the output text
+            message VARCHAR,
+            evidence VARCHAR,                  -- JSON
+            error VARCHAR,                     -- set when the check raised on this output
+            PRIMARY KEY (output_id, check_name)
+        )
+        """
+    )
+    db.execute("CREATE INDEX findings_run ON findings(run_id)")
+    db.execute(
+        """
+        CREATE TABLE suggestion_sets (
+            set_id VARCHAR PRIMARY KEY,
+            run_id VARCHAR,
+            pool VARCHAR,
+            n_suggestions INTEGER,
+            n_dropped_contaminated INTEGER,
+            config VARCHAR,
+            export_path VARCHAR,
+            created_at TIMESTAMP DEFAULT current_timestamp
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE suggestions (
+            suggestion_id VARCHAR PRIMARY KEY,
+            set_id VARCHAR NOT NULL,
+            category VARCHAR,
+            prompt VARCHAR,
+            target VARCHAR,
+            messages VARCHAR,                  -- JSON chat messages (the exported form)
+            source_item_ids VARCHAR[],
+            source_output_ids VARCHAR[],
+            pool_row VARCHAR,
+            similarity DOUBLE,
+            repaired BOOLEAN,
+            provenance VARCHAR                 -- JSON: why this example was chosen
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE trainings (
+            training_id VARCHAR PRIMARY KEY,
+            parent_model_id VARCHAR,
+            result_model_id VARCHAR,
+            set_id VARCHAR,
+            trainer VARCHAR,
+            config VARCHAR,                    -- JSON
+            loss_curve VARCHAR,                -- JSON [[step, loss], ...]
+            adapter_path VARCHAR,
+            status VARCHAR,
+            started_at TIMESTAMP,
+            finished_at TIMESTAMP,
+            metrics VARCHAR
+        )
+        """
+    )
+
+
+def apply_migrations(db: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply the migrations not yet recorded; return the names applied."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations "
+        "(name VARCHAR PRIMARY KEY, applied_at TIMESTAMP DEFAULT current_timestamp)"
+    )
+    done = {r[0] for r in db.execute("SELECT name FROM _migrations").fetchall()}
+    applied = []
+    for fn in MIGRATIONS:
+        if fn.__name__ in done:
+            continue
+        db.execute("BEGIN TRANSACTION")
+        try:
+            fn(db)
+            db.execute("INSERT INTO _migrations (name) VALUES (?)", [fn.__name__])
+            db.execute("COMMIT")
+        except Exception:
+            db.execute("ROLLBACK")
+            raise
+        applied.append(fn.__name__)
+    return applied
+
+
+def pending(db: duckdb.DuckDBPyConnection) -> list[str]:
+    try:
+        done = {r[0] for r in db.execute("SELECT name FROM _migrations").fetchall()}
+    except duckdb.CatalogException:
+        done = set()
+    return [fn.__name__ for fn in MIGRATIONS if fn.__name__ not in done]

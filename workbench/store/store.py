@@ -1,0 +1,370 @@
+"""The Store: the one class that owns the DuckDB database.
+
+Connections are short-lived: each operation opens the file, does its work in one transaction and
+closes it, so a writer holds DuckDB's file lock only for a moment and a reader (the dashboard)
+can open it between two writes. An operation that finds the file locked retries with backoff
+until ``lock_timeout`` and then fails with a clear StoreError. ``:memory:`` keeps one connection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from ..errors import NotFoundError, StoreError
+from .migrations import apply_migrations, pending
+
+DEFAULT_DB = "workbench.duckdb"
+
+_LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "lock on file", "database is locked")
+
+
+def default_db_path() -> str:
+    return os.environ.get("WORKBENCH_DB") or DEFAULT_DB
+
+
+def new_id(prefix: str = "") -> str:
+    return prefix + uuid.uuid4().hex[:10]
+
+
+def to_json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+
+
+def from_json(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    return json.loads(value)
+
+
+class Store:
+    """Owns the database file. Every read and write in workbench goes through a Store."""
+
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False,
+                 lock_timeout: float = 60.0):
+        self.path = str(path) if path is not None else default_db_path()
+        self.read_only = read_only
+        self.lock_timeout = lock_timeout
+        self._memory = self.path == ":memory:"
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._local = threading.local()
+        if self._memory:
+            self._con = duckdb.connect(":memory:")
+            apply_migrations(self._con)
+        elif read_only:
+            if not Path(self.path).exists():
+                raise StoreError(f"database not found: {self.path}")
+        else:
+            parent = Path(self.path).resolve().parent
+            if not parent.exists():
+                raise StoreError(f"directory of the database does not exist: {parent}")
+            with self.connect(write=True) as db:
+                apply_migrations(db)
+
+    def __repr__(self) -> str:
+        return f"Store({self.path!r})"
+
+    # -- connections ------------------------------------------------------------------------
+    def _open(self, write: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.02
+        while True:
+            try:
+                return duckdb.connect(self.path, read_only=not write)
+            except duckdb.Error as exc:
+                msg = str(exc)
+                if any(m in msg for m in _LOCK_MARKERS) and time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 1.5, 0.5)
+                    continue
+                if any(m in msg for m in _LOCK_MARKERS):
+                    raise StoreError(
+                        f"database {self.path} is locked by another process "
+                        f"(waited {self.lock_timeout:.0f}s)"
+                    ) from None
+                if "read-only" in msg.lower() or "Permission denied" in msg:
+                    raise StoreError(f"database {self.path} is not writable: {msg}") from None
+                raise StoreError(f"cannot open database {self.path}: {msg}") from None
+
+    @contextmanager
+    def connect(self, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one operation; nested calls reuse the open one."""
+        if self._memory:
+            assert self._con is not None
+            yield self._con
+            return
+        if write and self.read_only:
+            raise StoreError(f"database {self.path} was opened read-only")
+        current = getattr(self._local, "con", None)
+        if current is not None:
+            if write and not self._local.write:
+                raise StoreError("internal: write requested inside a read-only operation")
+            yield current
+            return
+        con = self._open(write)
+        self._local.con, self._local.write = con, write
+        try:
+            if not write and pending(con):
+                raise StoreError(
+                    f"database {self.path} needs a schema upgrade: run any workbench command "
+                    "that writes (e.g. `workbench runs`) once without --read-only"
+                )
+            yield con
+        finally:
+            self._local.con = None
+            con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One short write transaction."""
+        with self.connect(write=True) as db:
+            db.execute("BEGIN TRANSACTION")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    db.execute("COMMIT")
+                except duckdb.Error as exc:
+                    raise StoreError(f"could not write to {self.path}: {exc}") from None
+
+    def query_df(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+        """Run a read-only query with bound parameters and return a DataFrame."""
+        with self.connect() as db:
+            return db.execute(sql, params or []).df()
+
+    def insert_df(self, table: str, df: pd.DataFrame, db: duckdb.DuckDBPyConnection | None = None,
+                  or_ignore: bool = True) -> int:
+        """Insert a DataFrame in one statement (Arrow under the hood), skipping key conflicts."""
+        if df is None or len(df) == 0:
+            return 0
+        cols = ", ".join(f'"{c}"' for c in df.columns)
+        verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
+
+        def _do(con: duckdb.DuckDBPyConnection) -> None:
+            con.register("_wb_df", df)
+            try:
+                con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM _wb_df")
+            finally:
+                con.unregister("_wb_df")
+
+        if db is not None:
+            _do(db)
+        else:
+            with self.transaction() as con:
+                _do(con)
+        return len(df)
+
+    # -- models -----------------------------------------------------------------------------
+    def upsert_model(self, model_id: str, name: str, *, spec: str | None = None,
+                     base: str | None = None, adapter: str | None = None,
+                     parent_id: str | None = None, kind: str = "full",
+                     meta: dict[str, Any] | None = None) -> str:
+        with self.transaction() as db:
+            row = db.execute("SELECT model_id FROM models WHERE model_id = ?", [model_id]).fetchone()
+            if row:
+                db.execute(
+                    "UPDATE models SET name = ?, spec = coalesce(?, spec), "
+                    "parent_id = coalesce(?, parent_id) WHERE model_id = ?",
+                    [name, spec, parent_id, model_id],
+                )
+            else:
+                db.execute(
+                    "INSERT INTO models (model_id, name, spec, base, adapter, parent_id, kind, meta)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [model_id, name, spec, base, adapter, parent_id, kind, to_json(meta)],
+                )
+        return model_id
+
+    def get_model(self, ref: str) -> dict[str, Any]:
+        """A model by id, id prefix or name (the most recent with that name)."""
+        df = self.query_df(
+            "SELECT * FROM models WHERE model_id = ? OR model_id LIKE ? || '%' OR name = ? "
+            "ORDER BY (model_id = ?) DESC, created_at DESC LIMIT 1",
+            [ref, ref, ref, ref],
+        )
+        if df.empty:
+            raise NotFoundError(f"no model {ref!r} in {self.path}")
+        return df.iloc[0].to_dict()
+
+    def list_models(self) -> pd.DataFrame:
+        return self.query_df("SELECT * FROM models ORDER BY created_at")
+
+    # -- suites and items -------------------------------------------------------------------
+    def upsert_suite(self, suite_id: str, name: str, source: str, path: str | None,
+                     fingerprint: str, config: dict[str, Any] | None,
+                     items: pd.DataFrame) -> str:
+        """Record a suite version and its items (idempotent: the id includes the fingerprint)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO suites (suite_id, name, source, path, fingerprint, config) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [suite_id, name, source, path, fingerprint, to_json(config)],
+            )
+            items = items.copy()
+            items["suite_id"] = suite_id
+            self.insert_df("items", items, db=db)
+        return suite_id
+
+    def suite_items(self, suite_id: str, split: str | None = None) -> pd.DataFrame:
+        sql = "SELECT * FROM items WHERE suite_id = ?"
+        params: list[Any] = [suite_id]
+        if split:
+            sql += " AND split = ?"
+            params.append(split)
+        return self.query_df(sql + " ORDER BY item_id", params)
+
+    def get_suite(self, suite_id: str) -> dict[str, Any]:
+        df = self.query_df("SELECT * FROM suites WHERE suite_id = ?", [suite_id])
+        if df.empty:
+            raise NotFoundError(f"no suite {suite_id!r}")
+        return df.iloc[0].to_dict()
+
+    # -- runs -------------------------------------------------------------------------------
+    def start_run(self, *, model_id: str, model_name: str, suite_id: str, config_key: str,
+                  gen_config: dict[str, Any], seed: int | None,
+                  versions: dict[str, Any] | None = None) -> tuple[str, bool]:
+        """Resume the unfinished run with the same identity, or start a new one.
+
+        Returns (run_id, resumed).
+        """
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT run_id FROM runs WHERE config_key = ? AND status <> 'finished' "
+                "ORDER BY started_at DESC LIMIT 1",
+                [config_key],
+            ).fetchone()
+            if row:
+                db.execute(
+                    "UPDATE runs SET status = 'running', error = NULL WHERE run_id = ?", [row[0]]
+                )
+                return row[0], True
+            run_id = new_id()
+            db.execute(
+                "INSERT INTO runs (run_id, model_id, model_name, suite_id, config_key, gen_config,"
+                " status, seed, started_at, versions) VALUES (?, ?, ?, ?, ?, ?, 'running', ?,"
+                " current_timestamp, ?)",
+                [run_id, model_id, model_name, suite_id, config_key, to_json(gen_config), seed,
+                 to_json(versions)],
+            )
+            return run_id, False
+
+    def finish_run(self, run_id: str, metrics: dict[str, Any] | None = None,
+                   status: str = "finished", error: str | None = None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, metrics = ?, error = ?, "
+                "finished_at = current_timestamp WHERE run_id = ?",
+                [status, to_json(metrics), error, run_id],
+            )
+
+    def resolve_run(self, ref: str) -> str:
+        """A run id from an id or unique prefix ('latest' is the most recent run)."""
+        if ref == "latest":
+            df = self.query_df("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1")
+        else:
+            df = self.query_df(
+                "SELECT run_id FROM runs WHERE run_id LIKE ? || '%' ORDER BY started_at DESC",
+                [ref],
+            )
+        if df.empty:
+            raise NotFoundError(f"no run {ref!r} in {self.path}")
+        if len(df) > 1 and ref not in set(df.run_id):
+            raise NotFoundError(f"run prefix {ref!r} is ambiguous ({len(df)} runs match)")
+        return str(df.run_id.iloc[0])
+
+    def get_run(self, ref: str) -> dict[str, Any]:
+        run_id = self.resolve_run(ref)
+        df = self.query_df(
+            "SELECT r.*, s.name AS suite_name, s.source AS suite_source, m.name AS model_registered_name"
+            " FROM runs r LEFT JOIN suites s USING (suite_id) LEFT JOIN models m USING (model_id)"
+            " WHERE run_id = ?",
+            [run_id],
+        )
+        row = df.iloc[0].to_dict()
+        for k in ("gen_config", "versions", "metrics"):
+            row[k] = from_json(row.get(k))
+        return row
+
+    def list_runs(self) -> pd.DataFrame:
+        return self.query_df(
+            "SELECT r.run_id, r.model_name, r.model_id, s.name AS suite, r.suite_id, r.status,"
+            " r.started_at, r.finished_at, r.metrics,"
+            " (SELECT count(*) FROM outputs o WHERE o.run_id = r.run_id) AS n_outputs"
+            " FROM runs r LEFT JOIN suites s USING (suite_id) ORDER BY r.started_at"
+        )
+
+    # -- outputs ----------------------------------------------------------------------------
+    def done_item_ids(self, run_id: str) -> set[str]:
+        df = self.query_df("SELECT item_id FROM outputs WHERE run_id = ?", [run_id])
+        return set(df.item_id)
+
+    def cached_outputs(self, cache_keys: list[str]) -> pd.DataFrame:
+        """The newest stored output for each of these cache keys (those that exist)."""
+        if not cache_keys:
+            return pd.DataFrame()
+        keys = pd.DataFrame({"cache_key": list(dict.fromkeys(cache_keys))})
+        with self.connect() as db:
+            db.register("_wb_keys", keys)
+            try:
+                return db.execute(
+                    "SELECT * FROM (SELECT o.*, row_number() OVER (PARTITION BY o.cache_key"
+                    " ORDER BY o.created_at DESC) AS rn FROM outputs o"
+                    " JOIN _wb_keys k USING (cache_key)) WHERE rn = 1"
+                ).df().drop(columns=["rn"])
+            finally:
+                db.unregister("_wb_keys")
+
+    def add_outputs(self, outputs: pd.DataFrame, findings: pd.DataFrame | None = None) -> None:
+        """Store a batch of outputs (and their findings) in one short transaction."""
+        with self.transaction() as db:
+            self.insert_df("outputs", outputs, db=db)
+            if findings is not None and len(findings):
+                self.insert_df("findings", findings, db=db)
+
+    def add_findings(self, findings: pd.DataFrame) -> None:
+        self.insert_df("findings", findings)
+
+    def replace_findings(self, run_id: str, findings: pd.DataFrame) -> None:
+        """Replace a run's findings (re-checking a run with new check versions or options)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM findings WHERE run_id = ?", [run_id])
+            self.insert_df("findings", findings, db=db)
+
+    def run_outputs(self, run_id: str) -> pd.DataFrame:
+        """A run's outputs joined with their items."""
+        return self.query_df(
+            "SELECT o.*, i.prompt, i.reference, i.context, i.tags, i.split, i.messages"
+            " FROM outputs o JOIN runs r USING (run_id)"
+            " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id"
+            " WHERE o.run_id = ? ORDER BY o.item_id",
+            [run_id],
+        )
+
+    def run_findings(self, run_id: str, flagged_only: bool = False) -> pd.DataFrame:
+        sql = "SELECT f.*, o.item_id FROM findings f JOIN outputs o USING (output_id) WHERE f.run_id = ?"
+        if flagged_only:
+            sql += " AND f.flagged"
+        return self.query_df(sql + " ORDER BY o.item_id, f.check_name", [run_id])
+
+    def findings_by_category(self, run_id: str) -> pd.DataFrame:
+        """Per category: outputs checked, outputs flagged, error count."""
+        return self.query_df(
+            "SELECT category, count(DISTINCT output_id) AS checked,"
+            " count(DISTINCT CASE WHEN flagged THEN output_id END) AS flagged,"
+            " count(*) FILTER (WHERE error IS NOT NULL) AS errors"
+            " FROM findings WHERE run_id = ? GROUP BY category ORDER BY category",
+            [run_id],
+        )

@@ -1,0 +1,299 @@
+"""Custom suites: a YAML file naming a JSONL data file (or inline items), validated with pydantic.
+
+Every problem is reported with its file and line; a suite with any problem is rejected whole, so
+nothing is written to the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import SuiteError
+
+ALPACA_TEMPLATE = (
+    "### Instruction:\n{{ prompt }}\n\n"
+    "{% if context %}### Input:\n{{ context }}\n\n{% endif %}"
+    "### Response:\n"
+)
+
+
+class GenerationConfig(BaseModel):
+    """How outputs are generated. Greedy unless temperature > 0."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_new_tokens: int = Field(128, ge=1, le=32768)
+    temperature: float = Field(0.0, ge=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    stop: list[str] = Field(default_factory=list)
+    seed: int = 0
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+
+class Item(BaseModel):
+    """One prompt of a suite."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    prompt: str | None = None
+    messages: list[dict[str, str]] | None = None
+    reference: str | None = None
+    context: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    split: Literal["eval", "train"] = "eval"
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_str(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError("id must be a string or an integer")
+        return str(v) if isinstance(v, int) else v
+
+    def model_post_init(self, __context: Any) -> None:
+        if not self.id.strip():
+            raise ValueError("id is empty")
+        if self.prompt is None and not self.messages:
+            raise ValueError("an item needs a 'prompt' or 'messages'")
+        for m in self.messages or []:
+            if set(m) - {"role", "content"} or "role" not in m or "content" not in m:
+                raise ValueError("each message needs exactly 'role' and 'content'")
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return dict(self.__pydantic_extra__ or {})
+
+
+class LmEvalSpec(BaseModel):
+    """lm-eval tasks to run as this suite (registered names, or task YAML files/dirs)."""
+
+    model_config = ConfigDict(extra="forbid")
+    tasks: list[str]
+    include_path: list[str] = Field(default_factory=list)
+    num_fewshot: int | None = None
+    limit: int | None = None
+
+
+class SuiteSpec(BaseModel):
+    """The YAML file's schema."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str = ""
+    data: str | None = None
+    items: list[dict[str, Any]] | None = None
+    template: str | None = None
+    chat_template: bool = False
+    system: str | None = None
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    checks: dict[str, dict[str, Any] | None] | list[str] | None = None
+    metrics: list[str] = Field(default_factory=lambda: ["exact_match"])
+    lm_eval: LmEvalSpec | None = None
+
+
+@dataclass
+class Suite:
+    """A validated suite: its spec and items, with a fingerprint of both."""
+
+    spec: SuiteSpec
+    items: list[Item]
+    path: Path | None = None
+    source: str = "custom"
+    fingerprint: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def suite_id(self) -> str:
+        return f"{self.name}@{self.fingerprint[:12]}"
+
+    @property
+    def generation(self) -> GenerationConfig:
+        return self.spec.generation
+
+    def split(self, split: str) -> list[Item]:
+        return [i for i in self.items if i.split == split]
+
+    def check_selection(self) -> dict[str, dict[str, Any]] | None:
+        """Check name -> options, or None for every registered check with defaults."""
+        c = self.spec.checks
+        if c is None:
+            return None
+        if isinstance(c, list):
+            return {n: {} for n in c}
+        return {k: (v or {}) for k, v in c.items()}
+
+    def render(self, item: Item) -> str | None:
+        """The prompt text from the template; None when the item is rendered by a chat template."""
+        if item.messages and item.prompt is None:
+            return None
+        template = self.spec.template or "{{ prompt }}"
+        return _jinja().from_string(template).render(
+            prompt=item.prompt, context=item.context, reference=item.reference, id=item.id,
+            **item.extra,
+        )
+
+
+def _jinja():  # imported lazily: only rendering needs it
+    import jinja2
+
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def _fingerprint(spec: SuiteSpec, items: list[Item]) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps(spec.model_dump(exclude={"description"}), sort_keys=True).encode())
+    for it in items:
+        h.update(json.dumps(it.model_dump(), sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def _pyd_errors(exc: ValidationError) -> list[str]:
+    out = []
+    for e in exc.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        out.append(f"{loc}: {e['msg']}" if loc else e["msg"])
+    return out
+
+
+def _yaml_line(node: Any, key: str) -> int | None:
+    """The 1-based line of a top-level key in the YAML file, for error messages."""
+    if isinstance(node, yaml.MappingNode):
+        for k, _ in node.value:
+            if getattr(k, "value", None) == key:
+                return k.start_mark.line + 1
+    return None
+
+
+def read_jsonl_items(path: Path, problems: list[str]) -> list[tuple[int, dict[str, Any]]]:
+    """Parse a JSONL file into (line number, object) pairs, recording every bad line."""
+    rows: list[tuple[int, dict[str, Any]]] = []
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        problems.append(f"{path}: cannot read data file: {exc.strerror or exc}")
+        return rows
+    for n, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(f"{path}:{n}: not valid UTF-8 (byte {exc.start})")
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{path}:{n}: malformed JSON: {exc.msg} (column {exc.colno})")
+            continue
+        if not isinstance(obj, dict):
+            problems.append(f"{path}:{n}: expected a JSON object, got {type(obj).__name__}")
+            continue
+        rows.append((n, obj))
+    return rows
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Load and validate a suite; raise SuiteError listing every problem found."""
+    suite = inspect_suite(path)
+    if suite.problems:
+        raise SuiteError(suite.problems)
+    return suite
+
+
+def inspect_suite(path: str | Path) -> Suite:
+    """Load a suite and collect its problems without raising (for `suites validate`)."""
+    path = Path(path)
+    problems: list[str] = []
+    empty = Suite(spec=SuiteSpec.model_construct(name=path.stem), items=[], path=path,
+                  problems=problems)
+    if not path.exists():
+        problems.append(f"{path}: suite file not found")
+        return empty
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(f"{path}: not valid UTF-8 (byte {exc.start})")
+        return empty
+    try:
+        node = yaml.compose(text)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problems.append(f"{where}: bad YAML: {getattr(exc, 'problem', None) or exc}")
+        return empty
+    if not isinstance(raw, dict):
+        problems.append(f"{path}:1: a suite must be a YAML mapping with at least 'name'")
+        return empty
+    try:
+        spec = SuiteSpec(**raw)
+    except ValidationError as exc:
+        for e in exc.errors():
+            top = str(e["loc"][0]) if e["loc"] else ""
+            line = _yaml_line(node, top)
+            loc = ".".join(str(p) for p in e["loc"])
+            problems.append(f"{path}:{line or 1}: {loc}: {e['msg']}")
+        return empty
+
+    items: list[Item] = []
+    seen: dict[str, str] = {}
+
+    def add(obj: dict[str, Any], where: str) -> None:
+        try:
+            item = Item(**obj)
+        except ValidationError as exc:
+            for p in _pyd_errors(exc):
+                problems.append(f"{where}: {p}")
+            return
+        except (TypeError, ValueError) as exc:
+            problems.append(f"{where}: {exc}")
+            return
+        if item.id in seen:
+            problems.append(f"{where}: duplicate id {item.id!r} (first at {seen[item.id]})")
+            return
+        seen[item.id] = where
+        items.append(item)
+
+    if spec.lm_eval is None:
+        if spec.data is None and spec.items is None:
+            problems.append(f"{path}: the suite names no 'data' file and has no 'items'")
+        if spec.data is not None:
+            data_path = (path.parent / spec.data).resolve()
+            if not data_path.exists():
+                line = _yaml_line(node, "data") or 1
+                problems.append(f"{path}:{line}: data file not found: {data_path}")
+            else:
+                for n, obj in read_jsonl_items(data_path, problems):
+                    add(obj, f"{data_path}:{n}")
+        for k, obj in enumerate(spec.items or []):
+            add(obj, f"{path}: items[{k}]")
+        if not problems and not items:
+            problems.append(f"{path}: the suite is empty (no items)")
+        if spec.template:
+            try:
+                _jinja().parse(spec.template)
+            except Exception as exc:  # noqa: BLE001 - jinja's TemplateSyntaxError
+                problems.append(f"{path}:{_yaml_line(node, 'template') or 1}: bad template: {exc}")
+        if not problems:
+            for it in items:
+                if it.prompt is not None or not it.messages:
+                    try:
+                        Suite(spec=spec, items=[]).render(it)
+                    except Exception as exc:  # noqa: BLE001 - undefined template variable
+                        problems.append(f"{path}: item {it.id!r}: template cannot render: {exc}")
+                        break
+    source = "lm-eval" if spec.lm_eval is not None else "custom"
+    return Suite(spec=spec, items=items, path=path, source=source,
+                 fingerprint=_fingerprint(spec, items), problems=problems)
