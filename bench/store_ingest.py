@@ -1,0 +1,118 @@
+"""Store at scale: ingest 1M outputs + 3M findings through the Store, then time the failure
+browser's queries (run + category + free text, a page of 50) at that size.
+
+    python -m bench.store_ingest [--outputs 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CATEGORIES = ["repetition", "length", "misspelling", "hallucination"]
+WORDS = ("the river flows into lake oram and the capital of norland is vell with bridges "
+         "towers markets museums harbour mountain valley forest").split()
+
+
+def _outputs(run_id: str, start: int, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    idx = np.arange(start, start + n)
+    words = np.array(WORDS)
+    texts = [" ".join(words[rng.integers(0, len(words), 30)]) for _ in range(n)]
+    return pd.DataFrame({
+        "output_id": [f"{run_id}-{i}" for i in idx],
+        "run_id": run_id,
+        "item_id": [f"item-{i}" for i in idx],
+        "text": texts,
+        "rendered_prompt": "### Instruction:\nTell me about Norland.\n\n### Response:\n",
+        "tokens_in": 12,
+        "tokens_out": 40,
+        "finish_reason": "eos",
+        "latency_s": 0.01,
+        "cache_key": [f"ck-{run_id}-{i}" for i in idx],
+    })
+
+
+def _findings(outputs: pd.DataFrame, rng: np.random.Generator, per_output: int = 3) -> pd.DataFrame:
+    n = len(outputs)
+    cats = np.array(CATEGORIES)
+    frames = []
+    for k in range(per_output):
+        flagged = rng.random(n) < 0.2
+        frames.append(pd.DataFrame({
+            "output_id": outputs.output_id.values,
+            "run_id": outputs.run_id.values,
+            "check_name": cats[k],
+            "check_version": "1",
+            "category": cats[k],
+            "flagged": flagged,
+            "score": rng.random(n),
+            "severity": np.where(flagged, "medium", "info"),
+            "spans": "[[0, 5]]",
+            "message": np.where(flagged, f"{cats[k]} found", ""),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def run(n_outputs: int | None = None, batch: int = 100_000) -> dict:
+    from workbench.store import Store
+
+    n_outputs = n_outputs or int(os.environ.get("BENCH_STORE_OUTPUTS", 1_000_000))
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "big.duckdb"
+        store = Store(db)
+        store.upsert_model("fp-bench", "bench")
+        run_id, _ = store.start_run(model_id="fp-bench", model_name="bench", suite_id="bench@0",
+                                    config_key="bench", gen_config={}, seed=0)
+        # data generation is not what is measured: build the frames first
+        batches = []
+        for start in range(0, n_outputs, batch):
+            out = _outputs(run_id, start, min(batch, n_outputs - start), rng)
+            batches.append((out, _findings(out, rng)))
+        n_findings = sum(len(f) for _, f in batches)
+        t0 = time.perf_counter()
+        for out, fnd in batches:
+            store.add_outputs(out, fnd)
+        ingest_s = time.perf_counter() - t0
+        del batches
+        figures = {
+            "outputs": n_outputs,
+            "findings": n_findings,
+            "ingest_seconds": round(ingest_s, 2),
+            "ingest_rows_per_s": round((n_outputs + n_findings) / ingest_s),
+            "db_mb": round(db.stat().st_size / 1e6, 1),
+        }
+        try:
+            from workbench.store import queries
+        except ImportError:
+            queries = None
+        if queries is not None and hasattr(queries, "failures_page"):
+            ro = Store(db, read_only=True)
+            times = []
+            for i, (cat, text) in enumerate([(c, w) for c in CATEGORIES for w in
+                                             ("harbour", "vell", "museums", "zzz")] * 3):
+                t = time.perf_counter()
+                queries.failures_page(ro, run_id=run_id, category=cat, text=text,
+                                      limit=50, offset=(i % 5) * 50)
+                times.append(time.perf_counter() - t)
+            times.sort()
+            figures["failures_page_ms_median"] = round(statistics.median(times) * 1000, 1)
+            figures["failures_page_ms_p95"] = round(times[int(0.95 * (len(times) - 1))] * 1000, 1)
+        figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        return figures
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--outputs", type=int, default=None)
+    a = ap.parse_args()
+    for k, v in run(a.outputs).items():
+        print(f"{k:<28} {v}")
