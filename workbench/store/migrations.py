@@ -173,6 +173,29 @@ def m001_initial(db: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration
+def m002_lmeval_samples(db: duckdb.DuckDBPyConnection) -> None:
+    """What lm-eval logged for each sample of an lm-eval run, beside its output row."""
+    db.execute(
+        """
+        CREATE TABLE lmeval_samples (
+            output_id VARCHAR PRIMARY KEY,
+            run_id VARCHAR NOT NULL,
+            item_id VARCHAR NOT NULL,          -- task/doc_id
+            task VARCHAR NOT NULL,
+            doc_id INTEGER,
+            output_type VARCHAR,               -- generate_until | multiple_choice | loglikelihood...
+            target VARCHAR,                    -- JSON: what doc_to_target gave
+            arguments VARCHAR,                 -- JSON: the request arguments, one per request
+            resps VARCHAR,                     -- JSON: raw responses, one list per request
+            filtered_resps VARCHAR,            -- JSON: {filter name: filtered responses}
+            metrics VARCHAR                    -- JSON: {filter name: per-sample metrics}
+        )
+        """
+    )
+    db.execute("CREATE INDEX lmeval_samples_run ON lmeval_samples(run_id)")
+
+
 def apply_migrations(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply the migrations not yet recorded; return the names applied."""
     db.execute(
