@@ -1,9 +1,160 @@
-"""`workbench train` commands."""
+"""`workbench train`: a LoRA adapter from a base model and a suggestion set, and `workbench trainings`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from .common import DbOption, JsonOption, err_console, open_store, print_json, progress
+
+_T = "Training (default: the trainer's own, see `workbench trainings --config`)"
+
+# Shared with `workbench loop`: each maps onto a field of the trainer's Config.
+R = Annotated[int | None, typer.Option("--r", help="LoRA rank.", rich_help_panel=_T)]
+Alpha = Annotated[float | None, typer.Option("--alpha", help="LoRA alpha (scale alpha/r).",
+                                             rich_help_panel=_T)]
+Dropout = Annotated[float | None, typer.Option("--dropout", help="LoRA dropout.",
+                                               rich_help_panel=_T)]
+Targets = Annotated[str | None, typer.Option(
+    "--target-modules", help="Comma-separated module names to adapt (default: every linear "
+    "attention and MLP projection).", rich_help_panel=_T)]
+Lr = Annotated[float | None, typer.Option("--lr", help="Peak learning rate.", rich_help_panel=_T)]
+Epochs = Annotated[float | None, typer.Option("--epochs", help="Passes over the training mix.",
+                                              rich_help_panel=_T)]
+BatchSize = Annotated[int | None, typer.Option("--train-batch-size", help="Examples per step.",
+                                               rich_help_panel=_T)]
+MaxLength = Annotated[int | None, typer.Option("--max-length", help="Longest example in tokens.",
+                                               rich_help_panel=_T)]
+Seed = Annotated[int | None, typer.Option("--seed", help="Training seed.", rich_help_panel=_T)]
+Replay = Annotated[float | None, typer.Option(
+    "--replay-share", help="Share of the mix drawn from the suite's other train-split items "
+    "(guards against forgetting; 0 = off).", rich_help_panel=_T)]
+MaxSteps = Annotated[int | None, typer.Option("--max-steps", help="Stop after N steps.",
+                                              rich_help_panel=_T)]
+Trainer = Annotated[str, typer.Option("--trainer", help="Registered trainer to use.")]
+
+
+def train_overrides(**kw: Any) -> dict[str, Any]:
+    """CLI option values -> trainer Config fields (unset options keep the trainer's default)."""
+    names = {"lr": "learning_rate", "train_batch_size": "batch_size"}
+    return {names.get(k, k): v for k, v in kw.items() if v is not None}
+
+
+class StepBar:
+    """A rich progress bar fed by the trainer's on_step callback."""
+
+    def __init__(self, label: str = "training"):
+        self.label = label
+        self.bar = progress()
+        self.task = None
+
+    def __enter__(self) -> StepBar:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.__exit__(*exc)
+
+    def __call__(self, step: int, total: int, loss: float) -> None:
+        if self.task is None:
+            self.task = self.bar.add_task(self.label, total=total, rate="")
+        self.bar.update(self.task, completed=step, rate=f"loss {loss:.3f}")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("train")
+    def train(
+        base: Annotated[str, typer.Option("--base", help="Base model: a dir, hub id, or a model "
+                                          "name/id registered in the store.")],
+        suggestions: Annotated[str, typer.Option(
+            "--suggestions", help="Suggestion set id (or prefix, or 'latest') in the store, or a "
+            "JSONL file of chat 'messages'.")],
+        out: Annotated[Path | None, typer.Option(
+            "--out", help="Adapter directory (default: adapters/<training id>).")] = None,
+        name: Annotated[str | None, typer.Option("--name", help="Name to register the tuned "
+                                                 "model under.")] = None,
+        db: DbOption = None,
+        json_out: JsonOption = False,
+        trainer: Trainer = "lora",
+        r: R = None, alpha: Alpha = None, dropout: Dropout = None, target_modules: Targets = None,
+        lr: Lr = None, epochs: Epochs = None, train_batch_size: BatchSize = None,
+        max_length: MaxLength = None, seed: Seed = None, replay_share: Replay = None,
+        max_steps: MaxSteps = None,
+    ) -> None:
+        """Train a LoRA adapter on suggested examples; save it with its lineage and register it."""
+        from ..loop import train_adapter
+
+        overrides = train_overrides(
+            r=r, alpha=alpha, dropout=dropout, target_modules=target_modules, lr=lr,
+            epochs=epochs, train_batch_size=train_batch_size, max_length=max_length, seed=seed,
+            replay_share=replay_share, max_steps=max_steps,
+        )
+        store = open_store(db)
+        with StepBar() as bar:
+            outcome = train_adapter(
+                store, base, suggestions, out_dir=out, trainer=trainer, config=overrides,
+                name=name, on_step=bar, say=lambda m: err_console.print(f"[dim]{m}[/dim]"),
+            )
+        if not outcome.model_id:  # a non-main process under `accelerate launch`
+            return
+        if json_out:
+            print_json(outcome.to_dict())
+            return
+        m = outcome.metrics
+        typer.echo(
+            f"trained {outcome.model_name} ({outcome.model_id[:12]}) in {m['seconds']:.1f}s: "
+            f"{m['steps']} steps, {m['examples']} examples ({m['replay_examples']} replay), "
+            f"loss {m['first_loss']:.3f} -> {m['final_loss']:.3f}, {m['tokens_per_s']:.0f} tokens/s"
+        )
+        typer.echo(f"adapter: {outcome.adapter_dir}")
+        typer.echo(f"training: {outcome.training_id}")
+
+    @app.command("trainings")
+    def trainings(
+        db: DbOption = None,
+        json_out: JsonOption = False,
+        config: Annotated[bool, typer.Option(
+            "--config", help="Show the trainer's options and their defaults instead.")] = False,
+        trainer: Trainer = "lora",
+    ) -> None:
+        """List trainings (parent -> tuned model, loss, adapter dir)."""
+        if config:
+            from ..trainers import get_trainer
+
+            rows = [{"option": n, "default": d, "help": h}
+                    for n, d, h in get_trainer(trainer).config_help()]
+            if json_out:
+                print_json(rows)
+                return
+            for row in rows:
+                typer.echo(f"{row['option']:<16} {row['default']!s:<10} {row['help']}")
+            return
+        from ..store import from_json
+        from ..store.trainings import list_trainings
+
+        df = list_trainings(open_store(db))
+        rows = df.to_dict("records")
+        for row in rows:
+            row["metrics"] = from_json(row.get("metrics")) or {}
+        if json_out:
+            print_json(rows)
+            return
+        if not rows:
+            typer.echo("no trainings")
+            return
+        from rich.table import Table
+
+        from .common import console
+
+        table = Table("training", "parent", "tuned model", "steps", "loss", "adapter")
+        for row in rows:
+            m = row["metrics"]
+            table.add_row(
+                row["training_id"], str(row.get("parent_name") or row["parent_model_id"])[:24],
+                str(row.get("result_name") or row["result_model_id"])[:32], str(m.get("steps", "")),
+                f"{m.get('first_loss', 0):.3f} -> {m.get('final_loss', 0):.3f}",
+                str(row["adapter_path"]),
+            )
+        console.print(table)

@@ -1,1 +1,5 @@
-"""The LoRA retraining plugin."""
+"""The LoRA retraining plugin: ``LoraTrainer`` (registered as ``lora``) and its config."""
+
+from .config import LoraTrainConfig
+
+__all__ = ["LoraTrainConfig"]
