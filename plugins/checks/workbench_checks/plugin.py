@@ -5,4 +5,6 @@ from workbench.hookspecs import hookimpl
 
 @hookimpl
 def register_checks(register):
-    pass
+    from .hallucination import HallucinationCheck
+
+    register(HallucinationCheck)

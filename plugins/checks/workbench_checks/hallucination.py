@@ -1,0 +1,88 @@
+"""Hallucination: content of the output that its context and reference do not support."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from pydantic import Field
+
+from workbench.checks import Check, Finding, Record
+
+from .hallucination_support import Weights, assess
+
+
+class HallucinationCheck(Check):
+    """Flags numbers, dates, names and claims in the output that the evidence does not back.
+
+    The evidence is the record's context and reference (the prompt only counts as a restatement:
+    echoing the question is neither support nor a new claim). Records with neither are passed
+    with score 0, since there is nothing to check them against.
+    """
+
+    name = "hallucination"
+    category = "hallucination"
+    version = "1"
+    description = "numbers, names and claims the context/reference does not support"
+
+    class Options(Check.Options):
+        threshold: float = Field(0.5, ge=0, le=1, description="flag when the score reaches this")
+        fuzzy_cutoff: float = Field(
+            85.0, ge=0, le=100, description="rapidfuzz ratio that counts a word variant as support"
+        )
+        use_reference: bool = Field(True, description="count the reference as evidence too")
+        allowed_words: list[str] = Field(
+            default_factory=list, description="words never counted as unsupported"
+        )
+        weight_number: float = Field(
+            0.75, ge=0, le=1, description="score of one unsupported number/date"
+        )
+        weight_name: float = Field(0.6, ge=0, le=1, description="score of one unsupported name")
+        weight_word: float = Field(0.6, ge=0, le=1, description="score of one unsupported word")
+
+    def run(self, records: Sequence[Record]) -> Iterable[Finding]:
+        o = self.options
+        weights = Weights(number=o.weight_number, name=o.weight_name, word=o.weight_word)
+        allowed = frozenset(w.lower() for w in o.allowed_words)
+        for rec in records:
+            parts = [rec.context or ""]
+            if o.use_reference and rec.reference:
+                parts.append(rec.reference)
+            evidence = "\n".join(p for p in parts if p)
+            if not evidence.strip() or not rec.output.strip():
+                yield self.finding(
+                    rec,
+                    flagged=False,
+                    score=0.0,
+                    message="no context or reference to check against",
+                )
+                continue
+            s = assess(
+                rec.output,
+                evidence,
+                rec.prompt or "",
+                weights=weights,
+                fuzzy_cutoff=o.fuzzy_cutoff,
+                allowed=allowed,
+            )
+            flagged = s.score >= o.threshold
+            claims = s.unsupported + [f"{n} (negation)" for n in s.negations]
+            if claims:
+                shown = ", ".join(repr(c) for c in claims[:8])
+                more = f" and {len(claims) - 8} more" if len(claims) > 8 else ""
+                message = f"not supported by the context: {shown}{more}"
+            else:
+                message = "every content word is supported by the context"
+            yield self.finding(
+                rec,
+                flagged=flagged,
+                score=s.score,
+                spans=s.spans if flagged else (),
+                message=message,
+                evidence={
+                    "unsupported": s.unsupported,
+                    "negations": s.negations,
+                    "echoed_from_prompt": s.echoed,
+                    "content_tokens": s.content_tokens,
+                    "extractive": s.extractive,
+                },
+            )

@@ -1,0 +1,283 @@
+"""Support of an answer by its evidence: which tokens of the output the context backs.
+
+The hallucination check's scoring lives here, apart from the Check class, so the benchmark and the
+tests can call it directly. Everything is lexical (no model): each content token of the output is
+looked up in the evidence (context and reference) exactly, then by morphological variant (shared
+stem, rapidfuzz ratio), and what is left unsupported raises the score, more for numbers and names
+than for ordinary words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+# Words, hyphen/apostrophe joined; numbers with separators; ordinals and decades (1990s, 3rd).
+TOKEN_RE = re.compile(r"\d+(?:[.,:/]\d+)*(?:st|nd|rd|th|s)?|[^\W\d_]+(?:['’][^\W\d_]+)*")
+_NUM_RE = re.compile(r"\d")
+_SENT_END_RE = re.compile(r"[.!?:;\n]\s*$")
+
+# English function words: they carry no claim of their own, so their support is not checked.
+FUNCTION_WORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each either few for
+    from further had has have having he her here hers herself him himself his how i if in into is
+    it its itself just me more most my myself of off on once only or other our ours ourselves out
+    over own same she should so some such than that the their theirs them themselves then there
+    these they this those through to too under until up very was we were what when where which
+    while who whom whose why will with would you your yours yourself yourselves s t d ll m re ve
+    mr mrs ms dr st one called known named yes however also well first""".split()
+)
+
+# A negation the evidence lacks turns a supported sentence into a claim the evidence does not make.
+NEGATIONS = frozenset("not no never none neither nor cannot without nothing nobody n't".split())
+
+MONTHS = frozenset(
+    "january february march april may june july august september october november december".split()
+)
+
+
+# Questions that ask for a yes/no answer: a leading "no" answers them and denies nothing.
+_POLAR_RE = re.compile(
+    r"^\s*(are|is|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I
+)
+_YESNO_RE = re.compile(r"^\s*(yes|no)\b", re.I)
+# Questions whose answer must hold a number or a date.
+_WANTS_NUMBER_RE = re.compile(
+    r"\b(what|which) year\b|\bwhen\b|\bhow (many|much|long|old|far|tall|big)\b", re.I
+)
+# Evidence sentences: paragraphs are often glued ("...century.First for Women is ...").
+_SENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s*(?=[A-Z\"“(])|\n+")
+
+
+@dataclass
+class Support:
+    """How well one output is supported by its evidence, with the reasons."""
+
+    score: float = 0.0
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+    echoed: list[str] = field(default_factory=list)
+    negations: list[str] = field(default_factory=list)
+    content_tokens: int = 0
+    extractive: bool = False
+    scattered: float = 0.0
+    type_mismatch: bool = False
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much each kind of unsupported content raises the score (combined as a noisy OR)."""
+
+    number: float = 0.75
+    name: float = 0.6
+    word: float = 0.6
+    negation: float = 0.55
+    echo: float = 0.5
+    fraction: float = 0.6
+    scattered: float = 1.6
+    type_mismatch: float = 0.5
+    extractive_factor: float = 0.35
+
+
+def tokens(text: str) -> list[tuple[str, int, int]]:
+    """(token, start, end) for every word or number in ``text``."""
+    return [(m.group(), m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+
+
+@lru_cache(maxsize=131072)
+def _norm(tok: str) -> str:
+    t = tok.lower().replace("’", "'")
+    if t.endswith("'s"):
+        t = t[:-2]
+    if _NUM_RE.search(t):
+        t = t.replace(",", "")
+    return t
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    """A crude suffix strip, enough to match founded/founder/founding or city/cities."""
+    for suf in ("ations", "ation", "ings", "ing", "ies", "ied", "ers", "er", "ed", "es", "ly", "s"):
+        if word.endswith(suf) and len(word) - len(suf) >= 4:
+            return word[: -len(suf)]
+    return word
+
+
+class Evidence:
+    """The normalised vocabulary of a context/reference, with fast lookups for support.
+
+    Built once per evidence text (see ``evidence_for``); what only unsupported-looking tokens
+    need (stems, numbers, the fuzzy-match list) is computed on first use.
+    """
+
+    def __init__(self, text: str):
+        sents = [s for s in _SENT_SPLIT_RE.split(text) if s.strip()]
+        # Windows of one sentence: one claim is usually backed by one place.
+        self.windows: list[set[str]] = []
+        runs: list[str] = []
+        for sent in sents:
+            toks = [_norm(t) for t in TOKEN_RE.findall(sent)]
+            self.windows.append(set(toks))
+            runs.append(" ".join(toks))
+        self.text_lower = " ".join(runs)
+        self.vocab: set[str] = set().union(*self.windows) if self.windows else set()
+        self.negated = bool(self.vocab & NEGATIONS) or "n't" in self.text_lower
+        self._stems: set[str] | None = None
+        self._numbers: set[str] | None = None
+        self._words: list[str] | None = None
+
+    @property
+    def stems(self) -> set[str]:
+        if self._stems is None:
+            self._stems = {_stem(t) for t in self.vocab}
+        return self._stems
+
+    @property
+    def numbers(self) -> set[str]:
+        if self._numbers is None:
+            nums = {t for t in self.vocab if _NUM_RE.search(t)}
+            # Years also as decades, so "the 1840s" is backed by "1844".
+            for n in list(nums):
+                digits = re.sub(r"\D", "", n)
+                if len(digits) == 4:
+                    nums.add(digits[:3] + "0s")
+            self._numbers = nums
+        return self._numbers
+
+    @property
+    def words(self) -> list[str]:
+        if self._words is None:
+            self._words = [t for t in self.vocab if len(t) >= 4 and not _NUM_RE.search(t)]
+        return self._words
+
+    def match(self, tok: str, fuzzy_cutoff: float) -> str | None:
+        """The evidence token that supports ``tok`` (itself, a variant), or None."""
+        if tok in self.vocab:
+            return tok
+        if _NUM_RE.search(tok):
+            digits = re.sub(r"(st|nd|rd|th)$", "", tok)
+            for d in (digits, digits.rstrip("s")):
+                if d in self.numbers:
+                    return d
+            return None
+        stem = _stem(tok)
+        if stem in self.stems:
+            return next((t for t in self.vocab if _stem(t) == stem), tok)
+        if len(tok) < 5 or not self.words:
+            return None
+        hit = process.extractOne(tok, self.words, scorer=fuzz.ratio, score_cutoff=fuzzy_cutoff)
+        return hit[0] if hit else None
+
+    def best_window_share(self, toks: list[str]) -> float:
+        """The largest share of ``toks`` found together in one window of the evidence."""
+        if len(toks) < 2 or not self.windows:
+            return 1.0
+        return max(sum(t in w for t in toks) for w in self.windows) / len(toks)
+
+
+@lru_cache(maxsize=256)
+def evidence_for(text: str) -> Evidence:
+    """Evidence objects are reused: one context is checked against many outputs (models, runs)."""
+    return Evidence(text)
+
+
+def _starts_sentence(gap: str, first: bool) -> bool:
+    """Whether the text between two tokens ends a sentence (most gaps are a single space)."""
+    return first or (gap != " " and _SENT_END_RE.search(gap) is not None)
+
+
+def _noisy_or(weights: list[float]) -> float:
+    keep = 1.0
+    for w in weights:
+        keep *= 1 - w
+    return 1 - keep
+
+
+def assess(
+    output: str,
+    evidence: str,
+    question: str = "",
+    *,
+    weights: Weights | None = None,
+    fuzzy_cutoff: float = 85.0,
+    allowed: frozenset[str] = frozenset(),
+) -> Support:
+    """Score how much of ``output`` its ``evidence`` does not support (0 = all supported)."""
+    w = weights or Weights()
+    ev = evidence_for(evidence)
+    q_vocab = {_norm(t) for t, _, _ in tokens(question)}
+    q_stems = {_stem(t) for t in q_vocab}
+    out = tokens(output)
+    normed = [_norm(t) for t, _, _ in out]
+    res = Support()
+    hits: list[float] = []  # one weight per unsupported thing
+    echoes = 0
+    # Supported tokens per output sentence: each sentence is one claim, backed by one place.
+    supported: list[list[str]] = [[]]
+    polar_answer = bool(_POLAR_RE.match(question) and _YESNO_RE.match(output))
+    has_number = False
+    prev_end = 0
+    for i, ((tok, a, b), n) in enumerate(zip(out, normed, strict=True)):
+        sentence_start = _starts_sentence(output[prev_end:a], i == 0)
+        prev_end = b
+        if sentence_start and supported[-1]:
+            supported.append([])
+        is_number = n in MONTHS or _NUM_RE.search(n) is not None
+        has_number = has_number or is_number
+        if n in NEGATIONS or n.endswith("n't"):
+            if not ev.negated and not (polar_answer and i == 0):
+                res.negations.append(tok)
+                res.spans.append((a, b))
+                hits.append(w.negation)
+            continue
+        if n in FUNCTION_WORDS or n in allowed or (len(n) < 2 and not is_number):
+            continue
+        res.content_tokens += 1
+        if n in ev.vocab:
+            supported[-1].append(n)
+            continue
+        parts = [p for p in n.split("-") if p] if "-" in n else [n]
+        found = [ev.match(p, fuzzy_cutoff) for p in parts]
+        if all(found):
+            supported[-1].extend(f for f in found if f)
+            continue
+        if n in q_vocab or _stem(n) in q_stems:
+            # Restating the question is not evidence, but it is not a new claim either.
+            res.echoed.append(tok)
+            echoes += 1
+            continue
+        if is_number:
+            weight = w.number
+        elif tok[:1].isupper() and (not sentence_start or any(c.isupper() for c in tok[1:])):
+            weight = w.name  # capitalised mid-sentence, or mixed case anywhere: a name
+        else:
+            weight = w.word
+        res.unsupported.append(tok)
+        res.spans.append((a, b))
+        hits.append(weight)
+    fraction = len(res.unsupported) / max(1, res.content_tokens)
+    res.scattered = max(1 - ev.best_window_share(toks) for toks in supported)
+    res.type_mismatch = bool(_WANTS_NUMBER_RE.search(question)) and not has_number
+    parts = [
+        _noisy_or(hits),
+        w.fraction * fraction,
+        _noisy_or([w.echo] * echoes),
+        min(1.0, w.scattered * res.scattered),
+        w.type_mismatch * res.type_mismatch,
+    ]
+    score = _noisy_or(parts)
+    content_run = [n for n in normed if n not in FUNCTION_WORDS]
+    padded = f" {ev.text_lower} "
+    if normed and (
+        f" {' '.join(normed)} " in padded
+        or (content_run and f" {' '.join(content_run)} " in padded)
+    ):
+        # The answer is a span of the evidence: the usual shape of a grounded short answer.
+        res.extractive = True
+        score *= w.extractive_factor
+    res.score = score
+    return res

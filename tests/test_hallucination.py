@@ -1,0 +1,117 @@
+"""The hallucination check on small hand-made cases (no shared data needed)."""
+
+from __future__ import annotations
+
+import pytest
+from workbench_checks.hallucination import HallucinationCheck
+from workbench_checks.hallucination_support import assess
+
+from workbench.checks import Record, run_check
+from workbench.errors import PluginError
+
+CONTEXT = (
+    "The Vell Bridge was built in 1821 by the engineer Mara Quist. It crosses the river Vell "
+    "at the old port of Amber, and carries the coast road north to Norland."
+)
+QUESTION = "When was the Vell Bridge built?"
+
+
+def one(output: str, context: str | None = CONTEXT, prompt: str = QUESTION, **kw):
+    rec = Record(id="r1", prompt=prompt, output=output, context=context, **kw)
+    (finding,) = HallucinationCheck().run([rec])
+    return finding
+
+
+def test_number_not_in_context_is_flagged_with_its_span():
+    out = "The Vell Bridge was built in 1843."
+    f = one(out)
+    assert f.flagged and f.score >= 0.5
+    start = out.index("1843")
+    assert (start, start + 4) in f.spans
+    assert "1843" in f.message
+    assert f.evidence["unsupported"] == ["1843"]
+
+
+def test_supported_answer_is_not_flagged():
+    f = one("The Vell Bridge was built in 1821.")
+    assert not f.flagged and f.score < 0.5
+    assert f.spans == ()
+
+
+def test_extractive_short_answer_scores_near_zero():
+    f = one("1821")
+    assert not f.flagged and f.score < 0.1
+    assert f.evidence["extractive"] is True
+
+
+def test_invented_name_is_flagged():
+    f = one("It was built by the engineer Tomas Brandt.", prompt="Who built the Vell Bridge?")
+    assert f.flagged
+    assert {"Tomas", "Brandt"} <= set(f.evidence["unsupported"])
+
+
+def test_morphological_variant_counts_as_support():
+    # "crossing" is backed by "crosses"; "engineered" by "engineer".
+    s = assess("Mara Quist engineered the crossing of the Vell.", CONTEXT)
+    assert s.unsupported == []
+
+
+def test_negation_the_context_lacks_is_flagged():
+    f = one("The Vell Bridge does not carry the coast road.", prompt="What does the bridge carry?")
+    assert f.flagged
+    assert "not" in f.evidence["negations"]
+
+
+def test_yes_no_answer_to_polar_question_is_not_a_negation():
+    s = assess("No", "The bridge is in Amber.", "Is the bridge in Norland?")
+    assert s.negations == []
+
+
+def test_claim_stitched_from_different_sentences_scores_higher():
+    ctx = "Anna Berg was born in Oslo. The Royal Theatre is in Bergen."
+    stitched = assess("Anna Berg was born in Bergen.", ctx, "Where was Anna Berg born?")
+    grounded = assess("Anna Berg was born in Oslo.", ctx, "Where was Anna Berg born?")
+    assert stitched.score > grounded.score
+    assert stitched.scattered > 0 == grounded.scattered
+
+
+def test_year_question_answered_without_a_date_scores_higher():
+    typed = assess("Mara Quist built it.", CONTEXT, QUESTION)
+    assert typed.type_mismatch
+    assert not assess("In 1821.", CONTEXT, QUESTION).type_mismatch
+
+
+def test_reference_counts_as_evidence_unless_disabled():
+    rec = Record(id="r", prompt="Who?", output="Ilse Varga.", reference="Ilse Varga", context="x")
+    assert not next(iter(HallucinationCheck().run([rec]))).flagged
+    off = HallucinationCheck({"use_reference": False})
+    assert next(iter(off.run([rec]))).flagged
+
+
+def test_no_evidence_means_no_flag():
+    f = one("The bridge was built in 1843.", context=None)
+    assert not f.flagged and f.score == 0
+    assert "no context" in f.message
+
+
+def test_allowed_words_are_never_unsupported():
+    f = HallucinationCheck({"allowed_words": ["Brandt", "Tomas"]}).run(
+        [Record(id="a", prompt="Who?", output="Tomas Brandt.", context=CONTEXT)]
+    )
+    assert next(iter(f)).evidence["unsupported"] == []
+
+
+def test_one_finding_per_record_through_run_check():
+    recs = [
+        Record(id=str(i), prompt=QUESTION, output=o, context=CONTEXT)
+        for i, o in enumerate(["1821", "In 1790.", "", "It was built by Mara Quist in 1821."])
+    ]
+    found = run_check(HallucinationCheck(), recs)
+    assert [f.record_id for f in found] == ["0", "1", "2", "3"]
+    assert [f.flagged for f in found] == [False, True, False, False]
+    assert all(f.error is None and 0 <= f.score <= 1 for f in found)
+
+
+def test_bad_options_raise_a_plugin_error():
+    with pytest.raises(PluginError, match="threshold"):
+        HallucinationCheck({"threshold": 2})
