@@ -1,0 +1,256 @@
+"""The LoRA trainer and `workbench train`: masking, batching, a real short training on the tiny model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench.errors import ConfigError
+from workbench.trainers import LINEAGE_FILE, TrainExample, get_trainer
+
+
+def _ex(question: str, answer: str, **kw) -> TrainExample:
+    return TrainExample(
+        messages=[{"role": "user", "content": question}, {"role": "assistant", "content": answer}],
+        **kw,
+    )
+
+
+# -- data: masking, replay, batching ----------------------------------------------------------------
+def test_loss_mask_covers_only_response_tokens(tiny_tokenizer):
+    from workbench_lora.data import IGNORE, encode
+
+    ex = _ex("What is the capital of Norland?", "The capital of Norland is Vell.")
+    enc = encode(tiny_tokenizer, ex, max_length=256)
+    prompt = tiny_tokenizer.apply_chat_template(ex.messages[:-1], tokenize=False,
+                                                add_generation_prompt=True)
+    p_ids = tiny_tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    r_ids = tiny_tokenizer(ex.response, add_special_tokens=False)["input_ids"]
+    assert enc.input_ids == p_ids + r_ids + [tiny_tokenizer.eos_token_id]
+    assert enc.labels[: len(p_ids)] == [IGNORE] * len(p_ids)
+    assert enc.labels[len(p_ids):] == r_ids + [tiny_tokenizer.eos_token_id]
+    # what is learned decodes to the answer, and nothing of the prompt
+    learned = [t for t in enc.labels if t != IGNORE]
+    assert tiny_tokenizer.decode(learned, skip_special_tokens=True) == ex.response
+
+
+def test_rendered_prompt_is_used_verbatim_and_long_prompts_lose_their_start(tiny_tokenizer):
+    from workbench_lora.data import IGNORE, encode
+
+    ex = _ex("ignored", "Blue is a colour.", prompt="### Instruction:\nName a colour.\n\n### Response:\n")
+    enc = encode(tiny_tokenizer, ex, max_length=256)
+    n_prompt = enc.labels.count(IGNORE)
+    assert tiny_tokenizer.decode(enc.input_ids[:n_prompt]) == ex.prompt
+    short = encode(tiny_tokenizer, ex, max_length=n_prompt)  # cut: the response survives whole
+    assert len(short) == n_prompt and short.labels[-1] == tiny_tokenizer.eos_token_id
+    assert [t for t in short.labels if t != IGNORE] == [t for t in enc.labels if t != IGNORE]
+    assert encode(tiny_tokenizer, ex, max_length=5) is None  # not even the response fits
+
+
+def test_padding_is_masked_from_attention_and_loss():
+    from workbench_lora.data import IGNORE, Encoded, collate
+
+    batch = collate([Encoded([5, 6, 7], [IGNORE, 6, 7]), Encoded([8], [8])], pad_id=0)
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert batch["labels"].tolist() == [[IGNORE, 6, 7], [8, IGNORE, IGNORE]]
+
+
+def test_replay_mix_share():
+    from workbench_lora.data import mix_replay
+
+    ex = [_ex(f"q{i}", "a") for i in range(30)]
+    pool = [_ex(f"p{i}", "b", source="replay") for i in range(100)]
+    mix = mix_replay(ex, pool, 0.25, seed=1)
+    assert sum(e.source == "replay" for e in mix) == 10  # 10 / 40 = 25%
+    assert mix == mix_replay(ex, pool, 0.25, seed=1)
+    assert mix_replay(ex, pool, 0.0, seed=1) == ex
+    assert len(mix_replay(ex, pool[:3], 0.5, seed=1)) == 33  # no more than the pool holds
+
+
+def test_length_grouped_batches_cover_every_row_with_little_padding():
+    import random
+
+    from workbench_lora.data import LengthGroupedBatches
+
+    rng = random.Random(0)
+    lengths = [rng.randint(10, 300) for _ in range(500)]
+    sampler = LengthGroupedBatches(lengths, batch_size=8, seed=0)
+    first, second = list(sampler), list(sampler)
+    assert sorted(i for b in first for i in b) == list(range(500))
+    assert first != second  # reshuffled per epoch
+    assert len(first) == len(sampler) == 63
+
+    def padded(batches):
+        return sum(max(lengths[i] for i in b) * len(b) for b in batches)
+
+    plain = [list(range(k, min(k + 8, 500))) for k in range(0, 500, 8)]
+    assert padded(first) < 0.75 * padded(plain)
+
+
+def test_config_validation_and_unknown_options():
+    trainer = get_trainer("lora")
+    cfg = trainer.make_config({"r": 4}, target_modules="q_proj, v_proj", seed=None)
+    assert cfg.r == 4 and cfg.target_modules == ["q_proj", "v_proj"] and cfg.seed == 0
+    with pytest.raises(ConfigError, match="unknown option"):
+        trainer.make_config({"rank": 4})
+    with pytest.raises(ConfigError, match="replay_share"):
+        trainer.make_config(replay_share=1.5)
+    assert all(h for _, _, h in trainer.config_help())  # every field documents itself
+
+
+# -- a real training ----------------------------------------------------------------------------------
+def _write_jsonl(path: Path, n: int = 12) -> Path:
+    rows = [{"messages": [{"role": "user", "content": f"Name colour number {i}."},
+                          {"role": "assistant", "content": "Blue is a colour."}]} for i in range(n)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_train_cli_saves_a_peft_adapter_with_lineage_and_store_rows(cli, tiny_model_dir, tmp_path):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from workbench.models import model_fingerprint
+    from workbench.store import Store
+    from workbench.store.trainings import get_training
+
+    data = _write_jsonl(tmp_path / "s.jsonl")
+    out = tmp_path / "adapter"
+    res = cli("train", "--base", tiny_model_dir, "--suggestions", data, "--out", out,
+              "--max-steps", "4", "--train-batch-size", "4", "--r", "4", "--json")
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout)
+
+    conf = json.loads((out / "adapter_config.json").read_text())
+    assert conf["base_model_name_or_path"] == str(tiny_model_dir.resolve())
+    assert conf["r"] == 4
+    assert set(conf["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj",
+                                           "gate_proj", "up_proj", "down_proj"}
+    lineage = json.loads((out / LINEAGE_FILE).read_text())
+    base_fp = model_fingerprint(tiny_model_dir)
+    assert lineage["parent_model_id"] == base_fp
+    assert lineage["suggestion_sets"] == [str(data)]
+    assert lineage["config"]["r"] == 4 and len(lineage["loss_curve"]) == 4
+    assert lineage["final_loss"] == info["metrics"]["final_loss"]
+
+    # a standard adapter: plain peft loads it, and it changes what the model computes
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    ids = torch.tensor([[5, 17, 42, 9, 3]])
+    with torch.no_grad():
+        before = base(ids).logits
+        tuned = PeftModel.from_pretrained(base, out)
+        after = tuned(ids).logits
+    assert not torch.allclose(before, after, atol=1e-4)
+
+    store = Store()
+    model = store.get_model(info["model_id"])
+    assert model["kind"] == "adapter" and model["parent_id"] == base_fp
+    assert model["adapter"] == str(out.resolve())
+    row = get_training(store, info["training_id"])
+    assert row["result_model_id"] == info["model_id"] and row["parent_model_id"] == base_fp
+    assert [s for s, _ in row["loss_curve"]] == [1, 2, 3, 4]
+    assert row["status"] == "finished"
+
+    listing = cli("trainings", "--json")
+    assert json.loads(listing.stdout)[0]["training_id"] == info["training_id"]
+
+
+def _seed_suggestion_set(store, suite_path: Path) -> tuple[str, str]:
+    """A suite in the store with eval + train items, a run, and a suggestion set on two train rows."""
+    from workbench.store import to_json
+    from workbench.suites import ALPACA_TEMPLATE, load_suite
+
+    rows = [{"id": f"e{i}", "prompt": f"Name colour {i}.", "reference": "Red.", "split": "eval"}
+            for i in range(2)]
+    rows += [{"id": f"t{i}", "prompt": f"Which colour is sky {i}?", "context": f"Sky {i} is blue.",
+              "reference": f"Sky {i} is blue.", "split": "train"} for i in range(8)]
+    (suite_path.parent / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    suite_path.write_text(
+        f"name: colours\ndata: s.jsonl\ntemplate: {json.dumps(ALPACA_TEMPLATE)}\n"
+    )
+    suite = load_suite(suite_path)
+    items = pd.DataFrame([{
+        "item_id": it.id, "prompt": it.prompt, "reference": it.reference, "context": it.context,
+        "tags": it.tags, "split": it.split,
+    } for it in suite.items])
+    store.upsert_suite(suite.suite_id, suite.name, "custom", str(suite_path), suite.fingerprint,
+                       suite.spec.model_dump(), items)
+    with store.transaction() as db:
+        db.execute("INSERT INTO runs (run_id, model_id, suite_id, config_key, status) "
+                   "VALUES ('r1', 'm', ?, 'k', 'finished')", [suite.suite_id])
+        db.execute("INSERT INTO suggestion_sets (set_id, run_id, n_suggestions) "
+                   "VALUES ('set1', 'r1', 2)")
+        for k, item in enumerate(["t0", "t1"]):
+            msgs = [{"role": "user", "content": f"Which colour is sky {k}?"},
+                    {"role": "assistant", "content": f"Sky {k} is blue."}]
+            db.execute(
+                "INSERT INTO suggestions (suggestion_id, set_id, category, prompt, target, messages,"
+                " pool_row) VALUES (?, 'set1', 'misspelling', ?, ?, ?, ?)",
+                [f"s{k}", msgs[0]["content"], msgs[1]["content"], to_json(msgs), item],
+            )
+    return suite.suite_id, "set1"
+
+
+def test_examples_from_a_stored_set_use_the_suite_template_and_replay_the_train_split(tmp_path):
+    from workbench.loop import examples_from_sets, replay_pool
+    from workbench.store import Store
+
+    store = Store()
+    suite_id, set_id = _seed_suggestion_set(store, tmp_path / "colours.yaml")
+    examples, suite_ids = examples_from_sets(store, [set_id])
+    assert suite_ids == [suite_id]
+    assert [e.ref for e in examples] == ["s0", "s1"]
+    # prompted exactly as the runner renders train item t0 for evaluation
+    assert examples[0].prompt == (
+        "### Instruction:\nWhich colour is sky 0?\n\n### Input:\nSky 0 is blue.\n\n### Response:\n"
+    )
+    assert examples[0].response == "Sky 0 is blue."
+    replay = replay_pool(store, suite_ids, exclude={"t0", "t1"})
+    assert sorted(e.ref for e in replay) == [f"t{i}" for i in range(2, 8)]  # never eval items
+    assert all(e.source == "replay" and e.prompt.startswith("### Instruction:") for e in replay)
+
+
+def test_train_from_a_store_set_by_registered_model_name(cli, tiny_model_dir, tmp_path):
+    from workbench.models import model_fingerprint
+    from workbench.store import Store
+
+    store = Store()
+    _seed_suggestion_set(store, tmp_path / "colours.yaml")
+    store.upsert_model(model_fingerprint(tiny_model_dir), "tiny", spec=str(tiny_model_dir),
+                       base=str(tiny_model_dir), kind="full")
+    res = cli("train", "--base", "tiny", "--suggestions", "set", "--out", tmp_path / "a",
+              "--max-steps", "2", "--replay-share", "0.5", "--name", "tiny-fixed", "--json")
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout)
+    assert info["model_name"] == "tiny-fixed" and info["set_ids"] == ["set1"]
+    assert info["metrics"]["examples"] == 4 and info["metrics"]["replay_examples"] == 2
+
+
+def _user_error(args: list) -> str:
+    """The one-line message of a command that must fail with a WorkbenchError (exit 2)."""
+    from typer.testing import CliRunner
+
+    from workbench.cli import UserError, app
+
+    res = CliRunner().invoke(app, [str(a) for a in args])
+    if isinstance(res.exception, UserError):  # raised through the test runner
+        return str(res.exception)
+    assert res.exit_code == 2, res.output
+    return res.output
+
+
+def test_train_errors_are_one_line(tiny_model_dir, tmp_path):
+    base = ["train", "--base", tiny_model_dir, "--suggestions"]
+    assert "no suggestion set 'nope'" in _user_error([*base, "nope"])
+    assert "not found" in _user_error([*base, tmp_path / "missing.jsonl"])
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "x"}\n')
+    assert "bad.jsonl:1" in _user_error([*base, bad])
+    ok = _write_jsonl(tmp_path / "s.jsonl")
+    assert "replay_share" in _user_error([*base, ok, "--replay-share", "2"])
+    assert "unknown trainer 'nope'" in _user_error([*base, ok, "--trainer", "nope"])
