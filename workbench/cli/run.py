@@ -1,9 +1,254 @@
-"""`workbench run` commands."""
+"""`workbench run`, `runs`, `show` and `export`: run suites on checkpoints and look at the runs."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from ..errors import ConfigError
+from .common import DbOption, JsonOption, PluginsDirOption, console, open_store, print_json
+
+ModelOption = Annotated[
+    list[str],
+    typer.Option("--model", "-m", help="NAME=SPEC: a model dir, hub id, PEFT adapter dir or "
+                 "BASE+ADAPTER. Repeat for several models.", show_default=False),
+]
+
+
+def _rows_json(df: Any) -> list[dict[str, Any]]:
+    return json.loads(df.to_json(orient="records", date_format="iso")) if len(df) else []
+
+
+def _metric_text(metrics: dict[str, Any] | None) -> str:
+    m = metrics or {}
+    if "exact_match" in m and m.get("n_scored"):
+        return f"{m['exact_match']:.3f} (n={m['n_scored']})"
+    return "-"
+
+
+def _findings_text(findings: dict[str, Any]) -> str:
+    if not findings:
+        return "-"
+    parts = []
+    for cat, v in sorted(findings.items()):
+        flagged = v["flagged"] if isinstance(v, dict) else v
+        errs = v.get("errors", 0) if isinstance(v, dict) else 0
+        parts.append(f"{cat} {flagged}" + (f" ({errs} err)" if errs else ""))
+    return ", ".join(parts)
+
+
+def run_cmd(
+    model: ModelOption,
+    suite: Annotated[str, typer.Option("--suite", "-s", help="Suite YAML file (or lm-eval:TASK).",
+                                       show_default=False)],
+    db: DbOption = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1)] = 8,
+    split: Annotated[str, typer.Option("--split", help="Which items: eval or train.")] = "eval",
+    checks: Annotated[str | None, typer.Option(
+        "--checks", help="Comma-separated checks to run (default: the suite's selection).")] = None,
+    no_checks: Annotated[bool, typer.Option("--no-checks", help="Run no checks.")] = False,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    dtype: Annotated[str, typer.Option("--dtype", help="auto, float32, bfloat16 or float16.")] = "auto",
+    no_merge: Annotated[bool, typer.Option(
+        "--no-merge", help="Keep a LoRA adapter unmerged (slower, same outputs).")] = False,
+    trust_remote_code: Annotated[bool, typer.Option(
+        "--trust-remote-code", help="Allow a checkpoint's own Python code to run.")] = False,
+    allow_pickle: Annotated[bool, typer.Option(
+        "--allow-pickle", help="Allow pickle (.bin) weights, which can run code.")] = False,
+    plugins_dir: PluginsDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a suite on one or more checkpoints; store outputs, scores and findings."""
+    from ..models import parse_model_arg
+    from ..plugins import get_plugins
+
+    if not model:
+        raise ConfigError("give at least one --model NAME=SPEC")
+    if checks is not None and no_checks:
+        raise ConfigError("--checks and --no-checks exclude each other")
+    models = [parse_model_arg(m) for m in model]
+    names = [n for n, _ in models]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"model names must differ: {', '.join(names)}")
+    the_suite = _load_suite(suite)
+    plugins = get_plugins(list(plugins_dir) if plugins_dir else None)
+
+    from ..runner import select_checks
+
+    if no_checks:
+        check_list: list[Any] | None = []
+    elif checks is not None:
+        check_list = select_checks(the_suite, [c.strip() for c in checks.split(",") if c.strip()],
+                                   plugins)
+    else:
+        check_list = select_checks(the_suite, None, plugins)
+
+    from ..models import load_model
+    from ..runner import run_suite
+
+    store = open_store(db)
+    results = []
+    for name, spec in models:
+        if not as_json:
+            console.print(f"[dim]loading {name} = {spec}[/dim]", highlight=False)
+        loaded = load_model(spec, name, device=device, dtype=dtype, merge=not no_merge,
+                            trust_remote_code=trust_remote_code, allow_pickle=allow_pickle)
+        res = run_suite(store, loaded, the_suite, batch_size=batch_size, checks=check_list,
+                        split=split, progress=not as_json)
+        results.append(res.summary)
+        del loaded  # free the model before loading the next one
+    if as_json:
+        print_json(results if len(results) > 1 else results[0])
+        return
+    _print_summary(results)
+
+
+def _load_suite(ref: str):  # noqa: ANN202 - Suite, imported lazily
+    if ref.startswith("lm-eval:"):
+        try:
+            from ..lmeval import suite_from_tasks  # type: ignore[import-not-found]
+        except ImportError:
+            raise ConfigError("lm-eval suites are not available in this installation") from None
+        return suite_from_tasks(ref.removeprefix("lm-eval:"))
+    from ..suites import load_suite
+
+    return load_suite(ref)
+
+
+def _print_summary(results: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="runs", title_justify="left")
+    for col in ("model", "suite", "items", "generated", "cached", "exact match", "findings (flagged)",
+                "run"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        table.add_row(
+            r["model"], r["suite"], str(r["items"]), str(r["generated"]),
+            str(r["cached"]) + (f" +{r['skipped']} resumed" if r.get("skipped") else ""),
+            _metric_text(r.get("metrics")), _findings_text(r.get("findings") or {}),
+            r["run_id"] + (" (resumed)" if r.get("resumed") else ""),
+        )
+    console.print(table)
+
+
+def runs_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """List the runs in the database."""
+    from rich.table import Table
+
+    from ..store import from_json
+
+    df = open_store(db).list_runs()
+    if as_json:
+        rows = _rows_json(df)
+        for r in rows:
+            r["metrics"] = from_json(r.get("metrics"))
+        print_json(rows)
+        return
+    if df.empty:
+        console.print("no runs yet: try `workbench run --model NAME=PATH --suite SUITE.yaml`")
+        return
+    table = Table()
+    for col in ("run", "model", "suite", "status", "outputs", "exact match", "started"):
+        table.add_column(col)
+    for r in df.itertuples():
+        table.add_row(r.run_id, str(r.model_name), str(r.suite), r.status, str(r.n_outputs),
+                      _metric_text(from_json(r.metrics)), str(r.started_at)[:19])
+    console.print(table)
+
+
+def show_cmd(
+    run: Annotated[str, typer.Argument(help="Run id, id prefix or 'latest'.")],
+    db: DbOption = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0,
+                                       help="Flagged outputs to show.")] = 5,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one run: header, metrics, findings per category and a few flagged outputs."""
+    from ..store.runs import flagged_outputs
+
+    store = open_store(db)
+    info = store.get_run(run)
+    run_id = info["run_id"]
+    cats = store.findings_by_category(run_id)
+    flagged = flagged_outputs(store, run_id, limit)
+    if as_json:
+        print_json({
+            "run": {k: v for k, v in info.items() if k != "metrics"},
+            "metrics": info.get("metrics"),
+            "findings": _rows_json(cats),
+            "flagged": flagged,
+        })
+        return
+    from rich.table import Table
+
+    console.print(f"[bold]run {run_id}[/bold]  {info['status']}"
+                  + (f"  error: {info['error']}" if info.get("error") else ""), highlight=False)
+    console.print(f"model  {info['model_name']}  ({info['model_id'][:12]})\n"
+                  f"suite  {info.get('suite_name')}  ({info['suite_id']})\n"
+                  f"started {str(info['started_at'])[:19]}  finished {str(info['finished_at'])[:19]}",
+                  highlight=False)
+    m = info.get("metrics") or {}
+    shown = {k: v for k, v in m.items() if not isinstance(v, dict)}
+    if shown:
+        console.print("metrics " + "  ".join(f"{k}={v}" for k, v in shown.items()), highlight=False)
+    if len(cats):
+        t = Table(title="findings by category", title_justify="left")
+        for col in ("category", "checked", "flagged", "errors"):
+            t.add_column(col)
+        for r in cats.itertuples():
+            t.add_row(r.category, str(r.checked), str(r.flagged), str(r.errors))
+        console.print(t)
+    for f in flagged:
+        console.print(f"\n[bold]{f['item_id']}[/bold] [red]{', '.join(f['categories'])}[/red]",
+                      highlight=False)
+        console.print(f"  prompt: {_clip(f['prompt'])}", highlight=False, markup=False)
+        console.print(f"  output: {_clip(f['text'])}", highlight=False, markup=False)
+        for msg in f["messages"]:
+            console.print(f"  - {msg}", highlight=False, markup=False)
+
+
+def _clip(s: str | None, n: int = 200) -> str:
+    s = (s or "").replace("\n", "\\n")
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def export_cmd(
+    run: Annotated[str, typer.Argument(help="Run id, id prefix or 'latest'.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl or parquet.")] = "jsonl",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file "
+                                             "(default: <run>.<format>; '-' for stdout jsonl).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Export a run's outputs joined with their items and findings."""
+    import sys
+
+    from ..store.runs import export_frame
+
+    if fmt not in ("jsonl", "parquet"):
+        raise ConfigError(f"unknown --format {fmt!r} (jsonl or parquet)")
+    store = open_store(db)
+    run_id = store.resolve_run(run)
+    df = export_frame(store, run_id)
+    if out is not None and str(out) == "-":
+        if fmt != "jsonl":
+            raise ConfigError("only jsonl can go to stdout")
+        sys.stdout.write(df.to_json(orient="records", lines=True, force_ascii=False))
+        return
+    out = out or Path(f"{run_id}.{fmt}")
+    if fmt == "jsonl":
+        text = df.to_json(orient="records", lines=True, force_ascii=False, date_format="iso")
+        out.write_text(text if text.endswith("\n") or not text else text + "\n", encoding="utf-8")
+    else:
+        df.to_parquet(out, index=False)
+    console.print(f"wrote {len(df)} outputs of run {run_id} to {out}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("run")(run_cmd)
+    app.command("runs")(runs_cmd)
+    app.command("show")(show_cmd)
+    app.command("export")(export_cmd)

@@ -1,0 +1,402 @@
+"""Checkpoints: load a local HF model dir, a hub id or a PEFT adapter dir, with a fingerprint.
+
+A model is named on the command line as ``NAME=SPEC``. SPEC is one of
+
+- a local Hugging Face model directory (``config.json`` + safetensors weights);
+- a hub id (``org/name``), resolved from the local hub cache when the hub is offline;
+- a PEFT adapter directory; its base comes from ``adapter_config.json``'s
+  ``base_model_name_or_path``, or is given explicitly as ``BASE+ADAPTER``.
+
+The fingerprint identifies the weights (it changes whenever they change) and is the model's id in
+the store and part of every generation cache key. torch/transformers/peft are imported lazily.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ConfigError, ModelLoadError
+
+SAFETENSORS = "*.safetensors"
+PICKLE_PATTERNS = ("*.bin", "*.pt", "*.pth")
+# Files up to this size are hashed whole; bigger ones by header + size + sampled chunks.
+FULL_HASH_LIMIT = 256 * 1024 * 1024
+SAMPLE_CHUNKS = 32
+SAMPLE_SIZE = 1024 * 1024
+DTYPES = {
+    "float32": "float32", "fp32": "float32", "float": "float32",
+    "float16": "float16", "fp16": "float16", "half": "float16",
+    "bfloat16": "bfloat16", "bf16": "bfloat16",
+}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+@dataclass
+class LoadedModel:
+    """A checkpoint ready for generation."""
+
+    name: str
+    spec: str
+    model: Any
+    tokenizer: Any
+    fingerprint: str
+    base: str
+    adapter: str | None = None
+    kind: Literal["full", "adapter"] = "full"
+    device: str = "cpu"
+    dtype: str = "float32"
+    parent_fingerprint: str | None = None
+    merged: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model_id(self) -> str:
+        """The model's id in the store (its fingerprint)."""
+        return self.fingerprint
+
+    @property
+    def max_length(self) -> int | None:
+        """The longest sequence the model accepts, when its config says."""
+        cfg = getattr(self.model, "config", None)
+        for attr in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+            v = getattr(cfg, attr, None)
+            if isinstance(v, int) and v > 0:
+                return v
+        return None
+
+
+def parse_model_arg(s: str) -> tuple[str, str]:
+    """``NAME=SPEC`` -> (name, spec); a bare SPEC is named after its last path component."""
+    s = s.strip()
+    if not s:
+        raise ConfigError("empty --model value (expected NAME=SPEC)")
+    name, sep, spec = s.partition("=")
+    if sep and name and spec and not Path(s).exists():
+        if not re.fullmatch(r"[\w.:-]+", name):
+            raise ConfigError(f"bad model name {name!r} (letters, digits, _ . : - only)")
+        return name, spec
+    if sep and (not name or not spec):
+        raise ConfigError(f"bad --model value {s!r} (expected NAME=SPEC)")
+    return default_name(s), s
+
+
+def default_name(spec: str) -> str:
+    last = spec.rstrip("/").replace("+", "/").split("/")[-1]
+    return last or "model"
+
+
+# -- locating files ----------------------------------------------------------------------------
+def _split_base_adapter(spec: str) -> tuple[str | None, str]:
+    """``BASE+ADAPTER`` -> (BASE, ADAPTER); anything else -> (None, spec)."""
+    if "+" in spec and not Path(spec).expanduser().exists():
+        base, _, adapter = spec.rpartition("+")
+        if base and adapter:
+            return base, adapter
+    return None, spec
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.startswith((".", "/", "~")) or spec.count("/") > 1 or not _HUB_ID.match(spec)
+
+
+def resolve_dir(spec: str, *, allow_pickle: bool = False, trust_remote_code: bool = False) -> Path:
+    """A local directory for SPEC: the path itself, or the hub cache snapshot of a hub id."""
+    p = Path(spec).expanduser()
+    if p.exists():
+        if not p.is_dir():
+            raise ModelLoadError(f"checkpoint {spec!r} is a file; expected a model or adapter directory")
+        return p.resolve()
+    if _looks_like_path(spec):
+        raise ModelLoadError(f"checkpoint not found: {spec} (no such directory)")
+    try:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    except ImportError:  # pragma: no cover - huggingface_hub ships with transformers
+        raise ModelLoadError(f"checkpoint not found: {spec}") from None
+    patterns = ["*.json", SAFETENSORS, "*.model", "*.txt", "*.tiktoken", "*.jinja"]
+    if allow_pickle:
+        patterns += list(PICKLE_PATTERNS)
+    if trust_remote_code:
+        patterns.append("*.py")
+    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+    try:
+        return Path(snapshot_download(spec, allow_patterns=patterns, local_files_only=offline))
+    except LocalEntryNotFoundError:
+        why = "the hub is offline (HF_HUB_OFFLINE=1)" if offline else "the hub cannot be reached"
+        raise ModelLoadError(
+            f"cannot load {spec!r}: no such local directory, not in the hub cache, and {why}"
+        ) from None
+    except HfHubHTTPError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"cannot load {spec!r} from the hub: {first}") from None
+    except Exception as exc:  # noqa: BLE001 - bad repo id, network errors: one line for the user
+        raise ModelLoadError(f"cannot load {spec!r}: {type(exc).__name__}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def weight_files(d: Path, *, allow_pickle: bool, prefix: str = "") -> tuple[list[Path], bool]:
+    """The weight files of a checkpoint dir and whether they are safetensors.
+
+    Raises ModelLoadError when there are none, or only pickle files without ``allow_pickle``.
+    """
+    safe = sorted(d.glob(prefix + SAFETENSORS))
+    if safe:
+        return safe, True
+    pickles = sorted(f for pat in PICKLE_PATTERNS for f in d.glob(prefix + pat)
+                     if "training_args" not in f.name and "optimizer" not in f.name)
+    if pickles and not allow_pickle:
+        raise ModelLoadError(
+            f"{d} has only pickle weights ({pickles[0].name}); pickle files can run code when "
+            "loaded: pass --allow-pickle to load them, or convert them to safetensors"
+        )
+    if pickles:
+        return pickles, False
+    raise ModelLoadError(f"no weights found in {d} (expected *.safetensors)")
+
+
+# -- fingerprints ------------------------------------------------------------------------------
+_digest_cache: dict[tuple[str, int, int], str] = {}
+
+
+def safetensors_header(path: Path) -> dict[str, Any]:
+    """The JSON header of a safetensors file; ModelLoadError when the file is corrupt/truncated."""
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as f:
+            raw = f.read(8)
+            if len(raw) < 8:
+                raise ValueError("file too short")
+            (n,) = struct.unpack("<Q", raw)
+            if n > size - 8 or n > 100 * 1024 * 1024:
+                raise ValueError("header length out of range")
+            header = json.loads(f.read(n))
+        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"),
+                  default=0)
+        if 8 + n + end != size:
+            raise ValueError(f"size {size} does not match its header ({8 + n + end} bytes expected)")
+        return header
+    except (ValueError, KeyError, TypeError, struct.error) as exc:
+        raise ModelLoadError(f"corrupt safetensors file {path}: {exc}") from None
+
+
+def file_digest(path: Path) -> str:
+    """A digest of a weight file's content: whole for small files, sampled for big ones."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _digest_cache:
+        return _digest_cache[key]
+    h = hashlib.blake2b(digest_size=20)
+    h.update(str(st.st_size).encode())
+    with path.open("rb") as f:
+        if st.st_size <= FULL_HASH_LIMIT:
+            for chunk in iter(lambda: f.read(1 << 22), b""):
+                h.update(chunk)
+        else:
+            # header (tensor names, shapes, offsets) + evenly spaced samples of the data
+            if path.suffix == ".safetensors":
+                h.update(json.dumps(safetensors_header(path), sort_keys=True).encode())
+            step = max(1, (st.st_size - SAMPLE_SIZE) // (SAMPLE_CHUNKS - 1))
+            for k in range(SAMPLE_CHUNKS):
+                f.seek(min(k * step, st.st_size - SAMPLE_SIZE))
+                h.update(f.read(SAMPLE_SIZE))
+    _digest_cache[key] = digest = h.hexdigest()
+    return digest
+
+
+def _json_bytes(path: Path) -> bytes:
+    """A JSON file re-serialised canonically (so formatting alone does not change a fingerprint)."""
+    try:
+        return json.dumps(json.loads(path.read_text("utf-8")), sort_keys=True).encode()
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"unreadable {path}: {exc}") from None
+
+
+def model_fingerprint(d: Path, *, allow_pickle: bool = False) -> str:
+    """Fingerprint of a full checkpoint dir: config + every weight file's content digest."""
+    cfg = d / "config.json"
+    if not cfg.exists():
+        raise ModelLoadError(f"{d} is not a model directory (no config.json or adapter_config.json)")
+    files, safe = weight_files(d, allow_pickle=allow_pickle)
+    h = hashlib.sha256(b"full\0")
+    h.update(_json_bytes(cfg))
+    for f in files:
+        if safe:
+            safetensors_header(f)  # fail early and clearly on a truncated file
+        h.update(f"\0{f.name}\0{file_digest(f)}".encode())
+    return h.hexdigest()
+
+
+def adapter_fingerprint(d: Path, base_fingerprint: str, *, allow_pickle: bool = False) -> str:
+    """Fingerprint of an adapter: its config and weights, plus the base it applies to."""
+    files, safe = weight_files(d, allow_pickle=allow_pickle, prefix="adapter_model")
+    h = hashlib.sha256(b"adapter\0")
+    h.update(_json_bytes(d / "adapter_config.json"))
+    for f in files:
+        if safe:
+            safetensors_header(f)
+        h.update(f"\0{f.name}\0{file_digest(f)}".encode())
+    h.update(b"\0base\0" + base_fingerprint.encode())
+    return h.hexdigest()
+
+
+# -- device and dtype --------------------------------------------------------------------------
+def pick_device(device: str | None = None) -> str:
+    """``auto``/None -> cuda, then mps, then cpu. An explicit device is checked."""
+    import torch
+
+    if device in (None, "", "auto"):
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: CUDA is not available on this machine")
+    if device == "mps" and not (getattr(torch.backends, "mps", None)
+                                and torch.backends.mps.is_available()):
+        raise ConfigError("--device mps: MPS is not available on this machine")
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", device):
+        raise ConfigError(f"unknown --device {device!r} (auto, cpu, cuda, cuda:N, mps)")
+    return device
+
+
+def pick_dtype(dtype: str | None, device: str) -> str:
+    """``auto``/None -> bf16 on CUDA that supports it, fp16 on other GPUs, fp32 on CPU."""
+    import torch
+
+    if dtype in (None, "", "auto"):
+        if device.startswith("cuda"):
+            return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+        return "float16" if device == "mps" else "float32"
+    if dtype not in DTYPES:
+        raise ConfigError(f"unknown --dtype {dtype!r} (auto, float32, bfloat16, float16)")
+    return DTYPES[dtype]
+
+
+# -- loading -----------------------------------------------------------------------------------
+def _quiet_transformers() -> None:
+    """No per-file progress bars from transformers: the run has its own."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+
+def _is_adapter(d: Path) -> bool:
+    return (d / "adapter_config.json").exists()
+
+
+def _adapter_base(d: Path) -> str:
+    try:
+        conf = json.loads((d / "adapter_config.json").read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"unreadable {d / 'adapter_config.json'}: {exc}") from None
+    base = conf.get("base_model_name_or_path")
+    if not base:
+        raise ModelLoadError(
+            f"adapter {d} does not name its base (base_model_name_or_path); pass BASE+ADAPTER"
+        )
+    return str(base)
+
+
+def _load_full(d: Path, spec: str, *, device: str, dtype: str, trust_remote_code: bool,
+               allow_pickle: bool) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    _, safe = weight_files(d, allow_pickle=allow_pickle)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            d, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code,
+            use_safetensors=True if safe else False, low_cpu_mem_usage=True,
+        )
+    except Exception as exc:  # noqa: BLE001 - transformers raises many kinds; the user gets one line
+        msg = _first_line(exc)
+        if "trust_remote_code" in msg:
+            msg = "it needs custom code: pass --trust-remote-code if you trust it"
+        raise ModelLoadError(f"cannot load model {spec!r}: {msg}") from None
+    return model.to(device).eval()
+
+
+def _load_tokenizer(dirs: list[Path], spec: str, trust_remote_code: bool) -> Any:
+    from transformers import AutoTokenizer
+
+    names = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+    src = next((d for d in dirs if any((d / n).exists() for n in names)), dirs[-1])
+    try:
+        tok = AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelLoadError(f"cannot load the tokenizer of {spec!r}: {_first_line(exc)}") from None
+    if tok.pad_token is None and tok.eos_token is not None:
+        tok.pad_token = tok.eos_token  # batching needs a pad token; it is always masked out
+    tok.padding_side = "left"
+    return tok
+
+
+def load_model(
+    spec: str,
+    name: str | None = None,
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+    merge: bool = True,
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
+) -> LoadedModel:
+    """Load SPEC (model dir, hub id, adapter dir or ``BASE+ADAPTER``) for generation.
+
+    A LoRA adapter is merged into its freshly loaded base unless ``merge=False``.
+    Every failure the user can fix raises ModelLoadError with one line.
+    """
+    name = name or default_name(spec)
+    _quiet_transformers()
+    dev = pick_device(device)
+    dt = pick_dtype(dtype, dev)
+    base_spec, adapter_spec = _split_base_adapter(spec)
+    opts = {"allow_pickle": allow_pickle, "trust_remote_code": trust_remote_code}
+    d = resolve_dir(adapter_spec, **opts)
+    if base_spec is not None and not _is_adapter(d):
+        raise ModelLoadError(f"{adapter_spec!r} in {spec!r} is not a PEFT adapter "
+                             "(no adapter_config.json)")
+    if not _is_adapter(d):
+        fp = model_fingerprint(d, allow_pickle=allow_pickle)
+        model = _load_full(d, spec, device=dev, dtype=dt, **opts)
+        tok = _load_tokenizer([d], spec, trust_remote_code)
+        return LoadedModel(name=name, spec=spec, model=model, tokenizer=tok, fingerprint=fp,
+                           base=str(d) if Path(spec).expanduser().exists() else spec,
+                           kind="full", device=dev, dtype=dt)
+
+    base_spec = base_spec or _adapter_base(d)
+    base_dir = resolve_dir(base_spec, **opts)
+    if _is_adapter(base_dir):
+        raise ModelLoadError(f"the base of adapter {adapter_spec!r} is itself an adapter: {base_dir}")
+    base_fp = model_fingerprint(base_dir, allow_pickle=allow_pickle)
+    fp = adapter_fingerprint(d, base_fp, allow_pickle=allow_pickle)
+    base_model = _load_full(base_dir, base_spec, device=dev, dtype=dt, **opts)
+    try:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(base_model, d, is_trainable=False)
+        if merge:
+            model = model.merge_and_unload()
+    except Exception as exc:  # noqa: BLE001 - shape mismatch, bad config: one line
+        raise ModelLoadError(
+            f"cannot apply adapter {str(d)!r} to base {base_spec!r}: {_first_line(exc)}"
+        ) from None
+    model = model.to(dev).eval()
+    tok = _load_tokenizer([d, base_dir], spec, trust_remote_code)
+    return LoadedModel(name=name, spec=spec, model=model, tokenizer=tok, fingerprint=fp,
+                       base=base_spec, adapter=str(d), kind="adapter", device=dev, dtype=dt,
+                       parent_fingerprint=base_fp, merged=merge)

@@ -1,0 +1,336 @@
+"""Run a suite on a loaded model: generate (or reuse cached outputs), check, score, store.
+
+A run is identified by ``config_key`` = hash(model fingerprint, suite fingerprint, generation
+config, split): starting the same run again resumes the unfinished one, skipping the items it
+already stored. Each output has a ``cache_key`` = hash(model fingerprint, rendered prompt,
+generation config): an output stored by any earlier run under the same key is copied (marked
+``cached``) instead of being generated again. Each batch of outputs is written with its findings
+in one short transaction, so a killed run loses at most the batch in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .checks import Check, Finding, Record, run_checks
+from .errors import ConfigError, SuiteError
+from .generation import GenOutput, Prompt, generate, render_chat
+from .metrics import aggregate, check_metric_names, score
+from .store import Store, from_json, to_json
+from .suites import Item, Suite
+
+CACHED_CHUNK = 256  # cached outputs copied per transaction
+
+
+@dataclass
+class RunResult:
+    """What ``run_suite`` did: the run id, whether it resumed a run, and a summary dict."""
+
+    run_id: str
+    resumed: bool
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _hash(*parts: Any) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(json.dumps(p, sort_keys=True, default=str).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def output_id(run_id: str, item_id: str) -> str:
+    return hashlib.blake2b(f"{run_id}\0{item_id}".encode(), digest_size=10).hexdigest()
+
+
+def config_key(model_fp: str, suite_fp: str, gen: dict[str, Any], split: str) -> str:
+    return _hash("run", model_fp, suite_fp, gen, split)
+
+
+def cache_key(model_fp: str, rendered_prompt: str, gen: dict[str, Any]) -> str:
+    return _hash("gen", model_fp, rendered_prompt, gen)
+
+
+def select_checks(suite: Suite, names: Sequence[str] | None = None,
+                  plugins: Any = None) -> list[Check]:
+    """Check instances: the suite's ``checks:`` selection, or ``names`` (with the suite's options
+    for those it configures). An unknown name raises PluginError."""
+    from .plugins import get_plugins
+
+    plugins = plugins or get_plugins()
+    selection = suite.check_selection()
+    if names is None:
+        return plugins.make_checks(selection)
+    opts = selection or {}
+    return plugins.make_checks({n: opts.get(n, {}) for n in names})
+
+
+def prompt_for(suite: Suite, item: Item, tokenizer: Any) -> tuple[Prompt, str]:
+    """(what to generate from, the rendered prompt text) for one item."""
+    text = suite.render(item)
+    system = suite.spec.system
+    if text is None or suite.spec.chat_template:
+        msgs = [dict(m) for m in item.messages] if text is None else [
+            {"role": "user", "content": text}]
+        if system and not any(m.get("role") == "system" for m in msgs):
+            msgs.insert(0, {"role": "system", "content": system})
+        return msgs, render_chat(tokenizer, msgs)
+    return text, text
+
+
+def items_frame(items: Sequence[Item]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "item_id": [i.id for i in items],
+        "prompt": [i.prompt for i in items],
+        "messages": [to_json(i.messages) for i in items],
+        "reference": [i.reference for i in items],
+        "context": [i.context for i in items],
+        "tags": [list(i.tags) for i in items],
+        "split": [i.split for i in items],
+        "meta": [to_json(i.extra) if i.extra else None for i in items],
+    })
+
+
+def library_versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for pkg in ("workbench", "torch", "transformers", "peft"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def findings_frame(findings: Sequence[Finding], run_id: str) -> pd.DataFrame:
+    return pd.DataFrame({
+        "output_id": [f.record_id for f in findings],
+        "run_id": run_id,
+        "check_name": [f.check for f in findings],
+        "check_version": [f.check_version for f in findings],
+        "category": [f.category for f in findings],
+        "flagged": [f.flagged for f in findings],
+        "score": [float(f.score) for f in findings],
+        "severity": [f.severity for f in findings],
+        "spans": [to_json([list(s) for s in f.spans]) for f in findings],
+        "message": [f.message for f in findings],
+        "evidence": [to_json(f.evidence) for f in findings],
+        "error": [f.error for f in findings],
+    })
+
+
+class _Writer:
+    """Turns finished outputs into store rows (metrics, findings) and writes them per batch."""
+
+    def __init__(self, store: Store, run_id: str, checks: list[Check], metric_names: list[str],
+                 max_new_tokens: int):
+        self.store, self.run_id, self.checks = store, run_id, checks
+        self.metric_names, self.max_new_tokens = metric_names, max_new_tokens
+        self.check_errors: dict[str, int] = {}
+
+    def write(self, items: list[Item], rendered: list[str], keys: list[str],
+              outs: list[GenOutput], cached: bool) -> None:
+        oids = [output_id(self.run_id, it.id) for it in items]
+        rows = pd.DataFrame({
+            "output_id": oids,
+            "run_id": self.run_id,
+            "item_id": [it.id for it in items],
+            "text": [o.text for o in outs],
+            "rendered_prompt": rendered,
+            "tokens_in": [int(o.tokens_in) for o in outs],
+            "tokens_out": [int(o.tokens_out) for o in outs],
+            "finish_reason": [o.finish_reason for o in outs],
+            "latency_s": [float(o.latency_s) for o in outs],
+            "cache_key": keys,
+            "cached": cached,
+            "metrics": [to_json(score(o.text, it.reference, self.metric_names))
+                        for it, o in zip(items, outs, strict=True)],
+        })
+        findings = None
+        if self.checks:
+            records = [
+                Record(id=oid, prompt=r, output=o.text, reference=it.reference,
+                       context=it.context, finish_reason=o.finish_reason,
+                       max_new_tokens=self.max_new_tokens, tags=tuple(it.tags))
+                for oid, r, it, o in zip(oids, rendered, items, outs, strict=True)
+            ]
+            report = run_checks(records, self.checks)
+            for k, v in report.errors.items():
+                self.check_errors[k] = self.check_errors.get(k, 0) + v
+            findings = findings_frame(report.findings, self.run_id)
+        self.store.add_outputs(rows, findings)
+
+
+def _progress_bar(total: int, label: str):
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("eta"),
+                   TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+    task = bar.add_task(label, total=total, rate="")
+    return bar, task
+
+
+def run_suite(
+    store: Store,
+    loaded: Any,
+    suite: Suite,
+    *,
+    batch_size: int = 8,
+    checks: Sequence[Check] | None = None,
+    split: str = "eval",
+    progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Run ``suite`` (its ``split`` items) on ``loaded`` and store everything.
+
+    ``checks=None`` runs the suite's ``checks:`` selection (every registered check when it has
+    none); pass ``[]`` for no checks. ``on_progress(done, total)`` is called after each batch.
+    """
+    if suite.source == "lm-eval":
+        from .lmeval import run_lmeval_suite  # type: ignore[import-not-found]
+
+        return run_lmeval_suite(store, loaded, suite, batch_size=batch_size, checks=checks,
+                                split=split, progress=progress)
+    if split not in ("eval", "train"):
+        raise ConfigError(f"unknown split {split!r} (eval or train)")
+    items = suite.split(split)
+    if not items:
+        raise SuiteError(f"suite {suite.name!r} has no items in split {split!r}")
+    metric_names = check_metric_names(suite.spec.metrics)
+    check_list = select_checks(suite) if checks is None else list(checks)
+    # render every prompt before anything is written: a template/chat problem fails cleanly
+    prompts, rendered = zip(*(prompt_for(suite, it, loaded.tokenizer) for it in items),
+                            strict=True)
+    gen = suite.generation.model_dump()
+    fp = loaded.fingerprint
+    keys = [cache_key(fp, r, gen) for r in rendered]
+
+    store.upsert_model(fp, loaded.name, spec=loaded.spec, base=loaded.base,
+                       adapter=loaded.adapter, parent_id=loaded.parent_fingerprint,
+                       kind=loaded.kind, meta={"device": loaded.device, "dtype": loaded.dtype})
+    store.upsert_suite(suite.suite_id, suite.name, suite.source,
+                       str(suite.path) if suite.path else None, suite.fingerprint,
+                       suite.spec.model_dump(mode="json"), items_frame(suite.items))
+    run_id, resumed = store.start_run(
+        model_id=fp, model_name=loaded.name, suite_id=suite.suite_id,
+        config_key=config_key(fp, suite.fingerprint, gen, split), gen_config=gen,
+        seed=suite.generation.seed, versions=library_versions())
+    try:
+        summary = _execute(store, run_id, loaded, items, list(prompts), list(rendered), keys,
+                           check_list, metric_names, suite, batch_size, progress, on_progress)
+    except KeyboardInterrupt:
+        store.finish_run(run_id, status="failed", error="interrupted")
+        raise
+    except BaseException as exc:
+        store.finish_run(run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
+    summary.update(run_id=run_id, resumed=resumed, model=loaded.name, model_id=fp,
+                   suite=suite.name, suite_id=suite.suite_id, split=split)
+    return RunResult(run_id=run_id, resumed=resumed, summary=summary)
+
+
+def _execute(store: Store, run_id: str, loaded: Any, items: list[Item], prompts: list[Prompt],
+             rendered: list[str], keys: list[str], checks: list[Check], metric_names: list[str],
+             suite: Suite, batch_size: int, progress: bool,
+             on_progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+    gen_cfg = suite.generation
+    writer = _Writer(store, run_id, checks, metric_names, gen_cfg.max_new_tokens)
+    done = store.done_item_ids(run_id)
+    todo = [k for k, it in enumerate(items) if it.id not in done]
+    total, finished = len(todo), 0
+
+    # 1. outputs some earlier run stored under the same cache key: copy them
+    hits = store.cached_outputs([keys[k] for k in todo])
+    by_key = {row.cache_key: row for row in hits.itertuples()} if len(hits) else {}
+    copy = [k for k in todo if keys[k] in by_key]
+    for s in range(0, len(copy), CACHED_CHUNK):
+        chunk = copy[s:s + CACHED_CHUNK]
+        outs = [GenOutput(text=r.text, tokens_in=int(r.tokens_in), tokens_out=int(r.tokens_out),
+                          finish_reason=r.finish_reason, latency_s=float(r.latency_s))
+                for r in (by_key[keys[k]] for k in chunk)]
+        writer.write([items[k] for k in chunk], [rendered[k] for k in chunk],
+                     [keys[k] for k in chunk], outs, cached=True)
+        finished += len(chunk)
+        if on_progress:
+            on_progress(finished, total)
+
+    # 2. generate the rest, writing each batch as it finishes
+    rest = [k for k in todo if keys[k] not in by_key]
+    bar = task = None
+    if progress and rest:
+        bar, task = _progress_bar(len(rest), f"{loaded.name} × {suite.name}")
+        bar.start()
+    t0 = time.perf_counter()
+    tokens = 0
+
+    def on_batch(idx: list[int], outs: list[GenOutput]) -> None:
+        nonlocal finished, tokens
+        ks = [rest[i] for i in idx]
+        writer.write([items[k] for k in ks], [rendered[k] for k in ks], [keys[k] for k in ks],
+                     outs, cached=False)
+        finished += len(ks)
+        tokens += sum(o.tokens_out for o in outs)
+        if bar is not None:
+            rate = (finished - len(copy)) / max(time.perf_counter() - t0, 1e-9)
+            bar.update(task, advance=len(ks), rate=f"{rate:.1f} items/s")
+        if on_progress:
+            on_progress(finished, total)
+
+    try:
+        if rest:
+            generate(loaded, [prompts[k] for k in rest], gen_cfg, batch_size=batch_size,
+                     on_batch=on_batch)
+    finally:
+        if bar is not None:
+            bar.stop()
+    gen_s = time.perf_counter() - t0
+
+    agg = _aggregate(store, run_id)
+    metrics = {**agg["metrics"], "findings": {c: v["flagged"] for c, v in agg["findings"].items()},
+               "n_outputs": agg["n_outputs"], "tokens_out": agg["tokens_out"]}
+    if writer.check_errors and any(writer.check_errors.values()):
+        metrics["check_errors"] = writer.check_errors
+    store.finish_run(run_id, metrics)
+    return {
+        "status": "finished",
+        "items": len(items),
+        "generated": len(rest),
+        "cached": len(copy),
+        "skipped": len(items) - len(todo),
+        "metrics": agg["metrics"],
+        "findings": agg["findings"],
+        "n_outputs": agg["n_outputs"],
+        "tokens_out_generated": tokens,
+        "generation_s": round(gen_s, 3),
+        "items_per_s": round(len(rest) / gen_s, 2) if rest and gen_s > 0 else None,
+    }
+
+
+def _aggregate(store: Store, run_id: str) -> dict[str, Any]:
+    outs = store.run_outputs(run_id)
+    per = [from_json(m) for m in outs["metrics"]] if len(outs) else []
+    cats = store.findings_by_category(run_id)
+    return {
+        "metrics": aggregate(per),
+        "findings": {r.category: {"checked": int(r.checked), "flagged": int(r.flagged),
+                                  "errors": int(r.errors)} for r in cats.itertuples()},
+        "n_outputs": len(outs),
+        "tokens_out": int(outs["tokens_out"].fillna(0).sum()) if len(outs) else 0,
+    }

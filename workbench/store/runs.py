@@ -1,0 +1,62 @@
+"""Read queries about one run for `workbench show` and `workbench export`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from .store import Store, from_json
+
+
+def flagged_outputs(store: Store, run_id: str, limit: int = 5) -> list[dict[str, Any]]:
+    """Up to ``limit`` flagged outputs (highest score first) with their flagged findings."""
+    if limit <= 0:
+        return []
+    top = store.query_df(
+        "SELECT o.output_id, o.item_id, o.text, o.rendered_prompt AS prompt, o.finish_reason,"
+        " max(f.score) AS top_score FROM findings f JOIN outputs o USING (output_id)"
+        " WHERE f.run_id = ? AND f.flagged GROUP BY ALL ORDER BY top_score DESC, o.item_id"
+        " LIMIT ?",
+        [run_id, int(limit)],
+    )
+    if top.empty:
+        return []
+    found = store.query_df(
+        "SELECT output_id, check_name, category, score, severity, message FROM findings"
+        " WHERE run_id = ? AND flagged AND output_id IN (SELECT unnest(?::VARCHAR[]))"
+        " ORDER BY score DESC",
+        [run_id, list(top.output_id)],
+    )
+    out = []
+    for r in top.itertuples():
+        fs = found[found.output_id == r.output_id]
+        out.append({
+            "output_id": r.output_id, "item_id": r.item_id, "prompt": r.prompt, "text": r.text,
+            "finish_reason": r.finish_reason, "score": float(r.top_score),
+            "categories": sorted(set(fs.category)),
+            "messages": [f"{x.check_name} ({x.severity}, {x.score:.2f}): {x.message}"
+                         for x in fs.itertuples()],
+        })
+    return out
+
+
+def export_frame(store: Store, run_id: str) -> pd.DataFrame:
+    """One row per output: the output, its item and a list of its findings."""
+    outs = store.run_outputs(run_id)
+    finds = store.run_findings(run_id)
+    by_output: dict[str, list[dict[str, Any]]] = {}
+    for f in finds.itertuples():
+        by_output.setdefault(f.output_id, []).append({
+            "check": f.check_name, "check_version": f.check_version, "category": f.category,
+            "flagged": bool(f.flagged), "score": None if pd.isna(f.score) else float(f.score),
+            "severity": f.severity, "spans": from_json(f.spans) or [], "message": f.message,
+            "error": None if f.error is None or pd.isna(f.error) else f.error,
+        })
+    df = outs.drop(columns=[c for c in ("created_at",) if c in outs.columns]).copy()
+    df["metrics"] = [from_json(m) or {} for m in df["metrics"]] if len(df) else []
+    df["messages"] = [from_json(m) for m in df["messages"]] if len(df) else []
+    df["tags"] = [list(t) if t is not None else [] for t in df["tags"]] if len(df) else []
+    df["findings"] = [by_output.get(o, []) for o in df["output_id"]] if len(df) else []
+    df["flagged"] = [sorted({f["category"] for f in fs if f["flagged"]}) for fs in df["findings"]]
+    return df
