@@ -6,5 +6,7 @@ from workbench.hookspecs import hookimpl
 @hookimpl
 def register_checks(register):
     from .hallucination import HallucinationCheck
+    from .repetition import RepetitionCheck
 
     register(HallucinationCheck)
+    register(RepetitionCheck)
