@@ -53,7 +53,7 @@ def read_messages_jsonl(path: Path) -> list[TrainExample]:
 
 
 class _ItemRenderer:
-    """Renders a suite's items the way the runner prompts with them, so training matches eval."""
+    """Prompts a suite's items the way the runner does, so training text matches evaluation."""
 
     def __init__(self, store: Store, suite_id: str | None):
         from .suites import Item, Suite, SuiteSpec
@@ -63,14 +63,11 @@ class _ItemRenderer:
         row = tq.suite_row(store, suite_id) if suite_id else None
         if row and isinstance(row.get("config"), dict):
             try:
-                spec = SuiteSpec.model_validate(row["config"])
-                if not spec.chat_template:
-                    self.suite = Suite(spec=spec, items=[])
-            except Exception:  # noqa: BLE001 - an unreadable stored spec: fall back to chat messages
+                self.suite = Suite(spec=SuiteSpec.model_validate(row["config"]), items=[])
+            except Exception:  # noqa: BLE001 - an unreadable stored spec: fall back to messages
                 self.suite = None
 
-    def prompt(self, item: dict[str, Any]) -> str | None:
-        """The rendered prompt of an items-table row, or None to let the chat template render it."""
+    def _render(self, item: dict[str, Any]) -> str | None:
         if self.suite is None or item.get("prompt") is None:
             return None
         fields = {k: item.get(k) for k in ("prompt", "reference", "context")}
@@ -81,12 +78,29 @@ class _ItemRenderer:
         except Exception:  # noqa: BLE001 - a template needing fields this row lacks
             return None
 
-    def messages(self, item: dict[str, Any], target: str) -> list[dict[str, str]]:
-        user = item.get("prompt") or ""
-        if item.get("context"):
-            user = f"{user}\n\n{item['context']}"
-        msgs = from_json(item.get("messages")) or [{"role": "user", "content": user}]
-        return [*msgs, {"role": "assistant", "content": target}]
+    def example(self, item: dict[str, Any], target: str, *, source: str = "suggestion",
+                ref: str | None = None,
+                messages: list[dict[str, str]] | None = None) -> TrainExample:
+        """An example for ``item`` answered by ``target``.
+
+        A plain-template suite gives the rendered prompt verbatim; a chat-template suite gives the
+        messages the runner would send (system + the rendered prompt as the user turn).
+        """
+        text = self._render(item)
+        answer = {"role": "assistant", "content": target}
+        if text is not None and not self.suite.spec.chat_template:
+            msgs = [*messages[:-1], answer] if messages else [{"role": "user", "content": text},
+                                                              answer]
+            return TrainExample(messages=msgs, prompt=text, source=source, ref=ref)
+        if text is not None:
+            msgs = [{"role": "user", "content": text}]
+        else:
+            msgs = [dict(m) for m in from_json(item.get("messages")) or []] or [
+                {"role": "user", "content": item.get("prompt") or ""}]
+        system = self.suite.spec.system if self.suite is not None else None
+        if system and not any(m.get("role") == "system" for m in msgs):
+            msgs.insert(0, {"role": "system", "content": system})
+        return TrainExample(messages=[*msgs, answer], source=source, ref=ref)
 
 
 def _item_lookup(store: Store, suite_id: str | None) -> dict[str, dict[str, Any]]:
@@ -112,19 +126,20 @@ def examples_from_sets(store: Store, set_ids: Sequence[str]) -> tuple[list[Train
     for row in df.to_dict("records"):
         messages = from_json(row.get("messages"))
         target = row.get("target")
-        if not messages and target is not None:
-            messages = [{"role": "user", "content": row.get("prompt") or ""},
-                        {"role": "assistant", "content": target}]
-        if not messages:
+        if target is None and messages:
+            target = messages[-1]["content"]
+        if target is None:
             continue
-        prompt = None
         suite_id = row.get("suite_id")
         pool_row = str(row.get("pool_row")) if row.get("pool_row") is not None else None
         item = items.get(suite_id, {}).get(pool_row) if suite_id and pool_row else None
+        ref = str(row["suggestion_id"])
         if item is not None:
-            prompt = renderers[suite_id].prompt(item)
-        out.append(TrainExample(messages=messages, prompt=prompt, source="suggestion",
-                                ref=str(row["suggestion_id"])))
+            out.append(renderers[suite_id].example(item, target, ref=ref, messages=messages))
+        else:
+            messages = messages or [{"role": "user", "content": row.get("prompt") or ""},
+                                    {"role": "assistant", "content": target}]
+            out.append(TrainExample(messages=messages, source="suggestion", ref=ref))
     return out, suite_ids
 
 
@@ -137,10 +152,8 @@ def replay_pool(store: Store, suite_ids: Sequence[str], exclude: set[str]) -> li
         for item in tq.train_items(store, suite_id).to_dict("records"):
             if str(item["item_id"]) in exclude:
                 continue
-            out.append(TrainExample(
-                messages=render.messages(item, item["reference"]), prompt=render.prompt(item),
-                source="replay", ref=str(item["item_id"]),
-            ))
+            out.append(render.example(item, item["reference"], source="replay",
+                                      ref=str(item["item_id"])))
     return out
 
 
@@ -288,3 +301,139 @@ def train_adapter(
     return TrainingOutcome(training_id, out, model_id, model_name, parent_fp, base_path, set_ids,
                            result.config, result.metrics, result.loss_curve)
 
+
+
+# -- the loop -------------------------------------------------------------------------------------
+@dataclass
+class Round:
+    """One round: suggestions from the previous model's failures, a training, a rerun, comparisons."""
+
+    round: int
+    set_id: str
+    suggestions: int
+    training: TrainingOutcome
+    run_id: str
+    vs_base: Any  # workbench.compare.Comparison: base run -> this round's run
+    vs_previous: Any  # previous round's run (the base run in round 1) -> this round's run
+
+    def to_dict(self, alpha: float) -> dict[str, Any]:
+        return {
+            "round": self.round, "set_id": self.set_id, "suggestions": self.suggestions,
+            "training": self.training.to_dict(), "run_id": self.run_id,
+            "improved_over_previous": [r.name for r in self.vs_previous.improvements(alpha)],
+            "vs_base": self.vs_base.to_dict(alpha, transitions=False),
+        }
+
+
+@dataclass
+class LoopResult:
+    """What `workbench loop` did; ``final`` is the round whose adapter it recommends."""
+
+    base_run_id: str
+    rounds: list[Round]
+    final: Round | None
+    stopped: str
+    alpha: float
+
+    @property
+    def comparison(self) -> Any:
+        """Base run -> final round's run (None when no round was trained)."""
+        return self.final.vs_base if self.final else None
+
+    def to_dict(self) -> dict[str, Any]:
+        f = self.final
+        return {
+            "base_run_id": self.base_run_id,
+            "final_round": f.round if f else None,
+            "final_run_id": f.run_id if f else None,
+            "adapter_dir": str(f.training.adapter_dir) if f else None,
+            "model_id": f.training.model_id if f else None,
+            "stopped": self.stopped,
+            "alpha": self.alpha,
+            "comparison": f.vs_base.to_dict(self.alpha, transitions=False) if f else None,
+            "rounds": [r.to_dict(self.alpha) for r in self.rounds],
+        }
+
+
+def run_loop(
+    store: Store,
+    base: str,
+    suite: Any,
+    *,
+    base_name: str = "base",
+    rounds: int = 1,
+    out_dir: str | Path | None = None,
+    trainer: str = "lora",
+    train_config: Any = None,
+    batch_size: int = 8,
+    alpha: float = 0.05,
+    per_failure: int = 3,
+    max_examples: int | None = None,
+    progress: bool = True,
+    on_step: StepCallback | None = None,
+    say: Say = _quiet,
+) -> LoopResult:
+    """Run base -> checks -> suggest -> train -> rerun -> compare, for up to ``rounds`` rounds.
+
+    ``suite`` is a Suite or a path to one. Round k trains a fresh adapter from the base on every
+    suggestion set so far, the new set drawn from round k-1's failures. The loop stops early when
+    a round improves no category or metric significantly over the previous one (that round's
+    adapter is then not recommended) or when there is nothing left to suggest.
+    """
+    from .compare import compare_runs
+    from .models import load_model
+    from .runner import run_suite
+    from .suggest import suggest
+    from .suites import Suite, load_suite
+
+    if rounds < 1:
+        raise ConfigError("--rounds must be at least 1")
+    suite = suite if isinstance(suite, Suite) else load_suite(suite)
+    spec, registered = resolve_base(store, base)
+    out_root = Path(out_dir) if out_dir is not None else Path("adapters") / f"loop-{new_id()}"
+
+    say(f"running {suite.name} on the base model")
+    loaded = load_model(spec, name=registered or base_name)
+    base_run = run_suite(store, loaded, suite, batch_size=batch_size, progress=progress).run_id
+    del loaded
+
+    done: list[Round] = []
+    set_ids: list[str] = []
+    final: Round | None = None
+    previous_run = base_run
+    stopped = f"ran {rounds} round(s)"
+    for k in range(1, rounds + 1):
+        sset = suggest(store, previous_run, per_failure=per_failure, max_examples=max_examples)
+        n_new = len(sset.rows)
+        say(f"round {k}: {n_new} suggestion(s) in set {sset.set_id}")
+        if n_new == 0 and not set_ids:
+            stopped = "nothing to suggest: no failures with similar training examples"
+            break
+        if n_new == 0:
+            stopped = f"round {k}: nothing new to suggest"
+            break
+        set_ids.append(sset.set_id)
+        outcome = train_adapter(
+            store, spec, list(set_ids), out_dir=out_root / f"round-{k}", trainer=trainer,
+            config=train_config, name=f"{registered or base_name}-{trainer}-round{k}",
+            on_step=on_step, say=say,
+        )
+        if not outcome.model_id:  # a non-main process under `accelerate launch`
+            continue
+        say(f"round {k}: running {suite.name} on {outcome.model_name}")
+        tuned = load_model(str(outcome.adapter_dir), name=outcome.model_name)
+        run_id = run_suite(store, tuned, suite, batch_size=batch_size, progress=progress).run_id
+        del tuned
+        rnd = Round(k, sset.set_id, n_new, outcome, run_id,
+                    vs_base=compare_runs(store, base_run, run_id),
+                    vs_previous=compare_runs(store, previous_run, run_id))
+        done.append(rnd)
+        if not rnd.vs_previous.improvements(alpha):
+            stopped = (f"round {k} improved nothing significantly over "
+                       f"{'the base' if k == 1 else f'round {k - 1}'}")
+            if k == 1:
+                final = rnd  # still the only tuned model; the table shows it did not help
+            break
+        final = rnd
+        previous_run = run_id
+    return LoopResult(base_run, done, final, stopped, alpha)

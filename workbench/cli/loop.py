@@ -1,9 +1,136 @@
-"""`workbench loop` commands."""
+"""`workbench loop`: run, check, suggest, train, rerun, compare — then print before -> after."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from .common import (
+    DbOption,
+    JsonOption,
+    PluginsDirOption,
+    console,
+    err_console,
+    open_store,
+    print_json,
+)
+from .train import (
+    Alpha,
+    BatchSize,
+    Dropout,
+    Epochs,
+    Lr,
+    MaxLength,
+    MaxSteps,
+    R,
+    Replay,
+    Seed,
+    StepBar,
+    Targets,
+    Trainer,
+    train_overrides,
+)
+
+
+def _fmt(value: float | None, kind: str) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:.1f}%" if kind == "category" else f"{value:.3f}"
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "-"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def print_loop(result: Any) -> None:
+    """The before/after table of a LoopResult, and where the adapter is."""
+    from rich.table import Table
+
+    cmp = result.comparison
+    if cmp is None:
+        console.print(f"No adapter trained: {result.stopped}.")
+        return
+    f = result.final
+    table = Table(title=f"base -> round {f.round} ({f.training.model_name}) on "
+                        f"{cmp.n_shared} eval items")
+    for col in ("", "before", "after", "fixed", "regressed", "p", ""):
+        table.add_column(col, justify="left" if col == "" else "right")
+    style = {"better": "green", "worse": "red", "same": "dim"}
+    for row in sorted(cmp.rows, key=lambda r: (r.kind != "category", r.name)):
+        verdict = row.verdict(result.alpha)
+        label = row.name if row.kind == "category" else f"{row.name} (metric)"
+        table.add_row(label, _fmt(row.a, row.kind), _fmt(row.b, row.kind), str(row.fixed),
+                      str(row.regressed), _p(row.p_value), f"[{style[verdict]}]{verdict}[/]")
+    console.print(table)
+    better = [r.name for r in cmp.improvements(result.alpha)]
+    worse = [r.name for r in cmp.regressions(result.alpha)]
+    console.print(f"significantly better (p < {result.alpha}): {', '.join(better) or 'none'}; "
+                  f"worse: {', '.join(worse) or 'none'}")
+    for rnd in result.rounds:
+        m = rnd.training.metrics
+        console.print(f"round {rnd.round}: {rnd.suggestions} suggestions (set {rnd.set_id}), "
+                      f"{m['examples']} examples, loss {m['first_loss']:.3f} -> "
+                      f"{m['final_loss']:.3f}, run {rnd.run_id}")
+    console.print(f"stopped: {result.stopped}")
+    console.print(f"runs: base {result.base_run_id} -> tuned {f.run_id} "
+                  f"(workbench compare {result.base_run_id} {f.run_id})")
+    console.print(f"adapter: {f.training.adapter_dir}")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("loop")
+    def loop(
+        model: Annotated[str, typer.Option(
+            "--model", help="The base model as NAME=SPEC (or SPEC): a dir, hub id or model "
+            "registered in the store.")],
+        suite: Annotated[Path, typer.Option("--suite", help="Suite YAML with eval and train "
+                                            "splits.")],
+        rounds: Annotated[int, typer.Option("--rounds", help="Most rounds to run (stops early "
+                                            "when a round improves nothing).")] = 1,
+        out: Annotated[Path | None, typer.Option(
+            "--out", help="Directory for the adapters, one per round (default: "
+            "adapters/loop-<id>).")] = None,
+        db: DbOption = None,
+        json_out: JsonOption = False,
+        batch_size: Annotated[int, typer.Option("--batch-size", help="Generation batch size.")] = 8,
+        alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
+        per_failure: Annotated[int, typer.Option(
+            "--per-failure", help="Training examples suggested per failure.")] = 3,
+        max_examples: Annotated[int | None, typer.Option(
+            "--max-examples", help="Cap on suggestions per round.")] = None,
+        trainer: Trainer = "lora",
+        plugins_dir: PluginsDirOption = None,
+        r: R = None, lora_alpha: Alpha = None, dropout: Dropout = None,
+        target_modules: Targets = None, lr: Lr = None, epochs: Epochs = None,
+        train_batch_size: BatchSize = None, max_length: MaxLength = None, seed: Seed = None,
+        replay_share: Replay = None, max_steps: MaxSteps = None,
+    ) -> None:
+        """Close the loop: base run -> checks -> suggest -> train -> rerun -> compare."""
+        from ..loop import run_loop
+
+        name, spec = ("base", model) if "=" not in model else model.split("=", 1)
+        overrides = train_overrides(
+            r=r, alpha=lora_alpha, dropout=dropout, target_modules=target_modules, lr=lr,
+            epochs=epochs, train_batch_size=train_batch_size, max_length=max_length, seed=seed,
+            replay_share=replay_share, max_steps=max_steps,
+        )
+        if plugins_dir:
+            from ..plugins import get_plugins
+
+            get_plugins(plugins_dir)
+        store = open_store(db)
+        with StepBar() as bar:
+            result = run_loop(
+                store, spec, suite, base_name=name, rounds=rounds, out_dir=out, trainer=trainer,
+                train_config=overrides, batch_size=batch_size, alpha=alpha,
+                per_failure=per_failure, max_examples=max_examples, on_step=bar,
+                say=lambda m: err_console.print(f"[dim]{m}[/dim]"),
+            )
+        if json_out:
+            print_json(result.to_dict())
+        else:
+            print_loop(result)

@@ -7,13 +7,21 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import DbOption, JsonOption, err_console, open_store, print_json, progress
+from .common import (
+    DbOption,
+    JsonOption,
+    PluginsDirOption,
+    err_console,
+    open_store,
+    print_json,
+    progress,
+)
 
 _T = "Training (default: the trainer's own, see `workbench trainings --config`)"
 
 # Shared with `workbench loop`: each maps onto a field of the trainer's Config.
 R = Annotated[int | None, typer.Option("--r", help="LoRA rank.", rich_help_panel=_T)]
-Alpha = Annotated[float | None, typer.Option("--alpha", help="LoRA alpha (scale alpha/r).",
+Alpha = Annotated[float | None, typer.Option("--lora-alpha", help="LoRA alpha (scale alpha/r).",
                                              rich_help_panel=_T)]
 Dropout = Annotated[float | None, typer.Option("--dropout", help="LoRA dropout.",
                                                rich_help_panel=_T)]
@@ -49,6 +57,7 @@ class StepBar:
         self.label = label
         self.bar = progress()
         self.task = None
+        self.trainings = 0
 
     def __enter__(self) -> StepBar:
         self.bar.__enter__()
@@ -58,8 +67,10 @@ class StepBar:
         self.bar.__exit__(*exc)
 
     def __call__(self, step: int, total: int, loss: float) -> None:
-        if self.task is None:
-            self.task = self.bar.add_task(self.label, total=total, rate="")
+        if self.task is None or step == 1:  # a new training (e.g. the next loop round)
+            self.trainings += 1
+            label = self.label if self.trainings == 1 else f"{self.label} ({self.trainings})"
+            self.task = self.bar.add_task(label, total=total, rate="")
         self.bar.update(self.task, completed=step, rate=f"loss {loss:.3f}")
 
 
@@ -78,7 +89,8 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
         json_out: JsonOption = False,
         trainer: Trainer = "lora",
-        r: R = None, alpha: Alpha = None, dropout: Dropout = None, target_modules: Targets = None,
+        plugins_dir: PluginsDirOption = None,
+        r: R = None, lora_alpha: Alpha = None, dropout: Dropout = None, target_modules: Targets = None,
         lr: Lr = None, epochs: Epochs = None, train_batch_size: BatchSize = None,
         max_length: MaxLength = None, seed: Seed = None, replay_share: Replay = None,
         max_steps: MaxSteps = None,
@@ -87,10 +99,14 @@ def register(app: typer.Typer) -> None:
         from ..loop import train_adapter
 
         overrides = train_overrides(
-            r=r, alpha=alpha, dropout=dropout, target_modules=target_modules, lr=lr,
+            r=r, alpha=lora_alpha, dropout=dropout, target_modules=target_modules, lr=lr,
             epochs=epochs, train_batch_size=train_batch_size, max_length=max_length, seed=seed,
             replay_share=replay_share, max_steps=max_steps,
         )
+        if plugins_dir:
+            from ..plugins import get_plugins
+
+            get_plugins(plugins_dir)
         store = open_store(db)
         with StepBar() as bar:
             outcome = train_adapter(
