@@ -1,0 +1,125 @@
+"""Suggestions and trainings page: the targeted examples of each suggestion set with why each was
+chosen, and the LoRA trainings with their loss curves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from workbench.dashboard.common import fmt_metrics, get_store, page_header, pager, refresh_button
+from workbench.store import queries
+
+REASON_KEYS = ("reason", "why", "rationale", "explanation", "strategy")
+
+
+def why(provenance: Any) -> str:
+    """A one-line reading of a suggestion's provenance: its reason first, then the other fields."""
+    if provenance is None or (isinstance(provenance, float) and provenance != provenance):
+        return ""
+    if isinstance(provenance, dict):
+        parts = [str(provenance[k]) for k in REASON_KEYS[:4] if provenance.get(k)]
+        rest = [f"{k}: {v}" for k, v in provenance.items()
+                if k not in REASON_KEYS[:4] and not isinstance(v, (dict, list))]
+        nested = [f"{k}: {len(v)} item(s)" for k, v in provenance.items()
+                  if isinstance(v, (dict, list))]
+        return "; ".join(parts + rest + nested)
+    if isinstance(provenance, list):
+        return "; ".join(why(p) for p in provenance)
+    return str(provenance)
+
+
+def _ids(value: Any) -> str:
+    if value is None or isinstance(value, float):
+        return ""
+    return ", ".join(str(v) for v in list(value))
+
+
+def show_suggestions(store) -> None:  # noqa: ANN001 - a Store
+    st.subheader("Suggestion sets")
+    sets = queries.suggestion_sets(store)
+    if sets.empty:
+        st.info("No suggestion sets yet: `workbench suggest RUN` turns failures into examples.")
+        return
+    labels = {r.set_id: f"{r.set_id} · from {r.model_name or r.run_id} · {r.stored} examples"
+              + ("" if pd.isna(r.created_at) else f" · {r.created_at:%Y-%m-%d %H:%M}")
+              for r in sets.itertuples()}
+    set_id = st.selectbox("Set", list(labels), format_func=labels.get, key="s_set")
+    row = sets[sets.set_id == set_id].iloc[0]
+    cols = st.columns(4)
+    cols[0].metric("Examples", int(row.stored))
+    dropped = row.n_dropped_contaminated
+    cols[1].metric("Dropped (overlap with eval)", "–" if pd.isna(dropped) else int(dropped))
+    cols[2].metric("From run", str(row.run_id or "–")[:10])
+    cols[3].metric("Pool", str(row.pool or "–"))
+    if row.export_path:
+        st.text(f"Exported to {row.export_path}")
+    cats = queries.suggestion_categories(store, set_id)
+    if not cats.empty:
+        st.bar_chart(cats.set_index("category")["n"], y_label="examples", x_label="category")
+    chosen = st.multiselect("Category", list(cats.category), key="s_category",
+                            placeholder="all categories")
+    total = int(cats[cats.category.isin(chosen)].n.sum()) if chosen else int(cats.n.sum())
+    limit, offset = pager(total, key="s_pager")
+    total, page = queries.suggestions(store, set_id, category=chosen, limit=limit, offset=offset)
+    if page.empty:
+        st.info("No suggestions in this set.")
+        return
+    table = pd.DataFrame({
+        "category": page.category,
+        "why": [why(p) for p in page.provenance],
+        "prompt": page.prompt,
+        "target": page.target,
+        "similarity": page.similarity,
+        "repaired": page.repaired,
+        "source items": [_ids(v) for v in page.source_item_ids],
+        "source outputs": [_ids(v) for v in page.source_output_ids],
+    })
+    # st.dataframe draws cells as text, never as HTML: safe for generated prompts and targets
+    st.dataframe(table, hide_index=True, column_config={
+        "why": st.column_config.TextColumn("why chosen", width="large"),
+        "prompt": st.column_config.TextColumn(width="large"),
+        "target": st.column_config.TextColumn(width="large"),
+        "similarity": st.column_config.NumberColumn(
+            help="similarity to the failure it targets", format="%.3f"),
+    })
+
+
+def show_trainings(store) -> None:  # noqa: ANN001 - a Store
+    st.subheader("Trainings")
+    df = queries.trainings(store)
+    if df.empty:
+        st.info("No trainings yet: `workbench train SET` trains a LoRA adapter on a set.")
+        return
+    st.dataframe(pd.DataFrame({
+        "training": df.training_id, "status": df.status, "trainer": df.trainer,
+        "from": df.parent_name.fillna(df.parent_model_id),
+        "result": df.result_name.fillna(df.result_model_id), "set": df.set_id,
+        "adapter": df.adapter_path, "metrics": [fmt_metrics(m) for m in df.metrics],
+        "config": [fmt_metrics(c) for c in df.config],
+        "started": df.started_at, "finished": df.finished_at,
+    }), hide_index=True)
+    curves = queries.loss_curves(store)
+    if curves.empty:
+        st.caption("No loss curve recorded.")
+        return
+    names = {r.training_id: f"{r.training_id} ({r.result_name or r.parent_name or ''})"
+             for r in df.itertuples()}
+    wide = (curves.assign(training=[names.get(t, t) for t in curves.training_id])
+            .pivot_table(index="step", columns="training", values="loss"))
+    st.markdown("**Training loss**")
+    st.line_chart(wide, x_label="step", y_label="loss")
+
+
+def main() -> None:
+    page_header("Suggestions & trainings",
+                "Targeted training examples built from failures, and the LoRA runs trained on them.")
+    refresh_button()
+    store = get_store()
+    show_suggestions(store)
+    show_trainings(store)
+
+
+if __name__ == "__main__":
+    main()

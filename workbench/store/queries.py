@@ -1,0 +1,390 @@
+"""Read-only queries for the dashboard (and any other reader): every filter is a bound parameter.
+
+Filtering, counting and paging happen in DuckDB; only one page of rows ever reaches pandas, so
+the failure browser stays fast on a database with a million outputs. Functions take a Store
+(usually opened ``read_only=True``) and return DataFrames or small dataclasses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .store import Store, from_json
+
+Filter = str | Sequence[str] | None
+
+
+def _values(value: Filter) -> list[str]:
+    """A filter value as a list: None/'' mean no filter, a string means one value."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value if v is not None and v != ""]
+
+
+def _in(column: str, values: list[str], params: list[Any]) -> str:
+    """``column IN (?, ?, ...)``: only placeholders go into the SQL, the values are bound."""
+    params.extend(values)
+    return f"{column} IN ({', '.join('?' for _ in values)})"
+
+
+# -- overview --------------------------------------------------------------------------------
+
+def models(store: Store) -> pd.DataFrame:
+    """Registered models with their parent's name and the lineage chain (base -> ... -> model)."""
+    df = store.query_df(
+        "SELECT m.model_id, m.name, m.kind, m.spec, m.base, m.adapter, m.parent_id,"
+        " p.name AS parent_name, m.created_at"
+        " FROM models m LEFT JOIN models p ON p.model_id = m.parent_id"
+        " ORDER BY m.created_at, m.name"
+    )
+    by_id = dict(zip(df.model_id, zip(df.name, df.parent_id, strict=True), strict=True))
+
+    def chain(model_id: str) -> str:
+        names, seen, cur = [], set(), model_id
+        while cur is not None and cur in by_id and cur not in seen:  # guard against cycles
+            seen.add(cur)
+            name, parent = by_id[cur]
+            names.append(str(name))
+            cur = parent if isinstance(parent, str) else None
+        if cur is not None and cur not in by_id:
+            names.append(cur[:10])  # a parent that is not registered: show its id
+        return " -> ".join(reversed(names))
+
+    df["lineage"] = [chain(m) for m in df.model_id]
+    return df
+
+
+def runs(store: Store, suite_id: str | None = None) -> pd.DataFrame:
+    """Runs with model, suite, output count and the number of outputs with a flagged finding."""
+    params: list[Any] = []
+    where = ""
+    if suite_id:
+        where = " WHERE r.suite_id = ?"
+        params.append(suite_id)
+    df = store.query_df(
+        "WITH o AS (SELECT run_id, count(*) AS n_outputs FROM outputs GROUP BY run_id),"
+        " f AS (SELECT run_id, count(DISTINCT output_id) AS n_flagged FROM findings"
+        "       WHERE flagged GROUP BY run_id)"
+        " SELECT r.run_id, r.model_name, r.model_id, m.kind AS model_kind, s.name AS suite,"
+        " r.suite_id, r.status, r.started_at, r.finished_at, r.metrics,"
+        " coalesce(o.n_outputs, 0) AS n_outputs, coalesce(f.n_flagged, 0) AS n_flagged"
+        " FROM runs r LEFT JOIN suites s ON s.suite_id = r.suite_id"
+        " LEFT JOIN models m ON m.model_id = r.model_id"
+        " LEFT JOIN o ON o.run_id = r.run_id LEFT JOIN f ON f.run_id = r.run_id"
+        + where + " ORDER BY r.started_at, r.run_id",
+        params,
+    )
+    df["metrics"] = [from_json(m) or {} for m in df.metrics]
+    df["label"] = [run_label(r) for r in df.itertuples()]
+    return df
+
+
+def run_label(row: Any) -> str:
+    """A short human label for a run row: 'model · suite · run_id[:8]'."""
+    return f"{row.model_name} · {row.suite or row.suite_id} · {row.run_id[:8]}"
+
+
+def category_rates(store: Store, run_ids: Filter = None) -> pd.DataFrame:
+    """Per run and category: outputs checked, outputs flagged, and the error rate."""
+    params: list[Any] = []
+    where = ""
+    ids = _values(run_ids)
+    if ids:
+        where = " WHERE " + _in("run_id", ids, params)
+    return store.query_df(
+        "SELECT run_id, category, count(DISTINCT output_id) AS checked,"
+        " count(DISTINCT output_id) FILTER (WHERE flagged) AS flagged,"
+        " count(DISTINCT output_id) FILTER (WHERE flagged) / count(DISTINCT output_id) AS rate"
+        " FROM findings" + where + " GROUP BY run_id, category ORDER BY run_id, category",
+        params,
+    )
+
+
+def totals(store: Store) -> dict[str, int]:
+    """Headline counts for the overview."""
+    df = store.query_df(
+        "SELECT (SELECT count(*) FROM models) AS models, (SELECT count(*) FROM runs) AS runs,"
+        " (SELECT count(*) FROM outputs) AS outputs,"
+        " (SELECT count(DISTINCT output_id) FROM findings WHERE flagged) AS flagged_outputs,"
+        " (SELECT count(*) FROM findings WHERE flagged) AS flagged_findings,"
+        " (SELECT count(*) FROM suggestions) AS suggestions,"
+        " (SELECT count(*) FROM trainings) AS trainings"
+    )
+    return {k: int(v) for k, v in df.iloc[0].items()}
+
+
+# -- failures ---------------------------------------------------------------------------------
+
+@dataclass
+class FilterOptions:
+    """The values each failure filter can take (what the select boxes offer)."""
+
+    runs: pd.DataFrame
+    suites: list[str]
+    categories: list[str]
+    checks: list[str]
+    severities: list[str]
+    tags: list[str]
+
+
+def filter_options(store: Store) -> FilterOptions:
+    with store.connect():  # one connection for the few small queries
+        cats = store.query_df(
+            "SELECT DISTINCT category, check_name, severity FROM findings ORDER BY ALL"
+        )
+        tags = store.query_df(
+            "SELECT DISTINCT unnest(tags) AS tag FROM items WHERE tags IS NOT NULL ORDER BY tag"
+        )
+        run_df = runs(store)
+    sev_order = {"high": 0, "medium": 1, "low": 2, "info": 3}
+    return FilterOptions(
+        runs=run_df,
+        suites=sorted(set(run_df.suite_id.dropna())),
+        categories=sorted(set(cats.category.dropna())),
+        checks=sorted(set(cats.check_name.dropna())),
+        severities=sorted(set(cats.severity.dropna()), key=lambda s: (sev_order.get(s, 9), s)),
+        tags=[str(t) for t in tags.tag.dropna()],
+    )
+
+
+@dataclass
+class FailurePage:
+    """One page of the failure browser: the total match count, the rows, and their findings."""
+
+    total: int
+    rows: pd.DataFrame
+    findings: pd.DataFrame
+    limit: int
+    offset: int
+    filters: dict[str, Any] = field(default_factory=dict)
+
+    def findings_of(self, output_id: str) -> pd.DataFrame:
+        return self.findings[self.findings.output_id == output_id]
+
+
+def _failure_where(params: list[Any], *, run_id: Filter, suite_id: Filter, category: Filter,
+                   check: Filter, severity: Filter, tag: Filter, text: str | None,
+                   flagged_only: bool) -> str:
+    clauses: list[str] = []
+    if ids := _values(run_id):
+        clauses.append(_in("o.run_id", ids, params))
+    if ids := _values(suite_id):
+        clauses.append(_in("r.suite_id", ids, params))
+    if tags := _values(tag):
+        # any of the chosen tags; list_has_any keeps it one bound list parameter
+        clauses.append("list_has_any(coalesce(i.tags, []), ?::VARCHAR[])")
+        params.append(tags)
+    if text:
+        clauses.append(
+            "(strpos(lower(o.text), lower(?)) > 0 OR strpos(lower(coalesce(i.prompt, "
+            "o.rendered_prompt, '')), lower(?)) > 0)"
+        )
+        params.extend([text, text])
+    sub: list[str] = ["f.output_id = o.output_id"]
+    if flagged_only:
+        sub.append("f.flagged")
+    if vals := _values(category):
+        sub.append(_in("f.category", vals, params))
+    if vals := _values(check):
+        sub.append(_in("f.check_name", vals, params))
+    if vals := _values(severity):
+        sub.append(_in("f.severity", vals, params))
+    if len(sub) > 1:
+        # one finding must satisfy all finding filters together (a flagged *hallucination*
+        # that is *high*, not any flag plus any high)
+        clauses.append("EXISTS (SELECT 1 FROM findings f WHERE " + " AND ".join(sub) + ")")
+    return (" WHERE " + " AND ".join(clauses)) if clauses else ""
+
+
+_FAILURE_FROM = (
+    " FROM outputs o JOIN runs r ON r.run_id = o.run_id"
+    " LEFT JOIN suites s ON s.suite_id = r.suite_id"
+    " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id"
+)
+
+
+def count_failures(store: Store, *, run_id: Filter = None, suite_id: Filter = None,
+                   category: Filter = None, check: Filter = None, severity: Filter = None,
+                   tag: Filter = None, text: str | None = None, flagged_only: bool = True) -> int:
+    """How many outputs match the failure filters (see ``failures_page``)."""
+    params: list[Any] = []
+    where = _failure_where(params, run_id=run_id, suite_id=suite_id, category=category,
+                           check=check, severity=severity, tag=tag, text=text,
+                           flagged_only=flagged_only)
+    return int(store.query_df("SELECT count(*) AS n" + _FAILURE_FROM + where, params).n.iloc[0])
+
+
+def failures_page(store: Store, *, run_id: Filter = None, suite_id: Filter = None,
+                  category: Filter = None, check: Filter = None, severity: Filter = None,
+                  tag: Filter = None, text: str | None = None, flagged_only: bool = True,
+                  limit: int = 25, offset: int = 0, total: int | None = None) -> FailurePage:
+    """Outputs matching the filters (by default those with a flagged finding), one page of them.
+
+    Each filter takes one value or a list (any of them matches); ``text`` is a case-insensitive
+    substring of the output or the prompt. Pass ``total`` when it is already known (from
+    ``count_failures``) to skip counting again.
+    """
+    limit = max(1, min(int(limit), 1000))
+    offset = max(0, int(offset))
+    filters = dict(run_id=run_id, suite_id=suite_id, category=category, check=check,
+                   severity=severity, tag=tag, text=text, flagged_only=flagged_only)
+    params: list[Any] = []
+    where = _failure_where(params, **filters)
+    with store.connect():
+        if total is None:
+            total = count_failures(store, **filters)
+        rows = store.query_df(
+            "SELECT o.output_id, o.run_id, o.item_id, o.text, o.finish_reason, o.tokens_out,"
+            " o.rendered_prompt, r.model_name, r.suite_id, s.name AS suite_name,"
+            " i.prompt, i.reference, i.context, i.tags"
+            + _FAILURE_FROM + where + " ORDER BY o.run_id, o.item_id, o.output_id"
+            " LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        found = findings_for(store, list(rows.output_id))
+    return FailurePage(total=total, rows=rows, findings=found, limit=limit, offset=offset,
+                       filters=filters)
+
+
+def findings_for(store: Store, output_ids: Iterable[str]) -> pd.DataFrame:
+    """Every finding (flagged or not) of these outputs, spans parsed to lists of [start, end]."""
+    ids = list(dict.fromkeys(output_ids))
+    if not ids:
+        return pd.DataFrame(columns=["output_id", "run_id", "check_name", "check_version",
+                                     "category", "flagged", "score", "severity", "spans",
+                                     "message", "evidence", "error"])
+    params: list[Any] = []
+    df = store.query_df(
+        "SELECT output_id, run_id, check_name, check_version, category, flagged, score, severity,"
+        " spans, message, evidence, error FROM findings WHERE " + _in("output_id", ids, params)
+        + " ORDER BY output_id, flagged DESC, score DESC, check_name",
+        params,
+    )
+    df["spans"] = [_spans(s) for s in df.spans]
+    return df
+
+
+def _spans(raw: Any) -> list[list[int]]:
+    try:
+        value = from_json(raw)
+    except (TypeError, json.JSONDecodeError):
+        return []
+    out = []
+    for pair in value or []:
+        try:
+            a, b = int(pair[0]), int(pair[1])
+        except (TypeError, ValueError, IndexError):
+            continue
+        out.append([a, b])
+    return out
+
+
+# -- compare ----------------------------------------------------------------------------------
+# Which items were fixed or regressed is decided in workbench.compare (compare_runs); the
+# dashboard only reads the texts of the items it shows.
+
+def outputs_by_id(store: Store, output_ids: Iterable[str]) -> pd.DataFrame:
+    """These outputs with their run, item prompt, reference and context (in no set order)."""
+    ids = list(dict.fromkeys(output_ids))
+    if not ids:
+        return pd.DataFrame(columns=["output_id", "run_id", "item_id", "text", "finish_reason",
+                                     "rendered_prompt", "model_name", "prompt", "reference",
+                                     "context"])
+    params: list[Any] = []
+    return store.query_df(
+        "SELECT o.output_id, o.run_id, o.item_id, o.text, o.finish_reason, o.rendered_prompt,"
+        " r.model_name, i.prompt, i.reference, i.context"
+        " FROM outputs o JOIN runs r ON r.run_id = o.run_id"
+        " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id"
+        " WHERE " + _in("o.output_id", ids, params),
+        params,
+    )
+
+
+# -- suggestions and trainings ----------------------------------------------------------------
+
+def suggestion_sets(store: Store) -> pd.DataFrame:
+    """Suggestion sets, newest first, with the run they came from."""
+    df = store.query_df(
+        "SELECT ss.set_id, ss.run_id, r.model_name, ss.pool, ss.n_suggestions,"
+        " ss.n_dropped_contaminated, ss.export_path, ss.created_at, ss.config,"
+        " (SELECT count(*) FROM suggestions g WHERE g.set_id = ss.set_id) AS stored"
+        " FROM suggestion_sets ss LEFT JOIN runs r ON r.run_id = ss.run_id"
+        " ORDER BY ss.created_at DESC, ss.set_id"
+    )
+    df["config"] = [from_json(c) for c in df.config]
+    return df
+
+
+def suggestions(store: Store, set_id: str, *, category: Filter = None, limit: int = 50,
+                offset: int = 0) -> tuple[int, pd.DataFrame]:
+    """One page of a set's suggestions: (total, rows) with provenance parsed from JSON."""
+    params: list[Any] = [set_id]
+    where = " WHERE set_id = ?"
+    if vals := _values(category):
+        where += " AND " + _in("category", vals, params)
+    with store.connect():
+        total = int(store.query_df("SELECT count(*) AS n FROM suggestions" + where,
+                                   params).n.iloc[0])
+        df = store.query_df(
+            "SELECT suggestion_id, category, prompt, target, source_item_ids, source_output_ids,"
+            " pool_row, similarity, repaired, provenance FROM suggestions" + where
+            + " ORDER BY category, suggestion_id LIMIT ? OFFSET ?",
+            [*params, max(1, int(limit)), max(0, int(offset))],
+        )
+    df["provenance"] = [_json_or_text(p) for p in df.provenance]
+    return total, df
+
+
+def suggestion_categories(store: Store, set_id: str) -> pd.DataFrame:
+    return store.query_df(
+        "SELECT category, count(*) AS n FROM suggestions WHERE set_id = ?"
+        " GROUP BY category ORDER BY category",
+        [set_id],
+    )
+
+
+def _json_or_text(raw: Any) -> Any:
+    try:
+        return from_json(raw)
+    except (TypeError, json.JSONDecodeError):
+        return raw
+
+
+def trainings(store: Store) -> pd.DataFrame:
+    """Trainings with parent/result model names; config and metrics parsed."""
+    df = store.query_df(
+        "SELECT t.training_id, t.status, t.trainer, t.set_id, t.parent_model_id,"
+        " p.name AS parent_name, t.result_model_id, m.name AS result_name, t.adapter_path,"
+        " t.started_at, t.finished_at, t.config, t.metrics"
+        " FROM trainings t LEFT JOIN models p ON p.model_id = t.parent_model_id"
+        " LEFT JOIN models m ON m.model_id = t.result_model_id"
+        " ORDER BY t.started_at, t.training_id"
+    )
+    df["config"] = [_json_or_text(c) for c in df.config]
+    df["metrics"] = [_json_or_text(c) for c in df.metrics]
+    return df
+
+
+def loss_curves(store: Store, training_ids: Filter = None) -> pd.DataFrame:
+    """Loss curves in long form: training_id, step, loss."""
+    params: list[Any] = []
+    where = ""
+    if ids := _values(training_ids):
+        where = " WHERE " + _in("training_id", ids, params)
+    raw = store.query_df("SELECT training_id, loss_curve FROM trainings" + where, params)
+    rows = []
+    for tid, curve in zip(raw.training_id, raw.loss_curve, strict=True):
+        for point in _json_or_text(curve) or []:
+            try:
+                rows.append((tid, int(point[0]), float(point[1])))
+            except (TypeError, ValueError, IndexError):
+                continue
+    return pd.DataFrame(rows, columns=["training_id", "step", "loss"])
