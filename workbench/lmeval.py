@@ -1,0 +1,465 @@
+"""Benchmark suites through lm-eval, stored and checked like custom suites.
+
+A suite names lm-eval tasks (registered names, task YAML files or directories) in its ``lm_eval``
+section, or on the command line as ``lm-eval:TASK[,TASK...]``. The model workbench loaded is handed
+to lm-eval wrapped in its ``HFLM`` (never loaded twice); lm-eval's other backends (``vllm``,
+``local-completions``...) are reachable by name with a ``model_args`` string. Every sample lm-eval
+logs becomes an item and an output in the store, generated text goes through the checks, and the
+task-level metrics (with stderr) land on the run.
+
+lm_eval, torch and transformers are imported inside functions so the CLI starts instantly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import lmeval_records as rec
+from . import lmeval_tasks
+from .errors import ConfigError, WorkbenchError
+from .store import Store
+from .store.lmeval import add_lmeval_results
+from .suites import LmEvalSpec, Suite, SuiteSpec
+
+PREFIX = "lm-eval:"
+# lm-eval's own defaults, so numbers match `lm_eval` run with the same settings
+DEFAULT_BOOTSTRAP_ITERS = 100000
+SEEDS = {
+    "random_seed": 0,
+    "numpy_random_seed": 1234,
+    "torch_random_seed": 1234,
+    "fewshot_random_seed": 1234,
+}
+
+log = logging.getLogger(__name__)
+
+
+class LmEvalBackendError(WorkbenchError):
+    """An lm-eval backend named with --backend is unknown or not installed."""
+
+
+@dataclass
+class LmEvalRun:
+    """What an lm-eval suite run produced."""
+
+    run_id: str
+    suite_id: str
+    model_id: str
+    metrics: dict[str, float]
+    n_outputs: int
+    n_findings: int
+    tasks: list[str]
+    results: dict[str, Any] = field(default_factory=dict)  # lm-eval's own "results" section
+    resumed: bool = False
+
+
+# -- suites ------------------------------------------------------------------------------------
+def lmeval_suite(
+    tasks: list[str] | str,
+    include_path: list[str] | str | None = None,
+    *,
+    limit: int | None = None,
+    num_fewshot: int | None = None,
+    name: str | None = None,
+) -> Suite:
+    """A Suite that runs lm-eval tasks (names, task YAML files or dirs; paths relative to cwd)."""
+    if isinstance(tasks, str):
+        tasks = [t.strip() for t in tasks.split(",") if t.strip()]
+    if not tasks:
+        raise ConfigError("no lm-eval task named (expected lm-eval:TASK[,TASK...])")
+    inc = [include_path] if isinstance(include_path, str) else list(include_path or [])
+    here = Path.cwd()
+    # paths are made absolute now, so the suite means the same thing from any directory
+    tasks = [str((here / t).resolve()) if lmeval_tasks.is_task_path(t) else t for t in tasks]
+    inc = [str((here / p).resolve()) for p in inc]
+    spec = SuiteSpec(
+        name=name or PREFIX + ",".join(Path(t).stem if "/" in t else t for t in tasks),
+        lm_eval=LmEvalSpec(tasks=tasks, include_path=inc, limit=limit, num_fewshot=num_fewshot),
+    )
+    fp = hashlib.sha256(json.dumps(spec.model_dump(), sort_keys=True).encode()).hexdigest()
+    return Suite(spec=spec, items=[], path=None, source="lm-eval", fingerprint=fp)
+
+
+def parse_suite_ref(ref: str, include_path: list[str] | None = None) -> Suite | None:
+    """``lm-eval:TASK[,TASK...]`` -> a Suite; anything else -> None (a suite file)."""
+    if not ref.startswith(PREFIX):
+        return None
+    return lmeval_suite(ref[len(PREFIX) :], include_path)
+
+
+# -- models ------------------------------------------------------------------------------------
+def hf_lm(loaded: Any, batch_size: int | str = 8, max_length: int | None = None) -> Any:
+    """lm-eval's HFLM around an already-loaded model and tokenizer (no second load)."""
+    from lm_eval.models.huggingface import HFLM
+
+    model = loaded.model
+    # lm-eval sizes its context window from the config; a model without one gets 2048
+    kw: dict[str, Any] = {"max_length": max_length} if max_length else {}
+    return HFLM(
+        pretrained=model,
+        tokenizer=loaded.tokenizer,
+        batch_size=batch_size,
+        device=str(getattr(model, "device", "cpu")),
+        **kw,
+    )
+
+
+def backend_lm(
+    backend: str,
+    model_args: str | dict[str, Any] | None,
+    batch_size: int | str = 8,
+    device: str | None = None,
+) -> Any:
+    """One of lm-eval's own model backends, by its registered name (vllm, local-completions...)."""
+    import lm_eval.api.registry as registry
+
+    try:
+        cls = registry.get_model(backend)
+    except (KeyError, ValueError, AttributeError) as exc:
+        raise LmEvalBackendError(f"unknown lm-eval backend {backend!r}: {exc}") from None
+    except ImportError as exc:
+        raise LmEvalBackendError(
+            f"lm-eval backend {backend!r} is not installed ({exc}); install its extra, e.g. "
+            f"pip install 'lm-eval[{backend.split('-')[0]}]'"
+        ) from None
+    extra = {"batch_size": batch_size, "device": device}
+    try:
+        if isinstance(model_args, dict):
+            return cls.create_from_arg_obj(model_args, extra)
+        return cls.create_from_arg_string(model_args or "", extra)
+    except ImportError as exc:
+        raise LmEvalBackendError(
+            f"lm-eval backend {backend!r} needs a package that is missing: {exc}"
+        ) from None
+
+
+def backend_model_id(backend: str, model_args: str | dict[str, Any] | None) -> str:
+    """A stable id for a model served by an lm-eval backend (no weights to hash)."""
+    args = model_args if isinstance(model_args, str) else json.dumps(model_args, sort_keys=True)
+    return "lm-eval-" + hashlib.sha256(f"{backend}\0{args or ''}".encode()).hexdigest()[:32]
+
+
+# -- running -----------------------------------------------------------------------------------
+def suite_tasks(suite: Suite) -> tuple[list[str], list[Path]]:
+    """The task names and include directories of an lm-eval suite."""
+    spec = suite.spec.lm_eval
+    if spec is None:
+        raise ConfigError(f"suite {suite.name!r} names no lm-eval tasks")
+    base = suite.path.parent if suite.path is not None else Path.cwd()
+    return lmeval_tasks.resolve_specs(spec.tasks, spec.include_path, base)
+
+
+def suite_fingerprint(
+    suite: Suite, tasks: dict[str, Any], limit: int | None, num_fewshot: int | None
+) -> str:
+    """Identity of what an lm-eval suite evaluates: task configs, their documents, settings."""
+    h = hashlib.sha256(b"lm-eval-suite\0")
+    h.update(
+        json.dumps(
+            {
+                "limit": limit,
+                "num_fewshot": num_fewshot,
+                "system": suite.spec.system,
+                "chat": suite.spec.chat_template,
+            },
+            sort_keys=True,
+        ).encode()
+    )
+    for name in sorted(tasks):
+        task = tasks[name]
+        cfg = task.dump_config() if hasattr(task, "dump_config") else {}
+        cfg = {k: v for k, v in cfg.items() if k not in ("metadata", "dataset_kwargs")}
+        h.update(f"\0{name}\0".encode() + rec.dumps(cfg).encode())
+        try:
+            docs = task.eval_docs
+        except Exception:  # noqa: BLE001 - a task without eval docs: its config is the identity
+            docs = []
+        for doc in docs:
+            h.update(rec.dumps(doc).encode())
+    return h.hexdigest()
+
+
+def evaluate(
+    lm: Any,
+    built: list[Any],
+    tm: Any,
+    *,
+    limit: int | None = None,
+    num_fewshot: int | None = None,
+    bootstrap_iters: int = DEFAULT_BOOTSTRAP_ITERS,
+    apply_chat_template: bool = False,
+    system_instruction: str | None = None,
+    use_cache: str | None = None,
+) -> dict[str, Any]:
+    """lm_eval.simple_evaluate with samples logged and lm-eval's default seeds."""
+    import lm_eval
+
+    out = lm_eval.simple_evaluate(
+        model=lm,
+        tasks=built,
+        task_manager=tm,
+        limit=limit,
+        num_fewshot=num_fewshot,
+        bootstrap_iters=bootstrap_iters,
+        log_samples=True,
+        use_cache=use_cache,
+        apply_chat_template=apply_chat_template,
+        system_instruction=system_instruction,
+        **SEEDS,
+    )
+    if out is None:  # only rank 0 gets results under a distributed launcher
+        raise WorkbenchError("lm-eval returned no results (not rank 0 of a distributed run)")
+    return out
+
+
+def task_metrics(results: dict[str, Any]) -> dict[str, float]:
+    """lm-eval's task/group results -> flat run metrics: ``task/metric`` and ``.._stderr``."""
+    metrics: dict[str, float] = {}
+    for task, res in results.items():
+        for key, v in res.items():
+            if "," not in key:
+                continue
+            metric, _, flt = key.partition(",")
+            v = rec.plain(v)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue  # "N/A" stderr of a metric lm-eval cannot bootstrap
+            metrics[f"{task}/{rec.metric_key(metric, flt)}"] = float(v)
+    return metrics
+
+
+def run_lmeval_suite(
+    store: Store,
+    loaded: Any,
+    suite: Suite,
+    *,
+    limit: int | None = None,
+    num_fewshot: int | None = None,
+    backend: str | None = None,
+    model_args: str | dict[str, Any] | None = None,
+    model_name: str | None = None,
+    batch_size: int | str = 8,
+    bootstrap_iters: int = DEFAULT_BOOTSTRAP_ITERS,
+    checks: list[Any] | None = None,
+    cache: bool = True,
+    lm: Any = None,
+) -> LmEvalRun:
+    """Run an lm-eval suite on a loaded model (or an lm-eval backend) and store everything.
+
+    ``loaded`` is a LoadedModel (its model and tokenizer are wrapped, not reloaded); with
+    ``backend`` (any lm-eval model name but "hf") lm-eval builds the model from ``model_args``
+    and ``loaded`` may be None. ``limit``/``num_fewshot`` override the suite's. ``checks``
+    defaults to the suite's selection from the plugin registry. ``lm`` injects a ready lm-eval LM.
+    """
+    spec = suite.spec.lm_eval
+    limit = limit if limit is not None else (spec.limit if spec else None)
+    num_fewshot = num_fewshot if num_fewshot is not None else (spec.num_fewshot if spec else None)
+    names, dirs = suite_tasks(suite)
+    tm = lmeval_tasks.task_manager(names, dirs)
+    built = lmeval_tasks.load_tasks(tm, names)
+    tasks = lmeval_tasks.leaf_tasks(built)
+
+    use_backend = backend not in (None, "", "hf", "hf-auto", "huggingface")
+    tokenizer = None
+    if use_backend:
+        assert backend is not None
+        model_id = (
+            loaded.fingerprint if loaded is not None else backend_model_id(backend, model_args)
+        )
+        name = model_name or (
+            loaded.name if loaded is not None else _model_arg_name(model_args) or backend
+        )
+        model_key = f"{backend}\0{model_id}"
+    else:
+        if loaded is None and lm is None:
+            raise ConfigError("an lm-eval suite needs a loaded model or --backend")
+        model_id = loaded.fingerprint if loaded is not None else "lm-" + type(lm).__name__
+        name = model_name or (loaded.name if loaded is not None else type(lm).__name__)
+        tokenizer = getattr(loaded, "tokenizer", None)
+        model_key = model_id
+
+    fp = suite_fingerprint(suite, tasks, limit, num_fewshot)
+    suite_id = f"{suite.name}@{fp[:12]}"
+    gen_config = {
+        "backend": backend or "hf",
+        "model_args": model_args,
+        "limit": limit,
+        "num_fewshot": num_fewshot,
+        "bootstrap_iters": bootstrap_iters,
+        "apply_chat_template": suite.spec.chat_template,
+        "system_instruction": suite.spec.system,
+        "tasks": sorted(tasks),
+    }
+    config_key = hashlib.sha256(
+        f"{model_key}\0{suite_id}\0{rec.dumps(gen_config)}".encode()
+    ).hexdigest()
+
+    if lm is None:  # built before the run is recorded: a bad backend leaves no failed run
+        lm = (
+            backend_lm(backend, model_args, batch_size)
+            if use_backend  # type: ignore[arg-type]
+            else hf_lm(loaded, batch_size)
+        )
+    if loaded is not None:
+        store.upsert_model(
+            model_id,
+            name,
+            spec=getattr(loaded, "spec", None),
+            base=getattr(loaded, "base", None),
+            adapter=getattr(loaded, "adapter", None),
+            kind=getattr(loaded, "kind", "full"),
+        )
+    else:
+        store.upsert_model(
+            model_id,
+            name,
+            spec=f"{backend}:{model_args or ''}",
+            kind="full",
+            meta={"backend": backend, "model_args": model_args},
+        )
+    run_id, resumed = store.start_run(
+        model_id=model_id,
+        model_name=name,
+        suite_id=suite_id,
+        config_key=config_key,
+        gen_config=gen_config,
+        seed=SEEDS["random_seed"],
+        versions=_versions(),
+    )
+    try:
+        out = evaluate(
+            lm,
+            built,
+            tm,
+            limit=limit,
+            num_fewshot=num_fewshot,
+            bootstrap_iters=bootstrap_iters,
+            apply_chat_template=suite.spec.chat_template,
+            system_instruction=suite.spec.system,
+            use_cache=_cache_path(model_key) if cache and not use_backend else None,
+        )
+        result = _store_results(
+            store, suite, suite_id, fp, run_id, model_key, tokenizer, tasks, out, checks
+        )
+    except BaseException as exc:
+        store.finish_run(run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        raise
+    metrics = task_metrics(out["results"])
+    store.finish_run(run_id, metrics)
+    return LmEvalRun(
+        run_id=run_id,
+        suite_id=suite_id,
+        model_id=model_id,
+        metrics=metrics,
+        n_outputs=result[0],
+        n_findings=result[1],
+        tasks=sorted(tasks),
+        results=rec.plain(out["results"]),
+        resumed=resumed,
+    )
+
+
+def _store_results(
+    store: Store,
+    suite: Suite,
+    suite_id: str,
+    fp: str,
+    run_id: str,
+    model_key: str,
+    tokenizer: Any,
+    tasks: dict[str, Any],
+    out: dict[str, Any],
+    checks: list[Any] | None,
+) -> tuple[int, int]:
+    """Items, outputs, lm-eval's sample records and findings of one evaluation."""
+    rows: list[rec.SampleRow] = []
+    for task_name, samples in (out.get("samples") or {}).items():
+        rows += rec.merge_samples(task_name, tasks.get(task_name), samples)
+    items = pd.DataFrame([rec.item_row(suite_id, r) for r in rows])
+    config = {
+        "lm_eval": suite.spec.lm_eval.model_dump() if suite.spec.lm_eval else None,
+        "configs": rec.plain(out.get("configs", {})),
+        "versions": rec.plain(out.get("versions", {})),
+        "n-shot": rec.plain(out.get("n-shot", {})),
+    }
+    store.upsert_suite(
+        suite_id,
+        suite.name,
+        "lm-eval",
+        str(suite.path) if suite.path is not None else None,
+        fp,
+        config,
+        items if len(items) else _empty_items(),
+    )
+    outputs = [rec.output_row(run_id, r, model_key, tokenizer) for r in rows]
+    samples_df = pd.DataFrame([rec.sample_row(run_id, r) for r in rows])
+    findings = _check(run_id, suite, rows, outputs, checks)
+    add_lmeval_results(store, pd.DataFrame(outputs), samples_df, pd.DataFrame(findings))
+    return len(outputs), len(findings)
+
+
+def _check(
+    run_id: str,
+    suite: Suite,
+    rows: list[rec.SampleRow],
+    outputs: list[dict[str, Any]],
+    checks: list[Any] | None,
+) -> list[dict[str, Any]]:
+    """Run the checks over generated text (choices and loglikelihoods are not model text)."""
+    from .checks import run_checks
+
+    records = [
+        rec.check_record(run_id, r, o["finish_reason"])
+        for r, o in zip(rows, outputs, strict=True)
+        if r.output_type == "generate_until"
+    ]
+    if not records:
+        return []
+    if checks is None:
+        from .plugins import get_plugins
+
+        checks = get_plugins().make_checks(suite.check_selection())
+    report = run_checks(records, checks)
+    return rec.findings_rows(run_id, report.findings)
+
+
+def _empty_items() -> pd.DataFrame:
+    return pd.DataFrame(columns=["item_id", "prompt", "reference", "tags", "split", "meta"])
+
+
+def _cache_path(model_key: str) -> str:
+    """lm-eval's request cache for this model: a rerun answers from it, a killed run resumes."""
+    import os
+
+    home = Path(os.environ.get("WORKBENCH_HOME") or Path.home() / ".cache" / "workbench")
+    key = hashlib.sha256(model_key.encode()).hexdigest()[:20]
+    return str(home / "lm-eval-cache" / key)
+
+
+def _model_arg_name(model_args: str | dict[str, Any] | None) -> str | None:
+    if isinstance(model_args, dict):
+        v = model_args.get("pretrained") or model_args.get("model")
+        return str(v) if v else None
+    for part in (model_args or "").split(","):
+        k, _, v = part.partition("=")
+        if k.strip() in ("pretrained", "model") and v.strip():
+            return v.strip().rstrip("/").split("/")[-1]
+    return None
+
+
+def _versions() -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("lm_eval", "transformers", "torch", "datasets"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
