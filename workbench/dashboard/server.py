@@ -27,6 +27,7 @@ def streamlit_command(db: str | Path, port: int, host: str = "127.0.0.1") -> lis
         "--server.port", str(port),
         "--server.fileWatcherType", "none",  # an installed app does not reload on edits
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",  # no deploy/dev menu: this is a local viewer
         "--", "--db", str(db),
     ]
 
