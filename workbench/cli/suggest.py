@@ -1,9 +1,89 @@
-"""`workbench suggest` commands."""
+"""`workbench suggest`: failures of a run -> targeted training examples (chat JSONL + DuckDB)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from .common import DbOption, JsonOption, console, err_console, open_store, print_json
+
+
+def _summary(result) -> None:  # noqa: ANN001 - a SuggestionSet
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=f"suggestion set {result.set_id} for run {result.run_id}",
+                  title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("category", "failures", "per failure", "suggestions", "dropped"):
+        table.add_column(col, justify="left" if col == "category" else "right")
+    for cat, c in result.per_category.items():
+        table.add_row(cat, str(c["failures"]), str(c["per_failure"]), str(c["suggestions"]),
+                      str(c["dropped"]))
+    console.print(table)
+    repaired = sum(1 for s in result.rows if s.repaired)
+    console.print(
+        f"{len(result.rows)} examples ({repaired} repaired) from pool {result.pool} "
+        f"({result.pool_size} rows); dropped {result.dropped} near-duplicate(s) of eval items "
+        f"(threshold {result.config['threshold']:g})"
+    )
+    if result.path:
+        console.print(f"wrote {result.path}")
+    console.print(f"set id: {result.set_id}")
+
+
+def _preview(result, n: int) -> None:  # noqa: ANN001
+    for s in result.rows[:n]:
+        why = ", ".join(s.source_item_ids[:3]) + ("..." if len(s.source_item_ids) > 3 else "")
+        fix = " [green]repaired[/]" if s.repaired else ""
+        console.print(f"[bold]{s.category}[/] row {s.pool_row} (sim {s.similarity:.2f}, "
+                      f"for items {why}){fix}")
+        console.print(f"  user: {s.prompt[:100]!r}")
+        console.print(f"  assistant: {s.target[:100]!r}")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("suggest")
+    def suggest_cmd(
+        run: Annotated[str, typer.Argument(help="Run id or prefix ('latest' works).")],
+        pool: Annotated[Path | None, typer.Option(
+            "--pool", help="JSONL of candidate examples (chat 'messages' or instruction/input/"
+                           "output rows). Default: the train split of the run's suite.",
+        )] = None,
+        per_failure: Annotated[int, typer.Option(
+            "--per-failure", min=1, help="Examples per failure for the most failing category.",
+        )] = 3,
+        max_examples: Annotated[int | None, typer.Option(
+            "--max", min=1, help="At most this many examples, shared across categories.",
+        )] = None,
+        out: Annotated[Path | None, typer.Option(
+            "--out", help="Where to write the chat JSONL; {set_id} is replaced "
+                          "(default: suggestions-{set_id}.jsonl).",
+        )] = None,
+        threshold: Annotated[float, typer.Option(
+            "--threshold", min=1.0, max=100.0,
+            help="Contamination guard: drop pool rows whose prompt is this similar (fuzzy "
+                 "ratio, 0-100) to any eval item.",
+        )] = 90.0,
+        similarity: Annotated[str, typer.Option(
+            "--similarity", help="How pool rows are matched to failures: tfidf or fuzz.",
+        )] = "tfidf",
+        show: Annotated[int, typer.Option("--show", min=0, help="Print the first N examples.")]
+        = 3,
+        db: DbOption = None,
+        json_out: JsonOption = False,
+    ) -> None:
+        """Turn a run's failures into targeted training examples, stored and exported as JSONL."""
+        from ..suggest import suggest
+
+        store = open_store(db)
+        with err_console.status("matching failures to the pool..."):
+            result = suggest(store, run, pool=pool, per_failure=per_failure,
+                             max_examples=max_examples, out=out or "suggestions-{set_id}.jsonl",
+                             threshold=threshold, similarity=similarity)
+        if json_out:
+            print_json(result.to_dict(rows=True))
+            return
+        _summary(result)
+        _preview(result, show)

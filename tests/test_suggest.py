@@ -1,0 +1,247 @@
+"""suggest(): similar pool rows per failure, category weights, repairs, contamination guard."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_compare import add_run, add_suite
+
+from workbench.errors import WorkbenchError
+from workbench.store import Store
+from workbench.store import suggestions as sq
+from workbench.suggest import (
+    PoolRow,
+    SuggestError,
+    apply_corrections,
+    corrections_from,
+    load_pool_file,
+    load_suggestions,
+    near_duplicates,
+    remove_spans,
+    sample_pool,
+    similarity_matrix,
+    suggest,
+)
+
+EVAL = [
+    {"item_id": "e1", "prompt": "What is the capital of Norland?", "reference": "Vell."},
+    {"item_id": "e2", "prompt": "Name the longest river in Osterra.", "reference": "The Lune."},
+    {"item_id": "e3", "prompt": "Write a note about the weather.", "reference": "It is sunny."},
+    {"item_id": "e4", "prompt": "Write a sentence about the mountains of Osterra."},
+]
+TRAIN = [
+    {"item_id": "t1", "prompt": "What is the capital of Westmark?",
+     "reference": "The capital of Westmark is Dorn."},
+    # the same question as eval item e1: must never be suggested
+    {"item_id": "t2", "prompt": "What is the capital of Norland ?", "reference": "Vell."},
+    {"item_id": "t3", "prompt": "Which river is the longest in Osterra?",
+     "reference": "The Lune is the longest river in Osterra."},
+    {"item_id": "t4", "prompt": "Describe the mountains of Westmark.",
+     "reference": "The mountains of Westmark are tall and teh snow stays all year."},
+    {"item_id": "t5", "prompt": "Name a colour.", "reference": "Blue."},
+    {"item_id": "t6", "prompt": "Summarise the text.", "context": "Rain fell on the weather station.",
+     "reference": "It rained at the station."},
+    # no reference: only the model's own output on it can become a target
+    {"item_id": "t7", "prompt": "Explain why the sky is blue."},
+]
+LOOP = "The sky is blue because air scatters blue light. The sky is blue because air scatters blue light."
+
+
+def _f(category: str, flagged: bool, **kw) -> dict:
+    return {"check": category, "category": category, "flagged": flagged, **kw}
+
+
+def _findings(flags: set[str], **extra) -> list[dict]:
+    return [_f(c, c in flags, **extra.get(c, {}))
+            for c in ("hallucination", "misspelling", "repetition")]
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store(tmp_path / "sug.duckdb")
+
+
+@pytest.fixture
+def run(store) -> str:
+    """Eval: e1, e2 hallucinate, e3 misspells 'teh', e4 loops; train: t7 loops (no reference).
+    Rates over the 5 judged items: hallucination 2/5, repetition 2/5, misspelling 1/5."""
+    add_suite(store, "qa@1", [*EVAL, *[{**t, "split": "train"} for t in TRAIN]])
+    half = len(LOOP) // 2
+    return add_run(store, "qa@1", "base", {
+        "e1": {"text": "Norland's capital is Zed.", "findings": _findings({"hallucination"})},
+        "e2": {"text": "The Amazon.", "findings": _findings({"hallucination"})},
+        "e3": {"text": "teh sun is out.", "findings": _findings(
+            {"misspelling"}, misspelling={"spans": [[0, 3]], "message": "'teh' -> 'the'",
+                                          "evidence": {"corrections": {"teh": "the"}}})},
+        "e4": {"text": "Mountains mountains mountains.", "findings": _findings({"repetition"})},
+        "t7": {"text": LOOP, "findings": _findings(
+            {"repetition"}, repetition={"spans": [[half + 1, len(LOOP)]]})},
+    })
+
+
+def test_picks_similar_rows_weights_categories_and_guards(store, run, tmp_path):
+    out = tmp_path / "s.jsonl"
+    res = suggest(store, run, per_failure=2, out=out)
+    by_cat = res.per_category
+    # the most failing categories get 2 per failure, misspelling (half their rate) gets 1
+    assert {c: v["per_failure"] for c, v in by_cat.items()} == {
+        "hallucination": 2, "misspelling": 1, "repetition": 2}
+    assert {c: v["failures"] for c, v in by_cat.items()} == {
+        "hallucination": 2, "misspelling": 1, "repetition": 2}
+    rows = {s.pool_row: s for s in res.rows}
+    assert "t2" not in rows  # the near-duplicate of e1 ...
+    assert res.dropped == 1 and by_cat["hallucination"]["dropped"] == 1  # ... reported
+    # e1 (capital of Norland) gets the other capital question, e2 (river) the river question
+    cap, river = rows["t1"], rows["t3"]
+    assert "e1" in cap.source_item_ids and "e2" in river.source_item_ids
+    assert cap.category == river.category == "hallucination"
+    assert cap.similarity > 0.3 and f"{run}:e1" in cap.source_output_ids
+    assert any(f["item_id"] == "e1" for f in cap.provenance["failures"])
+    # e3 (misspelling, weather) gets the weather-station row
+    assert rows["t6"].category == "misspelling" and rows["t6"].source_item_ids == ["e3"]
+    # every eval item stays out, and rows are unique
+    assert not {s.pool_row for s in res.rows} & {"e1", "e2", "e3", "e4"}
+    assert len(rows) == len(res.rows)
+
+
+def test_repairs_misspelling_and_loop(store, run):
+    res = suggest(store, run, per_failure=2)
+    rows = {s.pool_row: s for s in res.rows}
+    # t4's reference carried the misspelling the model made on e3: corrected
+    t4 = rows["t4"]
+    assert t4.repaired and "teh" not in t4.target and "and the snow" in t4.target
+    assert t4.provenance["spelling_fixed"] == ["teh"]
+    # t7 had no reference; the model's looping output on it, with the copy cut, is the target
+    t7 = rows["t7"]
+    assert t7.repaired and t7.target == "The sky is blue because air scatters blue light."
+    assert t7.provenance["repair"] == ["loop removed"] and t7.source_item_ids == ["t7"]
+    assert not rows["t1"].repaired
+
+
+def test_jsonl_and_store_hold_chat_messages(store, run, tmp_path):
+    res = suggest(store, run, per_failure=2, out=tmp_path / "{set_id}.jsonl")
+    assert res.path == str(tmp_path / f"{res.set_id}.jsonl")
+    lines = [json.loads(x) for x in open(res.path, encoding="utf-8")]
+    assert len(lines) == len(res.rows) > 0
+    for rec, s in zip(lines, res.rows, strict=True):
+        assert list(rec) == ["messages"]
+        assert [m["role"] for m in rec["messages"]] == ["user", "assistant"]
+        assert rec["messages"][1]["content"] == s.target
+    t6 = next(r for r, s in zip(lines, res.rows, strict=True) if s.pool_row == "t6")
+    assert t6["messages"][0]["content"] == "Summarise the text.\n\nRain fell on the weather station."
+    assert load_suggestions(store, res.set_id) == lines == load_suggestions(store, "latest")
+    st = sq.get_set(store, res.set_id[:5])
+    assert (st["n_suggestions"], st["n_dropped_contaminated"]) == (len(lines), 1)
+    db_rows = sq.set_rows(store, res.set_id)
+    assert set(db_rows.pool_row) == {s.pool_row for s in res.rows}
+    assert all(json.loads(p)["failures"] for p in db_rows.provenance)
+
+
+def test_max_caps_across_categories(store, run):
+    full = suggest(store, run, per_failure=2)
+    capped = suggest(store, run, per_failure=2, max_examples=3)
+    assert len(capped.rows) == 3 < len(full.rows)
+    assert capped.set_id != full.set_id
+
+
+def test_pool_file_guard_and_formats(store, run, tmp_path):
+    pool = tmp_path / "pool.jsonl"
+    rows = [
+        {"id": "p1", "instruction": "what is the capital of norland", "output": "Vell"},  # dup
+        {"id": "p2", "messages": [{"role": "user", "content": "What is the capital city of Eastmark?"},
+                                  {"role": "assistant", "content": "Brill."}]},
+        {"id": "p3", "prompt": "Which is the longest river of Osterra?", "response": "The Lune."},
+        {"id": "p4", "instruction": "Norland capital", "input": "quiz", "output": "Vell"},
+    ]
+    pool.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    res = suggest(store, run, pool=pool, per_failure=2)
+    picked = {s.pool_row for s in res.rows}
+    assert "p1" not in picked and res.dropped >= 1
+    assert {"p2", "p3"} <= picked
+    p2 = next(s for s in res.rows if s.pool_row == "p2")
+    assert p2.messages[-1] == {"role": "assistant", "content": "Brill."}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1, "output": "no prompt"}\nnot json\n')
+    with pytest.raises(WorkbenchError) as err:
+        load_pool_file(bad)
+    problems = " | ".join(err.value.problems)
+    assert "bad.jsonl:1: needs 'messages'" in problems and "bad.jsonl:2: malformed JSON" in problems
+
+
+def test_no_pool_is_a_clear_error(store):
+    add_suite(store, "s@1", [{"item_id": "x", "prompt": "p"}])
+    r = add_run(store, "s@1", "m", {"x": {"findings": [_f("repetition", True)]}})
+    with pytest.raises(SuggestError, match="no train split"):
+        suggest(store, r)
+
+
+def test_sample_pool_for_replay(store, run):
+    got = sample_pool(store, "qa@1", 10, exclude=["t1"])
+    ids = {g["id"] for g in got}
+    assert ids == {"t3", "t4", "t5", "t6"}  # t2 is contaminated, t7 has no reference
+    assert all(g["messages"][-1]["role"] == "assistant" for g in got)
+    assert [g["id"] for g in sample_pool(store, "qa@1", 2, seed=3)] == \
+        [g["id"] for g in sample_pool(store, "qa@1", 2, seed=3)]
+
+
+def test_helpers():
+    assert corrections_from({"corrections": {"teh": "the"}}, None) == {"teh": "the"}
+    assert corrections_from([{"word": "recieve", "suggestion": "receive"}], "") == {
+        "recieve": "receive"}
+    assert corrections_from({"suggestions": ["the"]}, None, "teh cat", [[0, 3]]) == {"teh": "the"}
+    assert corrections_from(None, "misspelled: 'recieve' -> 'receive'") == {"recieve": "receive"}
+    assert corrections_from(None, "teh (did you mean the?)") == {"teh": "the"}
+    assert apply_corrections("Teh cat saw teh dog; tehran", {"teh": "the"}) == (
+        "The cat saw the dog; tehran", ["teh"])
+    assert apply_corrections("We met Vell. Vell said hi", {"vell": "well"}) == (
+        "We met Vell. Well said hi", ["vell"])
+    assert apply_corrections("Vell", {"Vell": "Well"}) == ("Well", ["Vell"])
+    assert remove_spans("go on and on and on.", [[5, 19]]) == "go on."
+    sim = similarity_matrix(["capital of Norland"], ["the capital of Westmark", "a red colour"])
+    assert sim[0, 0] > 0.2 and sim[0, 1] == 0.0
+    assert similarity_matrix(["x y"], ["x y z"], "fuzz")[0, 0] == pytest.approx(1.0)
+    hits = near_duplicates(["What is the capital of Norland ?", "Name a colour."],
+                           ["what is the capital of norland?"], threshold=90)
+    assert [h[0] for h in hits] == [0]
+    assert PoolRow("1", "Do it.", "with care").text == "Do it.\n\nwith care"
+
+
+def test_cli_summary_json_and_default_export(store, run, cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = cli("suggest", run, "--db", store.path, "--per-failure", "2")
+    assert res.exit_code == 0, res.output
+    for word in ("hallucination", "misspelling", "repetition", "dropped 1", "set id:", "repaired"):
+        assert word in res.output
+    files = list(tmp_path.glob("suggestions-*.jsonl"))
+    assert len(files) == 1 and files[0].read_text().count("\n") > 0
+    res = cli("suggest", run, "--db", store.path, "--json", "--max", "2",
+              "--out", str(tmp_path / "x.jsonl"))
+    d = json.loads(res.stdout)
+    assert d["n_suggestions"] == 2 and len(d["rows"]) == 2 and d["dropped"] >= 0
+    assert d["path"] == str(tmp_path / "x.jsonl")
+
+
+def test_cut_off_train_output_is_completed_from_its_reference(store):
+    add_suite(store, "s@1", [
+        {"item_id": "e1", "prompt": "List the planets of the inner solar system."},
+        {"item_id": "t1", "prompt": "Which planets of the solar system are giants?", "split": "train",
+         "reference": "Jupiter, Saturn, Uranus and Neptune."},
+        {"item_id": "t2", "prompt": "List the moons of Mars.", "split": "train"},  # no reference
+    ])
+    run = add_run(store, "s@1", "m", {
+        "e1": {"text": "Mercury, Venus, Earth and", "finish_reason": "length",
+               "findings": [_f("length", True)]},
+        "t1": {"text": "Jupiter, Saturn,", "finish_reason": "length",
+               "findings": [_f("length", True)]},
+        "t2": {"text": "Phobos and Deimos and Phobos", "finish_reason": "length",
+               "findings": [_f("length", True)]},
+    })
+    res = suggest(store, run, per_failure=3)
+    assert [s.pool_row for s in res.rows] == ["t1"]  # t2: cut off and no reference to finish it
+    s = res.rows[0]
+    assert s.target == "Jupiter, Saturn, Uranus and Neptune." and s.repaired
+    assert s.provenance["repair"] == ["completed from reference"]
+    assert s.provenance["replaces_output"] == f"{run}:t1"
+    assert {"e1", "t1"} <= set(s.source_item_ids)
+    assert res.config["pool_without_target"] == 1

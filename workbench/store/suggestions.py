@@ -1,0 +1,90 @@
+"""Queries behind `workbench suggest`: a run's failures, and suggestion sets in and out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ..errors import NotFoundError
+from .store import Store, from_json
+
+
+def run_failures(store: Store, run_id: str) -> pd.DataFrame:
+    """Every flagged finding of a run with its output and item (one row per finding)."""
+    return store.query_df(
+        "SELECT f.category, f.check_name, f.score, f.spans, f.message, f.evidence,"
+        " o.output_id, o.item_id, o.text, o.finish_reason,"
+        " i.prompt, i.context, i.reference, i.messages, i.split"
+        " FROM findings f JOIN outputs o USING (output_id) JOIN runs r ON r.run_id = o.run_id"
+        " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id"
+        " WHERE f.run_id = ? AND f.flagged AND f.error IS NULL"
+        " ORDER BY f.category, o.item_id, f.check_name",
+        [run_id],
+    )
+
+
+def category_rates(store: Store, run_id: str) -> pd.DataFrame:
+    """Per category: items judged (by a check that did not raise) and items flagged."""
+    return store.query_df(
+        "SELECT f.category, count(DISTINCT o.item_id) AS checked,"
+        " count(DISTINCT CASE WHEN f.flagged THEN o.item_id END) AS flagged"
+        " FROM findings f JOIN outputs o USING (output_id)"
+        " WHERE f.run_id = ? AND f.error IS NULL GROUP BY f.category ORDER BY f.category",
+        [run_id],
+    )
+
+
+def split_outputs(store: Store, run_id: str, split: str) -> pd.DataFrame:
+    """A run's outputs on the items of one split (e.g. 'train'), with their flagged categories."""
+    return store.query_df(
+        "SELECT o.output_id, o.item_id, o.text, o.finish_reason,"
+        " list(DISTINCT f.category) FILTER (WHERE f.flagged AND f.error IS NULL) AS flagged"
+        " FROM outputs o JOIN runs r USING (run_id)"
+        " JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id"
+        " LEFT JOIN findings f ON f.output_id = o.output_id"
+        " WHERE o.run_id = ? AND i.split = ? GROUP BY ALL ORDER BY o.item_id",
+        [run_id, split],
+    )
+
+
+def save_set(store: Store, set_row: dict[str, Any], rows: pd.DataFrame) -> None:
+    """Store a suggestion set and its rows in one transaction."""
+    with store.transaction() as db:
+        store.insert_df("suggestion_sets", pd.DataFrame([set_row]), db=db, or_ignore=False)
+        if len(rows):
+            store.insert_df("suggestions", rows, db=db, or_ignore=False)
+
+
+def get_set(store: Store, ref: str) -> dict[str, Any]:
+    """A suggestion set by id or unique prefix ('latest' is the newest)."""
+    if ref == "latest":
+        df = store.query_df("SELECT * FROM suggestion_sets ORDER BY created_at DESC LIMIT 1")
+    else:
+        df = store.query_df(
+            "SELECT * FROM suggestion_sets WHERE set_id LIKE ? || '%' ORDER BY created_at DESC",
+            [ref],
+        )
+    if df.empty:
+        raise NotFoundError(f"no suggestion set {ref!r} in {store.path}")
+    if len(df) > 1 and ref not in set(df.set_id):
+        raise NotFoundError(f"suggestion set prefix {ref!r} is ambiguous ({len(df)} match)")
+    row = df.iloc[0].to_dict()
+    row["config"] = from_json(row.get("config"))
+    return row
+
+
+def list_sets(store: Store) -> pd.DataFrame:
+    return store.query_df("SELECT * FROM suggestion_sets ORDER BY created_at")
+
+
+def set_rows(store: Store, set_id: str) -> pd.DataFrame:
+    """The suggestions of a set, in the order they were exported."""
+    return store.query_df(
+        "SELECT * FROM suggestions WHERE set_id = ? ORDER BY suggestion_id", [set_id]
+    )
+
+
+def set_messages(store: Store, set_id: str) -> list[dict[str, Any]]:
+    """The set as training records: [{"messages": [...]}, ...] (what the exported JSONL holds)."""
+    return [{"messages": from_json(m)} for m in set_rows(store, set_id).messages]

@@ -1,0 +1,380 @@
+"""Turn a run's failures into targeted training examples, with provenance and a contamination guard.
+
+For every failing (item, category), the most similar rows of a *pool* of training examples are
+suggested: by default the suite's train split, or any JSONL file. Categories that fail more often
+get more examples per failure. Eval items are never training data: a pool row that is an eval
+item or a near-duplicate of one (fuzzy ratio over the prompt text) is dropped and counted.
+
+Repairs never touch an eval item's prompt. What they do:
+
+- misspelling: the corrections found in the run's outputs (evidence/message of the misspelling
+  findings) are applied to the chosen targets, so a misspelling that crept in through the training
+  data is not taught again;
+- repetition: a pool row without a reference whose train-split output looped gets that output
+  with the repeated copies (the finding's spans) cut out;
+- length: a train-split output that was cut off is replaced by the row's complete reference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import ConfigError, NotFoundError, WorkbenchError
+from .pool import PoolRow, eval_texts, load_pool_file, sample_pool, suite_pool
+from .repairs import apply_corrections, corrections_from, remove_spans
+from .similarity import DEFAULT_THRESHOLD, SIMILARITIES, near_duplicates, similarity_matrix
+from .store import Store, from_json, new_id, to_json
+from .store import suggestions as q
+
+__all__ = [
+    "DEFAULT_THRESHOLD", "PoolRow", "SuggestError", "Suggestion", "SuggestionSet",
+    "apply_corrections", "corrections_from", "load_pool_file", "load_suggestions",
+    "near_duplicates", "remove_spans", "sample_pool", "similarity_matrix", "suggest",
+]
+
+# categories whose flagged outputs cannot be mended without a reference (the facts are unknown)
+_UNREPAIRABLE = {"hallucination"}
+
+
+class SuggestError(WorkbenchError):
+    """No suggestions can be made (no pool, empty pool, bad options)."""
+
+
+@dataclass
+class Suggestion:
+    """One suggested training example and why it was chosen."""
+
+    suggestion_id: str
+    category: str
+    prompt: str
+    target: str
+    messages: list[dict[str, str]]
+    source_item_ids: list[str]
+    source_output_ids: list[str]
+    pool_row: str
+    similarity: float
+    repaired: bool
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SuggestionSet:
+    """What :func:`suggest` made: the rows, what the guard dropped, where the JSONL went."""
+
+    set_id: str
+    run_id: str
+    rows: list[Suggestion]
+    dropped: int
+    path: str | None
+    pool: str
+    pool_size: int
+    per_category: dict[str, dict[str, int]]
+    config: dict[str, Any]
+
+    def records(self) -> list[dict[str, Any]]:
+        """The training records: [{"messages": [...]}, ...]."""
+        return [{"messages": s.messages} for s in self.rows]
+
+    def to_dict(self, rows: bool = True) -> dict[str, Any]:
+        d = {
+            "set_id": self.set_id, "run_id": self.run_id, "n_suggestions": len(self.rows),
+            "dropped": self.dropped, "path": self.path, "pool": self.pool,
+            "pool_size": self.pool_size, "per_category": self.per_category,
+            "config": self.config,
+        }
+        if rows:
+            d["rows"] = [asdict(s) for s in self.rows]
+        return d
+
+
+# -- the suggestion engine ------------------------------------------------------------------------
+@dataclass
+class _Pick:
+    row: int
+    category: str
+    similarity: float
+    categories: list[str] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    per_failure: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _weights(rates: pd.DataFrame, failing: dict[str, int], per_failure: int) -> dict[str, int]:
+    """Examples per failure for each category: ``per_failure`` for the most failing category,
+    scaled down by failure rate for the others (at least one)."""
+    rate = {}
+    for r in rates.itertuples():
+        if r.category in failing:
+            rate[r.category] = r.flagged / r.checked if r.checked else 1.0
+    top = max(rate.values(), default=1.0) or 1.0
+    return {c: max(1, round(per_failure * rate.get(c, top) / top)) for c in failing}
+
+
+def _targets(pool: list[PoolRow], train_out: pd.DataFrame,
+             fail_by_output: dict[str, list[dict[str, Any]]]) -> list[tuple[str | None, dict]]:
+    """For each pool row: its target and how it was made (None when it has no usable target)."""
+    outs = {str(r.item_id): r for r in train_out.itertuples()} if len(train_out) else {}
+    result: list[tuple[str | None, dict]] = []
+    for row in pool:
+        out = outs.get(row.row_id)
+        flagged = set(out.flagged) if out is not None and out.flagged is not None else set()
+        if row.target:
+            how: dict[str, Any] = {"target": "reference"}
+            if out is not None and ("length" in flagged or out.finish_reason == "length"):
+                # the model's answer to this train prompt was cut off: the reference completes it
+                how = {"target": "reference", "repair": ["completed from reference"],
+                       "replaces_output": out.output_id}
+            result.append((row.target, how))
+            continue
+        if out is None or not isinstance(out.text, str) or not out.text.strip():
+            result.append((None, {"skip": "no reference and no output"}))
+            continue
+        if flagged & (_UNREPAIRABLE | {"length"}) or out.finish_reason == "length":
+            result.append((None, {"skip": f"output flagged {sorted(flagged)}, no reference"}))
+            continue
+        text, how = out.text, {"target": "model output", "output_id": out.output_id}
+        for f in fail_by_output.get(out.output_id, []):
+            if f["category"] == "repetition" and f["spans"]:
+                text = remove_spans(text, f["spans"])
+                how["repair"] = how.get("repair", []) + ["loop removed"]
+            elif f["category"] == "misspelling":
+                text, fixed = apply_corrections(text, f["corrections"])
+                if fixed:
+                    how["repair"] = how.get("repair", []) + [f"spelling: {', '.join(fixed)}"]
+        # an output no check faulted is not thereby right: only a repaired one becomes a target
+        if flagged - {"repetition", "misspelling"} or "repair" not in how:
+            result.append((None, {"skip": f"output flagged {sorted(flagged)}, not repaired"}))
+            continue
+        result.append((text, how))
+    return result
+
+
+def suggest(store: Store, run_id: str, pool: str | Path | Sequence[PoolRow] | None = None,
+            per_failure: int = 3, max_examples: int | None = None,
+            out: str | Path | None = None, threshold: float = DEFAULT_THRESHOLD,
+            similarity: str = "tfidf") -> SuggestionSet:
+    """Suggest training examples for a run's failures; store the set and (with ``out``) export
+    it as chat-format JSONL (``{set_id}`` in ``out`` is replaced by the set id).
+
+    ``pool``: a JSONL path, a list of PoolRow, or None for the train split of the run's suite.
+    """
+    _check_options(per_failure, max_examples, threshold, similarity)
+    run = store.get_run(run_id)
+    run_id, suite_id = run["run_id"], run["suite_id"]
+    rows, pool_name = _load_pool(store, suite_id, pool)
+    findings = _failures(store, run_id)
+    fail_by_output: dict[str, list[dict[str, Any]]] = {}
+    spelling: dict[str, str] = {}
+    for f in findings:
+        fail_by_output.setdefault(f["output_id"], []).append(f)
+        spelling.update(f["corrections"])
+
+    contaminated = _guard(store, suite_id, rows, threshold, same_suite=pool is None)
+    train_out = q.split_outputs(store, run_id, "train") if pool is None else pd.DataFrame()
+    targets = _targets(rows, train_out, fail_by_output)
+
+    # failing items per category (one entry per item, merging several checks of a category)
+    by_cat: dict[str, dict[str, dict[str, Any]]] = {}
+    for f in findings:
+        by_cat.setdefault(f["category"], {}).setdefault(f["item_id"], f)
+    weights = _weights(q.category_rates(store, run_id),
+                       {c: len(v) for c, v in by_cat.items()}, per_failure)
+    picks, dropped = _select(by_cat, weights, rows, targets, contaminated, similarity)
+    final = _cap(picks, max_examples)
+
+    set_id = new_id("s")
+    suggestions = [
+        _suggestion(f"{set_id}-{n:05d}", p, rows[p.row], targets[p.row], spelling,
+                    {"pool": pool_name, "similarity": similarity})
+        for n, p in enumerate(sorted(final, key=lambda p: (p.category, -p.similarity, p.row)))
+    ]
+    per_category = {
+        c: {"failures": len(by_cat[c]), "per_failure": weights[c],
+            "suggestions": sum(1 for s in suggestions if s.category == c),
+            "dropped": len(dropped.get(c, ()))}
+        for c in sorted(by_cat)
+    }
+    config = {"per_failure": per_failure, "max": max_examples, "threshold": threshold,
+              "similarity": similarity, "per_category": per_category,
+              "pool_contaminated": len(contaminated),
+              "pool_without_target": sum(1 for t, _ in targets if t is None)}
+    path = None
+    if out is not None:
+        path = str(out).replace("{set_id}", set_id)
+        write_jsonl(path, [{"messages": s.messages} for s in suggestions])
+    result = SuggestionSet(
+        set_id=set_id, run_id=run_id, rows=suggestions,
+        dropped=len(set().union(*dropped.values())) if dropped else 0,
+        path=path, pool=pool_name, pool_size=len(rows), per_category=per_category, config=config)
+    _save(store, result)
+    return result
+
+
+def _check_options(per_failure: int, max_examples: int | None, threshold: float,
+                   similarity: str) -> None:
+    if per_failure < 1:
+        raise ConfigError("--per-failure must be at least 1")
+    if max_examples is not None and max_examples < 1:
+        raise ConfigError("--max must be at least 1")
+    if not 0 < threshold <= 100:
+        raise ConfigError("the contamination threshold is a ratio in (0, 100]")
+    if similarity not in SIMILARITIES:
+        raise ConfigError(f"unknown similarity {similarity!r} (one of: {', '.join(SIMILARITIES)})")
+
+
+def _load_pool(store: Store, suite_id: str,
+               pool: str | Path | Sequence[PoolRow] | None) -> tuple[list[PoolRow], str]:
+    if pool is None:
+        rows = suite_pool(store, suite_id)
+        if not rows:
+            raise SuggestError(f"suite {suite_id} has no train split: pass --pool FILE.jsonl")
+        return rows, f"suite:{suite_id}:train"
+    if isinstance(pool, str | Path):
+        if not Path(pool).exists():
+            raise NotFoundError(f"pool file not found: {pool}")
+        rows = load_pool_file(pool)
+        if not rows:
+            raise SuggestError(f"pool {pool} is empty")
+        return rows, str(pool)
+    return list(pool), "rows"
+
+
+def _failures(store: Store, run_id: str) -> list[dict[str, Any]]:
+    """The run's flagged findings, each with the failing item's prompt text and, for
+    misspellings, the corrections the finding names."""
+    out = []
+    for f in q.run_failures(store, run_id).itertuples():
+        spans = from_json(f.spans) or []
+        out.append({
+            "category": f.category, "check": f.check_name, "item_id": str(f.item_id),
+            "output_id": f.output_id, "split": f.split or "eval", "spans": spans,
+            "text": PoolRow("", f.prompt or "", f.context if isinstance(f.context, str) else None,
+                            messages=from_json(f.messages) or None).text,
+            "corrections": corrections_from(from_json(f.evidence), f.message, f.text, spans)
+            if f.category == "misspelling" else {},
+        })
+    return out
+
+
+def _guard(store: Store, suite_id: str, rows: list[PoolRow], threshold: float,
+           same_suite: bool) -> dict[int, dict[str, Any]]:
+    """Pool rows that are eval items or near-duplicates of one: index -> why."""
+    ids, texts = eval_texts(store, suite_id)
+    bad = {i: {"eval_text": t[:200], "ratio": round(s, 1)}
+           for i, t, s in near_duplicates([r.text for r in rows], texts, threshold)}
+    if same_suite:  # rows of the suite itself: one sharing an eval item's id is that item
+        for i, r in enumerate(rows):
+            if r.row_id in ids and i not in bad:
+                bad[i] = {"eval_item": r.row_id, "ratio": 100.0}
+    return bad
+
+
+def _select(by_cat: dict[str, dict[str, dict[str, Any]]], weights: dict[str, int],
+            rows: list[PoolRow], targets: list[tuple[str | None, dict]],
+            contaminated: dict[int, Any], similarity: str) -> tuple[list[_Pick], dict[str, set]]:
+    """For each failure the ``weights[category]`` most similar usable rows. Contaminated rows
+    that would have been picked are skipped and counted per category. A row chosen for several
+    categories is kept once, under the category with most failures, remembering the others."""
+    queries = sorted({f["text"] for v in by_cat.values() for f in v.values()})
+    sim = similarity_matrix(queries, [r.text for r in rows], similarity)
+    qindex = {t: i for i, t in enumerate(queries)}
+    chosen: dict[int, _Pick] = {}
+    dropped: dict[str, set[int]] = {}
+    for cat in sorted(by_cat, key=lambda c: (-len(by_cat[c]), c)):
+        for item_id, f in sorted(by_cat[cat].items()):
+            scores = sim[qindex[f["text"]]]
+            taken = 0
+            for j in map(int, scores.argsort(kind="stable")[::-1]):
+                s = float(scores[j])
+                if taken >= weights[cat] or s <= 0.0:
+                    break  # enough, or nothing left that shares a word with the failure
+                if targets[j][0] is None:
+                    continue
+                if j in contaminated:
+                    dropped.setdefault(cat, set()).add(j)
+                    continue
+                p = chosen.setdefault(j, _Pick(j, cat, s))
+                if cat not in p.categories:
+                    p.categories.append(cat)
+                p.similarity = max(p.similarity, s) if p.category == cat else p.similarity
+                if item_id not in p.items:
+                    p.items.append(item_id)
+                    p.outputs.append(f["output_id"])
+                p.per_failure.append({"item_id": item_id, "output_id": f["output_id"],
+                                      "category": cat, "check": f["check"],
+                                      "similarity": round(s, 4)})
+                taken += 1
+    return list(chosen.values()), dropped
+
+
+def _suggestion(sid: str, p: _Pick, row: PoolRow, target_how: tuple[str | None, dict],
+                spelling: dict[str, str], base: dict[str, Any]) -> Suggestion:
+    target, how = target_how
+    assert target is not None
+    target, fixed = apply_corrections(target, spelling)
+    how = dict(how)
+    if fixed:
+        how["spelling_fixed"] = fixed
+    return Suggestion(
+        suggestion_id=sid, category=p.category, prompt=row.text, target=target,
+        messages=row.to_messages(target), source_item_ids=p.items,
+        source_output_ids=p.outputs, pool_row=row.row_id, similarity=round(p.similarity, 4),
+        repaired=bool(fixed) or "repair" in how,
+        provenance={**base, "categories": p.categories, "failures": p.per_failure, **how},
+    )
+
+
+def _cap(picks: list[_Pick], max_examples: int | None) -> list[_Pick]:
+    """Keep at most ``max_examples``, shared across categories in proportion to their picks
+    (largest remainder), the most similar first within each."""
+    if max_examples is None or len(picks) <= max_examples:
+        return picks
+    by: dict[str, list[_Pick]] = {}
+    for p in picks:
+        by.setdefault(p.category, []).append(p)
+    total = len(picks)
+    quota = {c: max_examples * len(v) / total for c, v in by.items()}
+    alloc = {c: int(x) for c, x in quota.items()}
+    for c in sorted(quota, key=lambda c: (-(quota[c] - alloc[c]), -len(by[c]), c)):
+        if sum(alloc.values()) >= max_examples:
+            break
+        alloc[c] += 1
+    kept = []
+    for c, v in by.items():
+        v.sort(key=lambda p: (-p.similarity, -len(p.items), p.row))
+        kept += v[:alloc[c]]
+    return kept
+
+
+def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
+    path = Path(path)
+    if not path.parent.exists():
+        raise ConfigError(f"directory does not exist: {path.parent}")
+    with path.open("w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def _save(store: Store, s: SuggestionSet) -> None:
+    set_row = {"set_id": s.set_id, "run_id": s.run_id, "pool": s.pool,
+               "n_suggestions": len(s.rows), "n_dropped_contaminated": s.dropped,
+               "config": to_json(s.config), "export_path": s.path}
+    df = pd.DataFrame([{
+        "suggestion_id": x.suggestion_id, "set_id": s.set_id, "category": x.category,
+        "prompt": x.prompt, "target": x.target, "messages": to_json(x.messages),
+        "source_item_ids": x.source_item_ids, "source_output_ids": x.source_output_ids,
+        "pool_row": x.pool_row, "similarity": x.similarity, "repaired": x.repaired,
+        "provenance": to_json(x.provenance),
+    } for x in s.rows])
+    q.save_set(store, set_row, df)
+
+
+def load_suggestions(store: Store, set_ref: str) -> list[dict[str, Any]]:
+    """A stored set's training records ([{"messages": [...]}, ...]) by set id, prefix or 'latest'."""
+    return q.set_messages(store, q.get_set(store, set_ref)["set_id"])
