@@ -330,3 +330,75 @@ def test_unknown_backend_is_a_user_error(tmp_path):
         run_lmeval_suite(
             Store(":memory:"), None, load_suite(DEMO), backend="no-such-backend", limit=1
         )
+
+
+# -- the command line --------------------------------------------------------------------------
+def test_cli_runs_an_lmeval_suite_file(cli, tiny_model_dir, tmp_path):
+    db = tmp_path / "wb.duckdb"
+    r = cli(
+        "run",
+        "--model",
+        f"tiny={tiny_model_dir}",
+        "--suite",
+        DEMO,
+        "--limit",
+        3,
+        "--db",
+        db,
+        "--json",
+    )
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["source"] == "lm-eval" and summary["items"] == 6 and summary["generated"] == 3
+    assert "workbench_commonsense_mc/acc" in summary["metrics"]
+    run = Store(db).get_run(summary["run_id"])
+    assert run["gen_config"]["limit"] == 3 and run["model_name"] == "tiny"
+
+
+def test_cli_lm_eval_prefix_and_backend(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    db = tmp_path / "wb.duckdb"
+    r = cli(
+        "run",
+        "--model",
+        "fake=some/model",
+        "--suite",
+        "lm-eval:suites/lm-eval/workbench_qa.yaml",
+        "--backend",
+        "dummy",
+        "--model-args",
+        "",
+        "--limit",
+        2,
+        "--db",
+        db,
+        "--json",
+    )
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["suite"] == "lm-eval:workbench_qa" and summary["model"] == "fake"
+    assert set(Store(db).run_outputs(summary["run_id"]).text) == {"lol"}
+
+
+def test_cli_lmeval_options_need_an_lmeval_suite(tiny_model_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from workbench.cli import UserError, app
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: s\nitems:\n  - {id: 1, prompt: hi}\n")
+    args = [
+        "run",
+        "--model",
+        f"tiny={tiny_model_dir}",
+        "--suite",
+        str(suite),
+        "--backend",
+        "vllm",
+        "--db",
+        str(tmp_path / "wb.duckdb"),
+    ]
+    res = CliRunner().invoke(app, args)
+    msg = str(res.exception) if isinstance(res.exception, UserError) else res.output
+    assert isinstance(res.exception, UserError) or res.exit_code == 2
+    assert "--backend: only for lm-eval suites" in msg

@@ -15,8 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -58,6 +61,31 @@ class LmEvalRun:
     tasks: list[str]
     results: dict[str, Any] = field(default_factory=dict)  # lm-eval's own "results" section
     resumed: bool = False
+    model_name: str = ""
+    suite_name: str = ""
+    n_generated: int = 0
+    findings: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The same summary keys as a custom suite's run (``runner.RunResult.summary``)."""
+        return {
+            "run_id": self.run_id,
+            "resumed": self.resumed,
+            "model": self.model_name,
+            "model_id": self.model_id,
+            "suite": self.suite_name,
+            "suite_id": self.suite_id,
+            "split": "eval",
+            "source": "lm-eval",
+            "tasks": self.tasks,
+            "items": self.n_outputs,
+            "n_outputs": self.n_outputs,
+            "generated": self.n_generated,
+            "cached": 0,
+            "metrics": self.metrics,
+            "findings": self.findings,
+        }
 
 
 # -- suites ------------------------------------------------------------------------------------
@@ -85,6 +113,11 @@ def lmeval_suite(
     )
     fp = hashlib.sha256(json.dumps(spec.model_dump(), sort_keys=True).encode()).hexdigest()
     return Suite(spec=spec, items=[], path=None, source="lm-eval", fingerprint=fp)
+
+
+def suite_from_tasks(tasks: str, include_path: list[str] | None = None) -> Suite:
+    """The suite for ``TASK[,TASK...]`` (what follows ``lm-eval:`` on the command line)."""
+    return lmeval_suite(tasks, include_path)
 
 
 def parse_suite_ref(ref: str, include_path: list[str] | None = None) -> Suite | None:
@@ -249,6 +282,8 @@ def run_lmeval_suite(
     checks: list[Any] | None = None,
     cache: bool = True,
     lm: Any = None,
+    split: str = "eval",
+    progress: bool = True,
 ) -> LmEvalRun:
     """Run an lm-eval suite on a loaded model (or an lm-eval backend) and store everything.
 
@@ -257,6 +292,8 @@ def run_lmeval_suite(
     and ``loaded`` may be None. ``limit``/``num_fewshot`` override the suite's. ``checks``
     defaults to the suite's selection from the plugin registry. ``lm`` injects a ready lm-eval LM.
     """
+    if split != "eval":
+        raise ConfigError(f"an lm-eval suite has only the eval split (asked for {split!r})")
     spec = suite.spec.lm_eval
     limit = limit if limit is not None else (spec.limit if spec else None)
     num_fewshot = num_fewshot if num_fewshot is not None else (spec.num_fewshot if spec else None)
@@ -333,18 +370,19 @@ def run_lmeval_suite(
         versions=_versions(),
     )
     try:
-        out = evaluate(
-            lm,
-            built,
-            tm,
-            limit=limit,
-            num_fewshot=num_fewshot,
-            bootstrap_iters=bootstrap_iters,
-            apply_chat_template=suite.spec.chat_template,
-            system_instruction=suite.spec.system,
-            use_cache=_cache_path(model_key) if cache and not use_backend else None,
-        )
-        result = _store_results(
+        with _tqdm(progress):
+            out = evaluate(
+                lm,
+                built,
+                tm,
+                limit=limit,
+                num_fewshot=num_fewshot,
+                bootstrap_iters=bootstrap_iters,
+                apply_chat_template=suite.spec.chat_template,
+                system_instruction=suite.spec.system,
+                use_cache=_cache_path(model_key) if cache and not use_backend else None,
+            )
+        stored = _store_results(
             store, suite, suite_id, fp, run_id, model_key, tokenizer, tasks, out, checks
         )
     except BaseException as exc:
@@ -357,12 +395,60 @@ def run_lmeval_suite(
         suite_id=suite_id,
         model_id=model_id,
         metrics=metrics,
-        n_outputs=result[0],
-        n_findings=result[1],
         tasks=sorted(tasks),
         results=rec.plain(out["results"]),
         resumed=resumed,
+        model_name=name,
+        suite_name=suite.name,
+        **stored,
     )
+
+
+def run_lmeval_spec(
+    store: Store,
+    suite: Suite,
+    name: str,
+    spec: str,
+    *,
+    load: Callable[[], Any],
+    backend: str | None = None,
+    model_args: str | None = None,
+    **kwargs: Any,
+) -> LmEvalRun:
+    """`workbench run` for an lm-eval suite: load the checkpoint, or hand it to a backend.
+
+    With an lm-eval ``backend`` (vllm, local-completions...) the checkpoint is not loaded here:
+    ``model_args`` defaults to ``pretrained=SPEC`` and a local checkpoint keeps the id (its
+    fingerprint) it has when workbench loads it, so runs on either path compare.
+    """
+    if backend in (None, "", "hf", "hf-auto", "huggingface"):
+        return run_lmeval_suite(store, load(), suite, model_name=name, **kwargs)
+    args = model_args if model_args is not None else f"pretrained={spec}"
+    ident = SimpleNamespace(
+        name=name,
+        spec=spec,
+        fingerprint=_local_fingerprint(spec, backend, args),
+        base=spec,
+        adapter=None,
+        kind="full",
+        tokenizer=None,
+    )
+    return run_lmeval_suite(
+        store, ident, suite, backend=backend, model_args=args, model_name=name, **kwargs
+    )
+
+
+def _local_fingerprint(spec: str, backend: str, model_args: str) -> str:
+    from .errors import ModelLoadError
+    from .models import model_fingerprint
+
+    p = Path(spec).expanduser()
+    if (p / "config.json").exists():
+        try:
+            return model_fingerprint(p.resolve())
+        except ModelLoadError:
+            pass
+    return backend_model_id(backend, model_args)
 
 
 def _store_results(
@@ -376,8 +462,8 @@ def _store_results(
     tasks: dict[str, Any],
     out: dict[str, Any],
     checks: list[Any] | None,
-) -> tuple[int, int]:
-    """Items, outputs, lm-eval's sample records and findings of one evaluation."""
+) -> dict[str, Any]:
+    """Store the items, outputs, lm-eval's sample records and findings of one evaluation."""
     rows: list[rec.SampleRow] = []
     for task_name, samples in (out.get("samples") or {}).items():
         rows += rec.merge_samples(task_name, tasks.get(task_name), samples)
@@ -401,7 +487,18 @@ def _store_results(
     samples_df = pd.DataFrame([rec.sample_row(run_id, r) for r in rows])
     findings = _check(run_id, suite, rows, outputs, checks)
     add_lmeval_results(store, pd.DataFrame(outputs), samples_df, pd.DataFrame(findings))
-    return len(outputs), len(findings)
+    by_cat: dict[str, dict[str, int]] = {}
+    for f in findings:
+        c = by_cat.setdefault(f["category"], {"checked": 0, "flagged": 0, "errors": 0})
+        c["checked"] += 1
+        c["flagged"] += int(bool(f["flagged"]))
+        c["errors"] += int(f["error"] is not None)
+    return {
+        "n_outputs": len(outputs),
+        "n_findings": len(findings),
+        "n_generated": sum(r.output_type == "generate_until" for r in rows),
+        "findings": by_cat,
+    }
 
 
 def _check(
@@ -427,6 +524,25 @@ def _check(
         checks = get_plugins().make_checks(suite.check_selection())
     report = run_checks(records, checks)
     return rec.findings_rows(run_id, report.findings)
+
+
+@contextmanager
+def _tqdm(show: bool) -> Iterator[None]:
+    """lm-eval draws tqdm bars on stderr; ``show=False`` (e.g. --json) turns them off."""
+    import os
+
+    if show:
+        yield
+        return
+    before = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = before
 
 
 def _empty_items() -> pd.DataFrame:

@@ -26,7 +26,10 @@ def _metric_text(metrics: dict[str, Any] | None) -> str:
     m = metrics or {}
     if "exact_match" in m and m.get("n_scored"):
         return f"{m['exact_match']:.3f} (n={m['n_scored']})"
-    return "-"
+    # lm-eval runs: task/metric (stderr left to `workbench show`)
+    lm = [f"{k} {v:.3f}" for k, v in m.items() if "/" in k and not k.endswith("_stderr")
+          and isinstance(v, int | float)]
+    return ", ".join(lm) or "-"
 
 
 def _findings_text(findings: dict[str, Any]) -> str:
@@ -58,6 +61,18 @@ def run_cmd(
         "--trust-remote-code", help="Allow a checkpoint's own Python code to run.")] = False,
     allow_pickle: Annotated[bool, typer.Option(
         "--allow-pickle", help="Allow pickle (.bin) weights, which can run code.")] = False,
+    backend: Annotated[str | None, typer.Option(
+        "--backend", help="lm-eval suites: an lm-eval model backend (vllm, local-completions...) "
+        "instead of workbench's own loading.", show_default=False)] = None,
+    model_args: Annotated[str | None, typer.Option(
+        "--model-args", help="lm-eval suites with --backend: lm-eval's model_args string "
+        "(default: pretrained=SPEC).", show_default=False)] = None,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", min=1, help="lm-eval suites: at most N documents per task.",
+        show_default=False)] = None,
+    num_fewshot: Annotated[int | None, typer.Option(
+        "--num-fewshot", min=0, help="lm-eval suites: few-shot examples per prompt.",
+        show_default=False)] = None,
     plugins_dir: PluginsDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -74,6 +89,11 @@ def run_cmd(
     if len(set(names)) != len(names):
         raise ConfigError(f"model names must differ: {', '.join(names)}")
     the_suite = _load_suite(suite)
+    lmeval_opts = {"--backend": backend, "--model-args": model_args, "--limit": limit,
+                   "--num-fewshot": num_fewshot}
+    if the_suite.source != "lm-eval" and any(v is not None for v in lmeval_opts.values()):
+        used = ", ".join(k for k, v in lmeval_opts.items() if v is not None)
+        raise ConfigError(f"{used}: only for lm-eval suites")
     plugins = get_plugins(list(plugins_dir) if plugins_dir else None)
 
     from ..runner import select_checks
@@ -94,6 +114,18 @@ def run_cmd(
     for name, spec in models:
         if not as_json:
             console.print(f"[dim]loading {name} = {spec}[/dim]", highlight=False)
+        if the_suite.source == "lm-eval":
+            from ..lmeval import run_lmeval_spec
+
+            res = run_lmeval_spec(
+                store, the_suite, name, spec, backend=backend, model_args=model_args,
+                limit=limit, num_fewshot=num_fewshot, batch_size=batch_size, checks=check_list,
+                split=split, progress=not as_json,
+                load=lambda spec=spec, name=name: load_model(
+                    spec, name, device=device, dtype=dtype, merge=not no_merge,
+                    trust_remote_code=trust_remote_code, allow_pickle=allow_pickle))
+            results.append(res.summary)
+            continue
         loaded = load_model(spec, name, device=device, dtype=dtype, merge=not no_merge,
                             trust_remote_code=trust_remote_code, allow_pickle=allow_pickle)
         res = run_suite(store, loaded, the_suite, batch_size=batch_size, checks=check_list,
@@ -122,7 +154,7 @@ def _print_summary(results: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title="runs", title_justify="left")
-    for col in ("model", "suite", "items", "generated", "cached", "exact match", "findings (flagged)",
+    for col in ("model", "suite", "items", "generated", "cached", "score", "findings (flagged)",
                 "run"):
         table.add_column(col, overflow="fold")
     for r in results:
