@@ -177,7 +177,9 @@ def measure(data: list[tuple[str, str, Record, int]], check) -> dict:
 def run() -> dict:
     rows = load_natural()
     if rows is None:
-        print(f"skipped: shared data not found ({SOURCE}); set WORKBENCH_SHARED_DATA", file=sys.stderr)
+        print(
+            f"skipped: shared data not found ({SOURCE}); set WORKBENCH_SHARED_DATA", file=sys.stderr
+        )
         return {"skipped": "shared data absent"}
     from workbench_checks.repetition import RepetitionCheck
 

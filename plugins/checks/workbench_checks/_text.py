@@ -17,8 +17,7 @@ COUNTED_WORD_RE = re.compile(r"\S*[^\W_]\S*")
 # Common abbreviations whose period does not end a sentence.
 _ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof sr jr st vs etc e.g i.e eg ie al fig no nos vol approx dept est inc ltd
-    co corp jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k a.m p.m ph.d cf ca resp"""
-    .split()
+    co corp jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k a.m p.m ph.d cf ca resp""".split()
 )
 # Sentence end: terminal punctuation (with closing quotes/brackets) followed by whitespace.
 _SENT_END_RE = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n\s*")
@@ -56,8 +55,13 @@ def _is_abbreviation(text: str, end: int) -> bool:
     tok = m.group(1).rstrip(".").lstrip("(\"'“‘").lower()
     if tok in _ABBREVIATIONS:
         return True
-    # single initials ("J. Smith") and list markers ("1.") are not sentence ends
-    return len(tok) == 1 and tok.isalpha() and text[m.start(1)].isupper()
+    # single initials ("J. Smith") and list markers at a line start ("1.", "a.") are not ends
+    if len(tok) == 1 and tok.isalpha() and text[m.start(1)].isupper():
+        return True
+    if len(tok) <= 3 and (tok.isdigit() or len(tok) == 1):
+        line_start = text.rfind("\n", 0, m.start(1)) + 1
+        return not text[line_start : m.start(1)].strip()
+    return False
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

@@ -6,7 +6,9 @@ from workbench.hookspecs import hookimpl
 @hookimpl
 def register_checks(register):
     from .hallucination import HallucinationCheck
+    from .length import LengthCheck
     from .repetition import RepetitionCheck
 
     register(HallucinationCheck)
+    register(LengthCheck)
     register(RepetitionCheck)
