@@ -233,6 +233,20 @@ def test_fewshot_and_limit_override(tmp_path, loaded):
     assert store.get_run(run.run_id)["gen_config"]["num_fewshot"] == 1
 
 
+def test_runner_dispatches_lmeval_suites(tmp_path, loaded):
+    """runner.run_suite hands an lm-eval suite over; checks=[] runs no check."""
+    from workbench.runner import run_suite
+
+    store = Store(tmp_path / "wb.duckdb")
+    suite = lmeval_suite([str(TASK_DIR / "workbench_qa.yaml")], limit=2)
+    res = run_suite(store, loaded, suite, checks=[], progress=False)
+    assert res.summary["source"] == "lm-eval" and res.summary["items"] == 2
+    assert res.summary["generated"] == 2 and res.summary["findings"] == {}
+    assert len(store.run_outputs(res.run_id)) == 2 and store.run_findings(res.run_id).empty
+    with pytest.raises(WorkbenchError, match="only the eval split"):
+        run_suite(store, loaded, suite, split="train")
+
+
 @pytest.mark.slow
 def test_flipped_items_between_two_models(tmp_path, loaded, tiny_adapter_dir):
     """Per-sample correctness lets compare say which items flipped between two checkpoints."""

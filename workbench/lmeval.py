@@ -41,8 +41,6 @@ SEEDS = {
     "fewshot_random_seed": 1234,
 }
 
-log = logging.getLogger(__name__)
-
 
 class LmEvalBackendError(WorkbenchError):
     """An lm-eval backend named with --backend is unknown or not installed."""
@@ -132,16 +130,24 @@ def hf_lm(loaded: Any, batch_size: int | str = 8, max_length: int | None = None)
     """lm-eval's HFLM around an already-loaded model and tokenizer (no second load)."""
     from lm_eval.models.huggingface import HFLM
 
+    # HFLM warns that a model object (not a name) was passed: that is the point here
+    hf_log = logging.getLogger("lm_eval.models.huggingface")
+
     model = loaded.model
     # lm-eval sizes its context window from the config; a model without one gets 2048
     kw: dict[str, Any] = {"max_length": max_length} if max_length else {}
-    return HFLM(
-        pretrained=model,
-        tokenizer=loaded.tokenizer,
-        batch_size=batch_size,
-        device=str(getattr(model, "device", "cpu")),
-        **kw,
-    )
+    level = hf_log.level
+    hf_log.setLevel(logging.ERROR)
+    try:
+        return HFLM(
+            pretrained=model,
+            tokenizer=loaded.tokenizer,
+            batch_size=batch_size,
+            device=str(getattr(model, "device", "cpu")),
+            **kw,
+        )
+    finally:
+        hf_log.setLevel(level)
 
 
 def backend_lm(
@@ -234,22 +240,44 @@ def evaluate(
     """lm_eval.simple_evaluate with samples logged and lm-eval's default seeds."""
     import lm_eval
 
-    out = lm_eval.simple_evaluate(
-        model=lm,
-        tasks=built,
-        task_manager=tm,
-        limit=limit,
-        num_fewshot=num_fewshot,
-        bootstrap_iters=bootstrap_iters,
-        log_samples=True,
-        use_cache=use_cache,
-        apply_chat_template=apply_chat_template,
-        system_instruction=system_instruction,
-        **SEEDS,
-    )
+    with _lean_results():
+        out = lm_eval.simple_evaluate(
+            model=lm,
+            tasks=built,
+            task_manager=tm,
+            limit=limit,
+            num_fewshot=num_fewshot,
+            bootstrap_iters=bootstrap_iters,
+            log_samples=True,
+            use_cache=use_cache,
+            apply_chat_template=apply_chat_template,
+            system_instruction=system_instruction,
+            **SEEDS,
+        )
     if out is None:  # only rank 0 gets results under a distributed launcher
         raise WorkbenchError("lm-eval returned no results (not rank 0 of a distributed run)")
     return out
+
+
+@contextmanager
+def _lean_results() -> Iterator[None]:
+    """Skip what simple_evaluate adds only for its own JSON report.
+
+    It asks git for the working directory's commit (printing git's complaint outside a repo) and
+    collects torch's environment report (about a second, spawning nvidia-smi and friends).
+    Neither reaches the store; the library versions are recorded on the run instead.
+    """
+    import lm_eval.evaluator as ev
+
+    saved = {n: getattr(ev, n) for n in ("get_git_commit_hash", "add_env_info") if hasattr(ev, n)}
+    noop = {"get_git_commit_hash": lambda: None, "add_env_info": lambda storage: None}
+    for n in saved:
+        setattr(ev, n, noop[n])
+    try:
+        yield
+    finally:
+        for n, fn in saved.items():
+            setattr(ev, n, fn)
 
 
 def task_metrics(results: dict[str, Any]) -> dict[str, float]:
