@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -45,18 +46,35 @@ class Registry:
 
 
 class Plugins:
-    """Loads plugins once and collects what they register."""
+    """Loads plugins once and collects what they register.
 
-    def __init__(self, plugins_dirs: list[Path] | None = None, entry_points: bool = True):
+    A plugin that fails to import (or whose hook raises) is recorded in ``failures`` by name and,
+    with ``warn=True``, reported as one warning line on stderr; the other plugins keep working. A
+    plugin that breaks the contract (a hookimpl argument or hook name the spec does not know, a
+    duplicate check name) raises ``PluginError`` naming it.
+    """
+
+    def __init__(
+        self,
+        plugins_dirs: list[Path] | None = None,
+        entry_points: bool = True,
+        warn: bool = False,
+    ):
         self.pm = pluggy.PluginManager(GROUP)
         self.pm.add_hookspecs(hookspecs)
         self.failures: dict[str, str] = {}
+        self.warn = warn
         if entry_points:
             self._load_entry_points()
         for d in plugins_dirs or []:
             self.load_dir(Path(d))
         self._checks: Registry | None = None
         self._trainers: Registry | None = None
+
+    def _fail(self, name: str, message: str) -> None:
+        self.failures[name] = message
+        if self.warn:
+            print(f"Warning: plugin {name!r} failed to load: {message}", file=sys.stderr)
 
     # -- loading ------------------------------------------------------------------------
     def _register(self, obj: Any, name: str) -> None:
@@ -66,6 +84,19 @@ class Plugins:
             raise PluginError(f"plugin {name!r} is invalid: {exc}") from None
         except ValueError as exc:  # pluggy: name already registered
             raise PluginError(f"plugin {name!r} is registered twice: {exc}") from None
+        # a hookimpl whose name is no hook (a typo such as "register_check") would never be
+        # called: refuse it now, naming the plugin, rather than ignore it silently
+        known = set(vars(hookspecs))
+        for attr in dir(obj):
+            fn = getattr(obj, attr, None)
+            if callable(fn) and self.pm.parse_hookimpl_opts(obj, attr) is not None:
+                if attr not in known:
+                    self.pm.unregister(name=name)
+                    hooks = ", ".join(sorted(h for h in known if h.startswith("register_")))
+                    raise PluginError(
+                        f"plugin {name!r} is invalid: {attr!r} is not a workbench hook "
+                        f"(hooks: {hooks})"
+                    )
 
     def _load_entry_points(self) -> None:
         allow = os.environ.get("WORKBENCH_PLUGINS")
@@ -78,7 +109,7 @@ class Plugins:
             try:
                 obj = ep.load()
             except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the others
-                self.failures[ep.name] = f"{type(exc).__name__}: {exc}"
+                self._fail(ep.name, f"{type(exc).__name__}: {exc}")
                 continue
             self._register(obj, ep.name)
 
@@ -98,7 +129,8 @@ class Plugins:
                 sys.modules[mod_name] = mod
                 spec.loader.exec_module(mod)
             except Exception as exc:  # noqa: BLE001
-                self.failures[name] = f"{type(exc).__name__}: {exc}"
+                sys.modules.pop(mod_name, None)
+                self._fail(name, f"{type(exc).__name__}: {exc}")
                 continue
             self._register(mod, name)
 
@@ -117,7 +149,7 @@ class Plugins:
             except PluginError:
                 raise
             except Exception as exc:  # noqa: BLE001
-                self.failures[owner] = f"{type(exc).__name__} in {hook_name}: {exc}"
+                self._fail(owner, f"{type(exc).__name__} in {hook_name}: {exc}")
         return reg
 
     @property
@@ -147,13 +179,32 @@ _default: Plugins | None = None
 
 
 def get_plugins(plugins_dirs: list[Path] | None = None) -> Plugins:
-    """The process-wide plugin set (rebuilt when extra plugin dirs are given)."""
+    """The process-wide plugin set (rebuilt when extra plugin dirs are given). Plugins that fail
+    to load are warned about on stderr, once."""
     global _default
     if plugins_dirs:
-        _default = Plugins(plugins_dirs)
+        _default = Plugins(plugins_dirs, warn=True)
     elif _default is None:
-        _default = Plugins()
+        _default = Plugins(warn=True)
     return _default
+
+
+def parse_check_options(pairs: list[str] | None) -> dict[str, dict[str, Any]]:
+    """``["length.max_ratio_to_reference=2", "repetition.flag_doubled_words=false"]`` ->
+    ``{"length": {"max_ratio_to_reference": 2}, ...}``. Values are read as JSON when they parse
+    (numbers, true/false, lists), else kept as strings."""
+    out: dict[str, dict[str, Any]] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        check, dot, opt = key.strip().partition(".")
+        if not sep or not dot or not check or not opt:
+            raise PluginError(f"bad option {pair!r}: expected CHECK.KEY=VALUE")
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        out.setdefault(check, {})[opt] = value
+    return out
 
 
 def reset_plugins() -> None:

@@ -42,7 +42,10 @@ class WorkbenchGroup(TyperGroup):
         except WorkbenchError as exc:
             if _debug():
                 raise
-            raise UserError(str(exc)) from None
+            # typer runs its own vendored click, which does not catch the `click` package's
+            # ClickException: print the one line here and leave with its exit code
+            UserError(str(exc)).show()
+            raise typer.Exit(UserError.exit_code) from None
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             raise SystemExit(130) from None

@@ -1,9 +1,254 @@
-"""`workbench checks` commands."""
+"""`workbench checks` (list the registered checks) and `workbench check` (run them on a JSONL
+file of outputs produced anywhere: vLLM, an API, logs)."""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from ..errors import ConfigError
+from .common import JsonOption, PluginsDirOption, console, err_console, print_json, progress
+
+BATCH = 512
+PROGRESS_MIN_LINES = 2_000
+
+ChecksOption = Annotated[
+    str | None,
+    typer.Option("--checks", help="Comma-separated checks to run (default: all registered)."),
+]
+OptionOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--option",
+        "-o",
+        help="Set a check option, CHECK.KEY=VALUE (repeatable), e.g. length.max_ratio_to_reference=2.",
+    ),
+]
+
+
+def _plugins(plugins_dir: list[Path] | None) -> Any:
+    from ..plugins import get_plugins
+
+    return get_plugins(list(plugins_dir) if plugins_dir else None)
+
+
+def describe_checks(plugins: Any) -> list[dict[str, Any]]:
+    """Name, category, version, plugin, description and options (with defaults) of each check."""
+    rows = []
+    for name, cls in sorted(plugins.checks.classes.items()):
+        options = {}
+        for key, field in cls.Options.model_fields.items():
+            options[key] = {
+                "default": field.get_default(call_default_factory=True),
+                "type": getattr(field.annotation, "__name__", str(field.annotation)),
+                "description": field.description or "",
+            }
+        rows.append(
+            {
+                "name": name,
+                "category": cls.category,
+                "version": cls.version,
+                "plugin": plugins.checks.owners[name],
+                "description": cls.description or (cls.__doc__ or "").strip().split("\n")[0],
+                "options": options,
+            }
+        )
+    return rows
+
+
+def checks_cmd(as_json: JsonOption = False, plugins_dir: PluginsDirOption = None) -> None:
+    """List the registered checks: name, category, version, plugin and options with defaults."""
+    plugins = _plugins(plugins_dir)
+    rows = describe_checks(plugins)
+    failures = [{"plugin": k, "error": v} for k, v in sorted(plugins.failures.items())]
+    if as_json:
+        print_json({"checks": rows, "failures": failures})
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for col in ("check", "category", "version", "plugin", "options (default)"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        opts = "\n".join(f"{k}={json.dumps(v['default'])}" for k, v in r["options"].items())
+        table.add_row(r["name"], r["category"], r["version"], r["plugin"], opts or "-")
+    console.print(table)
+    if not rows:
+        err_console.print("no checks registered", highlight=False)
+
+
+# -- workbench check ----------------------------------------------------------------------------
+_FINISH = {"eos", "stop", "length"}
+
+
+def record_from_json(obj: Any) -> Any:
+    """A Record from one parsed JSONL object; ValueError says what is wrong with it."""
+    from ..checks import Record
+
+    if not isinstance(obj, dict):
+        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+    missing = [k for k in ("id", "prompt", "output") if k not in obj]
+    if missing:
+        raise ValueError(f"missing field(s): {', '.join(missing)}")
+    rid = obj["id"]
+    if isinstance(rid, bool) or not isinstance(rid, str | int) or rid == "":
+        raise ValueError("'id' must be a non-empty string or an integer")
+    for key in ("prompt", "output"):
+        if not isinstance(obj[key], str):
+            raise ValueError(f"{key!r} must be a string")
+    for key in ("reference", "context"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise ValueError(f"{key!r} must be a string or null")
+    finish = obj.get("finish_reason")
+    if finish is not None and finish not in _FINISH:
+        raise ValueError(f"'finish_reason' must be one of eos, stop, length (got {finish!r})")
+    mnt = obj.get("max_new_tokens")
+    if mnt is not None and (isinstance(mnt, bool) or not isinstance(mnt, int) or mnt < 0):
+        raise ValueError("'max_new_tokens' must be a non-negative integer")
+    tags = obj.get("tags") or ()
+    if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
+        raise ValueError("'tags' must be a list of strings")
+    return Record(
+        id=str(rid),
+        prompt=obj["prompt"],
+        output=obj["output"],
+        reference=obj.get("reference"),
+        context=obj.get("context"),
+        finish_reason=finish,
+        max_new_tokens=mnt,
+        tags=tuple(tags),
+    )
+
+
+def read_records(path: Path, skipped: list[tuple[int, str]]) -> Iterator[list[Any]]:
+    """Batches of Records from a JSONL file. A bad line is appended to ``skipped`` as
+    (line number, reason) and reported on stderr at once; blank lines are ignored."""
+    seen: dict[str, int] = {}
+    batch: list[Any] = []
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = record_from_json(json.loads(line))
+                if rec.id in seen:
+                    raise ValueError(f"duplicate id {rec.id!r} (first on line {seen[rec.id]})")
+            except ValueError as exc:  # json.JSONDecodeError is a ValueError
+                reason = str(exc).splitlines()[0]
+                skipped.append((lineno, reason))
+                err_console.print(
+                    f"{path}:{lineno}: skipped: {reason}", highlight=False, markup=False
+                )
+                continue
+            seen[rec.id] = lineno
+            batch.append(rec)
+            if len(batch) >= BATCH:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(1 for _ in fh)
+
+
+def check_cmd(
+    records: Annotated[
+        Path,
+        typer.Argument(
+            help="JSONL: one object a line with id, prompt, output and optionally reference, "
+            "context, finish_reason (eos|stop|length), max_new_tokens.",
+            show_default=False,
+        ),
+    ],
+    checks: ChecksOption = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write findings JSONL here (default: stdout).")
+    ] = None,
+    all_scores: Annotated[
+        bool,
+        typer.Option("--all-scores", help="One row per record and check, flagged or not."),
+    ] = False,
+    option: OptionOption = None,
+    plugins_dir: PluginsDirOption = None,
+) -> None:
+    """Run checks on outputs produced anywhere; print one JSON row per flagged finding.
+
+    Exit code: 0 clean, 1 when input lines were skipped or a check raised, 2 for usage errors.
+    """
+    from ..checks import run_checks
+    from ..plugins import parse_check_options
+
+    if not records.is_file():
+        raise ConfigError(f"records file not found: {records}")
+    plugins = _plugins(plugins_dir)
+    overrides = parse_check_options(option)
+    names = [n.strip() for n in checks.split(",") if n.strip()] if checks else None
+    if names is not None:
+        stray = [n for n in overrides if n not in names]
+        if stray:
+            raise ConfigError(f"--option for check(s) not selected by --checks: {', '.join(stray)}")
+    selection = {n: overrides.get(n, {}) for n in (names or sorted(plugins.checks.classes))}
+    unknown = [n for n in overrides if n not in selection]
+    if unknown:  # make_checks names the available ones
+        selection.update({n: {} for n in unknown})
+    instances = plugins.make_checks(selection)
+    if not instances:
+        raise ConfigError("no checks to run (none registered)")
+
+    skipped: list[tuple[int, str]] = []
+    n_records = 0
+    flagged: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    sink = out.open("w", encoding="utf-8") if out else sys.stdout
+    show = _count_lines(records) >= PROGRESS_MIN_LINES
+    try:
+        with progress(transient=True) as bar:
+            task = bar.add_task("checking", total=None, rate="", visible=show)
+            for batch in read_records(records, skipped):
+                report = run_checks(batch, instances)
+                rows = []
+                for f in report.findings:
+                    if f.error:
+                        errors[f.check] += 1
+                    if f.flagged:
+                        flagged[f.category] += 1
+                    if all_scores or f.flagged:
+                        rows.append(json.dumps(f.to_dict(), ensure_ascii=False))
+                if rows:
+                    sink.write("\n".join(rows) + "\n")
+                n_records += len(batch)
+                bar.update(task, advance=len(batch), rate=f"{n_records} records")
+    finally:
+        if out:
+            sink.close()
+        else:
+            sys.stdout.flush()
+
+    parts = ", ".join(f"{c} {n}" for c, n in sorted(flagged.items())) or "none"
+    summary = (
+        f"{n_records} records, {len(instances)} checks; flagged: {parts}"
+        + (f"; {len(skipped)} line(s) skipped" if skipped else "")
+    )
+    err_console.print(summary, highlight=False, markup=False)
+    for name, n in sorted(errors.items()):
+        err_console.print(
+            f"check {name!r} raised on {n} record(s); see the 'error' field with --all-scores",
+            highlight=False,
+            markup=False,
+        )
+    if skipped or errors:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("checks")(checks_cmd)
+    app.command("check")(check_cmd)
