@@ -7,8 +7,10 @@ from workbench.hookspecs import hookimpl
 def register_checks(register):
     from .hallucination import HallucinationCheck
     from .length import LengthCheck
+    from .misspelling import MisspellingCheck
     from .repetition import RepetitionCheck
 
     register(HallucinationCheck)
     register(LengthCheck)
+    register(MisspellingCheck)
     register(RepetitionCheck)

@@ -1,0 +1,178 @@
+"""Misspelling: non-words in the output, each with its span and likely correction."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from pydantic import Field
+
+from workbench.checks import Check, Finding, Record
+
+from .misspelling_lexicon import Lexicon, Verdict, get_lexicon
+from .misspelling_tokens import Word, lowercase_words, lowercase_words_list, mask, prose_words
+
+_SOURCE_WORD_RE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
+_VOWEL_RE = re.compile(r"[aeiouy]")
+
+
+def _source_words(*texts: str | None) -> set[str]:
+    """Lowercased words of the prompt, context and reference: whatever they spell is allowed."""
+    words: set[str] = set()
+    for t in texts:
+        if t:
+            words.update(w.lower().replace("’", "'") for w in _SOURCE_WORD_RE.findall(t))
+    return words
+
+
+class MisspellingCheck(Check):
+    """Flags non-words: tokens neither dictionary knows, or rare forms of a far commoner word.
+
+    Never flags names (capitalised inside a sentence), acronyms, camelCase or snake_case
+    identifiers, code, URLs, e-mail addresses, numbers, words written in the prompt, context or
+    reference, or regular British/American spelling variants (unless ``variants`` says which).
+    Real-word errors (coat -> cot) are words, so a dictionary check cannot see them.
+    """
+
+    name = "misspelling"
+    category = "misspelling"
+    version = "1"
+    description = "non-word misspellings, with spans and likely corrections"
+
+    class Options(Check.Options):
+        threshold: float = Field(0.5, ge=0, le=1, description="flag words scoring at least this")
+        variants: Literal["any", "en-us"] = Field(
+            "any",
+            description="'any' accepts British and American spellings; 'en-us' flags British ones",
+        )
+        allowed_words: list[str] = Field(
+            default_factory=list, description="extra words never flagged (case-insensitive)"
+        )
+        min_length: int = Field(2, ge=1, description="shorter words are not checked")
+        common_zipf: float = Field(
+            3.0,
+            description="forms at least this common (wordfreq Zipf) count as words unless they "
+            "are one edit from a far commoner word (teh -> the)",
+        )
+        attested_zipf: float = Field(
+            1.5,
+            description="rarer forms are flagged even with no correction; commoner ones need one",
+        )
+        check_sentence_start: bool = Field(
+            True, description="also check capitalised words that start a sentence"
+        )
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        self._allowed = frozenset(w.lower() for w in self.options.allowed_words)
+
+    def word_score(self, word: str, v: Verdict, lex: Lexicon, sentence_start: bool) -> float:
+        """0..1: how likely ``word`` (lowercase, not a dictionary word) is a misspelling.
+
+        wordfreq attests most forms ever written, typos included, so frequency alone cannot
+        decide: a typo is a form much rarer than a dictionary word one or two edits away.
+        """
+        o = self.options
+        gap = v.correction_zipf - v.zipf if v.correction else 0.0
+        # One edit from a far commoner word: a typo even when it parses as a derivation
+        # (interresting is not inter+resting, outhers not out+hers).
+        near_common = v.distance == 1 and gap >= 2.0
+        if not _VOWEL_RE.search(word) or (not near_common and lex.derived(word)):
+            return 0.0  # abbreviations (tsp, km); regular derivations and compounds
+        if sentence_start and v.zipf >= o.attested_zipf and not (v.distance == 1 and gap >= 2.5):
+            return 0.0  # capitalised first words are often names: only flag clear typos
+        if sentence_start and not v.correction:
+            return 0.0
+        if v.zipf >= o.common_zipf:
+            # A common form: a typo only when one edit from a far commoner word (teh -> the).
+            return 0.9 if v.correction and v.distance == 1 and gap >= 2.5 else 0.0
+        if v.zipf >= o.attested_zipf:
+            if not v.correction or gap < 1.0 or (v.distance > 1 and gap < 2.0):
+                return 0.0
+            return 0.85 if v.distance == 1 else 0.7
+        return 0.95 if v.correction else 0.75
+
+    def run(self, records: Sequence[Record]) -> Iterable[Finding]:
+        lex = get_lexicon()
+        for rec in records:
+            yield self._finding(rec, self._flags(rec, lex))
+
+    def _flags(self, rec: Record, lex: Lexicon) -> list[tuple[Word, Verdict, float]]:
+        o = self.options
+        masked = mask(rec.output)
+        # Fast path: most texts hold only dictionary words.
+        unknown = {
+            t
+            for t in lowercase_words(masked)
+            if t not in lex.words and _strip_s(t) not in lex.words
+        }
+        if not unknown:
+            return []
+        known = _source_words(rec.prompt, rec.context, rec.reference) | self._allowed
+        unknown = {t for t in unknown if t not in known and _strip_s(t) not in known}
+        flags = []
+        for w in prose_words(rec.output, masked, unknown):
+            if len(w.norm) < o.min_length or w.norm in known:
+                continue
+            if w.sentence_start and not o.check_sentence_start:
+                continue
+            us = lex.american(w.norm)
+            if us is not None:
+                if o.variants == "any":
+                    continue
+                v, score = Verdict(known=False, zipf=lex.zipf(w.norm), correction=us), 0.8
+            else:
+                v = lex.verdict(w.norm)
+                score = self.word_score(w.norm, v, lex, w.sentence_start)
+            if score >= o.threshold:
+                flags.append((w, v, score))
+        if flags:
+            flags = [f for f in flags if not _foreign(masked, f[0].start, unknown)]
+        return flags
+
+    def _finding(self, rec: Record, flags: list) -> Finding:
+        if not flags:
+            return self.finding(rec, flagged=False, score=0.0, message="no misspellings")
+        shown = [
+            f"{w.text!r} -> {_cased(v.correction, w.text)!r}" if v.correction else f"{w.text!r}"
+            for w, v, _ in flags
+        ]
+        more = f" and {len(shown) - 8} more" if len(shown) > 8 else ""
+        noun = "misspelling" if len(flags) == 1 else "misspellings"
+        words = [
+            {
+                "word": w.text,
+                "span": [w.start, w.end],
+                "correction": _cased(v.correction, w.text) if v.correction else None,
+                "score": round(s, 3),
+                "zipf": round(v.zipf, 2),
+            }
+            for w, v, s in flags
+        ]
+        return self.finding(
+            rec,
+            flagged=True,
+            score=max(s for _, _, s in flags),
+            spans=[(w.start, w.end) for w, _, _ in flags],
+            message=f"{len(flags)} {noun}: {', '.join(shown[:8])}{more}",
+            evidence={"words": words},
+        )
+
+
+def _strip_s(token: str) -> str:
+    return token[:-2] if token.endswith(("'s", "’s")) else token
+
+
+def _foreign(masked: str, pos: int, unknown: set[str]) -> bool:
+    """Is the sentence around ``pos`` mostly words no list knows (another language, lorem ipsum)?"""
+    start = max(masked.rfind(c, 0, pos) for c in ".!?\n") + 1
+    ends = [e for e in (masked.find(c, pos) for c in ".!?\n") if e >= 0]
+    words = lowercase_words_list(masked[start : min(ends) if ends else len(masked)])
+    strange = sum(1 for w in words if w in unknown)
+    return strange >= 3 and strange > 0.4 * len(words)
+
+
+def _cased(correction: str, original: str) -> str:
+    """The correction in the original's case pattern (Recieve -> Receive)."""
+    return correction[:1].upper() + correction[1:] if original[:1].isupper() else correction

@@ -1,0 +1,231 @@
+"""The English lexicon behind the misspelling check: which words exist, and what a non-word meant.
+
+Two maintained word lists, both shipped inside pip packages (no download at run time):
+
+- pyspellchecker's English dictionary (about 160k words, American spelling) decides what is a
+  word and supplies correction candidates;
+- wordfreq's large English list (about 320k forms with Zipf frequencies, from many corpora)
+  says how common a form is, so an attested word the first list lacks (smartphone, colour) is
+  told apart from a typo (recieve), which is rare and has a far more common neighbour.
+
+British spellings are accepted by mapping them to the American form with the regular spelling
+correspondences (colour/color, organise/organize, centre/center, travelled/traveled, ...): a
+variant counts as a word when its American form is in the dictionary and wordfreq attests it.
+Both lists load once per process, on first use.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+# British -> American spelling correspondences, as (pattern, replacement) on whole words.
+_VARIANT_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), r)
+    for p, r in (
+        (r"our(s|ed|ing|ite|ites|ful|fully|less|able|hood|hoods|er|ers)?$", r"or\1"),  # colour
+        (r"our(?=[a-z])", "or"),  # neighbourhood, behavioural
+        (r"is(e|es|ed|ing|er|ers|ation|ations|able)$", r"iz\1"),  # organise
+        (r"ys(e|es|ed|ing|er|ers)$", r"yz\1"),  # analyse
+        (r"([bt])re(s|d)?$", r"\1er\2"),  # centre, fibre, theatres
+        (r"ogue(s)?$", r"og\1"),  # catalogue
+        (r"ence(s)?$", r"ense\1"),  # defence, licence
+        (r"ae", "e"),  # paediatric, encyclopaedia
+        (r"oeuvre", "euver"),  # manoeuvre
+        (r"oe", "e"),  # oestrogen
+        (r"ll(ed|ing|er|ers|ery|en|ent)$", r"l\1"),  # travelled, woollen
+        (r"([^l])l(ment|ments|s)?$", r"\1ll\2"),  # fulfil, enrolment, instals
+        (r"lful(ly)?$", r"llful\1"),  # skilful
+        (r"mme(s)?$", r"m\1"),  # programme
+        (r"que(s)?$", r"ck\1"),  # cheque
+        (r"^mou", "mo"),  # mould, moult
+        (r"ough$", "ow"),  # plough
+        (r"gement$", "gment"),  # judgement
+        (r"eing$", "ing"),  # ageing
+        (r"^grey", "gray"),
+        (r"^tyre", "tire"),
+        (r"^kerb", "curb"),
+        (r"^pyjama", "pajama"),
+        (r"^sceptic", "skeptic"),
+        (r"^storey", "story"),
+        (r"^jewellery$", "jewelry"),
+        (r"^aluminium$", "aluminum"),
+    )
+)
+
+
+# Productive English prefixes and suffixes: an unlisted word built from a dictionary word with
+# one of them (reimagine, influencer, upskilling) is a word, not a typo.
+_PREFIXES = (
+    "anti counter cross cyber de dis eco hyper inter mega micro mini mis multi non out over post "
+    "pre re self semi sub super un under up"
+).split()
+_SUFFIXES = (
+    "ers",
+    "er",
+    "ed",
+    "ing",
+    "able",
+    "ly",
+    "ness",
+    "ment",
+    "ments",
+    "ist",
+    "ists",
+    "ism",
+    "isms",
+    "ization",
+    "ize",
+    "ized",
+    "izing",
+    "al",
+    "s",
+    "es",
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the lexicon says about one lowercase word."""
+
+    known: bool
+    zipf: float = 0.0
+    correction: str | None = None
+    distance: int = 0
+    correction_zipf: float = 0.0
+
+
+class Lexicon:
+    """Word lists with cached lookups. Build one with ``get_lexicon()``."""
+
+    def __init__(self) -> None:
+        from spellchecker import SpellChecker
+        from wordfreq import get_frequency_dict
+
+        self.words: dict[str, int] = dict(SpellChecker(language="en").word_frequency.dictionary)
+        self.freq: dict[str, float] = get_frequency_dict("en", "large")
+        # Candidate corrections come from the dictionary, grouped by length for a fast search.
+        self._by_len: dict[int, list[str]] = {}
+        for w in self.words:
+            if w.isalpha():
+                self._by_len.setdefault(len(w), []).append(w)
+        self.verdict = lru_cache(maxsize=200_000)(self._verdict)
+        self.american = lru_cache(maxsize=200_000)(self.american)
+        self.derived = lru_cache(maxsize=200_000)(self.derived)
+
+    def zipf(self, word: str) -> float:
+        """Zipf frequency (log10 per billion words); 0 for a form wordfreq never saw."""
+        f = self.freq.get(word)
+        return math.log10(f) + 9 if f else 0.0
+
+    def american(self, word: str) -> str | None:
+        """The dictionary (American) form of a British spelling such as colour, or None."""
+        if self.zipf(word) < 1.5:
+            return None  # a variant must be attested in the frequency list
+        for pat, rep in _VARIANT_RULES:
+            alt = pat.sub(rep, word)
+            if alt != word and alt in self.words:
+                return alt
+        return None
+
+    def derived(self, word: str) -> bool:
+        """Is ``word`` a regular derivation or compound of dictionary words?
+
+        Spelling rules are respected, so typos that look like inflections stay typos:
+        "acess" is not aces+s, "liveing" not live+ing, "followes" not follow+es.
+        """
+
+        # Parts must be common words: the dictionary also lists rare scraps (poss, grom) that
+        # would make almost any typo look like a derivation.
+        def common(w: str) -> bool:
+            return w in self.words and self.zipf(w) >= 3.0
+
+        for pre in _PREFIXES:
+            rest = word[len(pre) :]
+            if word.startswith(pre) and len(rest) >= 4 and (common(rest) or self.derived(rest)):
+                return True
+        for suf in _SUFFIXES:
+            stem = word[: -len(suf)]
+            if not word.endswith(suf) or len(stem) < 4:
+                continue
+            if suf == "s":
+                if stem[-1] not in "sxz" and not stem.endswith(("ch", "sh")) and common(stem):
+                    return True
+            elif suf == "es":
+                if stem.endswith(("s", "x", "z", "ch", "sh", "o")) and common(stem):
+                    return True
+            elif suf[0] in "aei":
+                # a vowel suffix drops a final silent e (live -> living, never liveing)
+                if stem[-1] == "e" and stem[-2] not in "eoy":
+                    continue
+                if common(stem) or common(stem + "e"):
+                    return True
+            elif common(stem):
+                return True
+        # Closed compounds of two common words (checkboxes, soundbars), attested in use.
+        if self.zipf(word) > 0:
+            for i in range(4, len(word) - 3):
+                a, b = word[:i], word[i:]
+                if common(a) and (common(b) or (b.endswith("s") and common(b[:-1]))):
+                    return True
+        return False
+
+    def candidates(self, word: str, max_distance: int = 2) -> tuple[str | None, int]:
+        """The most frequent dictionary word at the smallest edit distance (OSA), or None."""
+        # One edit away: generate the edits (fast); only search further when none is a word.
+        near = [w for w in _edits1(word) if w in self.words and w.isalpha()]
+        if near:
+            return max(near, key=lambda w: (self.zipf(w), w)), 1
+        best: tuple[int, float, str] | None = None
+        n = len(word)
+        for length in range(max(1, n - max_distance), n + max_distance + 1):
+            pool = self._by_len.get(length)
+            if not pool:
+                continue
+            for cand, dist, _ in process.extract_iter(
+                word, pool, scorer=OSA.distance, score_cutoff=max_distance
+            ):
+                key = (int(dist), -self.zipf(cand), cand)
+                if best is None or key < (best[0], -best[1], best[2]):
+                    best = (int(dist), self.zipf(cand), cand)
+        if best is None:
+            return None, 0
+        return best[2], best[0]
+
+    def _verdict(self, word: str) -> Verdict:
+        if word in self.words:
+            return Verdict(known=True, zipf=self.zipf(word))
+        z = self.zipf(word)
+        cand, dist = self.candidates(word)
+        return Verdict(
+            known=False,
+            zipf=z,
+            correction=cand,
+            distance=dist,
+            correction_zipf=self.zipf(cand) if cand else 0.0,
+        )
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _edits1(word: str) -> set[str]:
+    """Every string one deletion, adjacent transposition, substitution or insertion away."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    out = {a + b[1:] for a, b in splits if b}
+    out.update(a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1)
+    out.update(a + c + b[1:] for a, b in splits if b for c in _LETTERS)
+    out.update(a + c + b for a, b in splits for c in _LETTERS)
+    out.discard(word)
+    return out
+
+
+@lru_cache(maxsize=1)
+def get_lexicon() -> Lexicon:
+    """The process-wide lexicon (loads both word lists on first call, about half a second)."""
+    return Lexicon()

@@ -1,0 +1,155 @@
+"""Which words of an output a spelling check should look at, with their offsets.
+
+Code, URLs, e-mail addresses, numbers and identifiers are masked out; names (capitalised words
+inside a sentence), acronyms and camelCase are skipped; hyphenated words are split into parts.
+What is left is prose words, each marked when it starts a sentence (a capital there says nothing).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+# Regions that are not prose, each searched only when its marker character is in the text.
+_FENCE_RE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.S)
+_URL_RE = re.compile(r"\b(?:https?://|ftp://|www\.)\S+")
+_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_TAG_RE = re.compile(r"</?[A-Za-z][^<>\n]*>")
+# Lines that read as code even without backticks: statements, assignments, calls, braces.
+_CODE_START_RE = re.compile(
+    r"[ \t]*(?:def|class|import|from|return|elif|else:|var|let|const|function|public|private|"
+    r"#include|print\(|console\.)\b"
+)
+_ASSIGN_RE = re.compile(r"[ \t]*[A-Za-z_][\w.\[\]]*[ \t]*[+\-*/]?=[ \t]*\S")
+_CALL_END_RE = re.compile(r"\w\([^()\n]*\)[ \t]*[:;{]?$")
+_LINE_RE = re.compile(
+    r"^[ \t]*(?:def|class|import|from|return|elif|else:|var|let|const|function|public|private|"
+    r"#include|print\(|console\.)\b"
+    r"|[{};][ \t]*$"
+    r"|^[ \t]*[A-Za-z_][\w.\[\]]*[ \t]*[+\-*/]?=[ \t]*\S"
+    r"|\w\([^()\n]*\)[ \t]*[:;{]?[ \t]*$",
+    re.M,
+)
+_LINE_RE = re.compile(r"[^\n]+")
+# A whitespace-separated chunk; the characters that make it code or data rather than a word.
+_CHUNK_RE = re.compile(r"\S+")
+_EDGE_PUNCT = "\"'“”‘’()[]{}<>*_.,;:!?…–—-"
+_CODEY = re.compile(r"[\d_/\\@#=<>{}\[\]|~^$%&+*]|[A-Za-z]\.[A-Za-z]")
+# Letters only (ASCII: words with other letters are foreign words or names, not checked).
+_WORD_RE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
+_SENTENCE_END = frozenset(".!?:\n")
+# Bullets and numbered-list markers that start a line: what follows starts a sentence.
+_LINE_PREFIX_RE = re.compile(r"[ \t]*(?:[-*•+>#|]+|\d{1,3}[.)]|[A-Za-z][.)])?[ \t\"'“‘(*\[]*")
+
+
+class Word(NamedTuple):
+    """A prose word: ``text[start:end]``, lowercased in ``norm``."""
+
+    text: str
+    norm: str
+    start: int
+    end: int
+    sentence_start: bool
+
+
+def _blank(m: re.Match[str]) -> str:
+    """Spaces for the match, newlines kept (so line and sentence starts stay where they were)."""
+    return re.sub(r"[^\n]", " ", m.group())
+
+
+def _is_code_line(line: str) -> bool:
+    end = line.rstrip()
+    if not end:
+        return False
+    if end[-1] in "{};" or _CODE_START_RE.match(line):
+        return True
+    if "=" in line and _ASSIGN_RE.match(line):
+        return True
+    return end[-1] in "):;{" and _CALL_END_RE.search(end) is not None
+
+
+def _blank_code_line(m: re.Match[str]) -> str:
+    line = m.group()
+    return " " * len(line) if _is_code_line(line) else line
+
+
+def mask(text: str) -> str:
+    """``text`` with code, URLs, e-mails and tags blanked out (same length, offsets kept)."""
+    if "`" in text:
+        text = _FENCE_RE.sub(_blank, text)
+    if "://" in text or "www." in text:
+        text = _URL_RE.sub(_blank, text)
+    if "@" in text:
+        text = _EMAIL_RE.sub(_blank, text)
+    if "<" in text:
+        text = _TAG_RE.sub(_blank, text)
+    if "\n" in text:
+        text = _LINE_RE.sub(_blank_code_line, text)
+    elif _is_code_line(text):
+        text = " " * len(text)
+    return text
+
+
+def _starts_sentence(masked: str, pos: int) -> bool:
+    """Is the word at ``pos`` the first of a sentence, line or list item?"""
+    i = pos - 1
+    while i >= 0 and masked[i] in " \t\"'“‘(*[":
+        i -= 1
+    if i < 0 or masked[i] in _SENTENCE_END:
+        return True
+    line_start = masked.rfind("\n", 0, pos) + 1
+    return _LINE_PREFIX_RE.fullmatch(masked, line_start, pos) is not None
+
+
+def _chunk(masked: str, start: int, end: int) -> tuple[int, int]:
+    """The whitespace-delimited chunk of ``masked`` around [start, end)."""
+    while start > 0 and not masked[start - 1].isspace():
+        start -= 1
+    n = len(masked)
+    while end < n and not masked[end].isspace():
+        end += 1
+    return start, end
+
+
+def lowercase_words(masked: str) -> set[str]:
+    """Every distinct letter-run of ``masked``, lowercased: a cheap first pass over a text."""
+    return set(_WORD_RE.findall(masked.lower()))
+
+
+def lowercase_words_list(text: str) -> list[str]:
+    """The letter-runs of ``text``, lowercased, in order."""
+    return _WORD_RE.findall(text.lower())
+
+
+def prose_words(text: str, masked: str | None = None, only: set[str] | None = None) -> list[Word]:
+    """The words of ``text`` worth spell-checking, in order.
+
+    ``only`` (lowercase forms) restricts the work to those words: the check passes the few a
+    dictionary does not know, so clean text costs one regex pass and a set lookup per word.
+    """
+    if masked is None:
+        masked = mask(text)
+    out: list[Word] = []
+    for m in _WORD_RE.finditer(masked):
+        w = m.group()
+        if only is not None and w.lower() not in only:
+            continue
+        c0, c1 = _chunk(masked, m.start(), m.end())
+        raw = masked[c0:c1]
+        core = raw.strip(_EDGE_PUNCT)
+        if not core or not core.isascii() or _CODEY.search(core):
+            continue  # numbers, identifiers, paths, foreign words
+        if any(c.isupper() for c in w[1:]):
+            continue  # acronyms, camelCase, McName
+        core_end = c0 + raw.index(core) + len(core)
+        if len(w) <= 3 and masked[m.end() : m.end() + 1] == "-" and m.end() < core_end:
+            continue  # a prefix before a hyphen (pre-, non-, co-)
+        start = m.start()
+        sentence_start = w[0].isupper() and _starts_sentence(masked, start)
+        if w[0].isupper() and not sentence_start:
+            continue  # capitalised inside a sentence: a name
+        norm = w.lower().replace("’", "'")
+        if norm.endswith("'s"):
+            norm = norm[:-2]
+        out.append(Word(w, norm, start, m.end(), sentence_start))
+    return out

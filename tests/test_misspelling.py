@@ -1,0 +1,146 @@
+"""The misspelling check on small hand-made cases (no shared data needed)."""
+
+from __future__ import annotations
+
+import pytest
+from workbench_checks.misspelling import MisspellingCheck
+from workbench_checks.misspelling_tokens import mask, prose_words
+
+from workbench.checks import Record, run_check
+from workbench.errors import PluginError
+
+
+def check(output: str, prompt: str = "Tell me something.", **opts):
+    rec = Record(id="r", prompt=prompt, output=output)
+    (finding,) = MisspellingCheck(opts).run([rec])
+    return finding
+
+
+def flagged_words(finding) -> list[str]:
+    return [w["word"] for w in (finding.evidence or {}).get("words", [])]
+
+
+def test_misspellings_are_flagged_with_span_and_correction():
+    out = "I will recieve the package tomorow, it is definately on its way."
+    f = check(out)
+    assert f.flagged and f.score >= 0.5
+    assert flagged_words(f) == ["recieve", "tomorow", "definately"]
+    start = out.index("recieve")
+    assert f.spans[0] == (start, start + len("recieve"))
+    assert "'recieve' -> 'receive'" in f.message
+    assert "'definately' -> 'definitely'" in f.message
+    corrections = {w["word"]: w["correction"] for w in f.evidence["words"]}
+    assert corrections["tomorow"] == "tomorrow"
+
+
+def test_clean_text_is_not_flagged():
+    f = check("The quick brown fox jumps over the lazy dog, and nobody minds at all.")
+    assert not f.flagged and f.score == 0 and f.spans == ()
+
+
+def test_common_typo_of_a_frequent_word_is_flagged():
+    # "teh" is attested in web text, but it is one swap from "the", far commoner.
+    assert flagged_words(check("Put teh book on the shelf.")) == ["teh"]
+
+
+def test_capitalised_typo_at_sentence_start_keeps_its_case_in_the_correction():
+    f = check("Becuase it rained, we stayed in.")
+    assert "'Becuase' -> 'Because'" in f.message
+
+
+def test_names_are_not_flagged():
+    f = check("We met Goertz and Ucchin at the Kournikova Arena near Vellmoor yesterday.")
+    assert not f.flagged, f.message
+
+
+def test_code_urls_emails_and_numbers_are_not_flagged():
+    out = (
+        "Call `frobnicate_all()` or getUserNmae from the docs at https://exmaple.com/pathh "
+        "and write to suport@exmaple.org; set max_itemz to 42 and read 3rdparty.\n"
+        "```python\ndef fooo(barr):\n    return bazz\n```\n"
+        "x = computte(y)\n"
+    )
+    f = check(out)
+    assert not f.flagged, f.message
+
+
+def test_british_and_american_spellings_are_both_fine():
+    out = (
+        "The colour and color of the centre and center; organise or organize; she travelled "
+        "and traveled; analyse, analyze; a catalogue, a defence, the programme, the kerb."
+    )
+    assert not check(out).flagged
+
+
+def test_en_us_variant_flags_british_spellings_with_the_american_form():
+    f = check("The colour of the centre.", variants="en-us")
+    assert flagged_words(f) == ["colour", "centre"]
+    assert "'colour' -> 'color'" in f.message
+
+
+def test_words_from_the_prompt_context_or_reference_are_not_flagged():
+    rec = Record(
+        id="r",
+        prompt="Explain what a florbix is.",
+        output="A florbix is a tool; the zandar and quellish parts are optional.",
+        context="The zandar holds the blade.",
+        reference="quellish",
+    )
+    (f,) = MisspellingCheck().run([rec])
+    assert not f.flagged, f.message
+
+
+def test_allowed_words_option():
+    f = check("Our florbix ships today.", allowed_words=["Florbix"])
+    assert not f.flagged
+
+
+def test_regular_derivations_and_compounds_are_words():
+    f = check("The influencer will reimagine the checkboxes after upskilling the team.")
+    assert not f.flagged, f.message
+
+
+def test_foreign_passage_is_not_a_list_of_misspellings():
+    f = check("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.")
+    assert not f.flagged, f.message
+
+
+def test_possessive_and_contractions():
+    assert not check("The river's bank isn't far, and we'll walk there; it's nice.").flagged
+
+
+def test_prose_words_skip_names_and_mark_sentence_starts():
+    words = prose_words("Anna met the teh. Then Bob left.\n- Item one")
+    assert [(w.text, w.sentence_start) for w in words] == [
+        ("Anna", True),
+        ("met", False),
+        ("the", False),
+        ("teh", False),
+        ("Then", True),
+        ("left", False),
+        ("Item", True),
+        ("one", False),
+    ]
+
+
+def test_mask_keeps_offsets():
+    text = "see `code` at https://x.org/a and mail a@b.com now"
+    masked = mask(text)
+    assert len(masked) == len(text)
+    assert "code" not in masked and "x.org" not in masked and "a@b" not in masked
+    assert masked.endswith("now")
+
+
+def test_one_finding_per_record_through_run_check():
+    recs = [
+        Record(id=str(i), prompt="", output=o)
+        for i, o in enumerate(["All good here.", "A mispelled word.", ""])
+    ]
+    found = run_check(MisspellingCheck(), recs)
+    assert [f.flagged for f in found] == [False, True, False]
+    assert all(f.error is None for f in found)
+
+
+def test_bad_options_raise_a_plugin_error():
+    with pytest.raises(PluginError, match="variants"):
+        MisspellingCheck({"variants": "klingon"})
