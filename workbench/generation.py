@@ -17,7 +17,7 @@ import hashlib
 import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from .errors import ConfigError, WorkbenchError
@@ -33,13 +33,18 @@ TRIM_MIN = 8
 
 @dataclass
 class GenOutput:
-    """One generated output. ``tokens_out`` counts generated tokens, not the eos token."""
+    """One generated output. ``tokens_out`` counts generated tokens, not the eos token.
+
+    ``latency_s`` is the time from the start of its batch to its last token; ``token_ids`` are
+    the generated ids (before a stop string cut the text).
+    """
 
     text: str
     tokens_in: int
     tokens_out: int
     finish_reason: Literal["eos", "stop", "length"]
     latency_s: float
+    token_ids: list[int] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -170,7 +175,7 @@ class _Engine:
             text = text[:cut]
         b.results[r] = GenOutput(text=text, tokens_in=b.tokens_in[r], tokens_out=len(toks),
                                  finish_reason=reason,  # type: ignore[arg-type]
-                                 latency_s=round(time.perf_counter() - t0, 6))
+                                 latency_s=round(time.perf_counter() - t0, 6), token_ids=toks)
 
     # -- one batch ---------------------------------------------------------------------------
     def run_batch(self, seqs: list[list[int]]) -> list[GenOutput]:

@@ -214,12 +214,15 @@ def file_digest(path: Path) -> str:
     return digest
 
 
-def _json_bytes(path: Path) -> bytes:
+def _json_bytes(path: Path, drop: tuple[str, ...] = ()) -> bytes:
     """A JSON file re-serialised canonically (so formatting alone does not change a fingerprint)."""
     try:
-        return json.dumps(json.loads(path.read_text("utf-8")), sort_keys=True).encode()
+        obj = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"unreadable {path}: {exc}") from None
+    if isinstance(obj, dict):
+        obj = {k: v for k, v in obj.items() if k not in drop}
+    return json.dumps(obj, sort_keys=True).encode()
 
 
 def model_fingerprint(d: Path, *, allow_pickle: bool = False) -> str:
@@ -241,7 +244,8 @@ def adapter_fingerprint(d: Path, base_fingerprint: str, *, allow_pickle: bool = 
     """Fingerprint of an adapter: its config and weights, plus the base it applies to."""
     files, safe = weight_files(d, allow_pickle=allow_pickle, prefix="adapter_model")
     h = hashlib.sha256(b"adapter\0")
-    h.update(_json_bytes(d / "adapter_config.json"))
+    # where the base lives is not part of the identity: the base's own fingerprint is
+    h.update(_json_bytes(d / "adapter_config.json", drop=("base_model_name_or_path", "revision")))
     for f in files:
         if safe:
             safetensors_header(f)
