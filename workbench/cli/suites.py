@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import JsonOption, console, err_console, print_json
+from .common import JsonOption, console, print_json
 
 suites_app = typer.Typer(help="Validate and list suites.", no_args_is_help=True)
 
@@ -38,15 +38,14 @@ def validate_cmd(
             if r["ok"]:
                 c = r["items"]
                 extra = " (lm-eval tasks)" if r["source"] == "lm-eval" else ""
-                console.print(f"OK {r['path']}: {r['name']}, {c['eval']} eval + {c['train']} train "
-                              f"items{extra}", highlight=False)
+                typer.echo(f"OK {r['path']}: {r['name']}, {c['eval']} eval + {c['train']} train "
+                           f"items{extra}")
             else:
-                for prob in r["problems"]:
-                    err_console.print(prob, highlight=False, markup=False)
+                for prob in r["problems"]:  # one unwrapped line each: file:line: message
+                    typer.echo(prob, err=True)
         if bad:
             n = sum(len(r["problems"]) for r in report)
-            err_console.print(f"{n} problem(s) in {bad} of {len(report)} suite file(s)",
-                              highlight=False)
+            typer.echo(f"{n} problem(s) in {bad} of {len(report)} suite file(s)", err=True)
     if bad:
         raise typer.Exit(2)
 
@@ -82,7 +81,7 @@ def list_cmd(
 
     t = Table()
     for col in ("name", "source", "eval", "train", "status", "path"):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
     for r in rows:
         status = "ok" if r["ok"] else f"[red]{r['problems']} problem(s)[/red]"
         t.add_row(r["name"], r["source"], str(r["items"]["eval"]), str(r["items"]["train"]),

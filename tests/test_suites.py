@@ -1,0 +1,108 @@
+"""`workbench suites validate|list`, and bad suites rejected by `workbench run` before any write."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+
+def write_suite(d: Path, rows: list | bytes | None, yaml_text: str | None = None) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    if rows is not None:
+        data = rows if isinstance(rows, bytes) else "".join(json.dumps(r) + "\n" for r in rows).encode()
+        (d / "data.jsonl").write_bytes(data)
+    p = d / "suite.yaml"
+    p.write_text(yaml_text if yaml_text is not None else "name: t\ndata: data.jsonl\n")
+    return p
+
+
+GOOD = [{"id": "a", "prompt": "Name a colour.", "reference": "blue"},
+        {"id": 2, "prompt": "Name a river."},
+        {"id": "c", "prompt": "Train me.", "split": "train"}]
+
+# name -> (rows, yaml, expected message, expected location suffix)
+BAD = {
+    "bad_yaml": (GOOD, "name: t\ndata: [data.jsonl\ngeneration: {}\n", "bad YAML", "suite.yaml:"),
+    "missing_data": (None, "name: t\n\ndata: nope.jsonl\n", "data file not found", "suite.yaml:3"),
+    "duplicate_id": ([*GOOD, {"id": "a", "prompt": "again"}], None, "duplicate id 'a'",
+                     "data.jsonl:4"),
+    "empty": (b"\n\n", None, "the suite is empty", "suite.yaml"),
+    "non_utf8": (b'{"id": "a", "prompt": "x"}\n{"id": "b", "prompt": "caf\xe9"}\n', None,
+                 "not valid UTF-8", "data.jsonl:2"),
+    "malformed_jsonl": (b'{"id": "a", "prompt": "x"}\n\n{"id": "b", "prompt": \n', None,
+                        "malformed JSON", "data.jsonl:3"),
+    "unknown_field": (GOOD, "name: t\ndata: data.jsonl\ngeneration:\n  max_tokens: 3\n",
+                      "generation.max_tokens", "suite.yaml:3"),
+    "no_prompt": ([{"id": "a", "reference": "x"}], None, "needs a 'prompt' or 'messages'",
+                  "data.jsonl:1"),
+}
+
+
+def test_validate_good_suite_prints_counts(tmp_path, cli):
+    p = write_suite(tmp_path / "good", GOOD)
+    r = cli("suites", "validate", p)
+    assert r.exit_code == 0
+    assert f"OK {p}: t, 2 eval + 1 train items" in r.stdout
+    r = cli("suites", "validate", p, "--json")
+    assert json.loads(r.stdout)[0]["items"] == {"eval": 2, "train": 1}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_suite_is_reported_with_place(case, tmp_path, cli):
+    rows, yaml_text, message, where = BAD[case]
+    p = write_suite(tmp_path / case, rows, yaml_text)
+    r = cli("suites", "validate", p)
+    assert r.exit_code == 2
+    lines = [ln for ln in r.stderr.splitlines() if message in ln]
+    assert lines, r.stderr
+    assert where in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_run_on_a_bad_suite_writes_nothing(case, tmp_path, cli, tiny_model_dir):
+    rows, yaml_text, message, _ = BAD[case]
+    p = write_suite(tmp_path / case, rows, yaml_text)
+    db = Path(os.environ["WORKBENCH_DB"])
+    r = cli("run", "--model", f"base={tiny_model_dir}", "--suite", p)
+    assert r.exit_code == 2
+    assert r.stderr.startswith("Error: ") and message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1  # one line, no traceback
+    assert not db.exists()  # the suite is rejected before the store is opened
+
+
+def test_every_problem_is_reported(tmp_path, cli):
+    data = (b'{"id": "a", "prompt": "x"}\n{"id": "a", "prompt": "y"}\n'
+            b'{"id": "b", "prompt": "\xff"}\nnot json\n[1, 2]\n')
+    p = write_suite(tmp_path / "many", data)
+    r = cli("suites", "validate", p)
+    assert r.exit_code == 2
+    err = r.stderr
+    for needle in ("data.jsonl:2: duplicate id 'a'", "data.jsonl:3: not valid UTF-8",
+                   "data.jsonl:4: malformed JSON", "data.jsonl:5: expected a JSON object",
+                   "4 problem(s) in 1 of 1"):
+        assert needle in err, err
+
+
+def test_validate_several_files_and_missing_file(tmp_path, cli):
+    good = write_suite(tmp_path / "good", GOOD)
+    r = cli("suites", "validate", good, tmp_path / "absent.yaml")
+    assert r.exit_code == 2
+    assert "OK" in r.stdout and "absent.yaml: suite file not found" in r.stderr
+
+
+def test_list_suites(tmp_path, cli):
+    write_suite(tmp_path / "s" / "good", GOOD)
+    write_suite(tmp_path / "s" / "bad", [*GOOD, GOOD[0]])
+    (tmp_path / "s" / "task.yaml").write_text("task: something\ndataset_path: json\n")
+    r = cli("suites", "list", tmp_path / "s", "--json")
+    assert r.exit_code == 0
+    rows = {Path(x["path"]).parent.name: x for x in json.loads(r.stdout)}
+    assert set(rows) == {"good", "bad"}  # the lm-eval task YAML is not listed
+    assert rows["good"]["ok"] and rows["good"]["items"] == {"eval": 2, "train": 1}
+    assert not rows["bad"]["ok"] and rows["bad"]["problems"] == 1
+    r = cli("suites", "list", tmp_path / "s")
+    assert "1 problem(s)" in r.stdout and "ok" in r.stdout
+    assert cli("suites", "list", tmp_path / "nowhere").exit_code == 2
