@@ -297,6 +297,12 @@ def test_hub_dataset_offline_is_one_clear_line(tmp_path, loaded):
     assert "\n" not in msg
     assert "'allenai/ai2_arc'" in msg and "hub" in msg and "dataset_path: json" in msg
     assert store.list_runs().empty  # nothing half-written
+    # `workbench run` finds this out before it loads the checkpoint
+    from workbench.lmeval import run_lmeval_spec
+
+    suite = lmeval_suite([str(tmp_path / "arc_copy.yaml")])
+    with pytest.raises(LmEvalDatasetError):
+        run_lmeval_spec(store, suite, "m", "spec", load=lambda: pytest.fail("model loaded"))
 
 
 def test_missing_local_data_file_is_clear(tmp_path, loaded):

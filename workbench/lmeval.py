@@ -186,6 +186,25 @@ def backend_model_id(backend: str, model_args: str | dict[str, Any] | None) -> s
 
 
 # -- running -----------------------------------------------------------------------------------
+@dataclass
+class PreparedTasks:
+    """An lm-eval suite's tasks, found and built (their data read), ready to evaluate."""
+
+    names: list[str]
+    manager: Any
+    built: list[Any]
+    tasks: dict[str, Any]
+
+
+def prepare_tasks(suite: Suite) -> PreparedTasks:
+    """Find and build a suite's tasks: unknown names and unreadable data fail here, before any
+    model is loaded."""
+    names, dirs = suite_tasks(suite)
+    tm = lmeval_tasks.task_manager(names, dirs)
+    built = lmeval_tasks.load_tasks(tm, names)
+    return PreparedTasks(names, tm, built, lmeval_tasks.leaf_tasks(built))
+
+
 def suite_tasks(suite: Suite) -> tuple[list[str], list[Path]]:
     """The task names and include directories of an lm-eval suite."""
     spec = suite.spec.lm_eval
@@ -312,6 +331,7 @@ def run_lmeval_suite(
     lm: Any = None,
     split: str = "eval",
     progress: bool = True,
+    prepared: PreparedTasks | None = None,
 ) -> LmEvalRun:
     """Run an lm-eval suite on a loaded model (or an lm-eval backend) and store everything.
 
@@ -325,10 +345,8 @@ def run_lmeval_suite(
     spec = suite.spec.lm_eval
     limit = limit if limit is not None else (spec.limit if spec else None)
     num_fewshot = num_fewshot if num_fewshot is not None else (spec.num_fewshot if spec else None)
-    names, dirs = suite_tasks(suite)
-    tm = lmeval_tasks.task_manager(names, dirs)
-    built = lmeval_tasks.load_tasks(tm, names)
-    tasks = lmeval_tasks.leaf_tasks(built)
+    prepared = prepared or prepare_tasks(suite)
+    tm, built, tasks = prepared.manager, prepared.built, prepared.tasks
 
     use_backend = backend not in (None, "", "hf", "hf-auto", "huggingface")
     tokenizer = None
@@ -449,6 +467,7 @@ def run_lmeval_spec(
     ``model_args`` defaults to ``pretrained=SPEC`` and a local checkpoint keeps the id (its
     fingerprint) it has when workbench loads it, so runs on either path compare.
     """
+    kwargs["prepared"] = kwargs.get("prepared") or prepare_tasks(suite)
     if backend in (None, "", "hf", "hf-auto", "huggingface"):
         return run_lmeval_suite(store, load(), suite, model_name=name, **kwargs)
     args = model_args if model_args is not None else f"pretrained={spec}"

@@ -32,7 +32,7 @@ LOCAL_BUILDERS = frozenset(
     }
 )
 LOCAL_HINT = (
-    "to run it offline, copy the task YAML and point it at local files: "
+    "copy the task YAML and point it at local files: "
     "`dataset_path: json` with `dataset_kwargs: {data_files: {test: FILE.jsonl}}`"
 )
 
@@ -227,8 +227,8 @@ def dataset_error(tm: Any, name: str, exc: BaseException) -> WorkbenchError:
         what = f"dataset {dataset!r}" if dataset else "its dataset"
         return LmEvalDatasetError(
             f"lm-eval task {name!r} reads {what} from the Hugging Face hub, which is not reachable"
-            f" and has no cached copy ({text[:160]}); run it once where the hub is reachable to "
-            f"cache it, or {LOCAL_HINT}"
+            f" and has no cached copy ({text[:160]}); run it once where the hub is reachable (the"
+            f" dataset is then cached), or {LOCAL_HINT}"
         )
     if isinstance(exc, FileNotFoundError) or "Unable to find" in text:
         return LmEvalDatasetError(
