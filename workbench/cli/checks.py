@@ -234,9 +234,8 @@ def check_cmd(
             sys.stdout.flush()
 
     parts = ", ".join(f"{c} {n}" for c, n in sorted(flagged.items())) or "none"
-    summary = (
-        f"{n_records} records, {len(instances)} checks; flagged: {parts}"
-        + (f"; {len(skipped)} line(s) skipped" if skipped else "")
+    summary = f"{n_records} records, {len(instances)} checks; flagged: {parts}" + (
+        f"; {len(skipped)} line(s) skipped" if skipped else ""
     )
     err_console.print(summary, highlight=False, markup=False)
     for name, n in sorted(errors.items()):

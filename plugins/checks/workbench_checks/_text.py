@@ -21,7 +21,6 @@ _ABBREVIATIONS = frozenset(
 )
 # Sentence end: terminal punctuation (with closing quotes/brackets) followed by whitespace.
 _SENT_END_RE = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n\s*")
-_LAST_TOKEN_RE = re.compile(r"(\S+)$")
 
 
 class Token(NamedTuple):
@@ -37,9 +36,12 @@ def words(text: str) -> list[Token]:
     return [Token(m.group().lower(), m.start(), m.end()) for m in WORD_RE.finditer(text)]
 
 
+_PUNCT_TOKEN_RE = re.compile(r"(?<!\S)[^\w\s]+(?!\S)")
+
+
 def count_words(text: str) -> int:
     """Words as a person counts them: whitespace-separated tokens holding a letter or digit."""
-    return len(COUNTED_WORD_RE.findall(text))
+    return len(text.split()) - len(_PUNCT_TOKEN_RE.findall(text))
 
 
 def counted_word_spans(text: str) -> list[tuple[int, int]]:
@@ -48,19 +50,19 @@ def counted_word_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _is_abbreviation(text: str, end: int) -> bool:
-    """Does the period ending at ``end`` (exclusive) close an abbreviation, initial or decimal?"""
-    m = _LAST_TOKEN_RE.search(text, 0, end)
-    if not m:
-        return False
-    tok = m.group(1).rstrip(".").lstrip("(\"'“‘").lower()
+    """Does the period ending at ``end`` (exclusive) close an abbreviation, initial or list
+    marker ("Dr.", "e.g.", "J.", a "1." at a line start)?"""
+    # the token before the period: found with rfind, not an end-anchored regex (quadratic)
+    a = max(text.rfind(" ", 0, end), text.rfind("\n", 0, end), text.rfind("\t", 0, end)) + 1
+    raw = text[a:end]
+    tok = raw.rstrip(".").lstrip("(\"'“‘").lower()
     if tok in _ABBREVIATIONS:
         return True
-    # single initials ("J. Smith") and list markers at a line start ("1.", "a.") are not ends
-    if len(tok) == 1 and tok.isalpha() and text[m.start(1)].isupper():
+    if len(tok) == 1 and tok.isalpha() and raw.lstrip("(\"'“‘")[:1].isupper():
         return True
     if len(tok) <= 3 and (tok.isdigit() or len(tok) == 1):
-        line_start = text.rfind("\n", 0, m.start(1)) + 1
-        return not text[line_start : m.start(1)].strip()
+        line_start = text.rfind("\n", 0, a) + 1
+        return not text[line_start:a].strip()
     return False
 
 

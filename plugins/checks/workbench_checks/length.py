@@ -197,8 +197,18 @@ def _unit(word: str) -> str:
     return "bullets"
 
 
+_UNIT_HINT = re.compile(r"word|char|letter|sentence|paragraph|para|bullet|point|item|line", re.I)
+
+
 def prompt_limits(prompt: str) -> list[Limit]:
-    """Every length limit stated in ``prompt``, most specific phrasing first, one per unit/kind."""
+    """Every length limit stated in ``prompt`` (cached: suites repeat prompts across models)."""
+    if not _UNIT_HINT.search(prompt):
+        return []
+    return list(_prompt_limits(prompt))
+
+
+@lru_cache(maxsize=4096)
+def _prompt_limits(prompt: str) -> tuple[Limit, ...]:
     found: list[Limit] = []
     taken: list[tuple[int, int]] = []
 
@@ -244,9 +254,10 @@ def prompt_limits(prompt: str) -> list[Limit]:
         add(m, "words", "vague", 40)
     for m in _RE_FEW_SENTENCES.finditer(prompt):
         add(m, "sentences", "vague", 8)
-    return found
+    return tuple(found)
 
 
+@lru_cache(maxsize=4096)
 def vague_brevity(prompt: str) -> str | None:
     """The "briefly"/"concise" wording of a prompt, if any."""
     m = _RE_VAGUE.search(prompt)
@@ -396,9 +407,25 @@ _SIGNOFF = re.compile(
 _TERMINAL = re.compile(r"[.!?…:;]$")
 
 
+def _last_sentence_start(text: str) -> int:
+    k = max(text.rfind(". "), text.rfind("! "), text.rfind("? "), text.rfind("\n"))
+    return k + 2 if k >= 0 else 0
+
+
+def _strip_trailers(text: str) -> str:
+    """``text`` without what may trail a finished sentence. Only the tail is searched: an
+    end-anchored regex over a whole output costs time quadratic in its length."""
+    head, tail = text[:-64], text[-64:]
+    return head + _TRAILERS.sub("", tail)
+
+
+def _tail(text: str, n: int = 300) -> str:
+    return text[-n:]
+
+
 def _closed(line: str) -> bool:
     """Does the line end its sentence (ignoring closing quotes, brackets and emoji)?"""
-    return _TERMINAL.search(_TRAILERS.sub("", line)) is not None
+    return _TERMINAL.search(_strip_trailers(line)[-2:]) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,17 +446,17 @@ def detect_truncation(text: str) -> _Trunc | None:
     head = body[:200].lower()
     if ("<html" in head or "<!doctype" in head) and "</html>" not in body[-300:].lower():
         return _Trunc(0.8, body.rfind("\n") + 1, "HTML document without its closing tag")
-    core = _TRAILERS.sub("", body)
-    if not core or _CLOSED_END.search(core):
+    core = _strip_trailers(body)
+    if not core or _CLOSED_END.search(core[-4:]):
         return None
     lines = [ln for ln in body.splitlines() if ln.strip()]
     last = lines[-1].strip()
-    if _HASHTAGS.search(core) or _URL_END.search(core):
+    if _HASHTAGS.search(_tail(core)) or _URL_END.search(_tail(core)):
         return None
     start = body.rfind(last)
-    sents = sentence_spans(body)
-    sent_start = sents[-1][0] if sents else start
-    m = _LAST_WORD.search(last)
+    # where the unfinished sentence starts: after the last sentence end before the tail
+    sent_start = max(start, _last_sentence_start(body))
+    m = _LAST_WORD.search(last[-80:])
     raw_word = m.group(1) if m else ""
     last_word = raw_word.lower()
     others = lines[:-1]

@@ -21,6 +21,7 @@ lookups only.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ from pydantic import Field
 
 from workbench.checks import Check, Finding, Record
 
-from ._text import code_spans, in_spans, sentence_spans, words
+from ._text import WORD_RE, code_spans, in_spans, sentence_spans
 
 _SPACES_ONLY = re.compile(r"[ \t]+")
 # Songs and chants repeat a chorus by design; a poem that repeats a stanza has no such excuse.
@@ -88,16 +89,13 @@ class RepetitionCheck(Check):
     # ---------------------------------------------------------------------------------------
     def _check(self, record: Record) -> Finding:
         text = record.output
-        toks = words(text)
-        if len(toks) < 2:
+        toks = _Words(text)
+        if len(toks.norm) < 2:
             return self.finding(record, flagged=False, score=0.0, message="too short to repeat")
-        code = code_spans(text)
-        refrain = bool(_REFRAIN_PROMPT.search(record.prompt or "")) or bool(
-            _REFRAIN_LABEL.search(text)
-        )
-        stutters = self._stutters(text, toks, code)
+        ctx = _Context(text, record.prompt or "")
+        stutters = self._stutters(text, toks, ctx)
         stuttered = {h.start for h in stutters}
-        hits = stutters + self._runs(text, toks, code, refrain, stuttered)
+        hits = stutters + self._runs(text, toks, ctx, stuttered)
         flagged = [h for h in hits if h.score >= 0.5]
         if not flagged:
             best = max((h.score for h in hits), default=0.0)
@@ -105,7 +103,7 @@ class RepetitionCheck(Check):
         flagged.sort(key=lambda h: -h.score)
         top = flagged[0]
         repeated_words = sum(h.words for h in flagged)
-        share = min(1.0, repeated_words / len(toks))
+        share = min(1.0, repeated_words / len(toks.norm))
         score = min(1.0, top.score + 0.1 * share)
         msg = _describe(top)
         if len(flagged) > 1:
@@ -123,23 +121,30 @@ class RepetitionCheck(Check):
             },
         )
 
-    def _stutters(self, text: str, toks: list, code: list) -> list[_Hit]:
+    def _stutters(self, text: str, toks: _Words, ctx: _Context) -> list[_Hit]:
         opts = self.options
+        norm = toks.norm
         hits: list[_Hit] = []
-        i, n = 0, len(toks)
-        while i < n:
+        n = len(norm)
+        doubles = [k for k, (x, y) in enumerate(zip(norm, norm[1:], strict=False)) if x == y]
+        if not doubles:
+            return hits
+        last_end = 0
+        for i in doubles:
+            if i < last_end:
+                continue
             j = i + 1
             # a stutter stays on one line: "E E F#" across lines of a melody is not one
             while (
                 j < n
-                and toks[j].norm == toks[i].norm
-                and _SPACES_ONLY.fullmatch(text, toks[j - 1].end, toks[j].start) is not None
+                and norm[j] == norm[i]
+                and _SPACES_ONLY.fullmatch(text, toks.end(j - 1), toks.start(j)) is not None
             ):
                 j += 1
             reps = j - i
-            word = toks[i].norm
+            word = norm[i]
             # three in a row is never code style; a plain double may be ("Scanner scanner")
-            if reps >= 2 and word.isalpha() and (reps >= 3 or not in_spans(code, toks[i].start)):
+            if reps >= 2 and word.isalpha() and (reps >= 3 or not ctx.in_code(toks.start(i))):
                 if reps >= opts.min_stutter and not (len(word) == 1 and word not in "ai"):
                     score = min(1.0, 0.75 + 0.05 * reps)
                 elif (
@@ -152,37 +157,40 @@ class RepetitionCheck(Check):
                 else:
                     score = 0.3
                 hits.append(
-                    _Hit("stutter", toks[i + 1].start, toks[j - 1].end, reps - 1, word, reps, score)
+                    _Hit("stutter", toks.start(i + 1), toks.end(j - 1), reps - 1, word, reps, score)
                 )
-            i = j
+            last_end = j
         return hits
 
-    def _runs(
-        self, text: str, toks: list, code_at: list, refrain: bool, stuttered: set[int]
-    ) -> list[_Hit]:
+    def _runs(self, text: str, toks: _Words, ctx: _Context, stuttered: set[int]) -> list[_Hit]:
         opts = self.options
-        ids = _ids(toks)
+        ids = toks.norm  # words compare as fast as integer ids would
         n = len(ids)
-        last: dict[tuple[int, int], int] = {}
-        prev = [-1] * n
-        for k in range(n - 1):
-            key = (ids[k], ids[k + 1])
-            prev[k] = last.get(key, -1)
-            last[key] = k
+        if len(set(ids)) == n:
+            return []  # no word twice: nothing can repeat
+        pairs = list(zip(ids, ids[1:], strict=False))
+        counts = Counter(pairs)
+        if len(counts) == len(pairs):
+            return []  # no word pair twice
+        # for each position whose word pair occurred before, the nearest earlier occurrence
+        last: dict[tuple[str, str], int] = {}
+        prev: dict[int, int] = {}
+        for k in [k for k, g in enumerate(pairs) if counts[g] > 1]:
+            g = pairs[k]
+            if g in last:
+                prev[k] = last[g]
+            last[g] = k
         sents = None
         hits: list[_Hit] = []
-        i = done = 0
-        while i < n - 1:
-            j = prev[i]
-            if j < 0:
-                i += 1
+        done = 0
+        for i, j in prev.items():  # positions in increasing order
+            if i < done:
                 continue
             d = i - j
             e = i
             while e < n and ids[e] == ids[e - d]:
                 e += 1
             if e - i < 3:  # two-word echoes are noise
-                i += 1
                 continue
             # the nearest earlier bigram may have missed the copy's first words: walk back
             start = i
@@ -190,34 +198,43 @@ class RepetitionCheck(Check):
                 start -= 1
             i, j = start, start - d
             length = e - i
-            if d == 1 and (not toks[i].norm.isalpha() or toks[i].start in stuttered):
-                i = e  # numbers ("0, 0, 0, 0") and stutters already reported
+            if d == 1 and (not toks.norm[i].isalpha() or toks.start(i) in stuttered):
+                done = e  # numbers ("0, 0, 0, 0") and stutters already reported
                 continue
-            a, b = toks[i].start, toks[e - 1].end
-            unit = text[toks[j].start : toks[min(j + d, n) - 1].end]
+            copies = 1 + length / d
+            if (length < d and length < opts.min_block_words) or (
+                length >= d and copies < opts.min_loop_copies and d < opts.min_block_words
+            ):
+                # too short to be flagged whatever its context: keep only its weak score
+                weak = min(0.45, 0.03 * length) if length < d else min(0.45, 0.1 * copies)
+                hits.append(_Hit("weak", 0, 0, length, "", copies, weak))
+                done = e
+                continue
+            a, b = toks.start(i), toks.end(e - 1)
+            unit = text[toks.start(j) : toks.end(min(j + d, n) - 1)]
             # code repeats statement shapes by design ("case '+': ... case '-': ..."): words
             # alone cannot tell, so there the copies must also match symbol for symbol
-            code = in_spans(code_at, a) or in_spans(code_at, toks[j].start)
-            if code and _SYMBOLS.findall(text, toks[i - d].start, toks[e - 1 - d].end) != (
-                _SYMBOLS.findall(text, a, toks[e - 1].end)
+            code = ctx.in_code(a) or ctx.in_code(toks.start(j))
+            if code and _SYMBOLS.findall(text, toks.start(i - d), toks.end(e - 1 - d)) != (
+                _SYMBOLS.findall(text, a, toks.end(e - 1))
             ):
-                i = done = e
+                done = e
                 continue
+            refrain = ctx.refrain()
             if sents is None:
                 sents = sentence_spans(text)
             whole = _covers_sentence(sents, a, b, toks, opts.min_block_words)
             if length >= d:
-                copies = 1 + length / d
                 # a phrase doubled inside one sentence, or whole sentences said again
-                joined = whole or not _SENTENCE_BREAK.search(text, toks[i - 1].end, toks[i].start)
+                joined = whole or not _SENTENCE_BREAK.search(text, toks.end(i - 1), toks.start(i))
                 hit = self._loop_hit(a, b, length, d, copies, unit, code, refrain, joined)
             else:
                 # parallel list items ("1. Highlight the text ..." under two headings) share words
-                listy = _starts_list_item(text, toks[j].start) and _starts_list_item(text, a)
+                listy = _starts_list_item(text, toks.start(j)) and _starts_list_item(text, a)
                 hit = self._dup_hit(a, b, length, whole, unit, code, refrain or listy)
             if hit is not None:
                 hits.append(hit)
-            i = done = e
+            done = e
         return hits
 
     def _loop_hit(self, a, b, length, d, copies, unit, code, refrain, joined) -> _Hit | None:
@@ -258,19 +275,62 @@ def _starts_list_item(text: str, pos: int) -> bool:
     return bool(_AT_LINE_START.search(text, max(0, pos - 12), pos) and _MARKER.match(text, pos))
 
 
-def _ids(toks: list) -> list[int]:
-    table: dict[str, int] = {}
-    return [table.setdefault(t.norm, len(table)) for t in toks]
+class _Context:
+    """What a hit's verdict may depend on, worked out only when a candidate needs it."""
+
+    __slots__ = ("text", "prompt", "_code", "_refrain")
+
+    def __init__(self, text: str, prompt: str):
+        self.text, self.prompt = text, prompt
+        self._code: list[tuple[int, int]] | None = None
+        self._refrain: bool | None = None
+
+    def in_code(self, pos: int) -> bool:
+        if self._code is None:
+            self._code = code_spans(self.text)
+        return in_spans(self._code, pos)
+
+    def refrain(self) -> bool:
+        """Does the prompt ask for a song or the output label a chorus?"""
+        if self._refrain is None:
+            self._refrain = bool(
+                _REFRAIN_PROMPT.search(self.prompt) or _REFRAIN_LABEL.search(self.text)
+            )
+        return self._refrain
+
+
+class _Words:
+    """The lowercased words of a text; their offsets are found only when a hit needs them."""
+
+    __slots__ = ("text", "norm", "_spans")
+
+    def __init__(self, text: str):
+        self.text = text
+        self._spans: list[tuple[int, int]] | None = None
+        if text.isascii():  # lowercasing ASCII keeps every word and offset as it was
+            self.norm = WORD_RE.findall(text.lower())
+        else:  # "İ".lower() is two characters: lowercase word by word
+            self.norm = [w.lower() for w in WORD_RE.findall(text)]
+
+    def _all(self) -> list[tuple[int, int]]:
+        if self._spans is None:
+            self._spans = [m.span() for m in WORD_RE.finditer(self.text)]
+        return self._spans
+
+    def start(self, k: int) -> int:
+        return self._all()[k][0]
+
+    def end(self, k: int) -> int:
+        return self._all()[k][1]
 
 
 def _covers_sentence(
-    sents: list[tuple[int, int]], a: int, b: int, toks: list, min_words: int
+    sents: list[tuple[int, int]], a: int, b: int, toks: _Words, min_words: int
 ) -> bool:
     """Does [a, b) contain a whole sentence of at least ``min_words`` words?"""
     for s, e in sents:
         if s >= a - 1 and e <= b + 2 and e - s > 0:
-            n = sum(1 for t in toks if s <= t.start < e)
-            if n >= min_words:
+            if len(WORD_RE.findall(toks.text, s, e)) >= min_words:
                 return True
         if s > b:
             break
