@@ -15,7 +15,7 @@ regular British/American variant (the evidence is in ``real_word_examples``).
 
 Answers and correct words are each split by a hash into dev (used while building the check) and
 held-out (only measured) parts; both are reported, plus false flags per 1,000 words on the
-untouched texts.
+untouched texts, and a dense variant where every eligible occurrence is replaced.
 
     python -m bench.checks_misspelling
 """
@@ -74,9 +74,12 @@ def _sentence_start(text: str, pos: int) -> bool:
 
 
 def inject(
-    text: str, pairs: dict[str, list[str]], rng: random.Random
+    text: str, pairs: dict[str, list[str]], rng: random.Random, per_text: int | None = PER_TEXT
 ) -> tuple[str, list[tuple[int, int, str, str]]]:
-    """Replace up to PER_TEXT eligible words; returns the new text and (start, end, wrong, right)."""
+    """Replace up to ``per_text`` eligible words (None: all of them).
+
+    Returns the new text and (start, end, wrong, right) for each replacement.
+    """
     blocked = [m.span() for m in _NOT_PROSE_RE.finditer(text)]
     sites = []
     for m in _WORD_RE.finditer(text):
@@ -86,7 +89,9 @@ def inject(
             continue
         if w == low or (w == low.capitalize() and _sentence_start(text, m.start())):
             sites.append(m)
-    chosen = sorted(rng.sample(sites, min(PER_TEXT, len(sites))), key=lambda m: m.start())
+    if per_text is not None:
+        sites = sorted(rng.sample(sites, min(per_text, len(sites))), key=lambda m: m.start())
+    chosen = sites
     out, last, shift, injected = [], 0, 0, []
     for m in chosen:
         right = m.group()
@@ -108,14 +113,16 @@ def _real_word(wrong: str, lex) -> bool:
     return w in lex.words or lex.american(w) is not None
 
 
-def evaluate(texts: list[dict], pairs: dict[str, list[str]], check) -> dict:
+def evaluate(
+    texts: list[dict], pairs: dict[str, list[str]], check, per_text: int | None = PER_TEXT
+) -> dict:
     from workbench_checks.misspelling_lexicon import get_lexicon
 
     lex = get_lexicon()
     rng = random.Random(SEED)
     recs, injections = [], []
     for t in texts:
-        new, inj = inject(t["chatgpt_response"], pairs, rng)
+        new, inj = inject(t["chatgpt_response"], pairs, rng, per_text)
         recs.append(Record(id=str(t.get("ID", len(recs))), prompt=t["user_query"], output=new))
         injections.append(inj)
     clean = [
@@ -162,6 +169,7 @@ def evaluate(texts: list[dict], pairs: dict[str, list[str]], check) -> dict:
         "precision": round(tp / max(1, tp + fp), 4),
         "recall_nonword": round(hit_nonword / max(1, n_nonword), 4),
         "recall_all": round(hit_all / max(1, n_all), 4),
+        "recall_real_word": round((hit_all - hit_nonword) / max(1, n_all - n_nonword), 4),
         "false_flags": fp,
         "clean_false_flags_per_1000_words": round(1000 * clean_flags / max(1, clean_words), 3),
         "clean_texts_flagged": round(sum(f.flagged for f in clean_findings) / len(clean), 4),
@@ -212,6 +220,12 @@ def run() -> dict:
         part_texts = [t for t in texts if split_of(f"text-{t.get('ID')}") == split]
         part_pairs = {c: w for c, w in pairs.items() if split_of(f"word-{c}") == split}
         figures[split] = evaluate(part_texts, part_pairs, check)
+        # Robustness: every eligible occurrence replaced (about one word in six).
+        dense = evaluate(part_texts, part_pairs, check, per_text=None)
+        figures[split]["dense_all_occurrences"] = {
+            k: dense[k]
+            for k in ("injected", "precision", "recall_nonword", "recall_real_word", "recall_all")
+        }
     return figures
 
 

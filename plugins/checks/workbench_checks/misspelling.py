@@ -59,6 +59,14 @@ class MisspellingCheck(Check):
             1.5,
             description="rarer forms are flagged even with no correction; commoner ones need one",
         )
+        rare_word_typos: bool = Field(
+            True,
+            description="also flag rare dictionary words one edit from a far commoner word "
+            "(ane -> and, smal -> small)",
+        )
+        rare_word_score: float = Field(
+            0.6, ge=0, le=1, description="score of such a rare-word flag (below threshold: off)"
+        )
         check_sentence_start: bool = Field(
             True, description="also check capitalised words that start a sentence"
         )
@@ -105,7 +113,8 @@ class MisspellingCheck(Check):
         unknown = {
             t
             for t in lowercase_words(masked)
-            if t not in lex.words and _strip_s(t) not in lex.words
+            if (t not in lex.words and _strip_s(t) not in lex.words)
+            or (o.rare_word_typos and t in lex.rare)
         }
         if not unknown:
             return []
@@ -116,6 +125,16 @@ class MisspellingCheck(Check):
             if len(w.norm) < o.min_length or w.norm in known:
                 continue
             if w.sentence_start and not o.check_sentence_start:
+                continue
+            if w.norm in lex.words:
+                # A dictionary word: only a rare one next to a far commoner word is suspect.
+                typo = lex.likely_typo(w.norm) if o.rare_word_typos else None
+                if typo is None:
+                    continue
+                v = Verdict(True, lex.zipf(w.norm), typo[0], 1, typo[1])
+                score = o.rare_word_score
+                if score >= o.threshold:
+                    flags.append((w, v, score))
                 continue
             us = lex.american(w.norm)
             if us is not None:
@@ -128,7 +147,7 @@ class MisspellingCheck(Check):
             if score >= o.threshold:
                 flags.append((w, v, score))
         if flags:
-            flags = [f for f in flags if not _foreign(masked, f[0].start, unknown)]
+            flags = [f for f in flags if not _foreign(masked, f[0].start, unknown, lex)]
         return flags
 
     def _finding(self, rec: Record, flags: list) -> Finding:
@@ -164,13 +183,20 @@ def _strip_s(token: str) -> str:
     return token[:-2] if token.endswith(("'s", "’s")) else token
 
 
-def _foreign(masked: str, pos: int, unknown: set[str]) -> bool:
-    """Is the sentence around ``pos`` mostly words no list knows (another language, lorem ipsum)?"""
+def _foreign(masked: str, pos: int, unknown: set[str], lex: Lexicon) -> bool:
+    """Is the sentence around ``pos`` another language or placeholder text (lorem ipsum)?
+
+    That is: many words no list knows, and few of the very common English words (the, of, and,
+    to, is, ...) that even a badly misspelled English sentence still holds.
+    """
     start = max(masked.rfind(c, 0, pos) for c in ".!?\n") + 1
     ends = [e for e in (masked.find(c, pos) for c in ".!?\n") if e >= 0]
     words = lowercase_words_list(masked[start : min(ends) if ends else len(masked)])
     strange = sum(1 for w in words if w in unknown)
-    return strange >= 3 and strange > 0.4 * len(words)
+    if strange < 3 or strange <= 0.4 * len(words):
+        return False
+    glue = sum(1 for w in words if w in lex.words and lex.zipf(w) >= 6.0)
+    return glue < 0.15 * len(words)
 
 
 def _cased(correction: str, original: str) -> str:

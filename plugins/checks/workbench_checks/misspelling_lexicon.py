@@ -89,6 +89,12 @@ _SUFFIXES = (
 )
 
 
+# A dictionary word rarer than RARE_ZIPF with a neighbour RARE_GAP more common is suspect: on
+# natural answers this flags about one word in 10,000, on human misspellings many real-word ones.
+RARE_ZIPF = 3.0
+RARE_GAP = 3.0
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What the lexicon says about one lowercase word."""
@@ -114,7 +120,13 @@ class Lexicon:
         for w in self.words:
             if w.isalpha():
                 self._by_len.setdefault(len(w), []).append(w)
+        # Rare dictionary entries: some are old or technical words (yore, frond), many are
+        # typos the list absorbed from its corpus (smal, makeing): see ``likely_typo``.
+        self.rare: frozenset[str] = frozenset(
+            w for w in self.words if w.isalpha() and self.zipf(w) < RARE_ZIPF
+        )
         self.verdict = lru_cache(maxsize=200_000)(self._verdict)
+        self.likely_typo = lru_cache(maxsize=200_000)(self.likely_typo)
         self.american = lru_cache(maxsize=200_000)(self.american)
         self.derived = lru_cache(maxsize=200_000)(self.derived)
 
@@ -133,6 +145,10 @@ class Lexicon:
                 return alt
         return None
 
+    def common(self, word: str) -> bool:
+        """A dictionary word at least moderately common (Zipf >= 3, about 1 in a million words)."""
+        return word in self.words and self.zipf(word) >= 3.0
+
     def derived(self, word: str) -> bool:
         """Is ``word`` a regular derivation or compound of dictionary words?
 
@@ -142,8 +158,7 @@ class Lexicon:
 
         # Parts must be common words: the dictionary also lists rare scraps (poss, grom) that
         # would make almost any typo look like a derivation.
-        def common(w: str) -> bool:
-            return w in self.words and self.zipf(w) >= 3.0
+        common = self.common
 
         for pre in _PREFIXES:
             rest = word[len(pre) :]
@@ -174,6 +189,18 @@ class Lexicon:
                 if common(a) and (common(b) or (b.endswith("s") and common(b[:-1]))):
                     return True
         return False
+
+    def likely_typo(self, word: str) -> tuple[str, float] | None:
+        """For a rare dictionary word one edit from a far commoner word (ane -> and, smal ->
+        small), that word and its Zipf frequency; else None."""
+        if word not in self.rare:
+            return None
+        near = [w for w in _edits1(word) if w in self.words and w.isalpha()]
+        if not near:
+            return None
+        best = max(near, key=lambda w: (self.zipf(w), w))
+        zb = self.zipf(best)
+        return (best, zb) if zb - self.zipf(word) >= RARE_GAP else None
 
     def candidates(self, word: str, max_distance: int = 2) -> tuple[str | None, int]:
         """The most frequent dictionary word at the smallest edit distance (OSA), or None."""
