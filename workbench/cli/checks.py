@@ -155,6 +155,22 @@ def read_records(path: Path, skipped: list[tuple[int, str]]) -> Iterator[list[An
         yield batch
 
 
+class _NoBar:
+    """Stands in for the progress bar on small inputs."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def _count_lines(path: Path) -> int:
     with path.open("rb") as fh:
         return sum(1 for _ in fh)
@@ -209,10 +225,11 @@ def check_cmd(
     flagged: Counter[str] = Counter()
     errors: Counter[str] = Counter()
     sink = out.open("w", encoding="utf-8") if out else sys.stdout
-    show = _count_lines(records) >= PROGRESS_MIN_LINES
+    total = _count_lines(records)
     try:
-        with progress(transient=True) as bar:
-            task = bar.add_task("checking", total=None, rate="", visible=show)
+        # a progress bar (stderr) only for files big enough to wait on
+        with progress(transient=True) if total >= PROGRESS_MIN_LINES else _NoBar() as bar:
+            task = bar.add_task("checking", total=total, rate="")
             for batch in read_records(records, skipped):
                 report = run_checks(batch, instances)
                 rows = []
@@ -226,7 +243,7 @@ def check_cmd(
                 if rows:
                     sink.write("\n".join(rows) + "\n")
                 n_records += len(batch)
-                bar.update(task, advance=len(batch), rate=f"{n_records} records")
+                bar.update(task, completed=min(total, n_records + len(skipped)), rate="lines")
     finally:
         if out:
             sink.close()
