@@ -1,9 +1,64 @@
-"""`workbench demo` commands."""
+"""`workbench demo`: build the embedded demo model (once, cached) and run the demo suite on it."""
 
 from __future__ import annotations
 
+import time
+from typing import Annotated, Any
+
 import typer
+
+from .common import DbOption, JsonOption, console, err_console, open_store, print_json
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def print_demo(summary: dict[str, Any], flagged: list[dict[str, Any]]) -> None:
+    """The demo run's headline: error rates per category, exact match, a few flagged outputs."""
+    from rich.table import Table
+
+    n = int(summary.get("items") or summary.get("n_outputs") or 0)
+    table = Table(title=f"demo-base on the demo suite ({n} eval items)", title_justify="left")
+    for col in ("category", "flagged", "rate"):
+        table.add_column(col, justify="left" if col == "category" else "right")
+    for cat, v in sorted((summary.get("findings") or {}).items()):
+        table.add_row(cat, str(v["flagged"]), _pct(v["flagged"], v["checked"]))
+    m = summary.get("metrics") or {}
+    if "exact_match" in m:
+        table.add_row("exact match", "", f"{100 * m['exact_match']:.1f}%")
+    console.print(table)
+    for f in flagged:
+        text = f["text"].replace("\n", " ")
+        console.print(f"[bold]{f['item_id']}[/bold] [{', '.join(f['categories'])}] "
+                      f"{text[:160]}{'...' if len(text) > 160 else ''}", highlight=False)
+    console.print(f"run {summary['run_id']}: see `workbench show {summary['run_id']}`",
+                  highlight=False)
+
+
+def demo_cmd(
+    db: DbOption = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Build the demo model again.")] = False,
+    examples: Annotated[int, typer.Option("--examples", "-n", min=0,
+                                          help="Flagged outputs to show.")] = 5,
+    as_json: JsonOption = False,
+) -> None:
+    """Build a small demo model on the CPU (cached) and run the demo suite on it."""
+    from ..demo import ensure_demo_model, run_demo
+    from ..store.runs import flagged_outputs
+
+    t0 = time.time()
+    model_dir = ensure_demo_model(rebuild=rebuild, progress=not as_json)
+    if not as_json:
+        err_console.print(f"demo model: {model_dir} ({time.time() - t0:.0f}s)", highlight=False)
+    store = open_store(db)
+    result = run_demo(store, progress=not as_json)
+    summary = dict(result.summary, model_dir=str(model_dir), seconds=round(time.time() - t0, 1))
+    if as_json:
+        print_json(summary)
+        return
+    print_demo(summary, flagged_outputs(store, result.run_id, examples))
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("demo")(demo_cmd)
