@@ -9,7 +9,15 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import ConfigError
-from .common import DbOption, JsonOption, PluginsDirOption, console, open_store, print_json
+from .common import (
+    DbOption,
+    JsonOption,
+    PluginsDirOption,
+    console,
+    err_console,
+    open_store,
+    print_json,
+)
 
 ModelOption = Annotated[
     list[str],
@@ -109,12 +117,14 @@ def run_cmd(
     from ..models import load_model
     from ..runner import run_suite
 
-    store = open_store(db)
+    store = None
     results = []
     for name, spec in models:
         if not as_json:
-            console.print(f"[dim]loading {name} = {spec}[/dim]", highlight=False)
+            err_console.print(f"[dim]loading {name} = {spec}[/dim]", highlight=False,
+                              soft_wrap=True)
         if the_suite.source == "lm-eval":
+            store = store or open_store(db)
             from ..lmeval import run_lmeval_spec
 
             res = run_lmeval_spec(
@@ -128,6 +138,8 @@ def run_cmd(
             continue
         loaded = load_model(spec, name, device=device, dtype=dtype, merge=not no_merge,
                             trust_remote_code=trust_remote_code, allow_pickle=allow_pickle)
+        # opened once the first model loads: a bad suite or checkpoint leaves the database alone
+        store = store or open_store(db)
         res = run_suite(store, loaded, the_suite, batch_size=batch_size, checks=check_list,
                         split=split, progress=not as_json)
         results.append(res.summary)

@@ -1,0 +1,305 @@
+"""`workbench run/runs/show/export` and the runner: cache, resume after a real kill, checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from _varied import build_varied_model
+
+from workbench.store import Store
+
+PLUGIN = '''
+from workbench import Check, hookimpl
+
+
+class Marker(Check):
+    name = "marker"
+    category = "marked"
+    description = "flags outputs of items tagged 'flag'"
+
+    def run(self, records):
+        for r in records:
+            hit = "flag" in r.tags
+            yield self.finding(r, flagged=hit, score=0.9 if hit else 0.1,
+                               spans=[(0, min(3, len(r.output)))] if hit else [],
+                               message="tagged flag" if hit else "")
+
+
+@hookimpl
+def register_checks(register):
+    register(Marker)
+'''
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread, and the test machine is shared."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(autouse=True)
+def _only_local_plugins(monkeypatch):
+    """No entry-point plugins: these tests bring their own check through --plugins-dir."""
+    monkeypatch.setenv("WORKBENCH_PLUGINS", "")
+
+
+@pytest.fixture(scope="module")
+def varied_dir(tmp_path_factory, tiny_tokenizer):
+    return build_varied_model(tmp_path_factory.mktemp("varied"), tiny_tokenizer)
+
+
+@pytest.fixture
+def plugins_dir(tmp_path):
+    d = tmp_path / "plugins"
+    d.mkdir()
+    (d / "marker.py").write_text(PLUGIN)
+    return d
+
+
+def make_suite(d: Path, n: int, *, refs: dict[str, str] | None = None, max_new: int = 8,
+               extra_yaml: str = "", name: str = "t") -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    with (d / "data.jsonl").open("w") as f:
+        for i in range(n):
+            row = {"id": f"q{i:04d}", "prompt": f"Question {i}: name a colour number {i * 7}.",
+                   "tags": ["flag"] if i % 4 == 0 else []}
+            if refs and row["id"] in refs:
+                row["reference"] = refs[row["id"]]
+            f.write(json.dumps(row) + "\n")
+    p = d / "suite.yaml"
+    p.write_text(f"name: {name}\ndata: data.jsonl\ngeneration:\n  max_new_tokens: {max_new}\n"
+                 + extra_yaml)
+    return p
+
+
+def run_json(cli, *args):
+    r = cli("run", *args, "--json")
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def test_run_stores_outputs_and_rerun_is_served_from_cache(tmp_path, cli, varied_dir,
+                                                           plugins_dir):
+    suite = make_suite(tmp_path / "s", 10, refs={"q0001": "nothing like it"})
+    first = run_json(cli, "--model", f"base={varied_dir}", "--suite", suite, "-b", "4",
+                     "--plugins-dir", plugins_dir)
+    assert (first["items"], first["generated"], first["cached"], first["skipped"]) == (10, 10, 0, 0)
+    assert first["findings"] == {"marked": {"checked": 10, "flagged": 3, "errors": 0}}
+    assert first["metrics"] == {"exact_match": 0.0, "n_scored": 1}
+    store = Store(os.environ["WORKBENCH_DB"])
+    outs = store.run_outputs(first["run_id"])
+    assert len(outs) == 10 and not outs.cached.any()
+    assert set(outs.finish_reason) <= {"eos", "stop", "length"} and (outs.tokens_in > 0).all()
+
+    # same suite and model again: nothing generated, every output copied from the cache
+    again = run_json(cli, "--model", f"base={varied_dir}", "--suite", suite,
+                     "--plugins-dir", plugins_dir)
+    assert again["run_id"] != first["run_id"] and not again["resumed"]
+    assert (again["generated"], again["cached"]) == (0, 10)
+    outs2 = store.run_outputs(again["run_id"])
+    assert outs2.cached.all() and list(outs2.text) == list(outs.text)
+    assert again["findings"] == first["findings"]
+
+    # references changed (cache keys did not): still cached, metrics recomputed
+    texts = dict(zip(outs.item_id, outs.text, strict=True))
+    refs = {k: texts[k].upper() + " !" for k in ("q0000", "q0001")} | {"q0002": "no match at all"}
+    suite2 = make_suite(tmp_path / "s2", 10, refs=refs)
+    third = run_json(cli, "--model", f"base={varied_dir}", "--suite", suite2, "--no-checks")
+    assert (third["generated"], third["cached"]) == (0, 10)
+    assert third["metrics"]["n_scored"] == 3
+    assert third["metrics"]["exact_match"] == pytest.approx(2 / 3, abs=1e-6)
+    assert third["findings"] == {}
+
+    # a different generation config is a different cache key
+    suite3 = make_suite(tmp_path / "s3", 10, max_new=5)
+    fourth = run_json(cli, "--model", f"base={varied_dir}", "--suite", suite3, "--no-checks")
+    assert (fourth["generated"], fourth["cached"]) == (10, 0)
+
+
+def test_table_output_runs_show_export(tmp_path, cli, varied_dir, plugins_dir):
+    suite = make_suite(tmp_path / "s", 8, refs={"q0000": "blue"})
+    r = cli("run", "--model", f"base={varied_dir}", "--suite", suite, "--plugins-dir", plugins_dir)
+    assert r.exit_code == 0, r.output
+    for needle in ("base", "generated", "marked 2", "0.000", "(n=1)"):
+        assert needle in r.stdout, r.stdout
+    store = Store(os.environ["WORKBENCH_DB"])
+    run_id = store.resolve_run("latest")
+
+    runs = json.loads(cli("runs", "--json").stdout)
+    assert [x["run_id"] for x in runs] == [run_id]
+    assert runs[0]["status"] == "finished" and runs[0]["n_outputs"] == 8
+    assert run_id in cli("runs").stdout
+
+    shown = json.loads(cli("show", run_id[:5], "--json", "--limit", "3").stdout)
+    assert shown["run"]["run_id"] == run_id and shown["metrics"]["n_outputs"] == 8
+    assert shown["findings"][0]["category"] == "marked" and shown["findings"][0]["flagged"] == 2
+    assert len(shown["flagged"]) == 2
+    assert {f["item_id"] for f in shown["flagged"]} == {"q0000", "q0004"}
+    text = cli("show", "latest").stdout
+    assert "q0000" in text and "marked" in text and "tagged flag" in text
+    assert cli("show", "zzzz").exit_code == 2
+
+    out = tmp_path / "export.jsonl"
+    assert cli("export", "latest", "--out", out).exit_code == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 8
+    by_id = {x["item_id"]: x for x in rows}
+    assert by_id["q0000"]["reference"] == "blue" and by_id["q0000"]["flagged"] == ["marked"]
+    assert by_id["q0000"]["findings"][0]["check"] == "marker"
+    assert by_id["q0001"]["flagged"] == [] and by_id["q0001"]["findings"][0]["flagged"] is False
+    assert {"text", "prompt", "rendered_prompt", "finish_reason", "tokens_out", "metrics"} <= set(
+        by_id["q0000"])
+    pq = tmp_path / "export.parquet"
+    assert cli("export", run_id, "--format", "parquet", "--out", pq).exit_code == 0
+    df = pd.read_parquet(pq)
+    assert len(df) == 8 and sorted(df.item_id) == sorted(by_id)
+    assert cli("export", run_id, "--format", "csv").exit_code == 2
+
+
+def test_check_selection_options(tmp_path, cli, varied_dir, plugins_dir):
+    suite = make_suite(tmp_path / "s", 4)
+    res = run_json(cli, "--model", f"base={varied_dir}", "--suite", suite, "--plugins-dir",
+                   plugins_dir, "--checks", "marker")
+    assert res["findings"]["marked"]["flagged"] == 1
+    r = cli("run", "--model", f"base={varied_dir}", "--suite", suite, "--plugins-dir", plugins_dir,
+            "--checks", "nope")
+    assert r.exit_code == 2 and "unknown check(s): nope" in r.stderr
+    r = cli("run", "--model", f"base={varied_dir}", "--suite", suite, "--checks", "marker",
+            "--no-checks")
+    assert r.exit_code == 2
+    # a suite may name checks (with options) itself
+    named = make_suite(tmp_path / "n", 4, extra_yaml="checks: [marker]\n")
+    res = run_json(cli, "--model", f"base={varied_dir}", "--suite", named, "--plugins-dir",
+                   plugins_dir)
+    assert res["findings"]["marked"]["checked"] == 4
+
+
+def test_base_and_adapter_in_one_command(tmp_path, cli, tiny_model_dir, tiny_adapter_dir):
+    suite = make_suite(tmp_path / "s", 3, max_new=4)
+    res = run_json(cli, "--model", f"base={tiny_model_dir}", "--model", f"tuned={tiny_adapter_dir}",
+                   "--suite", suite, "--no-merge")
+    assert [r["model"] for r in res] == ["base", "tuned"]
+    store = Store(os.environ["WORKBENCH_DB"])
+    models = store.list_models().set_index("name")
+    assert models.loc["tuned", "kind"] == "adapter"
+    assert models.loc["tuned", "parent_id"] == models.loc["base", "model_id"]
+    assert res[1]["model_id"] != res[0]["model_id"]
+
+
+def test_bad_model_is_one_line_and_writes_nothing(tmp_path, cli):
+    suite = make_suite(tmp_path / "s", 2)
+    r = cli("run", "--model", f"base={tmp_path / 'nope'}", "--suite", suite)
+    assert r.exit_code == 2
+    lines = r.stderr.strip().splitlines()
+    assert lines[-1].startswith("Error: checkpoint not found") and "Traceback" not in r.stderr
+    assert not Path(os.environ["WORKBENCH_DB"]).exists()
+    r = cli("run", "--model", "a=x", "--model", "a=y", "--suite", suite)
+    assert r.exit_code == 2 and "must differ" in r.stderr
+
+
+def test_chat_suite_uses_the_chat_template(tmp_path, cli, varied_dir):
+    d = tmp_path / "chat"
+    d.mkdir()
+    (d / "data.jsonl").write_text(
+        json.dumps({"id": "m1", "messages": [{"role": "user", "content": "Name a colour."}]}) + "\n"
+        + json.dumps({"id": "p1", "prompt": "Name a river."}) + "\n")
+    (d / "suite.yaml").write_text("name: chat\ndata: data.jsonl\nchat_template: true\n"
+                                  "system: Be brief.\ngeneration:\n  max_new_tokens: 4\n")
+    res = run_json(cli, "--model", f"m={varied_dir}", "--suite", d / "suite.yaml", "--no-checks")
+    outs = Store(os.environ["WORKBENCH_DB"]).run_outputs(res["run_id"]).set_index("item_id")
+    assert outs.loc["m1", "rendered_prompt"] == "Be brief.\n\n### Instruction:\nName a colour.\n\n### Response:\n"
+    assert outs.loc["p1", "rendered_prompt"].endswith("Name a river.\n\n### Response:\n")
+
+
+def test_interrupted_run_is_marked_failed_and_resumes(tmp_path, varied_dir):
+    from workbench.models import load_model
+    from workbench.runner import run_suite
+    from workbench.suites import load_suite
+
+    suite = load_suite(make_suite(tmp_path / "s", 9))
+    store = Store(tmp_path / "i.duckdb")
+    loaded = load_model(str(varied_dir), "base")
+
+    def stop_after_first_batch(done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(store, loaded, suite, batch_size=4, checks=[], progress=False,
+                  on_progress=stop_after_first_batch)
+    run = store.get_run("latest")
+    assert run["status"] == "failed" and run["error"] == "interrupted"
+    assert len(store.run_outputs(run["run_id"])) == 4
+    res = run_suite(store, loaded, suite, batch_size=4, checks=[], progress=False)
+    assert res.resumed and res.run_id == run["run_id"]
+    assert (res.summary["skipped"], res.summary["generated"], res.summary["cached"]) == (4, 5, 0)
+    assert store.get_run(res.run_id)["status"] == "finished"
+    assert len(store.run_outputs(res.run_id)) == 9
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill(tmp_path, tiny_model_dir, cli):
+    """Kill -9 a real `workbench run` half-way; the rerun finishes only what was missing."""
+    n = 100
+    suite = make_suite(tmp_path / "big", n, max_new=16)
+    db = tmp_path / "kill.duckdb"
+    exe = Path(sys.executable).with_name("workbench")
+    cmd = [str(exe), "run", "--model", f"base={tiny_model_dir}", "--suite", str(suite),
+           "--db", str(db), "--batch-size", "2", "--no-checks", "--json"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WORKBENCH_PLUGINS": ""}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stored = 0
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            if not db.exists():
+                continue
+            try:
+                stored = count_outputs(db)
+            except Exception:  # noqa: BLE001 - the writer holds the file for a moment
+                continue
+            if stored >= 4:
+                break
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    store = Store(db)
+    run = store.get_run("latest")
+    before = len(store.run_outputs(run["run_id"]))
+    assert run["status"] == "running"  # a SIGKILL leaves no chance to mark it
+    assert 4 <= before < n
+
+    res = run_json(cli, *cmd[2:-1])  # the same command again, in-process
+    assert res["resumed"] and res["run_id"] == run["run_id"]
+    assert (res["skipped"], res["generated"], res["cached"]) == (before, n - before, 0)
+    outs = store.run_outputs(run["run_id"])
+    assert len(outs) == n and outs.item_id.is_unique
+    assert store.get_run(run["run_id"])["status"] == "finished"
+    assert len(store.list_runs()) == 1
+
+
+def count_outputs(db: Path) -> int:
+    s = Store(db, read_only=True, lock_timeout=0.2)
+    return int(s.query_df("SELECT count(*) AS n FROM outputs").n.iloc[0])
+
+
+def test_cli_import_does_not_load_torch():
+    code = "import workbench.cli, sys; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    r = subprocess.run([str(Path(sys.executable).with_name("workbench")), "run", "--help"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "--model" in r.stdout
