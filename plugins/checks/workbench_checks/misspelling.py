@@ -110,12 +110,13 @@ class MisspellingCheck(Check):
         o = self.options
         masked = mask(rec.output)
         # Fast path: most texts hold only dictionary words.
-        unknown = {
-            t
-            for t in lowercase_words(masked)
-            if (t not in lex.words and _strip_s(t) not in lex.words)
-            or (o.rare_word_typos and t in lex.rare)
-        }
+        words = lex.words
+        tokens = lowercase_words(masked)
+        unknown = {t for t in tokens if t not in words}
+        if unknown:
+            unknown = {t for t in unknown if _strip_s(t) not in words}
+        if o.rare_word_typos:
+            unknown |= tokens & lex.rare
         if not unknown:
             return []
         known = _source_words(rec.prompt, rec.context, rec.reference) | self._allowed

@@ -121,6 +121,42 @@ def lowercase_words_list(text: str) -> list[str]:
     return _WORD_RE.findall(text.lower())
 
 
+class _Match(NamedTuple):
+    text: str
+    begin: int
+    finish: int
+
+    def group(self) -> str:
+        return self.text
+
+    def start(self) -> int:
+        return self.begin
+
+    def end(self) -> int:
+        return self.finish
+
+
+def _matches(masked: str, only: set[str] | None) -> list:
+    """Word matches of ``masked``; with ``only``, just the occurrences of those words, found
+    with str.find (a text holds few unknown words, so this skips a Python step per word)."""
+    lower = masked.lower()
+    if only is None or len(lower) != len(masked):  # a few letters change length when lowered
+        return [m for m in _WORD_RE.finditer(masked) if only is None or m.group().lower() in only]
+    found = []
+    for tok in only:
+        i = lower.find(tok)
+        while i >= 0:
+            j = i + len(tok)
+            before = lower[i - 1] if i else " "
+            after = lower[j] if j < len(lower) else " "
+            apostrophe_word = after in "'’" and lower[j + 1 : j + 2].isalpha()
+            if not (before.isalpha() or before in "'’" or after.isalpha() or apostrophe_word):
+                found.append(_Match(masked[i:j], i, j))
+            i = lower.find(tok, j)
+    found.sort(key=lambda m: m.begin)
+    return found
+
+
 def prose_words(text: str, masked: str | None = None, only: set[str] | None = None) -> list[Word]:
     """The words of ``text`` worth spell-checking, in order.
 
@@ -130,10 +166,8 @@ def prose_words(text: str, masked: str | None = None, only: set[str] | None = No
     if masked is None:
         masked = mask(text)
     out: list[Word] = []
-    for m in _WORD_RE.finditer(masked):
+    for m in _matches(masked, only):
         w = m.group()
-        if only is not None and w.lower() not in only:
-            continue
         c0, c1 = _chunk(masked, m.start(), m.end())
         raw = masked[c0:c1]
         core = raw.strip(_EDGE_PUNCT)
