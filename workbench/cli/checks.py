@@ -143,7 +143,10 @@ def read_records(path: Path, skipped: list[tuple[int, str]]) -> Iterator[list[An
                 reason = str(exc).splitlines()[0]
                 skipped.append((lineno, reason))
                 err_console.print(
-                    f"{path}:{lineno}: skipped: {reason}", highlight=False, markup=False
+                    f"{path}:{lineno}: skipped: {reason}",
+                    highlight=False,
+                    markup=False,
+                    soft_wrap=True,
                 )
                 continue
             seen[rec.id] = lineno
@@ -254,12 +257,13 @@ def check_cmd(
     summary = f"{n_records} records, {len(instances)} checks; flagged: {parts}" + (
         f"; {len(skipped)} line(s) skipped" if skipped else ""
     )
-    err_console.print(summary, highlight=False, markup=False)
+    err_console.print(summary, highlight=False, markup=False, soft_wrap=True)
     for name, n in sorted(errors.items()):
         err_console.print(
             f"check {name!r} raised on {n} record(s); see the 'error' field with --all-scores",
             highlight=False,
             markup=False,
+            soft_wrap=True,
         )
     if skipped or errors:
         raise typer.Exit(1)
