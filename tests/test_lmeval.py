@@ -345,6 +345,37 @@ def test_backend_passthrough_stores_samples(tmp_path):
     assert len(run_samples(store, run.run_id)) == 6
 
 
+def test_vllm_backend_gets_model_args_and_the_checkpoint_id(
+    tmp_path, tiny_model_dir, tiny_adapter_dir, monkeypatch
+):
+    """No vLLM here: the backend is swapped for lm-eval's dummy model, recording its arguments."""
+    from lm_eval.models.dummy import DummyLM
+
+    import workbench.lmeval as lme
+    from workbench.models import load_model
+
+    seen = []
+
+    def fake_backend(name, model_args, batch_size=8, device=None):
+        seen.append((name, model_args))
+        return DummyLM()
+
+    monkeypatch.setattr(lme, "backend_lm", fake_backend)
+    store = Store(tmp_path / "wb.duckdb")
+    suite = lmeval_suite([str(TASK_DIR / "workbench_qa.yaml")], limit=1)
+    never = lambda: pytest.fail("the checkpoint must not be loaded")  # noqa: E731
+    a = lme.run_lmeval_spec(store, suite, "base", str(tiny_model_dir), load=never, backend="vllm")
+    b = lme.run_lmeval_spec(
+        store, suite, "tuned", str(tiny_adapter_dir), load=never, backend="vllm"
+    )
+    assert seen[0] == ("vllm", f"pretrained={tiny_model_dir}")
+    assert seen[1] == ("vllm", f"pretrained={tiny_model_dir},lora_local_path={tiny_adapter_dir}")
+    # the same ids workbench gives these checkpoints when it loads them itself
+    assert a.model_id == load_model(str(tiny_model_dir)).fingerprint
+    assert b.model_id == load_model(str(tiny_adapter_dir)).fingerprint
+    assert len(store.run_outputs(b.run_id)) == 1
+
+
 def test_unknown_backend_is_a_user_error(tmp_path):
     with pytest.raises(LmEvalBackendError, match="no-such-backend"):
         run_lmeval_suite(

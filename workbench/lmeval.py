@@ -470,14 +470,20 @@ def run_lmeval_spec(
     kwargs["prepared"] = kwargs.get("prepared") or prepare_tasks(suite)
     if backend in (None, "", "hf", "hf-auto", "huggingface"):
         return run_lmeval_suite(store, load(), suite, model_name=name, **kwargs)
-    args = model_args if model_args is not None else f"pretrained={spec}"
+    base, adapter = _adapter_parts(spec)
+    if model_args is not None:
+        args = model_args
+    elif adapter and backend == "vllm":  # lm-eval's vLLM backend applies the LoRA itself
+        args = f"pretrained={base},lora_local_path={adapter}"
+    else:
+        args = f"pretrained={spec}"
     ident = SimpleNamespace(
         name=name,
         spec=spec,
         fingerprint=_local_fingerprint(spec, backend, args),
-        base=spec,
-        adapter=None,
-        kind="full",
+        base=base or spec,
+        adapter=adapter,
+        kind="adapter" if adapter else "full",
         tokenizer=None,
     )
     return run_lmeval_suite(
@@ -485,16 +491,34 @@ def run_lmeval_spec(
     )
 
 
+def _adapter_parts(spec: str) -> tuple[str | None, str | None]:
+    """(base, adapter dir) when SPEC is a local PEFT adapter dir; (None, None) otherwise."""
+    p = Path(spec).expanduser()
+    conf = p / "adapter_config.json"
+    if not conf.exists():
+        return None, None
+    try:
+        base = json.loads(conf.read_text("utf-8")).get("base_model_name_or_path")
+    except (OSError, ValueError):
+        base = None
+    return (str(base) if base else None), str(p.resolve())
+
+
 def _local_fingerprint(spec: str, backend: str, model_args: str) -> str:
+    """The fingerprint workbench gives SPEC when it loads it, without loading the weights."""
     from .errors import ModelLoadError
-    from .models import model_fingerprint
+    from .models import adapter_fingerprint, model_fingerprint
 
     p = Path(spec).expanduser()
-    if (p / "config.json").exists():
-        try:
+    try:
+        if (p / "config.json").exists():
             return model_fingerprint(p.resolve())
-        except ModelLoadError:
-            pass
+        base, adapter = _adapter_parts(spec)
+        if adapter and base and (Path(base).expanduser() / "config.json").exists():
+            base_fp = model_fingerprint(Path(base).expanduser().resolve())
+            return adapter_fingerprint(Path(adapter), base_fp)
+    except ModelLoadError:
+        pass
     return backend_model_id(backend, model_args)
 
 
