@@ -239,6 +239,7 @@ class RepetitionCheck(Check):
 
     def _loop_hit(self, a, b, length, d, copies, unit, code, refrain, joined) -> _Hit | None:
         opts = self.options
+        # a statement written three times is ordinary code; songs repeat lines
         need = opts.min_loop_copies + (1 if code or refrain else 0)
         if copies >= need:
             score = min(1.0, 0.8 + 0.04 * (copies - need) + 0.005 * length)

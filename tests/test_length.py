@@ -1,0 +1,200 @@
+"""The length check: truncation, prompt limits, length against the reference."""
+
+from __future__ import annotations
+
+import pytest
+from workbench_checks.length import LengthCheck, detect_truncation, measure, prompt_limits
+
+from workbench import Record
+
+ANSWER = (
+    "Photosynthesis turns light into chemical energy. Plants take in carbon dioxide and water. "
+    "Using sunlight, they make glucose and release oxygen. The glucose feeds the plant."
+)  # 4 sentences, 26 words
+
+
+def check(output: str, prompt: str = "Explain it.", **fields):
+    options = fields.pop("options", {})
+    (f,) = LengthCheck(options).run([Record("r", prompt, output, **fields)])
+    return f
+
+
+# -- truncation ---------------------------------------------------------------------------------
+def test_finish_reason_length_is_truncation():
+    f = check("A complete sentence.", finish_reason="length", max_new_tokens=8)
+    assert f.flagged and f.score >= 0.9 and "token limit at max_new_tokens=8" in f.message
+
+
+def test_eos_and_stop_are_never_truncation():
+    cut = "Plants take in carbon dioxide and"
+    assert check(cut).flagged
+    assert not check(cut, finish_reason="eos").flagged
+    assert not check(cut, finish_reason="stop").flagged
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ANSWER[:-40],  # mid-sentence
+        "Plants need light because the",  # a dangling function word
+        "The steps are:\n1. Boil the water.\n2. Add the pasta.\n3. Stir it",  # the others end
+        "Here is the code:\n```python\nprint('hi')\n",  # unclosed fence
+        "The list (apples, pears, plums",  # unclosed bracket
+        "Roses are red,\nviolets are blue,\nsugar is sweet,\nand so are yo",  # a word cut in half
+    ],
+)
+def test_text_that_stops_mid_sentence_is_truncated(text):
+    f = check(text)
+    assert f.flagged and "truncated" in f.message
+    ((a, b),) = f.spans
+    assert b == len(text) and a < b
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ANSWER,
+        "Paris",  # a bare answer
+        'She said: "It\'s done."',
+        "Shopping list:\n- Apples\n- Pears\n- Plums",  # list items without periods
+        "Roses are red\nViolets are blue\nSugar is sweet\nAnd so are you",  # verse
+        "Great news today! 🎉 #launch #product",  # hashtags and emoji
+        "See https://example.com/docs/",
+        "| a | b |\n|---|---|\n| 1 | 2 |",
+        "Thanks for your help.\n\nBest regards,\nJane Doe",
+        "Answer: 42",
+    ],
+)
+def test_complete_text_is_not_truncated(text):
+    assert detect_truncation(text) is None, text
+    assert not check(text).flagged
+
+
+def test_truncation_can_be_switched_off():
+    assert not check("Plants need light because the", options={"detect_truncation": False}).flagged
+
+
+# -- prompt limits ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "prompt, expected",
+    [
+        ("Explain it in at most 50 words.", [("words", "max", 50)]),
+        ("Keep your answer under 100 words.", [("words", "max", 100)]),
+        ("Reply in no more than three sentences.", [("sentences", "max", 3)]),
+        ("Answer in 20 words or less.", [("words", "max", 20)]),
+        ("Limit your response to 50 words.", [("words", "max", 50)]),
+        ("Do not exceed 120 characters.", [("characters", "max", 120)]),
+        ("Do not write more than 30 words.", [("words", "max", 30)]),
+        ("Use a maximum of 3 sentences.", [("sentences", "max", 3)]),
+        ("Use no more than 5 bullet points.", [("bullets", "max", 5)]),
+        ("Word limit: 80", [("words", "max", 80)]),
+        ("at most twenty-five words", [("words", "max", 25)]),
+        ("Keep it to one paragraph.", [("paragraphs", "max", 1)]),
+        ("Give a one-word answer.", [("words", "max", 1)]),
+        ("Answer in one word.", [("words", "max", 1)]),
+        ("Describe the moon in one sentence.", [("sentences", "max", 1)]),
+        ("Describe it in a single sentence.", [("sentences", "max", 1)]),
+        ("Summarize it in two sentences.", [("sentences", "target", 2)]),
+        ("Write a 100-word story.", [("words", "target", 100)]),
+        ("Write a five-sentence story.", [("sentences", "target", 5)]),
+        ("Describe a cow in 100 words.", [("words", "target", 100)]),
+        ("Write 2-3 paragraphs.", [("paragraphs", "max", 3), ("paragraphs", "min", 2)]),
+        ("Write between 50 and 100 words.", [("words", "max", 100), ("words", "min", 50)]),
+        ("Write at least 200 words.", [("words", "min", 200)]),
+        ("Describe it in a few words.", [("words", "vague", 40)]),
+        # not limits on the answer
+        ("Compose two tweets (240 characters max each).", []),
+        ("How often does a word appear in a sentence?", []),
+        ("When do you use a comma in a sentence?", []),
+        ("Explain photosynthesis.", []),
+    ],
+)
+def test_prompt_limits_are_read(prompt, expected):
+    got = [(lim.unit, lim.kind, lim.value) for lim in prompt_limits(prompt)]
+    assert got == expected
+
+
+def test_over_a_word_limit_is_flagged_with_a_span_from_the_first_extra_word():
+    f = check(ANSWER, prompt="Explain photosynthesis in at most 10 words.")
+    assert f.flagged and "over the prompt's limit" in f.message and "26 words" in f.message
+    ((a, b),) = f.spans
+    assert ANSWER[a:].split()[0] == ANSWER.split()[10] and b == len(ANSWER)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Explain photosynthesis in at most 30 words.",
+        "Explain photosynthesis in no more than four sentences.",
+        "Explain photosynthesis in one paragraph.",
+        "Explain photosynthesis in under 200 characters. Be brief.",  # 173 characters
+        "Explain photosynthesis in about 25 words.",
+    ],
+)
+def test_a_satisfied_limit_is_not_flagged(prompt):
+    assert not check(ANSWER, prompt=prompt).flagged
+
+
+@pytest.mark.parametrize(
+    "prompt, needle",
+    [
+        ("Explain photosynthesis in one sentence.", "4 sentences"),
+        ("Give a one-word answer: what do plants make?", "26 words"),
+        ("Explain it in under 100 characters.", "characters"),
+        ("Explain it in at least 60 words.", "too short"),
+        ("Use no more than 2 bullet points.", "3 bullets"),
+    ],
+)
+def test_a_broken_limit_is_flagged(prompt, needle):
+    output = ANSWER if "bullet" not in prompt else "- light\n- water\n- air"
+    f = check(output, prompt=prompt)
+    assert f.flagged and needle in f.message
+
+
+def test_list_items_count_as_sentences_and_code_does_not():
+    items = "Three uses:\n1. Food\n2. Fuel\n3. Shelter"
+    assert measure(items, "sentences")[0] == 4
+    code = "Run this.\n```python\nx = 1. \ny = 2. \n```\nDone."
+    assert measure(code, "sentences")[0] == 2
+
+
+def test_a_hard_word_limit_tolerates_a_few_percent():
+    text = " ".join(["word"] * 102) + "."
+    assert not check(text, prompt="Answer in under 100 words.").flagged
+    assert check(text, prompt="Answer in under 100 words.", options={"hard_tolerance": 0}).flagged
+
+
+def test_briefly_only_catches_gross_excess():
+    long = ("This sentence adds more and more words to the answer. " * 40).strip()
+    assert not check(ANSWER, prompt="Briefly explain photosynthesis.").flagged
+    assert check(long, prompt="Briefly explain photosynthesis.").flagged
+    assert not check(long, prompt="Explain photosynthesis.").flagged
+
+
+# -- reference ----------------------------------------------------------------------------------
+def test_far_longer_than_the_reference_is_flagged():
+    rambling = ANSWER + " " + ANSWER.replace("Plants", "Trees")
+    f = check(rambling, reference=ANSWER)
+    assert f.flagged and "reference's length" in f.message
+    ((a, b),) = f.spans
+    assert b == len(rambling) and 0 < a < len(rambling)
+    assert not check(ANSWER, reference=ANSWER).flagged
+
+
+def test_short_references_get_slack_and_too_short_is_flagged():
+    assert not check("The capital of France is Paris.", reference="Paris").flagged
+    f = check("Light.", reference=ANSWER)
+    assert f.flagged and "much shorter than the reference" in f.message
+
+
+def test_reference_ratio_options():
+    rambling = ANSWER + " " + ANSWER
+    assert check(rambling, reference=ANSWER).flagged
+    assert not check(rambling, reference=ANSWER, options={"max_ratio_to_reference": 2.5}).flagged
+
+
+def test_options_are_validated():
+    from workbench.errors import PluginError
+
+    with pytest.raises(PluginError, match="max_ratio_to_reference"):
+        LengthCheck({"max_ratio_to_reference": 0.5})

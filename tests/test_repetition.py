@@ -1,0 +1,123 @@
+"""The repetition check on texts written for the tests (the benchmark measures it on real data)."""
+
+from __future__ import annotations
+
+import pytest
+from workbench_checks.repetition import RepetitionCheck
+
+from workbench import Record
+
+
+def check(output: str, prompt: str = "Tell me about it.", **options):
+    (f,) = RepetitionCheck(options).run([Record("r", prompt, output)])
+    return f
+
+
+def covered(f, text: str) -> list[str]:
+    return [text[a:b] for a, b in f.spans]
+
+
+def test_word_stutter_is_flagged_with_its_span():
+    text = "The cat sat on the the the the mat."
+    f = check(text)
+    assert f.flagged and f.category == "repetition" and f.severity in ("medium", "high")
+    assert covered(f, text) == ["the the the"]  # the copies after the first
+    assert "stutter" in f.message
+
+
+def test_doubled_word_is_flagged_but_legitimate_doubles_are_not():
+    assert check("I think the the answer is four.").flagged
+    assert not check("I think the the answer is four.", flag_doubled_words=False).flagged
+    assert not check("She had had enough of it, and that that was final.").flagged
+    # across a sentence or a line, a repeated word is not a stutter
+    assert not check("Give it. It works.").flagged
+    assert not check("Notes:\nE E F G\nG F E D").flagged
+
+
+def test_sentence_loop_is_flagged_and_spans_cover_the_loop():
+    text = "Paris is lovely. I love Paris. I love Paris. I love Paris. I love Paris."
+    f = check(text)
+    assert f.flagged and f.score >= 0.85
+    (span,) = covered(f, text)
+    assert span == "I love Paris. I love Paris. I love Paris"  # copies 2-4; the first stays
+    assert "looping" in f.message
+
+
+def test_phrase_looping_at_the_tail():
+    text = "The recipe needs flour, sugar and eggs and so on and so on and so on and so on"
+    f = check(text)
+    assert f.flagged
+    assert "and so on and so on and so on" in covered(f, text)[0]
+
+
+def test_duplicated_paragraph_far_apart():
+    para = "Regular exercise strengthens the heart and improves the mood of most people."
+    text = f"{para}\n\nSleep matters too, and so does a balanced diet.\n\n{para}"
+    f = check(text)
+    assert f.flagged and "duplicated" in f.message
+    assert covered(f, text) == [para.rstrip(".")]
+
+
+def test_a_whole_sentence_said_twice_in_a_row():
+    text = "We leave at dawn tomorrow morning. We leave at dawn tomorrow morning."
+    assert check(text).flagged
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a list whose items share words
+        "1. Increase the price of apples.\n2. Increase the price of pears.\n"
+        "3. Increase the price of plums.",
+        # code repeats statement shapes
+        "```python\nx = x + 1\nx = x + 1\nx = x + 1\nprint(x)\n```",
+        "switch (op) {\ncase '+': r = a + b; break;\ncase '-': r = a - b; break;\n"
+        "case '*': r = a * b; break;\ncase '/': r = a / b; break;\n}",
+        # restating the question is not a loop
+        "The capital of France is Paris. Paris, the capital of France, is on the Seine.",
+        # numbers
+        "The matrix is [[1, 1, 1], [0, 0, 0]] and the vector is (1, 1, 1).",
+        "Hello.",
+        "",
+    ],
+)
+def test_natural_text_is_not_flagged(text):
+    f = check(text)
+    assert not f.flagged, f.message
+    assert 0.0 <= f.score < 0.5
+
+
+def test_a_chorus_in_a_song_is_not_degeneration():
+    chorus = "Oh we sing all night, under the city light,\nwe sing until the morning comes."
+    song = (
+        f"Verse 1:\nWalking down the road alone\nthinking of a place called home\n\n"
+        f"Chorus:\n{chorus}\n\nVerse 2:\nRain is falling on the street\nstrangers that I "
+        f"never meet\n\nChorus:\n{chorus}"
+    )
+    assert not check(song, prompt="Write a song about the city.").flagged
+    # the same copy in prose is a duplicated block
+    prose = f"{chorus} It was a long day at work and then a quiet evening at home. {chorus}"
+    assert check(prose, prompt="Describe your day.").flagged
+
+
+def test_options_tune_the_thresholds():
+    text = "It is good. It is good. It is good."  # three copies of a short sentence
+    assert check(text).flagged
+    assert not check(text, min_loop_copies=4).flagged
+    stutter = "We went to to to the shop."
+    assert check(stutter).flagged
+    assert check(stutter, min_stutter=4, flag_doubled_words=False).score < 0.5
+
+
+def test_one_finding_per_record_in_a_batch():
+    recs = [Record(str(i), "p", t) for i, t in enumerate(["a a a a", "fine text.", "x"])]
+    found = list(RepetitionCheck().run(recs))
+    assert [f.record_id for f in found] == ["0", "1", "2"]
+    assert [f.flagged for f in found] == [True, False, False]
+
+
+def test_non_ascii_text_keeps_offsets_right():
+    text = "İstanbul est belle. Çok güzel çok güzel çok güzel çok güzel."
+    f = check(text)
+    assert f.flagged
+    assert covered(f, text)[0].lower().startswith("çok güzel")
