@@ -105,34 +105,54 @@ def _figures(findings, rows) -> dict:
     }
 
 
-def speed(n: int = 2000) -> float:
-    """Records/s on 150-word answers, each checked against its own 200-word context (one core)."""
+_FACTS = [
+    "The river Vell flows north through Norland for 340 kilometres before it reaches the sea.",
+    "Near the old port of Amber a stone bridge built in 1821 still carries the coast road.",
+    "Fishing boats have used the harbour since the twelfth century, and a market opens daily.",
+    "In spring the valley floods, so the farmers grow rice and keep their cattle on the hills.",
+    "The town council restored the lighthouse in 1994 with money raised by local families.",
+    "Visitors walk the cliff path to the ruined abbey, which monks left four centuries ago.",
+    "A ferry crosses to the island of Tarn twice a day, weather permitting, all year round.",
+    "The museum on the quay shows maps, ship models and letters written by the first mayor.",
+]
+
+
+def speed(n: int = 2000) -> dict:
+    """Records/s on 150-word answers, each checked against its own ~200-word context.
+
+    The answers restate the context in other orders; every other one also carries a sentence
+    with a number and a name the context lacks (the slow path of the check).
+    """
     from workbench_checks.hallucination import HallucinationCheck
 
-    words = (
-        "The river Vell flows north through Norland for 340 kilometres before it reaches the sea "
-        "near the old port of Amber, where a bridge built in 1821 still carries the coast road"
-    ).split()
-    recs = [
-        Record(
-            id=str(i),
-            prompt="Tell me about the river.",
-            output=" ".join(words[(i + j) % len(words)] for j in range(150)) + f" in {1800 + i}.",
-            context=f"Record {i}: " + " ".join(words[(i + j) % len(words)] for j in range(198)),
+    recs = []
+    for i in range(n):
+        facts = _FACTS[i % 8 :] + _FACTS[: i % 8]
+        context = f"Record {i}. " + " ".join(facts + facts[:3])
+        answer = " ".join(facts[j % 8] for j in range(3, 13))
+        if i % 2:
+            answer += f" The bridge was rebuilt by Ilse Varga in {1900 + i % 100}."
+        recs.append(
+            Record(id=str(i), prompt="Tell me about the Vell.", output=answer, context=context)
         )
-        for i in range(n)
-    ]
     check = HallucinationCheck()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     list(check.run(recs))
-    return n / (time.perf_counter() - t0)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    # CPU time is what one core delivers on a shared machine; wall clock also counts waiting.
+    words = sum(len(r.output.split()) for r in recs) / n
+    return {
+        "records_per_cpu_s": round(n / cpu),
+        "records_per_wall_s": round(n / wall),
+        "words_per_output": round(words),
+    }
 
 
 def run() -> dict:
     from workbench_checks.hallucination import HallucinationCheck
 
     rows = load()
-    figures: dict = {"records_per_s_150_words": round(speed())}
+    figures: dict = {"speed_150_words": speed()}
     if rows is None:
         print(f"shared data not found ({SOURCE}); quality figures skipped", file=sys.stderr)
         figures["skipped"] = f"{SOURCE} not found (set WORKBENCH_SHARED_DATA)"

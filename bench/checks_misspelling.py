@@ -180,7 +180,7 @@ def evaluate(
     }
 
 
-def speed(n: int = 2000) -> float:
+def speed(n: int = 2000) -> dict:
     """Records/s on clean 150-word answers (one core, dictionaries already loaded)."""
     from workbench_checks.misspelling import MisspellingCheck
 
@@ -200,15 +200,17 @@ def speed(n: int = 2000) -> float:
     ]
     check = MisspellingCheck()
     list(check.run(recs[:10]))  # load the lexicon outside the timing
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     list(check.run(recs))
-    return n / (time.perf_counter() - t0)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    # CPU time is what one core delivers on a shared machine; wall clock also counts waiting.
+    return {"records_per_cpu_s": round(n / cpu), "records_per_wall_s": round(n / wall)}
 
 
 def run() -> dict:
     from workbench_checks.misspelling import MisspellingCheck
 
-    figures: dict = {"records_per_s_150_words": round(speed())}
+    figures: dict = {"speed_150_words": speed()}
     data = load()
     if data is None:
         print(f"shared data not found ({TEXTS}, {MISSPELLINGS}); quality skipped", file=sys.stderr)

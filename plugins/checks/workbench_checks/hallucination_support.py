@@ -81,6 +81,7 @@ class Weights:
     scattered: float = 1.6
     type_mismatch: float = 0.5
     extractive_factor: float = 0.35
+    short_answer_tokens: int = 12
 
 
 def tokens(text: str) -> list[tuple[str, int, int]]:
@@ -173,10 +174,18 @@ class Evidence:
         return hit[0] if hit else None
 
     def best_window_share(self, toks: list[str]) -> float:
-        """The largest share of ``toks`` found together in one window of the evidence."""
-        if len(toks) < 2 or not self.windows:
+        """The largest share of the distinct ``toks`` found together in one evidence sentence."""
+        want = set(toks)
+        if len(want) < 2 or not self.windows:
             return 1.0
-        return max(sum(t in w for t in toks) for w in self.windows) / len(toks)
+        best = 0
+        for window in self.windows:
+            got = len(want & window)
+            if got > best:
+                best = got
+                if got == len(want):
+                    break
+        return best / len(want)
 
 
 @lru_cache(maxsize=256)
@@ -185,9 +194,8 @@ def evidence_for(text: str) -> Evidence:
     return Evidence(text)
 
 
-def _starts_sentence(gap: str, first: bool) -> bool:
-    """Whether the text between two tokens ends a sentence (most gaps are a single space)."""
-    return first or (gap != " " and _SENT_END_RE.search(gap) is not None)
+# Output sentences: runs of text up to terminal punctuation followed by a space, or a line end.
+_OUT_SENT_RE = re.compile(r"(?:[^\n.!?:;]|[.!?:;](?=\S))+")
 
 
 def _noisy_or(weights: list[float]) -> float:
@@ -195,6 +203,10 @@ def _noisy_or(weights: list[float]) -> float:
     for w in weights:
         keep *= 1 - w
     return 1 - keep
+
+
+def _is_number(n: str) -> bool:
+    return n in MONTHS or _NUM_RE.search(n) is not None
 
 
 def assess(
@@ -206,78 +218,109 @@ def assess(
     fuzzy_cutoff: float = 85.0,
     allowed: frozenset[str] = frozenset(),
 ) -> Support:
-    """Score how much of ``output`` its ``evidence`` does not support (0 = all supported)."""
+    """Score how much of ``output`` its ``evidence`` does not support (0 = all supported).
+
+    Each output sentence is one claim: its content tokens are looked up in the evidence (most
+    hit the vocabulary at once; only the rest pay for variant and fuzzy matching), and the
+    share of them found together in one evidence sentence says whether the claim is backed by
+    one place or stitched from several.
+    """
     w = weights or Weights()
     ev = evidence_for(evidence)
-    q_vocab = {_norm(t) for t, _, _ in tokens(question)}
+    vocab = ev.vocab
+    q_vocab = set(map(_norm, TOKEN_RE.findall(question)))
     q_stems = {_stem(t) for t in q_vocab}
-    out = tokens(output)
-    normed = [_norm(t) for t, _, _ in out]
+    polar = bool(_POLAR_RE.match(question) and _YESNO_RE.match(output))
     res = Support()
-    hits: list[float] = []  # one weight per unsupported thing
+    hits: list[float] = []  # one weight per unsupported thing; -1 marks an ordinary word
     echoes = 0
-    # Supported tokens per output sentence: each sentence is one claim, backed by one place.
-    supported: list[list[str]] = [[]]
-    polar_answer = bool(_POLAR_RE.match(question) and _YESNO_RE.match(output))
+    normed_all: list[str] = []
+    supported_by_sentence: list[list[str]] = []
     has_number = False
-    prev_end = 0
-    for i, ((tok, a, b), n) in enumerate(zip(out, normed, strict=True)):
-        sentence_start = _starts_sentence(output[prev_end:a], i == 0)
-        prev_end = b
-        if sentence_start and supported[-1]:
-            supported.append([])
-        is_number = n in MONTHS or _NUM_RE.search(n) is not None
-        has_number = has_number or is_number
-        if n in NEGATIONS or n.endswith("n't"):
-            if not ev.negated and not (polar_answer and i == 0):
-                res.negations.append(tok)
-                res.spans.append((a, b))
-                hits.append(w.negation)
+    ev_negated = ev.negated
+    for sm in _OUT_SENT_RE.finditer(output):
+        sent = sm.group()
+        normed = list(map(_norm, TOKEN_RE.findall(sent)))
+        if not normed:
             continue
-        if n in FUNCTION_WORDS or n in allowed or (len(n) < 2 and not is_number):
-            continue
-        res.content_tokens += 1
-        if n in ev.vocab:
-            supported[-1].append(n)
-            continue
-        parts = [p for p in n.split("-") if p] if "-" in n else [n]
-        found = [ev.match(p, fuzzy_cutoff) for p in parts]
-        if all(found):
-            supported[-1].extend(f for f in found if f)
-            continue
-        if n in q_vocab or _stem(n) in q_stems:
-            # Restating the question is not evidence, but it is not a new claim either.
-            res.echoed.append(tok)
-            echoes += 1
-            continue
-        if is_number:
-            weight = w.number
-        elif tok[:1].isupper() and (not sentence_start or any(c.isupper() for c in tok[1:])):
-            weight = w.name  # capitalised mid-sentence, or mixed case anywhere: a name
-        else:
-            weight = w.word
-        res.unsupported.append(tok)
-        res.spans.append((a, b))
-        hits.append(weight)
+        first_sentence = not normed_all
+        normed_all.extend(normed)
+        has_number = has_number or bool(_NUM_RE.search(sent)) or not MONTHS.isdisjoint(normed)
+        content = [
+            n
+            for n in normed
+            if n not in FUNCTION_WORDS
+            and n not in NEGATIONS
+            and n not in allowed
+            and (len(n) > 1 or n.isdigit())
+        ]
+        res.content_tokens += len(content)
+        supported = [n for n in content if n in vocab]
+        supported_by_sentence.append(supported)
+        negated = not ev_negated and (
+            not NEGATIONS.isdisjoint(normed) or "n't" in sent or "n’t" in sent
+        )
+        if len(supported) == len(content) and not negated:
+            continue  # every content token is in the evidence vocabulary: nothing more to do
+        # Slow path, for the few tokens left: positions, variants, names, negations.
+        leftover = set(content) - vocab
+        for k, m in enumerate(TOKEN_RE.finditer(sent)):
+            tok = m.group()
+            n = _norm(tok)
+            a, b = sm.start() + m.start(), sm.start() + m.end()
+            if n in NEGATIONS or n.endswith("n't"):
+                if negated and not (polar and first_sentence and k == 0):
+                    res.negations.append(tok)
+                    res.spans.append((a, b))
+                    hits.append(w.negation)
+                continue
+            if n not in leftover:
+                continue
+            parts = [p for p in n.split("-") if p] if "-" in n else [n]
+            found = [ev.match(p, fuzzy_cutoff) for p in parts]
+            if all(found):
+                supported.extend(f for f in found if f)
+                continue
+            if n in q_vocab or _stem(n) in q_stems:
+                # Restating the question is not evidence, but it is not a new claim either.
+                res.echoed.append(tok)
+                echoes += 1
+                continue
+            if _is_number(n):
+                weight = w.number
+            elif tok[:1].isupper() and (k > 0 or any(c.isupper() for c in tok[1:])):
+                weight = w.name  # capitalised mid-sentence, or mixed case anywhere: a name
+            else:
+                weight = -1.0  # an ordinary word: weighed below, once the length is known
+            res.unsupported.append(tok)
+            res.spans.append((a, b))
+            hits.append(weight)
+    # In a long answer an unsupported ordinary word is more often a paraphrase than a claim;
+    # numbers, names and negations weigh the same at any length.
+    damp = min(1.0, w.short_answer_tokens / max(1, res.content_tokens))
+    hits = [w.word * damp if h < 0 else h for h in hits]
     fraction = len(res.unsupported) / max(1, res.content_tokens)
-    res.scattered = max(1 - ev.best_window_share(toks) for toks in supported)
+    res.scattered = max(
+        (1 - ev.best_window_share(toks) for toks in supported_by_sentence), default=0.0
+    )
     res.type_mismatch = bool(_WANTS_NUMBER_RE.search(question)) and not has_number
     parts = [
         _noisy_or(hits),
         w.fraction * fraction,
-        _noisy_or([w.echo] * echoes),
-        min(1.0, w.scattered * res.scattered),
+        _noisy_or([w.echo * damp] * echoes),
+        min(1.0, w.scattered * res.scattered) * damp,
         w.type_mismatch * res.type_mismatch,
     ]
     score = _noisy_or(parts)
-    content_run = [n for n in normed if n not in FUNCTION_WORDS]
+    content_run = [n for n in normed_all if n not in FUNCTION_WORDS]
     padded = f" {ev.text_lower} "
-    if normed and (
-        f" {' '.join(normed)} " in padded
+    if normed_all and (
+        f" {' '.join(normed_all)} " in padded
         or (content_run and f" {' '.join(content_run)} " in padded)
     ):
         # The answer is a span of the evidence: the usual shape of a grounded short answer.
         res.extractive = True
         score *= w.extractive_factor
     res.score = score
+    res.spans.sort()
     return res
