@@ -123,6 +123,22 @@ def test_relative_data_files_resolve_against_the_task_yaml(tmp_path):
     }
 
 
+def test_validate_reports_lmeval_problems(tmp_path):
+    from workbench.lmeval import lmeval_problems
+
+    assert lmeval_problems(load_suite(DEMO)) == []
+    (tmp_path / "t.yaml").write_text((TASK_DIR / "workbench_qa.yaml").read_text())
+    (tmp_path / "s.yaml").write_text(
+        "name: s\nlm_eval:\n  tasks: [workbench_qa, ./nope.yaml]\n  include_path: [.]\n"
+    )
+    (tmp_path / "s2.yaml").write_text("name: s\nlm_eval:\n  tasks: [t.yaml]\n")
+    assert lmeval_problems(load_suite(tmp_path / "s.yaml")) == [
+        f"{tmp_path / 's.yaml'}: lm-eval task file not found: {tmp_path / 'nope.yaml'}"
+    ]
+    [msg] = lmeval_problems(load_suite(tmp_path / "s2.yaml"))
+    assert "lm-eval task 'workbench_qa': data file not found: qa.jsonl" in msg
+
+
 # -- running on the tiny model -----------------------------------------------------------------
 def test_every_sample_lands_in_the_store(demo_run):
     store, run = demo_run

@@ -125,6 +125,16 @@ def parse_suite_ref(ref: str, include_path: list[str] | None = None) -> Suite | 
     return lmeval_suite(ref[len(PREFIX) :], include_path)
 
 
+def lmeval_problems(suite: Suite) -> list[str]:
+    """What `workbench suites validate` reports for an lm-eval suite (no dataset is read)."""
+    spec = suite.spec.lm_eval
+    if spec is None:
+        return []
+    base = suite.path.parent if suite.path is not None else Path.cwd()
+    where = str(suite.path) if suite.path is not None else suite.name
+    return lmeval_tasks.suite_problems(spec.tasks, spec.include_path, base, where)
+
+
 # -- models ------------------------------------------------------------------------------------
 def hf_lm(loaded: Any, batch_size: int | str = 8, max_length: int | None = None) -> Any:
     """lm-eval's HFLM around an already-loaded model and tokenizer (no second load)."""

@@ -257,3 +257,46 @@ def leaf_tasks(built: list[Any]) -> dict[str, Any]:
         else:
             out[obj.task_name] = obj
     return out
+
+
+def suite_problems(
+    tasks: list[str], include_path: list[str], base_dir: Path, where: str
+) -> list[str]:
+    """Problems with an lm-eval suite's task list, without reading any dataset.
+
+    Checks include paths and task files exist, names are known (lm-eval's built-in tasks are
+    indexed only for names the include directories lack) and local data files are there.
+    """
+    try:
+        names, dirs = resolve_specs(tasks, include_path, base_dir)
+        tm = task_manager(names, dirs)
+    except WorkbenchError as exc:
+        return [f"{where}: {exc}"]
+    problems = []
+    for name in names:
+        entry = tm.task_index.get(name)
+        if entry is None or not getattr(entry, "yaml_path", None):
+            continue
+        cfg = resolve_local_paths(
+            dict(getattr(entry, "cfg", None) or {}), Path(entry.yaml_path).parent
+        )
+        files = (cfg.get("dataset_kwargs") or {}).get("data_files")
+        if cfg.get("dataset_path") in LOCAL_BUILDERS and files:
+            here = Path(entry.yaml_path).parent
+            vals = files.values() if isinstance(files, dict) else [files]
+            for f in (f for v in vals for f in (v if isinstance(v, list) else [v])):
+                if isinstance(f, str) and not re.match(r"^\w+://", f) and not _exists(f):
+                    problems.append(
+                        f"{where}: lm-eval task {name!r}: data file not found: {f} "
+                        f"(relative paths are looked up in {here})"
+                    )
+    return problems
+
+
+def _exists(pattern: str) -> bool:
+    p = Path(pattern).expanduser()
+    if p.exists():
+        return True
+    root = Path(p.anchor) if p.is_absolute() else Path.cwd()
+    rel = str(p.relative_to(p.anchor)) if p.is_absolute() else pattern
+    return any(root.glob(rel))

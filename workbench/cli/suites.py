@@ -28,6 +28,10 @@ def validate_cmd(
     report = []
     for p in paths:
         s = inspect_suite(p)
+        if s.source == "lm-eval" and not s.problems:
+            from ..lmeval import lmeval_problems
+
+            s.problems.extend(lmeval_problems(s))
         report.append({"path": str(p), "name": s.name, "source": s.source, "ok": not s.problems,
                        "items": _counts(s), "problems": list(s.problems)})
     bad = sum(1 for r in report if not r["ok"])
