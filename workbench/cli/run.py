@@ -48,7 +48,7 @@ def _findings_text(findings: dict[str, Any]) -> str:
         flagged = v["flagged"] if isinstance(v, dict) else v
         errs = v.get("errors", 0) if isinstance(v, dict) else 0
         parts.append(f"{cat} {flagged}" + (f" ({errs} err)" if errs else ""))
-    return ", ".join(parts)
+    return "\n".join(parts)
 
 
 def run_cmd(
@@ -163,15 +163,16 @@ def _load_suite(ref: str):  # noqa: ANN202 - Suite, imported lazily
 
 
 def _print_summary(results: list[dict[str, Any]]) -> None:
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="runs", title_justify="left")
-    for col in ("model", "suite", "items", "generated", "cached", "score", "findings (flagged)",
-                "run"):
-        table.add_column(col, overflow="fold")
+    title = ", ".join(sorted({f"suite {r['suite']}: {r['items']} items" for r in results}))
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("model", "generated", "cached", "score", "flagged", "run"):
+        table.add_column(col, no_wrap=True)
     for r in results:
         table.add_row(
-            r["model"], r["suite"], str(r["items"]), str(r["generated"]),
+            r["model"], str(r["generated"]),
             str(r["cached"]) + (f" +{r['skipped']} resumed" if r.get("skipped") else ""),
             _metric_text(r.get("metrics")), _findings_text(r.get("findings") or {}),
             r["run_id"] + (" (resumed)" if r.get("resumed") else ""),
