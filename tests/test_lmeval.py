@@ -249,6 +249,18 @@ def test_fewshot_and_limit_override(tmp_path, loaded):
     assert store.get_run(run.run_id)["gen_config"]["num_fewshot"] == 1
 
 
+def test_chat_template_and_system_come_from_the_suite(tmp_path, loaded):
+    suite = lmeval_suite([str(TASK_DIR / "workbench_qa.yaml")], limit=1)
+    suite.spec.chat_template, suite.spec.system = True, "Answer briefly."
+    store = Store(tmp_path / "wb.duckdb")
+    run = run_lmeval_suite(store, loaded, suite, bootstrap_iters=0, progress=False)
+    [prompt] = store.run_outputs(run.run_id).rendered_prompt
+    # the tiny tokenizer's chat template (workbench.tiny.CHAT_TEMPLATE), applied by lm-eval
+    assert prompt == (
+        "Answer briefly.\n\n### Instruction:\nQuestion: What is 2 + 3?\nAnswer:\n\n### Response:\n"
+    )
+
+
 def test_runner_dispatches_lmeval_suites(tmp_path, loaded):
     """runner.run_suite hands an lm-eval suite over; checks=[] runs no check."""
     from workbench.runner import run_suite
