@@ -198,3 +198,22 @@ def test_options_are_validated():
 
     with pytest.raises(PluginError, match="max_ratio_to_reference"):
         LengthCheck({"max_ratio_to_reference": 0.5})
+
+
+@pytest.mark.parametrize(
+    "prompt, text",
+    [
+        ("List five fruits.", "1. Apple\n2. Pear\n3. Plum"),  # stops at item 3 of 5
+        ("Give a recipe.", "Ingredients:\n- 2 cups flour\n- 1 cup milk\n- 3/4"),  # a bare quantity
+        ("Write a poem.", "The sun goes down,\nthe stars come out,\nthe night is long,\nand we"),
+        ("Write a poem.", "Silence fills the night,\nAn eerie calm in sight,\nThe moon, a silver"),
+        ("Make a table.", "| year | sales |\n|---|---|\n| 2020 | 5 |\n| 2021"),
+    ],
+)
+def test_structured_text_cut_short_is_truncated(prompt, text):
+    assert check(text, prompt=prompt).flagged
+
+
+def test_a_full_list_of_the_asked_size_is_not_truncated():
+    assert not check("1. Apple\n2. Pear\n3. Plum", prompt="List three fruits.").flagged
+    assert not check("1. Apple\n2. Pear\n3. Plum", prompt="List some fruits.").flagged

@@ -121,3 +121,11 @@ def test_non_ascii_text_keeps_offsets_right():
     f = check(text)
     assert f.flagged
     assert covered(f, text)[0].lower().startswith("çok güzel")
+
+
+def test_punctuated_word_loops_and_held_characters():
+    assert check("I said no, no, no, no to him.").flagged
+    f = check("It was sooooooooooooo good")
+    assert f.flagged and "character held down" in f.message
+    assert check("Great!!!!!!!!").flagged
+    assert not check("It was so good!!").flagged

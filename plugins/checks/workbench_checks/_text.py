@@ -141,7 +141,8 @@ _CODE_START_RE = re.compile(
     r"^\s*(?:def|return|if|elif|else|for|while|class|import|from|case|break|switch|public|private|"
     r"static|var|let|const|function|print|#include|//|/\*|<\w+|</|\}|\{)\b|^\s*[{}\]);]"
 )
-_CODE_END_RE = re.compile(r"[;{})\]]\s*$")
+# ends like a statement or a call ("f(x)"); prose ending in "(RL)" or "(optional)" does not
+_CODE_END_RE = re.compile(r"(?:[;{}\]]|\w\([^()]*\))\s*$")
 _SYMBOL_RE = re.compile(r"[=+*/<>{}\[\]();|\\^$_-]")
 
 

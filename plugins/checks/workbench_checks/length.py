@@ -83,16 +83,31 @@ _RE_RANGE = re.compile(
     rf"\b(?:between\s+)?(?P<lo>{_NUM})\s*(?:-|–|to|and|or)\s*(?P<hi>{_NUM})[\s-]+{_UNIT}\b{_NOUN_AFTER}",
     re.I,
 )
+# "at most 2 short paragraphs": a describing word may sit between the number and the unit
+_ADJ = r"(?:(?:short|brief|concise|simple|complete|full|separate|distinct|clear|single)\s+)?"
 _RE_HARD = re.compile(
-    rf"\b(?:{_HARD_MAX})\s+(?:of\s+)?(?P<n>{_NUM})[\s-]+{_UNIT}\b{_NOUN_AFTER}", re.I
+    rf"(?:\b(?:{_HARD_MAX})|≤|<=?)\s*(?:of\s+)?(?P<n>{_NUM})[\s-]+{_ADJ}{_UNIT}\b{_NOUN_AFTER}",
+    re.I,
 )
 _RE_OR_LESS = re.compile(
-    rf"\b(?P<n>{_NUM})[\s-]+{_UNIT}\s*(?:or\s+(?:less|fewer|under|shorter|below)|max(?:imum)?\b|"
+    rf"\b(?P<n>{_NUM})[\s-]+{_ADJ}{_UNIT}\s*(?:or\s+(?:less|fewer|under|shorter|below)|max(?:imum)?\b|"
     rf"at\s+(?:most|max(?:imum)?)|tops\b|limit\b){_NOUN_AFTER}",
     re.I,
 )
 _RE_LIMIT_OF = re.compile(
     rf"\b(?:word|character|sentence|paragraph)\s+(?:limit|count|maximum|cap)\s*(?:of|:|is|=)?\s*(?P<n>{_NUM})\b",
+    re.I,
+)
+# "Maximum length: 50 words", "Limit: 40 words", "Length - max 3 sentences"
+_RE_LABELLED = re.compile(
+    rf"\b(?:max(?:imum)?\s+)?(?:length|limit|size)\s*[:=\-–]\s*(?:max(?:imum)?\.?\s*|up\s+to\s+)?"
+    rf"(?P<n>{_NUM})[\s-]+{_UNIT}\b{_NOUN_AFTER}",
+    re.I,
+)
+# "around 50 words", "approximately 100 words", "roughly two paragraphs"
+_RE_ABOUT = re.compile(
+    rf"\b(?:around|approximately|approx\.?|about|roughly|circa|~)\s*(?P<n>{_NUM})[\s-]+{_ADJ}{_UNIT}\b"
+    rf"{_NOUN_AFTER}",
     re.I,
 )
 _RE_MIN = re.compile(rf"\b(?:{_MIN})\s+(?P<n>{_NUM})[\s-]+{_UNIT}\b{_NOUN_AFTER}", re.I)
@@ -234,6 +249,10 @@ def _prompt_limits(prompt: str) -> tuple[Limit, ...]:
         add(m, _unit(m["unit"]), "max", _number(m["n"]))
     for m in _RE_LIMIT_OF.finditer(prompt):
         add(m, _unit(m.group().split()[0]), "max", _number(m["n"]))
+    for m in _RE_LABELLED.finditer(prompt):
+        add(m, _unit(m["unit"]), "max", _number(m["n"]))
+    for m in _RE_ABOUT.finditer(prompt):
+        add(m, _unit(m["unit"]), "target", _number(m["n"]))
     for m in _RE_MIN.finditer(prompt):
         add(m, _unit(m["unit"]), "min", _number(m["n"]))
     for m in _RE_OR_MORE.finditer(prompt):
@@ -375,6 +394,36 @@ def _short_tail(last: str, others: list[str]) -> bool:
     return median >= 4 and count_words(last) <= max(1, median // 3)
 
 
+_QUANTITY_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,3}[.)])\s*[\d/½¼¾⅓⅔.,\-–]+\s*$")
+_NUMBERED = re.compile(r"^\s*(\d{1,3})[.)]\s", re.M)
+_ANY_PUNCT_END = re.compile(r"[,.;:!?…]['\"”’)]*$")
+_COUNT_WORDS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+_ASKED = re.compile(
+    r"\b(?:list|name|give|provide|generate|suggest|write|create|compose|come\s+up\s+with|identify|"
+    r"find|outline|brainstorm|share|recommend|describe|make)\b(?:\s+(?:me|us|a\s+list\s+of|"
+    r"the|some|at\s+least))*\s+(\d{1,2}|"
+    r"two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)\s+(?!words?\b|"
+    r"sentences?\b|paragraphs?\b|lines?\b|characters?\b|times?\b|minutes?\b|hours?\b|days?\b)",
+    re.I,
+)
+
+
+@lru_cache(maxsize=4096)
+def _asked_count(prompt: str) -> int:
+    """How many items the prompt asks for ("List 5 ...", "Give me ten ..."), or 0."""
+    m = _ASKED.search(prompt) if prompt else None
+    if not m:
+        return 0
+    n = m.group(1).lower()
+    return int(n) if n.isdigit() else _COUNT_WORDS.get(n, 0)
+
+
 _LABEL = re.compile(r"^\s*[\w ()/-]{1,30}:\s")
 _VERSE_LINE = re.compile(r"^\s*[A-Za-z][A-Za-z' ,]*$")
 _CLOSINGS = frozenset({"end", "stop", "done", "the end", "fin", "finish"})
@@ -435,8 +484,9 @@ class _Trunc:
     reason: str
 
 
-def detect_truncation(text: str) -> _Trunc | None:
-    """Does ``text`` stop mid-sentence? Judged from the text alone (no finish reason known)."""
+def detect_truncation(text: str, prompt: str = "") -> _Trunc | None:
+    """Does ``text`` stop mid-sentence? Judged from the text (and the prompt's requested count of
+    items, if any) when no finish reason is known."""
     body = text.rstrip()
     if not body:
         return None
@@ -460,10 +510,12 @@ def detect_truncation(text: str) -> _Trunc | None:
     raw_word = m.group(1) if m else ""
     last_word = raw_word.lower()
     others = lines[:-1]
-    if last.startswith("|") and others and others[-1].lstrip().startswith("|"):
-        if last.count("|") < others[-1].count("|"):
+    raw_lines = body.splitlines()
+    if len(raw_lines) >= 2 and "|" in raw_lines[-2]:  # a table row right above the last line
+        if last.count("|") < raw_lines[-2].count("|"):
             return _Trunc(0.8, start, "table row cut short")
-        return None
+        if last.startswith("|"):
+            return None
     if (
         core[-1] in ",;-–—(/&+=#"
         or core.endswith(("->", "=>", "→"))
@@ -484,6 +536,8 @@ def detect_truncation(text: str) -> _Trunc | None:
         return None  # "Paris", "Yes", a bare title
     if _TABLE_ROW.match(last) or _SIGNOFF.match(last) or code_spans(last):
         return None
+    if n_words <= 4 and others and _SIGNOFF.match(others[-1].strip()):
+        return None  # the name under "Best regards,"
     if is_list_item(last) and others and others[-1].rstrip().endswith(":"):
         return _Trunc(0.65, start, "a list that stops after its first item")
     paras = paragraphs(body)
@@ -498,6 +552,15 @@ def detect_truncation(text: str) -> _Trunc | None:
     ):
         # a new paragraph or stanza that is one unfinished line: the text stopped there
         return _Trunc(0.65, start, "stops after the first line of a new paragraph")
+    if _QUANTITY_ITEM.match(last):
+        return _Trunc(0.75, start, "last list item is only a quantity")
+    asked = _asked_count(prompt)
+    if asked and is_list_item(last):
+        numbers = [int(m.group(1)) for m in _NUMBERED.finditer(body)]
+        if numbers and numbers[-1] == max(numbers) and numbers[-1] < asked:
+            return _Trunc(
+                0.7, start, f"the list stops at item {numbers[-1]} of the {asked} asked for"
+            )
     if is_list_item(last):
         items = [ln for ln in others if is_list_item(ln)]
         closed = sum(1 for ln in items if _closed(ln.rstrip()))
@@ -506,15 +569,20 @@ def detect_truncation(text: str) -> _Trunc | None:
         if core == body and _cut_word(raw_word):
             return _Trunc(0.7, start, f"last list item ends in a cut word {raw_word!r}")
         return None
-    if len(others) >= 2 and not _INNER_SENTENCE_END.search(last):
+    if len(others) >= 2 and not _INNER_SENTENCE_END.search(last) and n_words <= 14:
         unclosed = sum(1 for ln in others if not _closed(ln.rstrip()))
         if unclosed >= 0.5 * len(others):
             # a poem, a list of titles: lines without closing punctuation; only a last line
-            # much shorter than its neighbours, or a cut word, reads as cut off
+            # much shorter than its neighbours, a cut word, or verse whose lines all end in
+            # punctuation but this one, reads as cut off
             if core == body and _cut_word(raw_word):
                 return _Trunc(0.7, start, f"last line ends in a cut word {raw_word!r}")
             if _short_tail(last, others):
                 return _Trunc(0.65, start, "last line stops short")
+            recent = others[-6:]
+            punctuated = sum(1 for ln in recent if _ANY_PUNCT_END.search(ln.rstrip()))
+            if core == body and len(recent) >= 2 and punctuated == len(recent):
+                return _Trunc(0.6, start, "the only line without end punctuation is the last")
             return None
     if n_words <= 3 and len(lines) > 1 and all(w[:1].isupper() for w in last.split()):
         return None  # a name under a letter, a closing title
@@ -611,7 +679,7 @@ class LengthCheck(Check):
             ]
         if record.finish_reason in ("eos", "stop"):
             return []
-        t = detect_truncation(text)
+        t = detect_truncation(text, record.prompt or "")
         if t is None:
             return []
         score = t.score

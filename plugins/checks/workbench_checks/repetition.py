@@ -90,10 +90,10 @@ class RepetitionCheck(Check):
     def _check(self, record: Record) -> Finding:
         text = record.output
         toks = _Words(text)
-        if len(toks.norm) < 2:
+        if len(toks.norm) < 2 and not _CHAR_RUN.search(text):
             return self.finding(record, flagged=False, score=0.0, message="too short to repeat")
         ctx = _Context(text, record.prompt or "")
-        stutters = self._stutters(text, toks, ctx)
+        stutters = self._stutters(text, toks, ctx) + _char_runs(text)
         stuttered = {h.start for h in stutters}
         hits = stutters + self._runs(text, toks, ctx, stuttered)
         flagged = [h for h in hits if h.score >= 0.5]
@@ -190,7 +190,7 @@ class RepetitionCheck(Check):
             e = i
             while e < n and ids[e] == ids[e - d]:
                 e += 1
-            if e - i < 3:  # two-word echoes are noise
+            if e - i < (2 if d == 1 else 3):  # two-word echoes are noise; "no, no, no" is not
                 continue
             # the nearest earlier bigram may have missed the copy's first words: walk back
             start = i
@@ -198,8 +198,15 @@ class RepetitionCheck(Check):
                 start -= 1
             i, j = start, start - d
             length = e - i
-            if d == 1 and (not toks.norm[i].isalpha() or toks.start(i) in stuttered):
-                done = e  # numbers ("0, 0, 0, 0") and stutters already reported
+            if d == 1 and (
+                not toks.norm[i].isalpha()
+                or toks.start(i) in stuttered
+                or "\n" in text[toks.start(i - 1) : toks.end(e - 1)]
+                or ctx.in_code(toks.start(i))
+            ):
+                # numbers ("0, 0, 0, 0"), stutters already reported, a word ending one line
+                # and starting the next, code ("x = x + x")
+                done = e
                 continue
             copies = 1 + length / d
             if (length < d and length < opts.min_block_words) or (
@@ -276,6 +283,17 @@ def _starts_list_item(text: str, pos: int) -> bool:
     return bool(_AT_LINE_START.search(text, max(0, pos - 12), pos) and _MARKER.match(text, pos))
 
 
+_CHAR_RUN = re.compile(r"([^\W\d_])\1{9,}|([!?])\2{5,}")
+
+
+def _char_runs(text: str) -> list[_Hit]:
+    """A character held down: "soooooooooo", "!!!!!!!!"."""
+    return [
+        _Hit("stutter", m.start() + 1, m.end(), 1, m.group()[:12], len(m.group()), 0.75)
+        for m in _CHAR_RUN.finditer(text)
+    ]
+
+
 class _Context:
     """What a hit's verdict may depend on, worked out only when a candidate needs it."""
 
@@ -344,6 +362,8 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 def _describe(h: _Hit) -> str:
+    if h.kind == "stutter" and h.words == 1 and len(h.unit) > 1 and len(set(h.unit)) == 1:
+        return f"character held down: {h.unit!r}…"
     if h.kind == "stutter":
         return f"word stutter: {h.unit!r} x{int(h.copies)}"
     if h.kind == "loop":
