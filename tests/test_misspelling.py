@@ -105,6 +105,16 @@ def test_foreign_passage_is_not_a_list_of_misspellings():
     assert not f.flagged, f.message
 
 
+def test_a_sentence_of_heavy_typos_is_not_taken_for_a_foreign_one():
+    f = check("Teh Vell rivver iz 340 mlies lnog.")
+    assert flagged_words(f) == ["Teh", "rivver", "iz", "mlies", "lnog"]
+
+
+def test_passage_in_another_language_is_not_flagged():
+    f = check("She wrote: Das Wetter ist heute sehr schön und warm. Then she left.")
+    assert not f.flagged, f.message
+
+
 def test_possessive_and_contractions():
     assert not check("The river's bank isn't far, and we'll walk there; it's nice.").flagged
 

@@ -187,17 +187,28 @@ def _strip_s(token: str) -> str:
 def _foreign(masked: str, pos: int, unknown: set[str], lex: Lexicon) -> bool:
     """Is the sentence around ``pos`` another language or placeholder text (lorem ipsum)?
 
-    That is: many words no list knows, and few of the very common English words (the, of, and,
-    to, is, ...) that even a badly misspelled English sentence still holds.
+    Only asked of sentences where most words are unknown. Foreign when most of those are words
+    of another language (wordfreq's German, Spanish, French, Italian, Portuguese or Dutch
+    lists), or when the sentence has almost none of the commonest English words (the, of, is)
+    and its unknown words do not look like typos of common English words. A sentence of heavy
+    typos ("Teh rivver iz lnog") is neither.
     """
     start = max(masked.rfind(c, 0, pos) for c in ".!?\n") + 1
     ends = [e for e in (masked.find(c, pos) for c in ".!?\n") if e >= 0]
     words = lowercase_words_list(masked[start : min(ends) if ends else len(masked)])
-    strange = sum(1 for w in words if w in unknown)
-    if strange < 3 or strange <= 0.4 * len(words):
+    strange = [w for w in words if w in unknown]
+    if len(strange) < 3 or len(strange) <= 0.4 * len(words):
         return False
+    if sum(map(lex.other_language, strange)) >= 0.5 * len(strange):
+        return True
     glue = sum(1 for w in words if w in lex.words and lex.zipf(w) >= 6.0)
-    return glue < 0.15 * len(words)
+    if glue >= 0.15 * len(words):
+        return False
+    typo_like = 0
+    for w in strange:
+        v = lex.verdict(w)
+        typo_like += bool(v.correction and v.distance == 1 and v.correction_zipf >= 4.0)
+    return typo_like < 0.5 * len(strange)
 
 
 def _cased(correction: str, original: str) -> str:

@@ -92,6 +92,8 @@ _SUFFIXES = (
 # A dictionary word rarer than RARE_ZIPF with a neighbour RARE_GAP more common is suspect: on
 # natural answers this flags about one word in 10,000, on human misspellings many real-word ones.
 RARE_ZIPF = 3.0
+# Languages whose words, written in an English answer, mean a foreign passage (not typos).
+OTHER_LANGUAGES = ("de", "es", "fr", "it", "pt", "nl")
 RARE_GAP = 3.0
 
 
@@ -127,6 +129,7 @@ class Lexicon:
         )
         self.verdict = lru_cache(maxsize=200_000)(self._verdict)
         self.likely_typo = lru_cache(maxsize=200_000)(self.likely_typo)
+        self.other_language = lru_cache(maxsize=50_000)(self.other_language)
         self.american = lru_cache(maxsize=200_000)(self.american)
         self.derived = lru_cache(maxsize=200_000)(self.derived)
 
@@ -189,6 +192,12 @@ class Lexicon:
                 if common(a) and (common(b) or (b.endswith("s") and common(b[:-1]))):
                     return True
         return False
+
+    def other_language(self, word: str) -> bool:
+        """Is ``word`` common (Zipf >= 3) in a major European language other than English?"""
+        from wordfreq import zipf_frequency
+
+        return any(zipf_frequency(word, lang, "small") >= 3.0 for lang in OTHER_LANGUAGES)
 
     def likely_typo(self, word: str) -> tuple[str, float] | None:
         """For a rare dictionary word one edit from a far commoner word (ane -> and, smal ->
