@@ -406,7 +406,9 @@ def run_lmeval_suite(
             spec=getattr(loaded, "spec", None),
             base=getattr(loaded, "base", None),
             adapter=getattr(loaded, "adapter", None),
+            parent_id=getattr(loaded, "parent_fingerprint", None),
             kind=getattr(loaded, "kind", "full"),
+            meta={k: getattr(loaded, k) for k in ("device", "dtype") if hasattr(loaded, k)} or None,
         )
     else:
         store.upsert_model(
@@ -436,7 +438,7 @@ def run_lmeval_suite(
                 bootstrap_iters=bootstrap_iters,
                 apply_chat_template=suite.spec.chat_template,
                 system_instruction=suite.spec.system,
-                use_cache=_cache_path(model_key) if cache and not use_backend else None,
+                use_cache=_cache_path(model_key, loaded) if cache and not use_backend else None,
             )
         stored = _store_results(
             store, suite, suite_id, fp, run_id, model_key, tokenizer, tasks, out, checks
@@ -630,12 +632,16 @@ def _empty_items() -> pd.DataFrame:
     return pd.DataFrame(columns=["item_id", "prompt", "reference", "tags", "split", "meta"])
 
 
-def _cache_path(model_key: str) -> str:
-    """lm-eval's request cache for this model: a rerun answers from it, a killed run resumes."""
+def _cache_path(model_key: str, loaded: Any) -> str:
+    """lm-eval's request cache for this model: a rerun answers from it, a killed run resumes.
+
+    Keyed by the weights' fingerprint and by dtype and device, which change the numbers too.
+    """
     import os
 
     home = Path(os.environ.get("WORKBENCH_HOME") or Path.home() / ".cache" / "workbench")
-    key = hashlib.sha256(model_key.encode()).hexdigest()[:20]
+    ident = f"{model_key}\0{getattr(loaded, 'dtype', '')}\0{getattr(loaded, 'device', '')}"
+    key = hashlib.sha256(ident.encode()).hexdigest()[:20]
     return str(home / "lm-eval-cache" / key)
 
 
