@@ -62,6 +62,9 @@ SINGLE_TEMPLATES = {
 }
 
 
+_MARKERS = re.compile(r"(?m)^\s*\d{1,3}[.)]\s")
+
+
 def naive_count(text: str, unit: str) -> int:
     """Counting as a reader might, independent of the check's own counters."""
     if unit == "words":
@@ -69,6 +72,7 @@ def naive_count(text: str, unit: str) -> int:
     if unit == "characters":
         return len(text)
     if unit == "sentences":
+        text = _MARKERS.sub("", text)  # "1." opening a list item ends no sentence
         return max(
             1,
             len(re.findall(r"[.!?]+(?=\s|$)", text)) + (0 if re.search(r"[.!?]\s*$", text) else 1),

@@ -151,9 +151,10 @@ def test_a_broken_limit_is_flagged(prompt, needle):
     assert f.flagged and needle in f.message
 
 
-def test_list_items_count_as_sentences_and_code_does_not():
-    items = "Three uses:\n1. Food\n2. Fuel\n3. Shelter"
-    assert measure(items, "sentences")[0] == 4
+def test_sentences_are_counted_by_punctuation_not_lines_and_code_does_not_count():
+    assert measure("Three uses:\n1. Food\n2. Fuel\n3. Shelter", "sentences")[0] == 1
+    assert measure("Uses:\n1. Food.\n2. Fuel.\n3. Shelter.", "sentences")[0] == 3
+    assert measure("A title\n\nOne sentence. Two sentences.", "sentences")[0] == 2
     code = "Run this.\n```python\nx = 1. \ny = 2. \n```\nDone."
     assert measure(code, "sentences")[0] == 2
 

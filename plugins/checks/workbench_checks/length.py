@@ -315,18 +315,16 @@ _FENCED = re.compile(r"```.*?(?:```|\Z)", re.S)
 
 
 def _prose_sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Sentences for counting against a limit: closing punctuation ends one, and so does each
-    bullet or numbered item; a bare line break does not (a title, a wrapped line or a poem's
-    stanza is not counted as extra sentences). Code blocks do not count."""
+    """Sentences for counting against a limit, counted as most sentence splitters do: closing
+    punctuation ends one, a bare line break does not (a title, a wrapped line, a poem's stanza or
+    a list of items without periods is not counted as extra sentences; list markers such as "1."
+    are not sentence ends). Code blocks do not count. Conservative on purpose: a limit is only
+    reported broken when any reasonable count breaks it."""
     if "```" in text:
         text = _FENCED.sub(lambda m: " " * len(m.group()), text)
     spans: list[tuple[int, int]] = []
     for a, b in sentence_spans(text):
-        if (
-            spans
-            and not _ENDS_SENTENCE.search(text, 0, spans[-1][1])
-            and not is_list_item(text[a:b])
-        ):
+        if spans and not _ENDS_SENTENCE.search(text, 0, spans[-1][1]):
             spans[-1] = (spans[-1][0], b)
             continue
         spans.append((a, b))
