@@ -247,6 +247,13 @@ def test_fewshot_and_limit_override(tmp_path, loaded):
     prompts = list(store.run_outputs(run.run_id).rendered_prompt)
     assert len(prompts) == 2 and all(p.count("Question:") == 2 for p in prompts)
     assert store.get_run(run.run_id)["gen_config"]["num_fewshot"] == 1
+    # the same run again is answered from lm-eval's request cache: nothing reaches the model
+    assert run.summary["cached"] == 0
+    again = run_lmeval_suite(store, loaded, suite, limit=2, num_fewshot=1, bootstrap_iters=0)
+    assert again.run_id != run.run_id and again.summary["cached"] == 2
+    assert list(store.run_outputs(again.run_id).metrics) == list(
+        store.run_outputs(run.run_id).metrics
+    )
 
 
 def test_chat_template_and_system_come_from_the_suite(tmp_path, loaded):

@@ -62,6 +62,7 @@ class LmEvalRun:
     model_name: str = ""
     suite_name: str = ""
     n_generated: int = 0
+    n_cached: int = 0  # documents answered wholly from lm-eval's request cache
     findings: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
@@ -80,7 +81,7 @@ class LmEvalRun:
             "items": self.n_outputs,
             "n_outputs": self.n_outputs,
             "generated": self.n_generated,
-            "cached": 0,
+            "cached": self.n_cached,
             "metrics": self.metrics,
             "findings": self.findings,
         }
@@ -427,6 +428,7 @@ def run_lmeval_suite(
         seed=SEEDS["random_seed"],
         versions=_versions(),
     )
+    computed = _count_computed(lm)
     try:
         with _tqdm(progress):
             out = evaluate(
@@ -441,7 +443,7 @@ def run_lmeval_suite(
                 use_cache=_cache_path(model_key, loaded) if cache and not use_backend else None,
             )
         stored = _store_results(
-            store, suite, suite_id, fp, run_id, model_key, tokenizer, tasks, out, checks
+            store, suite, suite_id, fp, run_id, model_key, tokenizer, tasks, out, checks, computed
         )
     except BaseException as exc:
         store.finish_run(run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
@@ -545,6 +547,7 @@ def _store_results(
     tasks: dict[str, Any],
     out: dict[str, Any],
     checks: list[Any] | None,
+    computed: set[tuple[str, int]],
 ) -> dict[str, Any]:
     """Store the items, outputs, lm-eval's sample records and findings of one evaluation."""
     rows: list[rec.SampleRow] = []
@@ -580,6 +583,7 @@ def _store_results(
         "n_outputs": len(outputs),
         "n_findings": len(findings),
         "n_generated": sum(r.output_type == "generate_until" for r in rows),
+        "n_cached": sum((r.task, r.doc_id) not in computed for r in rows),
         "findings": by_cat,
     }
 
@@ -607,6 +611,26 @@ def _check(
         checks = get_plugins().make_checks(suite.check_selection())
     report = run_checks(records, checks)
     return rec.findings_rows(run_id, report.findings)
+
+
+def _count_computed(lm: Any) -> set[tuple[str, int]]:
+    """Record which documents' requests reach the model (the rest came from the cache).
+
+    lm-eval's cache wrapper calls the model's request methods with only the requests it could not
+    answer; the instance attributes set here see exactly those.
+    """
+    seen: set[tuple[str, int]] = set()
+    for attr in ("generate_until", "loglikelihood", "loglikelihood_rolling"):
+        method = getattr(lm, attr, None)
+        if method is None:
+            continue
+
+        def counted(requests: list[Any], *a: Any, _m: Callable = method, **k: Any) -> Any:
+            seen.update((r.task_name, r.doc_id) for r in requests)
+            return _m(requests, *a, **k)
+
+        setattr(lm, attr, counted)
+    return seen
 
 
 @contextmanager
