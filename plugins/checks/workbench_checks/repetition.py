@@ -90,10 +90,10 @@ class RepetitionCheck(Check):
     def _check(self, record: Record) -> Finding:
         text = record.output
         toks = _Words(text)
-        if len(toks.norm) < 2 and not _CHAR_RUN.search(text):
+        if len(toks.norm) < 2 and not _char_runs(text, toks.norm):
             return self.finding(record, flagged=False, score=0.0, message="too short to repeat")
         ctx = _Context(text, record.prompt or "")
-        stutters = self._stutters(text, toks, ctx) + _char_runs(text)
+        stutters = self._stutters(text, toks, ctx) + _char_runs(text, toks.norm)
         stuttered = {h.start for h in stutters}
         hits = stutters + self._runs(text, toks, ctx, stuttered)
         flagged = [h for h in hits if h.score >= 0.5]
@@ -286,8 +286,13 @@ def _starts_list_item(text: str, pos: int) -> bool:
 _CHAR_RUN = re.compile(r"([^\W\d_])\1{9,}|([!?])\2{5,}")
 
 
-def _char_runs(text: str) -> list[_Hit]:
+def _char_runs(text: str, words: list[str]) -> list[_Hit]:
     """A character held down: "soooooooooo", "!!!!!!!!"."""
+    # the regex is slow on every text; only a word with few distinct letters for its length
+    # (a run of 10 leaves at most len - 9 distinct) or a "!!!!!!" can hold such a run
+    held = any(len(set(w)) <= len(w) - 9 for w in words if len(w) >= 10)
+    if not held and "!!!!!!" not in text and "??????" not in text:
+        return []
     return [
         _Hit("stutter", m.start() + 1, m.end(), 1, m.group()[:12], len(m.group()), 0.75)
         for m in _CHAR_RUN.finditer(text)
