@@ -136,10 +136,14 @@ def read_records(path: Path, skipped: list[tuple[int, str]]) -> Iterator[list[An
             if not line.strip():
                 continue
             try:
-                rec = record_from_json(json.loads(line))
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"invalid JSON: {exc.msg} at column {exc.pos + 1}") from None
+                rec = record_from_json(obj)
                 if rec.id in seen:
                     raise ValueError(f"duplicate id {rec.id!r} (first on line {seen[rec.id]})")
-            except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            except ValueError as exc:
                 reason = str(exc).splitlines()[0]
                 skipped.append((lineno, reason))
                 err_console.print(
