@@ -35,6 +35,17 @@ FUNCTION_WORDS = frozenset(
 # A negation the evidence lacks turns a supported sentence into a claim the evidence does not make.
 NEGATIONS = frozenset("not no never none neither nor cannot without nothing nobody n't".split())
 
+# Numbers written as words count as numbers ("eight weeks" against "nine weeks").
+NUMBER_WORDS = frozenset(
+    """zero two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
+    sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety
+    hundred thousand million billion trillion second third fourth fifth sixth seventh eighth
+    ninth tenth twice dozen""".split()
+)
+
+# Pronouns that refer back to a name in the previous sentence.
+_PRONOUNS = frozenset("it its he his him she her they their them this these".split())
+
 MONTHS = frozenset(
     "january february march april may june july august september october november december".split()
 )
@@ -117,13 +128,22 @@ class Evidence:
 
     def __init__(self, text: str):
         sents = [s for s in _SENT_SPLIT_RE.split(text) if s.strip()]
-        # Windows of one sentence: one claim is usually backed by one place.
+        # Windows of one sentence: one claim is usually backed by one place. A sentence that
+        # refers back with a pronoun ("It is known for ...") also holds the names of the
+        # sentence before, which is what the pronoun most likely stands for.
         self.windows: list[set[str]] = []
         runs: list[str] = []
+        prev: list[str] = []
         for sent in sents:
-            toks = [_norm(t) for t in TOKEN_RE.findall(sent)]
-            self.windows.append(set(toks))
+            raw = TOKEN_RE.findall(sent)
+            toks = list(map(_norm, raw))
+            window = set(toks)
+            if prev and not _PRONOUNS.isdisjoint(window):
+                window.update(_norm(t) for t in prev if t[:1].isupper())
+                window -= FUNCTION_WORDS - set(toks)
+            self.windows.append(window)
             runs.append(" ".join(toks))
+            prev = raw
         self.text_lower = " ".join(runs)
         self.vocab: set[str] = set().union(*self.windows) if self.windows else set()
         self.negated = bool(self.vocab & NEGATIONS) or "n't" in self.text_lower
@@ -206,7 +226,16 @@ def _noisy_or(weights: list[float]) -> float:
 
 
 def _is_number(n: str) -> bool:
-    return n in MONTHS or _NUM_RE.search(n) is not None
+    return n in MONTHS or n in NUMBER_WORDS or _NUM_RE.search(n) is not None
+
+
+@lru_cache(maxsize=65536)
+def specificity(word: str) -> float:
+    """0.3..1: how much claim an unsupported ordinary word carries. Very common words
+    (home, make, good) are often a paraphrase; rarer ones (carbonation, grandson) a new claim."""
+    from wordfreq import zipf_frequency
+
+    return min(1.0, max(0.3, (7.0 - zipf_frequency(word, "en")) / 2))
 
 
 def assess(
@@ -291,14 +320,14 @@ def assess(
             elif tok[:1].isupper() and (k > 0 or any(c.isupper() for c in tok[1:])):
                 weight = w.name  # capitalised mid-sentence, or mixed case anywhere: a name
             else:
-                weight = -1.0  # an ordinary word: weighed below, once the length is known
+                weight = -specificity(n)  # an ordinary word: weighed once the length is known
             res.unsupported.append(tok)
             res.spans.append((a, b))
             hits.append(weight)
     # In a long answer an unsupported ordinary word is more often a paraphrase than a claim;
     # numbers, names and negations weigh the same at any length.
     damp = min(1.0, w.short_answer_tokens / max(1, res.content_tokens))
-    hits = [w.word * damp if h < 0 else h for h in hits]
+    hits = [-h * w.word * damp if h < 0 else h for h in hits]
     fraction = len(res.unsupported) / max(1, res.content_tokens)
     res.scattered = max(
         (1 - ev.best_window_share(toks) for toks in supported_by_sentence), default=0.0
