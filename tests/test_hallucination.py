@@ -115,3 +115,22 @@ def test_one_finding_per_record_through_run_check():
 def test_bad_options_raise_a_plugin_error():
     with pytest.raises(PluginError, match="threshold"):
         HallucinationCheck({"threshold": 2})
+
+
+def test_pronoun_sentence_is_backed_by_the_name_before_it():
+    ctx = (
+        "The Vajy river is 725 miles long and flows into Lake Bostes. It is known for its bridges."
+    )
+    f = one("The Vajy river is known for its bridges.", context=ctx, prompt="What is it known for?")
+    assert not f.flagged, f.message
+
+
+def test_number_words_count_as_numbers():
+    s = assess("It spent eight weeks at number one.", "The song spent nine weeks at number one.")
+    assert s.unsupported == ["eight"] and s.score >= 0.5
+
+
+def test_a_common_paraphrase_word_alone_is_not_a_hallucination():
+    ctx = "Kros is a town of 47542 people in the province of Broumiar."
+    f = one("Kros is home to 47542 people.", context=ctx, prompt="How many people live in Kros?")
+    assert not f.flagged and f.evidence["unsupported"] == ["home"]

@@ -119,6 +119,21 @@ def _stem(word: str) -> str:
     return word
 
 
+_SUBJECT_END = frozenset("is was are were has had have will would can could , ; : (".split())
+
+
+def _antecedents(raw: list[str]) -> set[str]:
+    """What a pronoun in the next sentence may stand for: the sentence's subject (its words
+    before the first verb like is/was/has, at most six) and every capitalised name in it."""
+    lead: list[str] = []
+    for t in raw[:6]:
+        if t.lower() in _SUBJECT_END:
+            break
+        lead.append(t)
+    names = [t for t in raw if t[:1].isupper()]
+    return {_norm(t) for t in lead + names} - FUNCTION_WORDS
+
+
 class Evidence:
     """The normalised vocabulary of a context/reference, with fast lookups for support.
 
@@ -139,8 +154,7 @@ class Evidence:
             toks = list(map(_norm, raw))
             window = set(toks)
             if prev and not _PRONOUNS.isdisjoint(window):
-                window.update(_norm(t) for t in prev if t[:1].isupper())
-                window -= FUNCTION_WORDS - set(toks)
+                window.update(_antecedents(prev))
             self.windows.append(window)
             runs.append(" ".join(toks))
             prev = raw
