@@ -15,7 +15,7 @@ st.set_page_config(page_title="workbench", layout="wide")
 db_path()  # resolve --db / $WORKBENCH_DB once per session, before any page reads it
 
 page = st.navigation([
-    st.Page(HERE / "overview.py", title="Overview", url_path="overview", default=True),
+    st.Page(HERE / "overview.py", title="Overview", default=True),  # served at /
     st.Page(HERE / "failures.py", title="Failures", url_path="failures"),
     st.Page(HERE / "compare.py", title="Compare", url_path="compare"),
     st.Page(HERE / "suggestions.py", title="Suggestions & trainings", url_path="suggestions"),

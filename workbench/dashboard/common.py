@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
 from ..errors import WorkbenchError
-from ..store import Store, default_db_path
+from ..store import Store, default_db_path, queries
 from .render import CSS
 
 DB_KEY = "wb_db"
@@ -44,6 +45,59 @@ def get_store() -> Store:
         st.error(str(exc))
         st.stop()
         raise  # st.stop raises; this keeps type checkers sure we never return None
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return ("__list__", *(_freeze(v) for v in value))
+    if isinstance(value, dict):
+        return ("__dict__", *sorted((k, _freeze(v)) for k, v in value.items()))
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, tuple) and value and value[0] == "__list__":
+        return [_thaw(v) for v in value[1:]]
+    if isinstance(value, tuple) and value and value[0] == "__dict__":
+        return {k: _thaw(v) for k, v in value[1:]}
+    return value
+
+
+@st.cache_data(ttl=600, max_entries=300, show_spinner=False)
+def _cached_call(path: str, version: tuple, name: str, args: tuple, kwargs: tuple,
+                 _fn: Callable[..., Any]) -> Any:
+    # `name` stands for `_fn` in the cache key (a leading underscore keeps it out of hashing)
+    store = Store(path, read_only=True, lock_timeout=15.0)
+    return _fn(store, *_thaw(args), **_thaw(kwargs))
+
+
+class Reader:
+    """Runs read queries for a page, cached until the database changes.
+
+    Every widget change reruns the page; without a cache each rerun would recount a million
+    rows. The key includes ``queries.data_version``, so new rows from a running job show up
+    on the next rerun (the Refresh button).
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.version = queries.data_version(store)
+
+    def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        name = f"{fn.__module__}.{fn.__qualname__}"
+        return _cached_call(self.store.path, self.version, name, _freeze(list(args)),
+                            _freeze(kwargs), _fn=fn)
+
+
+def get_reader() -> Reader:
+    """A Reader on the dashboard's database (stops the page with a message if unreadable)."""
+    store = get_store()
+    try:
+        return Reader(store)
+    except WorkbenchError as exc:
+        st.error(str(exc))
+        st.stop()
+        raise
 
 
 def page_header(title: str, caption: str | None = None) -> None:

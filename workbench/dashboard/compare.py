@@ -12,7 +12,7 @@ import html
 import pandas as pd
 import streamlit as st
 
-from workbench.dashboard.common import get_store, page_header, pager, refresh_button
+from workbench.dashboard.common import get_reader, page_header, pager, refresh_button
 from workbench.dashboard.render import findings_html, plain_html, word_diff_html
 from workbench.errors import WorkbenchError
 from workbench.store import queries
@@ -80,14 +80,17 @@ def show_item(change, outputs: dict, findings: pd.DataFrame) -> None:  # noqa: A
 def main() -> None:
     page_header("Compare", "Run B against run A on the items both answered.")
     refresh_button()
-    store = get_store()
-    picked = pick_runs(queries.runs(store))
+    read = get_reader()
+    picked = pick_runs(read(queries.runs))
     if picked is None:
         return
     from workbench.compare import compare_runs  # only this page needs it
 
+    sizes = read(queries.runs).set_index("run_id").n_outputs
+    n = int(max(sizes.get(picked[0], 0), sizes.get(picked[1], 0)))
     try:
-        cmp = compare_runs(store, *picked)
+        with st.spinner(f"Comparing {n:,} items per run…"):  # cached afterwards
+            cmp = read(compare_runs, *picked)
     except WorkbenchError as exc:
         st.error(str(exc))
         return
@@ -124,9 +127,8 @@ def main() -> None:
         st.info(f"No item is {status} for {category}.")
         return
     ids = [c.output_id_a for c in page] + [c.output_id_b for c in page]
-    with store.connect():
-        outputs = queries.outputs_by_id(store, ids).set_index("output_id", drop=False)
-        found = queries.findings_for(store, ids)
+    outputs = read(queries.outputs_by_id, ids).set_index("output_id", drop=False)
+    found = read(queries.findings_for, ids)
     by_id = outputs.to_dict("index")
     for change in page:
         show_item(change, by_id, found)

@@ -11,7 +11,7 @@ import html
 
 import streamlit as st
 
-from workbench.dashboard.common import get_store, page_header, pager, refresh_button
+from workbench.dashboard.common import get_reader, page_header, pager, refresh_button
 from workbench.dashboard.render import findings_html, highlight_html, plain_html
 from workbench.store import queries
 
@@ -82,16 +82,16 @@ def show_row(row: dict, found: list[dict], wanted: set[str]) -> None:
 def main() -> None:
     page_header("Failures", "Outputs with flagged findings; flagged spans are highlighted.")
     refresh_button()
-    store = get_store()
-    options = queries.filter_options(store)
+    read = get_reader()
+    options = read(queries.filter_options)
     chosen = filters(options)
     # count first: the paging widgets need the total before the page is read
-    total = queries.count_failures(store, **chosen)
+    total = read(queries.count_failures, **chosen)
     limit, offset = pager(total, key="f_pager")
     if total == 0:
         st.info("No output matches these filters.")
         return
-    page = queries.failures_page(store, **chosen, limit=limit, offset=offset, total=total)
+    page = read(queries.failures_page, **chosen, limit=limit, offset=offset, total=total)
     wanted = set(chosen["category"] or [])
     for row in page.rows.to_dict("records"):
         found = page.findings_of(row["output_id"]).to_dict("records")

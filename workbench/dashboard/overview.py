@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench.dashboard.common import fmt_metrics, get_store, page_header, refresh_button
+from workbench.dashboard.common import fmt_metrics, get_reader, page_header, refresh_button
 from workbench.store import queries
 
 
 def main() -> None:
     page_header("Overview", "Models, runs and how often each error category is flagged.")
     refresh_button()
-    store = get_store()
-    with store.connect():  # one short read for the whole page
-        totals = queries.totals(store)
-        model_df = queries.models(store)
-        run_df = queries.runs(store)
-        rates = queries.category_rates(store)
+    read = get_reader()
+    totals = read(queries.totals)
+    model_df = read(queries.models)
+    run_df = read(queries.runs)
+    rates = read(queries.category_rates)
 
     cols = st.columns(5)
     cols[0].metric("Models", f"{totals['models']:,}")

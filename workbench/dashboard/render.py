@@ -59,7 +59,7 @@ def highlight_html(text: str | None, spans: Iterable[Sequence[int]] = (),
 
     ``labels`` (one per span, e.g. the check that flagged it) become an escaped tooltip.
     """
-    text = text or ""
+    text = text if isinstance(text, str) else ""  # NULL from the database arrives as NaN
     if not text:
         return '<div class="wb-text wb-empty">(empty)</div>'
     pieces, pos = [], 0
@@ -100,13 +100,13 @@ def plain_html(text: str | None) -> str:
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
 
 
-def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text or "")
+def _tokens(text: str | None) -> list[str]:
+    return _TOKEN.findall(text if isinstance(text, str) else "")
 
 
 def word_diff_html(a: str | None, b: str | None) -> tuple[str, str]:
     """A word-level diff of two texts: (A with removed words in <del>, B with added in <ins>)."""
-    ta, tb = _tokens(a or ""), _tokens(b or "")
+    ta, tb = _tokens(a), _tokens(b)
     left, right = [], []
     matcher = difflib.SequenceMatcher(a=ta, b=tb, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -131,4 +131,4 @@ def word_diff_html(a: str | None, b: str | None) -> tuple[str, str]:
 
 def diff_ratio(a: str | None, b: str | None) -> float:
     """How similar two texts are word by word (1.0 = same words)."""
-    return difflib.SequenceMatcher(a=_tokens(a or ""), b=_tokens(b or ""), autojunk=False).ratio()
+    return difflib.SequenceMatcher(a=_tokens(a), b=_tokens(b), autojunk=False).ratio()

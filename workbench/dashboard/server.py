@@ -34,6 +34,8 @@ def streamlit_command(db: str | Path, port: int, host: str = "127.0.0.1") -> lis
 
 def port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # as the server will: a port in TIME_WAIT after a restart is still usable
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:

@@ -8,7 +8,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from workbench.dashboard.common import fmt_metrics, get_store, page_header, pager, refresh_button
+from workbench.dashboard.common import (
+    Reader,
+    fmt_metrics,
+    get_reader,
+    page_header,
+    pager,
+    refresh_button,
+)
 from workbench.store import queries
 
 REASON_KEYS = ("reason", "why", "rationale", "explanation", "strategy")
@@ -36,9 +43,9 @@ def _ids(value: Any) -> str:
     return ", ".join(str(v) for v in list(value))
 
 
-def show_suggestions(store) -> None:  # noqa: ANN001 - a Store
+def show_suggestions(read: Reader) -> None:
     st.subheader("Suggestion sets")
-    sets = queries.suggestion_sets(store)
+    sets = read(queries.suggestion_sets)
     if sets.empty:
         st.info("No suggestion sets yet: `workbench suggest RUN` turns failures into examples.")
         return
@@ -55,14 +62,14 @@ def show_suggestions(store) -> None:  # noqa: ANN001 - a Store
     cols[3].metric("Pool", str(row.pool or "–"))
     if row.export_path:
         st.text(f"Exported to {row.export_path}")
-    cats = queries.suggestion_categories(store, set_id)
+    cats = read(queries.suggestion_categories, set_id)
     if not cats.empty:
         st.bar_chart(cats.set_index("category")["n"], y_label="examples", x_label="category")
     chosen = st.multiselect("Category", list(cats.category), key="s_category",
                             placeholder="all categories")
     total = int(cats[cats.category.isin(chosen)].n.sum()) if chosen else int(cats.n.sum())
     limit, offset = pager(total, key="s_pager")
-    total, page = queries.suggestions(store, set_id, category=chosen, limit=limit, offset=offset)
+    total, page = read(queries.suggestions, set_id, category=chosen, limit=limit, offset=offset)
     if page.empty:
         st.info("No suggestions in this set.")
         return
@@ -86,9 +93,9 @@ def show_suggestions(store) -> None:  # noqa: ANN001 - a Store
     })
 
 
-def show_trainings(store) -> None:  # noqa: ANN001 - a Store
+def show_trainings(read: Reader) -> None:
     st.subheader("Trainings")
-    df = queries.trainings(store)
+    df = read(queries.trainings)
     if df.empty:
         st.info("No trainings yet: `workbench train SET` trains a LoRA adapter on a set.")
         return
@@ -100,7 +107,7 @@ def show_trainings(store) -> None:  # noqa: ANN001 - a Store
         "config": [fmt_metrics(c) for c in df.config],
         "started": df.started_at, "finished": df.finished_at,
     }), hide_index=True)
-    curves = queries.loss_curves(store)
+    curves = read(queries.loss_curves)
     if curves.empty:
         st.caption("No loss curve recorded.")
         return
@@ -116,9 +123,9 @@ def main() -> None:
     page_header("Suggestions & trainings",
                 "Targeted training examples built from failures, and the LoRA runs trained on them.")
     refresh_button()
-    store = get_store()
-    show_suggestions(store)
-    show_trainings(store)
+    read = get_reader()
+    show_suggestions(read)
+    show_trainings(read)
 
 
 if __name__ == "__main__":

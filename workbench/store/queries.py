@@ -98,13 +98,29 @@ def category_rates(store: Store, run_ids: Filter = None) -> pd.DataFrame:
     ids = _values(run_ids)
     if ids:
         where = " WHERE " + _in("run_id", ids, params)
-    return store.query_df(
-        "SELECT run_id, category, count(DISTINCT output_id) AS checked,"
-        " count(DISTINCT output_id) FILTER (WHERE flagged) AS flagged,"
-        " count(DISTINCT output_id) FILTER (WHERE flagged) / count(DISTINCT output_id) AS rate"
-        " FROM findings" + where + " GROUP BY run_id, category ORDER BY run_id, category",
-        params,
-    )
+    cols = ["run_id", "category", "checked", "flagged", "rate"]
+    with store.connect():
+        # An output has one finding per check, so per check plain counts are output counts.
+        # count(DISTINCT output_id) is many times slower at millions of rows: it is only
+        # run for the categories that several checks report on.
+        per_check = store.query_df(
+            "SELECT run_id, category, check_name, count(*) AS checked,"
+            " count(*) FILTER (WHERE flagged) AS flagged FROM findings" + where
+            + " GROUP BY ALL", params)
+        n_checks = per_check.groupby(["run_id", "category"]).check_name.transform("size")
+        single = per_check[n_checks == 1][["run_id", "category", "checked", "flagged"]]
+        multi = per_check[n_checks > 1][["run_id", "category"]].drop_duplicates()
+        parts = [single]
+        for run, cat in multi.itertuples(index=False):
+            parts.append(store.query_df(
+                "SELECT run_id, category, count(DISTINCT output_id) AS checked,"
+                " count(DISTINCT output_id) FILTER (WHERE flagged) AS flagged FROM findings"
+                " WHERE run_id = ? AND category = ? GROUP BY ALL", [run, cat]))
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols[:4])
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    df["rate"] = df.flagged / df.checked
+    return df.sort_values(["run_id", "category"]).reset_index(drop=True)[cols]
 
 
 def totals(store: Store) -> dict[str, int]:
@@ -118,6 +134,26 @@ def totals(store: Store) -> dict[str, int]:
         " (SELECT count(*) FROM trainings) AS trainings"
     )
     return {k: int(v) for k, v in df.iloc[0].items()}
+
+
+def data_version(store: Store) -> tuple:
+    """A cheap fingerprint of the database's contents: it changes when rows are added, a run
+    finishes or findings are replaced, so a reader can cache results until it changes."""
+    row = store.query_df(
+        "SELECT (SELECT count(*) FROM models) AS models, (SELECT count(*) FROM runs) AS runs,"
+        " (SELECT string_agg(run_id || status || coalesce(finished_at::VARCHAR, ''), ','"
+        "   ORDER BY run_id) FROM runs) AS run_states,"
+        " (SELECT count(*) FROM items) AS items, (SELECT count(*) FROM outputs) AS outputs,"
+        " (SELECT count(*) FROM findings) AS findings,"
+        " (SELECT max(rowid) FROM findings) AS findings_rowid,"  # moves when findings are replaced
+        " (SELECT count(*) FROM suggestions) AS suggestions,"
+        " (SELECT count(*) FROM suggestion_sets) AS sets,"
+        " (SELECT count(*) FROM trainings) AS trainings,"
+        " (SELECT string_agg(training_id || coalesce(status, ''), ',' ORDER BY training_id)"
+        "   FROM trainings) AS training_states"
+    ).iloc[0]
+    return tuple(None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)
+                 for v in row.tolist())
 
 
 # -- failures ---------------------------------------------------------------------------------
@@ -169,56 +205,88 @@ class FailurePage:
         return self.findings[self.findings.output_id == output_id]
 
 
-def _failure_where(params: list[Any], *, run_id: Filter, suite_id: Filter, category: Filter,
-                   check: Filter, severity: Filter, tag: Filter, text: str | None,
-                   flagged_only: bool) -> str:
-    clauses: list[str] = []
+def _like(text: str) -> str:
+    """A substring pattern for ILIKE ... ESCAPE '\\': the user's %, _ and \\ match themselves."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+@dataclass
+class _FailureSql:
+    """The pieces of a failure query; every value is in ``params``, in placeholder order."""
+
+    joins: str          # joins the WHERE needs (items only for tag and text filters)
+    where: str
+    params: list[Any]
+    findings_sql: str | None  # flagged/finding filters as one query over findings, if any
+    findings_params: list[Any]
+    output_level: bool  # whether a filter needs the outputs or items table (tag, text)
+
+
+def _failure_sql(*, run_id: Filter, suite_id: Filter, category: Filter, check: Filter,
+                 severity: Filter, tag: Filter, text: str | None,
+                 flagged_only: bool) -> _FailureSql:
+    run_clauses: list[str] = []  # apply to outputs and to findings alike (both have run_id)
+    run_params: list[Any] = []
     if ids := _values(run_id):
-        clauses.append(_in("o.run_id", ids, params))
+        run_clauses.append(_in("run_id", ids, run_params))
     if ids := _values(suite_id):
-        clauses.append(_in("r.suite_id", ids, params))
-    if tags := _values(tag):
+        run_clauses.append("run_id IN (SELECT run_id FROM runs WHERE "
+                           + _in("suite_id", ids, run_params) + ")")
+    sub: list[str] = []
+    sub_params: list[Any] = []
+    if flagged_only:
+        sub.append("flagged")
+    if vals := _values(category):
+        sub.append(_in("category", vals, sub_params))
+    if vals := _values(check):
+        sub.append(_in("check_name", vals, sub_params))
+    if vals := _values(severity):
+        sub.append(_in("severity", vals, sub_params))
+    findings_sql = None
+    findings_params: list[Any] = []
+    if sub:
+        # one finding must satisfy all finding filters together (a flagged *hallucination*
+        # that is *high*, not any flag plus any high); the run filters narrow it early
+        findings_sql = "SELECT output_id FROM findings WHERE " + " AND ".join(run_clauses + sub)
+        findings_params = run_params + sub_params
+
+    clauses = ["o." + c for c in run_clauses]
+    params = list(run_params)
+    joins = ""
+    tags, output_level = _values(tag), bool(_values(tag) or text)
+    if output_level:
+        joins = (" JOIN runs r ON r.run_id = o.run_id"
+                 " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id")
+    if tags:
         # any of the chosen tags; list_has_any keeps it one bound list parameter
         clauses.append("list_has_any(coalesce(i.tags, []), ?::VARCHAR[])")
         params.append(tags)
     if text:
-        clauses.append(
-            "(strpos(lower(o.text), lower(?)) > 0 OR strpos(lower(coalesce(i.prompt, "
-            "o.rendered_prompt, '')), lower(?)) > 0)"
-        )
-        params.extend([text, text])
-    sub: list[str] = ["f.output_id = o.output_id"]
-    if flagged_only:
-        sub.append("f.flagged")
-    if vals := _values(category):
-        sub.append(_in("f.category", vals, params))
-    if vals := _values(check):
-        sub.append(_in("f.check_name", vals, params))
-    if vals := _values(severity):
-        sub.append(_in("f.severity", vals, params))
-    if len(sub) > 1:
-        # one finding must satisfy all finding filters together (a flagged *hallucination*
-        # that is *high*, not any flag plus any high)
-        clauses.append("EXISTS (SELECT 1 FROM findings f WHERE " + " AND ".join(sub) + ")")
-    return (" WHERE " + " AND ".join(clauses)) if clauses else ""
-
-
-_FAILURE_FROM = (
-    " FROM outputs o JOIN runs r ON r.run_id = o.run_id"
-    " LEFT JOIN suites s ON s.suite_id = r.suite_id"
-    " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id"
-)
+        clauses.append("(o.text ILIKE ? ESCAPE '\\' OR coalesce(i.prompt, o.rendered_prompt)"
+                       " ILIKE ? ESCAPE '\\')")
+        params.extend([_like(text), _like(text)])
+    if findings_sql:
+        clauses.append(f"o.output_id IN ({findings_sql})")
+        params.extend(findings_params)
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    return _FailureSql(joins, where, params, findings_sql, findings_params, output_level)
 
 
 def count_failures(store: Store, *, run_id: Filter = None, suite_id: Filter = None,
                    category: Filter = None, check: Filter = None, severity: Filter = None,
                    tag: Filter = None, text: str | None = None, flagged_only: bool = True) -> int:
     """How many outputs match the failure filters (see ``failures_page``)."""
-    params: list[Any] = []
-    where = _failure_where(params, run_id=run_id, suite_id=suite_id, category=category,
-                           check=check, severity=severity, tag=tag, text=text,
-                           flagged_only=flagged_only)
-    return int(store.query_df("SELECT count(*) AS n" + _FAILURE_FROM + where, params).n.iloc[0])
+    q = _failure_sql(run_id=run_id, suite_id=suite_id, category=category, check=check,
+                     severity=severity, tag=tag, text=text, flagged_only=flagged_only)
+    if q.findings_sql and not q.output_level:
+        # no filter needs the outputs table: count distinct outputs in findings alone
+        sql = "SELECT count(DISTINCT output_id) AS n FROM (" + q.findings_sql + ")"
+        return int(store.query_df(sql, q.findings_params).n.iloc[0])
+    sql = "SELECT count(*) AS n FROM outputs o" + q.joins + q.where
+    return int(store.query_df(sql, q.params).n.iloc[0])
+
+
+_ORDER = " ORDER BY o.run_id, o.item_id, o.output_id"
 
 
 def failures_page(store: Store, *, run_id: Filter = None, suite_id: Filter = None,
@@ -229,24 +297,27 @@ def failures_page(store: Store, *, run_id: Filter = None, suite_id: Filter = Non
 
     Each filter takes one value or a list (any of them matches); ``text`` is a case-insensitive
     substring of the output or the prompt. Pass ``total`` when it is already known (from
-    ``count_failures``) to skip counting again.
+    ``count_failures``) to skip counting again. Ordered by run, then item.
     """
     limit = max(1, min(int(limit), 1000))
     offset = max(0, int(offset))
     filters = dict(run_id=run_id, suite_id=suite_id, category=category, check=check,
                    severity=severity, tag=tag, text=text, flagged_only=flagged_only)
-    params: list[Any] = []
-    where = _failure_where(params, **filters)
+    q = _failure_sql(**filters)
     with store.connect():
         if total is None:
             total = count_failures(store, **filters)
+        # pick the page on narrow keys first, then read the wide columns of those rows only
         rows = store.query_df(
-            "SELECT o.output_id, o.run_id, o.item_id, o.text, o.finish_reason, o.tokens_out,"
+            "WITH page AS (SELECT o.output_id FROM outputs o" + q.joins + q.where + _ORDER
+            + " LIMIT ? OFFSET ?)"
+            " SELECT o.output_id, o.run_id, o.item_id, o.text, o.finish_reason, o.tokens_out,"
             " o.rendered_prompt, r.model_name, r.suite_id, s.name AS suite_name,"
             " i.prompt, i.reference, i.context, i.tags"
-            + _FAILURE_FROM + where + " ORDER BY o.run_id, o.item_id, o.output_id"
-            " LIMIT ? OFFSET ?",
-            [*params, limit, offset],
+            " FROM page JOIN outputs o ON o.output_id = page.output_id"
+            " JOIN runs r ON r.run_id = o.run_id LEFT JOIN suites s ON s.suite_id = r.suite_id"
+            " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id" + _ORDER,
+            [*q.params, limit, offset],
         )
         found = findings_for(store, list(rows.output_id))
     return FailurePage(total=total, rows=rows, findings=found, limit=limit, offset=offset,
