@@ -1,0 +1,217 @@
+"""Faults in check plugins: one that raises, hangs, exits or returns malformed findings is
+isolated and reported by name, and the other checks (and the run) go on."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+
+import pytest
+
+from workbench.checks import Check, Finding, Record, run_check, run_checks
+
+RECS = [Record(id=f"r{i}", prompt="p", output=f"output number {i}") for i in range(4)]
+
+
+class Fine(Check):
+    name = "fine"
+    category = "fine"
+
+    def run(self, records):
+        for r in records:
+            yield self.finding(r, flagged=r.id == "r1", score=0.7, spans=[(0, 6)])
+
+
+class Raises(Check):
+    name = "raises"
+    category = "broken"
+
+    def run(self, records):
+        for r in records:
+            if r.id == "r2":
+                raise ValueError("cannot read r2")
+            yield self.finding(r, flagged=False, score=0.0)
+
+
+class Exits(Check):
+    name = "exits"
+    category = "broken"
+
+    def run(self, records):
+        raise SystemExit(3)
+
+
+class Hangs(Check):
+    name = "hangs"
+    category = "slow"
+    calls = 0
+    release = threading.Event()
+
+    def run(self, records):
+        type(self).calls += 1
+        self.release.wait(30)  # the test sets it at the end so no thread outlives the test long
+        yield from ()
+
+
+class Malformed(Check):
+    """Each record gets a different kind of broken finding."""
+
+    name = "malformed"
+    category = "bad"
+
+    def run(self, records):
+        for r in records:
+            good = self.finding(r, flagged=True, score=0.9)
+            yield {
+                "r0": Finding(r.id, self.name, self.category, True, math.nan),
+                "r1": Finding(r.id, self.name, self.category, True, 0.5, spans=((0, 10_000),)),
+                "r2": Finding(r.id, self.name, self.category, True, 0.5, severity="dire"),
+                "r3": good,
+            }[r.id]
+
+
+class WrongIds(Check):
+    name = "wrong_ids"
+    category = "bad"
+
+    def run(self, records):
+        for r in records:
+            yield Finding("someone-else", self.name, self.category, False, 0.0)
+
+
+def test_a_raising_check_costs_only_its_faulty_record():
+    report = run_checks(RECS, [Raises(), Fine()])
+    assert report.errors == {"raises": 1, "fine": 0}
+    errs = [f for f in report.findings if f.error]
+    assert [(f.record_id, f.check) for f in errs] == [("r2", "raises")]
+    assert "cannot read r2" in errs[0].message
+    assert [f.record_id for f in report.findings if f.flagged] == ["r1"]
+
+
+def test_system_exit_in_a_check_is_recorded_not_obeyed():
+    found = run_check(Exits(), RECS)
+    assert all(f.error and "SystemExit" in f.error for f in found)
+
+
+def test_a_hanging_check_times_out_once_and_is_then_skipped(monkeypatch):
+    monkeypatch.setenv("WORKBENCH_CHECK_TIMEOUT", "0.3")
+    Hangs.calls = 0
+    Hangs.release.clear()
+    hang, fine = Hangs(), Fine()
+    try:
+        t0 = time.monotonic()
+        report = run_checks(RECS, [hang, fine])
+        first = time.monotonic() - t0
+        assert first < 5
+        assert report.errors == {"hangs": 4, "fine": 0}
+        assert all("timed out after 0.3s" in f.error for f in report.findings if f.check == "hangs")
+        # the next batch does not wait again: the check is skipped with an error finding
+        t0 = time.monotonic()
+        again = run_checks(RECS, [hang, fine])
+        assert time.monotonic() - t0 < 0.25
+        assert again.errors["hangs"] == 4 and Hangs.calls == 1
+        assert all(f.error.startswith("skipped") for f in again.findings if f.check == "hangs")
+        assert sum(f.flagged for f in again.findings) == 1
+    finally:
+        Hangs.release.set()
+
+
+def test_timeout_setting(monkeypatch):
+    from workbench.checks import DEFAULT_TIMEOUT_S, check_timeout
+
+    monkeypatch.delenv("WORKBENCH_CHECK_TIMEOUT", raising=False)
+    assert check_timeout(Fine()) == DEFAULT_TIMEOUT_S
+
+    class Slow(Fine):
+        timeout_s = 900
+
+    assert check_timeout(Slow()) == 900
+    monkeypatch.setenv("WORKBENCH_CHECK_TIMEOUT", "0")
+    assert check_timeout(Slow()) is None
+    monkeypatch.setenv("WORKBENCH_CHECK_TIMEOUT", "soon")
+    assert check_timeout(Fine()) == DEFAULT_TIMEOUT_S
+
+
+def test_malformed_findings_become_error_findings_per_record():
+    found = run_check(Malformed(), RECS)
+    assert [bool(f.error) for f in found] == [True, True, True, False]
+    assert all("malformed" in f.error for f in found[:3])
+    assert found[3].flagged
+    wrong = run_check(WrongIds(), RECS)
+    assert [f.record_id for f in wrong] == ["r0", "r1", "r2", "r3"]
+    assert all(f.error for f in wrong)
+
+
+BROKEN_PLUGINS = '''
+import time
+from workbench import Check, hookimpl
+
+
+class Boom(Check):
+    name = "boom"
+    category = "boom"
+
+    def run(self, records):
+        raise RuntimeError("boom plugin failed")
+
+
+class Stuck(Check):
+    name = "stuck"
+    category = "stuck"
+
+    def run(self, records):
+        time.sleep(3)
+        yield from ()
+
+
+class Garbage(Check):
+    name = "garbage"
+    category = "garbage"
+
+    def run(self, records):
+        yield from ["not a finding"] * len(records)
+
+
+@hookimpl
+def register_checks(register):
+    register(Boom)
+    register(Stuck)
+    register(Garbage)
+'''
+
+
+def test_a_run_with_broken_plugins_finishes_and_names_them(tmp_path, cli, tiny_model_dir,
+                                                         monkeypatch):
+    from workbench.store import Store
+
+    monkeypatch.setenv("WORKBENCH_PLUGINS", "")
+    monkeypatch.setenv("WORKBENCH_CHECK_TIMEOUT", "0.5")
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "broken.py").write_text(BROKEN_PLUGINS)
+    (tmp_path / "d.jsonl").write_text(
+        "".join(json.dumps({"id": f"q{i}", "prompt": f"Say {i}"}) + "\n" for i in range(3)))
+    (tmp_path / "s.yaml").write_text("name: s\ndata: d.jsonl\ngeneration:\n  max_new_tokens: 3\n")
+    r = cli("run", "--model", f"m={tiny_model_dir}", "--suite", tmp_path / "s.yaml",
+            "--plugins-dir", plugins, "--json")
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)
+    assert res["status"] == "finished" and res["n_outputs"] == 3
+    assert {c: v["errors"] for c, v in res["findings"].items()} == {
+        "boom": 3, "stuck": 3, "garbage": 3}
+    store = Store()
+    run = store.get_run(res["run_id"])
+    assert run["status"] == "finished"
+    assert run["metrics"]["check_errors"] == {"boom": 3, "stuck": 3, "garbage": 3}
+    errors = store.run_findings(res["run_id"]).groupby("check_name").error.first().to_dict()
+    assert "boom plugin failed" in errors["boom"]
+    assert "timed out" in errors["stuck"]
+    assert "malformed" in errors["garbage"]
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_threads():
+    yield
+    Hangs.release.set()
