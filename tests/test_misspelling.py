@@ -154,3 +154,24 @@ def test_one_finding_per_record_through_run_check():
 def test_bad_options_raise_a_plugin_error():
     with pytest.raises(PluginError, match="variants"):
         MisspellingCheck({"variants": "klingon"})
+
+
+def test_doc_examples_run_as_written(cli, tmp_path):
+    """The `workbench check` session in docs/checks-misspelling-hallucination.md is real."""
+    import json
+    import shlex
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "checks-misspelling-hallucination.md"
+    block = doc.read_text().split("```\n", 2)[1]
+    sessions = [s for s in block.split("$ ") if s.strip()]
+    records = sessions[0].splitlines()[1:]
+    (tmp_path / "records.jsonl").write_text("\n".join(r for r in records if r.strip()) + "\n")
+    assert len(sessions) >= 3
+    for session in sessions[1:]:
+        command, *expected = session.strip().splitlines()
+        args = shlex.split(command)[1:]
+        args = [str(tmp_path / a) if a == "records.jsonl" else a for a in args]
+        result = cli(*args)
+        got = [json.loads(x) for x in result.output.splitlines() if x.startswith("{")]
+        assert got == [json.loads(x) for x in expected], command
