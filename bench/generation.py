@@ -13,6 +13,10 @@ at the same batch size, on one CPU thread (the figures are stable on a shared ma
 reports items/s, the speed-up over lm-eval and how many outputs agree exactly.
 
     python -m bench.generation [--batch-size 8] [--prompts 64] [--max-new-tokens 64]
+    python -m bench.generation --model DIR --suite suites/demo.yaml   # a real model and suite
+
+With ``--model``/``--suite`` the prompts are the suite's rendered eval prompts and its stop
+strings apply (max_new_tokens still comes from the command line).
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ def _timed(fn):  # noqa: ANN001, ANN202
 
 
 def run(batch_size: int = 8, n_prompts: int = 64, max_new_tokens: int = 64,
-        threads: int = 1) -> dict:
+        threads: int = 1, model_dir: str | None = None, suite_path: str | None = None) -> dict:
     import torch
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
@@ -85,18 +89,27 @@ def run(batch_size: int = 8, n_prompts: int = 64, max_new_tokens: int = 64,
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:
         t_build = time.perf_counter()
-        d = build_model(Path(tmp) / "model")
+        d = Path(model_dir) if model_dir else build_model(Path(tmp) / "model")
         t_build = time.perf_counter() - t_build
         loaded = load_model(str(d), "bench", device="cpu", dtype="float32")
-        prompts = [p for p, _ in corpus(n_prompts, seed=99)]
-        cfg = GenerationConfig(max_new_tokens=max_new_tokens, stop=["\n\n"])
+        stop = ["\n\n"]
+        if suite_path:
+            from workbench.suites import load_suite
+
+            suite = load_suite(suite_path)
+            prompts = [suite.render(it) for it in suite.split("eval")][:n_prompts]
+            stop = list(suite.generation.stop) or stop
+        else:
+            prompts = [p for p, _ in corpus(n_prompts, seed=99)]
+        n_prompts = len(prompts)
+        cfg = GenerationConfig(max_new_tokens=max_new_tokens, stop=stop)
         generate(loaded, prompts[:2], cfg, batch_size=2)  # warm-up
 
         ours, t_ours = _timed(lambda: generate(loaded, prompts, cfg, batch_size=batch_size))
 
         lm = HFLM(pretrained=loaded.model, tokenizer=loaded.tokenizer, batch_size=batch_size,
                   max_length=loaded.max_length, device="cpu")
-        gen_kwargs = {"until": ["\n\n"], "max_gen_toks": max_new_tokens, "do_sample": False}
+        gen_kwargs = {"until": list(stop), "max_gen_toks": max_new_tokens, "do_sample": False}
         reqs = [Instance(request_type="generate_until", doc={}, arguments=(p, dict(gen_kwargs)),
                          idx=i) for i, p in enumerate(prompts)]
         theirs, t_lmeval = _timed(lambda: lm.generate_until(reqs, disable_tqdm=True))
@@ -110,9 +123,11 @@ def run(batch_size: int = 8, n_prompts: int = 64, max_new_tokens: int = 64,
                     enc = tok(p, return_tensors="pt")
                     g = loaded.model.generate(**enc, max_new_tokens=max_new_tokens,
                                               do_sample=False, pad_token_id=tok.pad_token_id,
-                                              stop_strings=["\n\n"], tokenizer=tok)
+                                              stop_strings=list(stop), tokenizer=tok)
                     text = tok.decode(g[0, enc.input_ids.shape[1]:], skip_special_tokens=True)
-                    out.append(text.split("\n\n")[0])
+                    for s in stop:
+                        text = text.split(s)[0]
+                    out.append(text)
             return out
 
         plain, t_plain = _timed(plain_loop)
@@ -120,6 +135,8 @@ def run(batch_size: int = 8, n_prompts: int = 64, max_new_tokens: int = 64,
     texts = [o.text for o in ours]
     n_tokens = sum(o.tokens_out for o in ours)
     return {
+        "model": "trained tiny llama" if not model_dir else str(model_dir),
+        "suite": suite_path or "synthetic instructions",
         "batch_size": batch_size,
         "prompts": n_prompts,
         "max_new_tokens": max_new_tokens,
@@ -128,6 +145,7 @@ def run(batch_size: int = 8, n_prompts: int = 64, max_new_tokens: int = 64,
         "tokens_out_mean": round(n_tokens / n_prompts, 1),
         "finish_eos": sum(o.finish_reason == "eos" for o in ours),
         "finish_length": sum(o.finish_reason == "length" for o in ours),
+        "finish_stop": sum(o.finish_reason == "stop" for o in ours),
         "items_per_s": {
             "workbench": round(n_prompts / t_ours, 2),
             "lm_eval_generate_until": round(n_prompts / t_lmeval, 2),
@@ -146,10 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prompts", type=int, default=64)
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--model", help="a model dir to use instead of training a small one")
+    ap.add_argument("--suite", help="a suite whose eval prompts and stop strings to use")
     a = ap.parse_args(argv)
     import json
 
-    figures = run(a.batch_size, a.prompts, a.max_new_tokens, a.threads)
+    figures = run(a.batch_size, a.prompts, a.max_new_tokens, a.threads, a.model, a.suite)
     json.dump(figures, sys.stdout, indent=2)
     print()
     return 0

@@ -122,10 +122,12 @@ def test_chat_messages_use_the_chat_template(model):
 def test_on_batch_reports_every_prompt_once(model):
     seen = []
     outs = generate(model, PROMPTS, greedy(4), batch_size=3,
-                    on_batch=lambda idx, batch: seen.append((list(idx), len(batch))))
+                    on_batch=lambda idx, batch: seen.append((list(idx), list(batch))))
     assert sorted(i for idx, _ in seen for i in idx) == list(range(len(PROMPTS)))
-    assert all(len(idx) == n <= 3 for idx, n in seen)
-    # length-sorted: the first batch holds the longest prompts
+    assert [len(idx) for idx, _ in seen] == [3, 3, 3, 2]
+    for idx, batch in seen:
+        assert [outs[i] for i in idx] == batch
+    # admitted longest first: with equal output lengths the longest prompts finish first
     first = seen[0][0]
     assert min(outs[i].tokens_in for i in first) >= max(
         outs[i].tokens_in for i in range(len(PROMPTS)) if i not in first)

@@ -1,10 +1,11 @@
 """The batched generation engine.
 
-Prompts are tokenized once, sorted by length (longest first, so a batch holds prompts of similar
-length and an out-of-memory error shows in the first batch), left-padded, and decoded with a
-KV cache by a small loop of our own rather than ``model.generate``: a sequence that finishes
-(eos, stop string, max_new_tokens) is dropped from the batch and its cache rows at once, and the
-padding columns no remaining sequence needs are cut, so the batch shrinks as it goes.
+Prompts are tokenized once, sorted by length (longest first, so prompts decoded together have
+similar lengths and an out-of-memory error shows at once), left-padded, and decoded with a KV
+cache by a small loop of our own rather than ``model.generate``: a sequence that finishes (eos,
+stop string, max_new_tokens) leaves the batch at once, with its cache rows, and the next prompts
+are prefilled and join the running batch in its place (continuous batching). No step is spent on
+finished sequences, and a batch is never held back by its longest answer.
 
 Greedy decoding gives the same text at any batch size: positions come from the attention mask
 (left padding does not shift them) and padded keys are masked out. Sampling draws each sequence
@@ -35,8 +36,8 @@ TRIM_MIN = 8
 class GenOutput:
     """One generated output. ``tokens_out`` counts generated tokens, not the eos token.
 
-    ``latency_s`` is the time from the start of its batch to its last token; ``token_ids`` are
-    the generated ids (before a stop string cut the text).
+    ``latency_s`` is the time from its prefill to its last token; ``token_ids`` are the
+    generated ids (before a stop string cut the text).
     """
 
     text: str
@@ -95,45 +96,35 @@ def _row_seed(seed: int, ids: list[int]) -> int:
     return int.from_bytes(h, "little") & ((1 << 63) - 1)
 
 
-class _Batch:
-    """State of one batch being decoded."""
+@dataclass
+class _Row:
+    """One sequence being decoded."""
 
-    def __init__(self, engine: _Engine, seqs: list[list[int]]):
-        import torch
-
-        self.e = engine
-        dev = engine.device
-        n, width = len(seqs), max(len(s) for s in seqs)
-        ids = torch.full((n, width), engine.pad_id, dtype=torch.long)
-        mask = torch.zeros((n, width), dtype=torch.long)
-        for r, s in enumerate(seqs):
-            ids[r, width - len(s):] = torch.tensor(s, dtype=torch.long)
-            mask[r, width - len(s):] = 1
-        self.ids, self.mask = ids.to(dev), mask.to(dev)
-        pos = (self.mask.cumsum(-1) - 1).clamp(min=0)
-        self.pos = pos
-        self.next_pos = pos[:, -1] + 1
-        self.active = list(range(n))  # row in the current tensors -> index in this batch
-        self.generated: list[list[int]] = [[] for _ in seqs]
-        self.results: list[GenOutput | None] = [None] * n
-        self.tokens_in = [len(s) for s in seqs]
-        self.gens = None
-        if not engine.config.greedy:
-            self.gens = []
-            for s in seqs:
-                g = torch.Generator(device=dev)
-                g.manual_seed(_row_seed(engine.config.seed, s))
-                self.gens.append(g)
+    index: int  # into the prompts
+    tokens_in: int
+    started: float
+    generator: Any = None
+    generated: list[int] = field(default_factory=list)
 
 
 class _Engine:
-    def __init__(self, loaded: Any, config: GenerationConfig):
+    """Decodes prompts with a KV cache, refilling the batch as sequences finish.
+
+    The batch is a left-padded block: every row's newest token sits in the last column. A new
+    group of prompts is prefilled on its own and joined to the block by left-padding whichever
+    side is shorter (cache and mask alike); finished rows are dropped, and leading columns no
+    row needs any more are cut. Each row's positions come from its own count, so where it sits
+    in the block never changes what it computes.
+    """
+
+    def __init__(self, loaded: Any, config: GenerationConfig, batch_size: int):
         import torch
 
         self.torch = torch
         self.model = loaded.model
         self.tok = loaded.tokenizer
         self.config = config
+        self.batch_size = batch_size
         self.device = next(self.model.parameters()).device
         pad = self.tok.pad_token_id
         self.pad_id = int(pad if pad is not None else (self.tok.eos_token_id or 0))
@@ -143,16 +134,41 @@ class _Engine:
         self.stop_window = max((len(s.encode()) for s in self.stops), default=0) + 2
         params = inspect.signature(self.model.forward).parameters
         self.keep_kw = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+        self.refill = True  # turned off for caches that cannot be joined (sliding windows)
 
-    # -- one step ----------------------------------------------------------------------------
+    # -- model calls -------------------------------------------------------------------------
+    def _new_cache(self) -> Any:
+        from transformers import DynamicCache
+
+        try:
+            return DynamicCache(config=self.model.config)
+        except TypeError:  # older transformers
+            return DynamicCache()
+
     def _forward(self, ids: Any, mask: Any, pos: Any, cache: Any, first: bool) -> Any:
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos,
                          past_key_values=cache, use_cache=True, **(self.keep_kw if first else {}))
         return out.logits[:, -1, :]
 
-    def _choose(self, logits: Any, b: _Batch) -> list[int]:
+    def _prefill(self, seqs: list[list[int]]) -> tuple[Any, Any, Any, Any]:
+        """Logits for the next token, cache, mask and next positions of a left-padded group."""
         torch = self.torch
-        if b.gens is None:
+        n, width = len(seqs), max(len(s) for s in seqs)
+        ids = torch.full((n, width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((n, width), dtype=torch.long)
+        for r, s in enumerate(seqs):
+            ids[r, width - len(s):] = torch.tensor(s, dtype=torch.long)
+            mask[r, width - len(s):] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = self._new_cache()
+        logits = self._forward(ids, mask, pos, cache, first=True)
+        return logits, cache, mask, pos[:, -1] + 1
+
+    # -- token choice and finishing ----------------------------------------------------------
+    def _choose(self, logits: Any, rows: list[_Row]) -> list[int]:
+        torch = self.torch
+        if self.config.greedy:
             return logits.argmax(-1).tolist()
         probs = torch.softmax(logits.float() / self.config.temperature, dim=-1)
         if self.config.top_p < 1.0:
@@ -160,82 +176,140 @@ class _Engine:
             cum = sp.cumsum(-1)
             sp[(cum - sp) > self.config.top_p] = 0.0  # keep the smallest set reaching top_p
             probs = torch.zeros_like(probs).scatter_(-1, si, sp)
-        return [int(torch.multinomial(probs[j], 1, generator=b.gens[r]).item())
-                for j, r in enumerate(b.active)]
+        return [int(torch.multinomial(probs[j], 1, generator=row.generator).item())
+                for j, row in enumerate(rows)]
 
-    def _stop_hit(self, toks: list[int]) -> bool:
-        tail = self.tok.decode(toks[-self.stop_window:], skip_special_tokens=True)
-        return any(s in tail for s in self.stops)
+    def _step_row(self, row: _Row, t: int) -> str | None:
+        """Take token ``t`` for ``row``; the finish reason if that ends it."""
+        if t in self.eos:
+            return "eos"
+        row.generated.append(t)
+        if self.stops:
+            tail = self.tok.decode(row.generated[-self.stop_window:], skip_special_tokens=True)
+            if any(s in tail for s in self.stops):
+                return "stop"
+        if len(row.generated) >= self.config.max_new_tokens:
+            return "length"
+        return None
 
-    def _finish(self, b: _Batch, r: int, reason: str, t0: float) -> None:
-        toks = b.generated[r]
+    def _output(self, row: _Row, reason: str) -> GenOutput:
+        toks = row.generated
         text = self.tok.decode(toks, skip_special_tokens=True)
         if reason == "stop":
             cut = min((i for i in (text.find(s) for s in self.stops) if i >= 0), default=len(text))
             text = text[:cut]
-        b.results[r] = GenOutput(text=text, tokens_in=b.tokens_in[r], tokens_out=len(toks),
-                                 finish_reason=reason,  # type: ignore[arg-type]
-                                 latency_s=round(time.perf_counter() - t0, 6), token_ids=toks)
+        return GenOutput(text=text, tokens_in=row.tokens_in, tokens_out=len(toks),
+                         finish_reason=reason,  # type: ignore[arg-type]
+                         latency_s=round(time.perf_counter() - row.started, 6), token_ids=toks)
 
-    # -- one batch ---------------------------------------------------------------------------
-    def run_batch(self, seqs: list[list[int]]) -> list[GenOutput]:
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self, ids: list[list[int]], order: list[int],
+            emit: Callable[[int, GenOutput], None]) -> None:
+        """Decode every prompt in ``order``, calling ``emit(index, output)`` as each finishes."""
         torch = self.torch
-        from transformers import DynamicCache
-
-        t0 = time.perf_counter()
-        b = _Batch(self, seqs)
-        cfg = self.config
-        try:
-            cache = DynamicCache(config=self.model.config)
-        except TypeError:  # older transformers
-            cache = DynamicCache()
+        pending = list(reversed(order))  # pop() takes the next in order
+        rows: list[_Row] = []
+        cache = mask = next_pos = logits = None
         with torch.inference_mode():
-            logits = self._forward(b.ids, b.mask, b.pos, cache, first=True)
-            mask, next_pos = b.mask, b.next_pos
-            for _ in range(cfg.max_new_tokens):
-                toks = self._choose(logits, b)
-                keep: list[int] = []
-                for j, r in enumerate(b.active):
-                    t = toks[j]
-                    if t in self.eos:
-                        self._finish(b, r, "eos", t0)
-                        continue
-                    b.generated[r].append(t)
-                    if self.stops and self._stop_hit(b.generated[r]):
-                        self._finish(b, r, "stop", t0)
-                    elif len(b.generated[r]) >= cfg.max_new_tokens:
-                        self._finish(b, r, "length", t0)
+            while pending or rows:
+                free = self.batch_size - len(rows)
+                # join new prompts once a quarter of the batch is free (or it is empty):
+                # a prefill costs about one decoding step, so admit them in groups
+                if pending and free and (not rows or (self.refill and 4 * free >= self.batch_size)):
+                    take = [pending.pop() for _ in range(min(free, len(pending)))]
+                    now = time.perf_counter()
+                    new = [_Row(i, len(ids[i]), now) for i in take]
+                    if not self.config.greedy:
+                        for row in new:
+                            row.generator = torch.Generator(device=self.device)
+                            row.generator.manual_seed(_row_seed(self.config.seed, ids[row.index]))
+                    lg, c, m, p = self._prefill([ids[i] for i in take])
+                    if not rows:
+                        cache, mask, next_pos, logits = c, m, p, lg
+                        self.refill = self.refill and _joinable(cache)
                     else:
+                        mask = _join(cache, mask, c, m)
+                        next_pos = torch.cat([next_pos, p])
+                        logits = torch.cat([logits, lg])
+                    rows += new
+                toks = self._choose(logits, rows)
+                keep: list[int] = []
+                for j, row in enumerate(rows):
+                    reason = self._step_row(row, toks[j])
+                    if reason is None:
                         keep.append(j)
+                    else:
+                        emit(row.index, self._output(row, reason))
                 if not keep:
-                    break
+                    rows, cache = [], None
+                    continue
                 next_tok = torch.tensor([toks[j] for j in keep], dtype=torch.long,
                                         device=self.device)
-                if len(keep) < len(b.active):
+                if len(keep) < len(rows):
                     sel = torch.tensor(keep, dtype=torch.long, device=self.device)
                     cache.batch_select_indices(sel)
                     mask, next_pos = mask[sel], next_pos[sel]
-                    b.active = [b.active[j] for j in keep]
+                    rows = [rows[j] for j in keep]
                     mask = _trim_padding(mask, cache)
                 mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
                 logits = self._forward(next_tok[:, None], mask, next_pos[:, None], cache,
                                        first=False)
                 next_pos = next_pos + 1
-        out = b.results
-        assert all(o is not None for o in out)
-        return out  # type: ignore[return-value]
+
+
+def _plain_layers(cache: Any) -> list[Any] | None:
+    """The cache's layers when they are plain growing key/value tensors, else None."""
+    layers = getattr(cache, "layers", None)
+    if not layers:
+        return None
+    for layer in layers:
+        if getattr(layer, "is_sliding", False) or not hasattr(layer, "keys"):
+            return None
+    return layers
+
+
+def _joinable(cache: Any) -> bool:
+    return _plain_layers(cache) is not None
+
+
+def _join(cache: Any, mask: Any, new_cache: Any, new_mask: Any) -> Any:
+    """Append a prefilled group's cache rows to ``cache``, left-padding the shorter side."""
+    import torch
+
+    width, new_width = mask.shape[1], new_mask.shape[1]
+    for layer, nl in zip(_plain_layers(cache), _plain_layers(new_cache), strict=True):
+        k, v, nk, nv = layer.keys, layer.values, nl.keys, nl.values
+        if new_width > width:
+            k, v = _left_pad(k, new_width - width), _left_pad(v, new_width - width)
+        elif width > new_width:
+            nk, nv = _left_pad(nk, width - new_width), _left_pad(nv, width - new_width)
+        layer.keys, layer.values = torch.cat([k, nk]), torch.cat([v, nv])
+    if new_width > width:
+        mask = torch.cat([mask.new_zeros((mask.shape[0], new_width - width)), mask], dim=1)
+    elif width > new_width:
+        new_mask = torch.cat([new_mask.new_zeros((new_mask.shape[0], width - new_width)),
+                              new_mask], dim=1)
+    return torch.cat([mask, new_mask])
+
+
+def _left_pad(t: Any, n: int) -> Any:
+    import torch
+
+    shape = list(t.shape)
+    shape[-2] = n
+    return torch.cat([t.new_zeros(shape), t], dim=-2)
 
 
 def _trim_padding(mask: Any, cache: Any) -> Any:
     """Drop leading columns that every remaining sequence masks out, from mask and cache."""
     unused = int((mask.sum(0) == 0).long().cumprod(0).sum())
-    layers = getattr(cache, "layers", None)
-    if unused < TRIM_MIN or not layers:
+    if unused < TRIM_MIN:
         return mask
-    if any(getattr(layer, "is_sliding", False) or not hasattr(layer, "keys") for layer in layers):
+    layers = _plain_layers(cache)
+    if layers is None:
         return mask  # window-limited caches are not aligned with the mask: leave them be
     for layer in layers:
-        if getattr(layer, "keys", None) is not None and layer.keys.numel():
+        if layer.keys is not None and layer.keys.numel():
             layer.keys = layer.keys[..., unused:, :]
             layer.values = layer.values[..., unused:, :]
     return mask[:, unused:]
@@ -250,8 +324,9 @@ def generate(
 ) -> list[GenOutput]:
     """Generate one output per prompt (text, or chat messages rendered by the chat template).
 
-    ``on_batch(indices, outputs)`` is called after each batch with the indices (into
-    ``prompts``) it finished, so callers can store results and advance a progress bar.
+    At most ``batch_size`` sequences are decoded at once. ``on_batch(indices, outputs)`` is
+    called each time ``batch_size`` more outputs have finished (and once for the rest), with
+    their indices into ``prompts``, so callers can store results and advance a progress bar.
     Returns the outputs in prompt order.
     """
     config = config or GenerationConfig()
@@ -259,7 +334,7 @@ def generate(
         raise ConfigError(f"batch size must be >= 1, got {batch_size}")
     if not prompts:
         return []
-    engine = _Engine(loaded, config)
+    engine = _Engine(loaded, config, batch_size)
     ids = _encode(loaded.tokenizer, prompts)
     limit = getattr(loaded, "max_length", None)
     if limit:
@@ -274,18 +349,29 @@ def generate(
                       else loaded.tokenizer.bos_token_id]
     order = sorted(range(len(ids)), key=lambda i: (-len(ids[i]), i))
     results: list[GenOutput | None] = [None] * len(ids)
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        try:
-            outs = engine.run_batch([ids[i] for i in idx])
-        except RuntimeError as exc:
-            if "out of memory" in str(exc).lower():
-                raise WorkbenchError(
-                    f"out of memory generating a batch of {len(idx)}: lower --batch-size"
-                ) from None
-            raise
-        for i, o in zip(idx, outs, strict=True):
-            results[i] = o
-        if on_batch is not None:
-            on_batch(idx, outs)
+    done_idx: list[int] = []
+    done_out: list[GenOutput] = []
+
+    def flush() -> None:
+        if on_batch is not None and done_idx:
+            on_batch(list(done_idx), list(done_out))
+        done_idx.clear()
+        done_out.clear()
+
+    def emit(i: int, out: GenOutput) -> None:
+        results[i] = out
+        done_idx.append(i)
+        done_out.append(out)
+        if len(done_idx) >= batch_size:
+            flush()
+
+    try:
+        engine.run(ids, order, emit)
+    except RuntimeError as exc:
+        if "out of memory" in str(exc).lower():
+            raise WorkbenchError(
+                f"out of memory generating a batch of {batch_size}: lower --batch-size"
+            ) from None
+        raise
+    flush()
     return results  # type: ignore[return-value]
