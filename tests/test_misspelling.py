@@ -64,6 +64,17 @@ def test_code_urls_emails_and_numbers_are_not_flagged():
     assert not f.flagged, f.message
 
 
+def test_labels_formulas_and_names_used_elsewhere_are_not_flagged():
+    out = (
+        "Meet Glowie, the night light. Glowie glows softly.\n"
+        "1. Edutopia: a blog about teaching.\n"
+        "y-intercept = ybar - slope * xbar\n"
+        "Common domains end in '.org' and '.net', and det(A) is the determinant."
+    )
+    f = check(out)
+    assert not f.flagged, f.message
+
+
 def test_british_and_american_spellings_are_both_fine():
     out = (
         "The colour and color of the centre and center; organise or organize; she travelled "

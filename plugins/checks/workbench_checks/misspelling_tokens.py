@@ -34,7 +34,9 @@ _LINE_RE = re.compile(r"[^\n]+")
 # A whitespace-separated chunk; the characters that make it code or data rather than a word.
 _CHUNK_RE = re.compile(r"\S+")
 _EDGE_PUNCT = "\"'“”‘’()[]{}<>*_.,;:!?…–—-"
-_CODEY = re.compile(r"[\d_/\\@#=<>{}\[\]|~^$%&+*]|[A-Za-z]\.[A-Za-z]")
+_CODEY = re.compile(r"[\d_/\\@#=<>{}\[\]|~^$%&+*()]|[A-Za-z]\.[A-Za-z]")
+# A chunk starting with a dot and a letter: a file extension or domain (.org, .py).
+_DOTTED = re.compile(r"[\"'“‘(\[]*\.[A-Za-z]")
 # Letters only (ASCII: words with other letters are foreign words or names, not checked).
 _WORD_RE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
 _SENTENCE_END = frozenset(".!?:\n")
@@ -63,8 +65,8 @@ def _is_code_line(line: str) -> bool:
         return False
     if end[-1] in "{};" or _CODE_START_RE.match(line):
         return True
-    if "=" in line and _ASSIGN_RE.match(line):
-        return True
+    if "=" in line and (_ASSIGN_RE.match(line) or " = " in line):
+        return True  # assignments and formulas
     return end[-1] in "):;{" and _CALL_END_RE.search(end) is not None
 
 
@@ -157,22 +159,31 @@ def _matches(masked: str, only: set[str] | None) -> list:
     return found
 
 
+def _titled(masked: str, end: int) -> bool:
+    """Is the word ending at ``end`` a label: followed by ":" or " - " ("Edutopia: a blog")?"""
+    after = masked[end : end + 3]
+    return after[:1] == ":" or after[:2] in (" -", " –", " —")
+
+
 def prose_words(text: str, masked: str | None = None, only: set[str] | None = None) -> list[Word]:
     """The words of ``text`` worth spell-checking, in order.
 
     ``only`` (lowercase forms) restricts the work to those words: the check passes the few a
     dictionary does not know, so clean text costs one regex pass and a set lookup per word.
+    A capitalised word that starts a sentence is skipped when it is a title or label, or when
+    the text also writes it capitalised inside a sentence (then it is a name).
     """
     if masked is None:
         masked = mask(text)
     out: list[Word] = []
+    names: set[str] = set()
     for m in _matches(masked, only):
         w = m.group()
         c0, c1 = _chunk(masked, m.start(), m.end())
         raw = masked[c0:c1]
         core = raw.strip(_EDGE_PUNCT)
-        if not core or not core.isascii() or _CODEY.search(core):
-            continue  # numbers, identifiers, paths, foreign words
+        if not core or not core.isascii() or _CODEY.search(core) or _DOTTED.match(raw):
+            continue  # numbers, identifiers, paths, formulas, .extensions, foreign words
         if any(c.isupper() for c in w[1:]):
             continue  # acronyms, camelCase, McName
         core_end = c0 + raw.index(core) + len(core)
@@ -181,9 +192,14 @@ def prose_words(text: str, masked: str | None = None, only: set[str] | None = No
         start = m.start()
         sentence_start = w[0].isupper() and _starts_sentence(masked, start)
         if w[0].isupper() and not sentence_start:
+            names.add(w)
             continue  # capitalised inside a sentence: a name
+        if sentence_start and _titled(masked, m.end()):
+            continue
         norm = w.lower().replace("’", "'")
         if norm.endswith("'s"):
             norm = norm[:-2]
         out.append(Word(w, norm, start, m.end(), sentence_start))
+    if names:
+        out = [x for x in out if not (x.sentence_start and x.text in names)]
     return out
