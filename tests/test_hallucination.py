@@ -134,3 +134,13 @@ def test_a_common_paraphrase_word_alone_is_not_a_hallucination():
     ctx = "Kros is a town of 47542 people in the province of Broumiar."
     f = one("Kros is home to 47542 people.", context=ctx, prompt="How many people live in Kros?")
     assert not f.flagged and f.evidence["unsupported"] == ["home"]
+
+
+def test_against_a_bare_reference_restating_the_question_is_fine():
+    q = "How many bones does the adult human body have?"
+    good = Record(id="g", prompt=q, output="The adult human body has 206 bones.", reference="206")
+    bad = Record(id="b", prompt=q, output="The adult human body has 212 bones.", reference="206")
+    g, b = HallucinationCheck().run([good, bad])
+    assert not g.flagged and g.score == 0
+    assert b.flagged and b.evidence["unsupported"] == ["212"]
+    assert b.message == "not supported by the reference: '212'"

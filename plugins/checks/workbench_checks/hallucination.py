@@ -63,15 +63,18 @@ class HallucinationCheck(Check):
                 weights=weights,
                 fuzzy_cutoff=o.fuzzy_cutoff,
                 allowed=allowed,
+                # Against a bare reference answer the question is part of what is known.
+                question_is_evidence=not (rec.context or "").strip(),
             )
             flagged = s.score >= o.threshold
+            source = "context" if (rec.context or "").strip() else "reference"
             claims = s.unsupported + [f"{n} (negation)" for n in s.negations]
             if claims:
                 shown = ", ".join(repr(c) for c in claims[:8])
                 more = f" and {len(claims) - 8} more" if len(claims) > 8 else ""
-                message = f"not supported by the context: {shown}{more}"
+                message = f"not supported by the {source}: {shown}{more}"
             else:
-                message = "every content word is supported by the context"
+                message = f"every content word is supported by the {source}"
             yield self.finding(
                 rec,
                 flagged=flagged,

@@ -260,8 +260,14 @@ def assess(
     weights: Weights | None = None,
     fuzzy_cutoff: float = 85.0,
     allowed: frozenset[str] = frozenset(),
+    question_is_evidence: bool = False,
 ) -> Support:
     """Score how much of ``output`` its ``evidence`` does not support (0 = all supported).
+
+    Words only echoed from the question weigh a little: against a context, an answer that
+    leans on the question's words rather than the context's is suspect. With
+    ``question_is_evidence`` (checking against a bare reference answer) restating the question
+    is simply how a full-sentence answer reads, and costs nothing.
 
     Each output sentence is one claim: its content tokens are looked up in the evidence (most
     hit the vocabulary at once; only the rest pay for variant and fuzzy matching), and the
@@ -350,7 +356,7 @@ def assess(
     parts = [
         _noisy_or(hits),
         w.fraction * fraction,
-        _noisy_or([w.echo * damp] * echoes),
+        0.0 if question_is_evidence else _noisy_or([w.echo * damp] * echoes),
         min(1.0, w.scattered * res.scattered) * damp,
         w.type_mismatch * res.type_mismatch,
     ]
