@@ -161,14 +161,15 @@ class Evidence:
         self.text_lower = " ".join(runs)
         self.vocab: set[str] = set().union(*self.windows) if self.windows else set()
         self.negated = bool(self.vocab & NEGATIONS) or "n't" in self.text_lower
-        self._stems: set[str] | None = None
+        self._stems: dict[str, str] | None = None
         self._numbers: set[str] | None = None
         self._words: list[str] | None = None
 
     @property
-    def stems(self) -> set[str]:
+    def stems(self) -> dict[str, str]:
+        """Stem -> an evidence token with that stem."""
         if self._stems is None:
-            self._stems = {_stem(t) for t in self.vocab}
+            self._stems = {_stem(t): t for t in self.vocab}
         return self._stems
 
     @property
@@ -199,9 +200,9 @@ class Evidence:
                 if d in self.numbers:
                     return d
             return None
-        stem = _stem(tok)
-        if stem in self.stems:
-            return next((t for t in self.vocab if _stem(t) == stem), tok)
+        hit = self.stems.get(_stem(tok))
+        if hit is not None:
+            return hit
         if len(tok) < 5 or not self.words:
             return None
         hit = process.extractOne(tok, self.words, scorer=fuzz.ratio, score_cutoff=fuzzy_cutoff)
