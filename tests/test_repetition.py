@@ -129,3 +129,30 @@ def test_punctuated_word_loops_and_held_characters():
     assert f.flagged and "character held down" in f.message
     assert check("Great!!!!!!!!").flagged
     assert not check("It was so good!!").flagged
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We wake up early in the morning. morning. Then we eat.",
+        "The report is due (due Friday) at noon.",
+        "She bought a a new bicycle yesterday.",
+        "It happened in 2021 2021 if I remember well.",
+    ],
+)
+def test_doubled_tokens_with_punctuation_or_articles(text):
+    assert check(text).flagged
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Buy toilet paper, paper towels and soap.",
+        "Countries: Chad, South Sudan, Sudan, Swaziland.",
+        "Play these notes:\nE E F# G#\nG# F# E F# G#\nE E F# G#",
+        "Knock knock! Who's there?",
+        "The matrix [[1 1], [1 1]] is singular.",
+    ],
+)
+def test_natural_doubles_are_not_flagged(text):
+    assert not check(text).flagged

@@ -31,7 +31,10 @@ from workbench.checks import Check, Finding, Record
 
 from ._text import WORD_RE, code_spans, in_spans, sentence_spans
 
-_SPACES_ONLY = re.compile(r"[ \t]+")
+# between two copies of a stuttered word: spaces, maybe an opening bracket or quote ("the the",
+# "(due (due"); never a line break, a sentence end ("it. It") or a comma ("toilet paper, paper
+# towels" is fine English; three copies with commas are caught as a loop)
+_STUTTER_GAP = re.compile(r"[ \t]+[(\[\"'“‘]?")
 # Songs and chants repeat a chorus by design; a poem that repeats a stanza has no such excuse.
 _REFRAIN_PROMPT = re.compile(
     r"\b(?:write|compose|create|generate|make|come up with|produce|give)\b[^.?!\n]{0,40}?\b"
@@ -40,7 +43,10 @@ _REFRAIN_PROMPT = re.compile(
 )
 _REFRAIN_LABEL = re.compile(r"^\W*(chorus|refrain|hook)\b", re.I | re.M)
 # Words that legitimately double ("had had", "that that") and interjections that stutter by design.
-_OK_DOUBLES = frozenset("had that is do bye ha ho no yo la na so very".split())
+_OK_DOUBLES = frozenset(
+    """had that bye ha ho hee yo la na knock tick tock ding dong ping pong hip boo hush tut tsk
+    chop choo blah yada bora walla mahi pom dum cha tom""".split()
+)
 
 
 @dataclass(slots=True)
@@ -138,20 +144,22 @@ class RepetitionCheck(Check):
             while (
                 j < n
                 and norm[j] == norm[i]
-                and _SPACES_ONLY.fullmatch(text, toks.end(j - 1), toks.start(j)) is not None
+                and _STUTTER_GAP.fullmatch(text, toks.end(j - 1), toks.start(j)) is not None
             ):
                 j += 1
             reps = j - i
             word = norm[i]
             # three in a row is never code style; a plain double may be ("Scanner scanner")
-            if reps >= 2 and word.isalpha() and (reps >= 3 or not ctx.in_code(toks.start(i))):
+            # a doubled number ("in 2021 2021") counts too, but not digits ("1 1" in a matrix)
+            wordy = word.isalpha() or (word.isdigit() and len(word) >= 2)
+            if reps >= 2 and wordy and (reps >= 3 or not ctx.in_code(toks.start(i))):
                 if reps >= opts.min_stutter and not (len(word) == 1 and word not in "ai"):
                     score = min(1.0, 0.75 + 0.05 * reps)
                 elif (
                     reps == 2
                     and opts.flag_doubled_words
                     and word not in _OK_DOUBLES
-                    and len(word) > 1
+                    and (len(word) > 1 or word in "ai")
                 ):
                     score = 0.6
                 else:
@@ -160,6 +168,36 @@ class RepetitionCheck(Check):
                     _Hit("stutter", toks.start(i + 1), toks.end(j - 1), reps - 1, word, reps, score)
                 )
             last_end = j
+        return hits + self._raw_doubles(text, [(h.start, h.end) for h in hits], ctx)
+
+    def _raw_doubles(self, text: str, seen: list[tuple[int, int]], ctx: _Context) -> list[_Hit]:
+        """The same token twice, punctuation and all ("morning. morning.", "(due (due"): a
+        stutter whose copies the word-level pass keeps apart."""
+        if not self.options.flag_doubled_words:
+            return []
+        parts = text.lower().split(" ")
+        pairs = [k for k, (x, y) in enumerate(zip(parts, parts[1:], strict=False)) if x == y]
+        hits: list[_Hit] = []
+        if not pairs:
+            return hits
+        starts = [0]
+        for part in parts[:-1]:
+            starts.append(starts[-1] + len(part) + 1)
+        for k in pairs:
+            tok = parts[k]
+            word = tok.strip("()[]{}\"'“”‘’.,;:!?*_")
+            a, b = starts[k + 1], starts[k + 1] + len(tok)
+            if (
+                len(word) < 2
+                or tok.endswith((",", ";"))  # "South Sudan, Sudan," lists names
+                or not word.isalpha()
+                or word in _OK_DOUBLES
+                or "\n" in tok
+                or any(s - len(tok) - 1 <= a <= e for s, e in seen)
+                or ctx.in_code(a)
+            ):
+                continue
+            hits.append(_Hit("stutter", a, b, 1, word, 2, 0.6))
         return hits
 
     def _runs(self, text: str, toks: _Words, ctx: _Context, stuttered: set[int]) -> list[_Hit]:
@@ -216,6 +254,9 @@ class RepetitionCheck(Check):
                 weak = min(0.45, 0.03 * length) if length < d else min(0.45, 0.1 * copies)
                 hits.append(_Hit("weak", 0, 0, length, "", copies, weak))
                 done = e
+                continue
+            if d > 1 and e - i < 2 * d and not any(len(w) >= 3 and w.isalpha() for w in ids[i:e]):
+                done = e  # notes, initials, numbers: "E E F# G#", "A B C"
                 continue
             a, b = toks.start(i), toks.end(e - 1)
             unit = text[toks.start(j) : toks.end(min(j + d, n) - 1)]
