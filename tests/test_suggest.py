@@ -115,7 +115,7 @@ def test_repairs_misspelling_and_loop(store, run):
     # t7 had no reference; the model's looping output on it, with the copy cut, is the target
     t7 = rows["t7"]
     assert t7.repaired and t7.target == "The sky is blue because air scatters blue light."
-    assert t7.provenance["repair"] == ["loop removed"] and t7.source_item_ids == ["t7"]
+    assert t7.provenance["repair"] == ["loop removed"] and "t7" in t7.source_item_ids
     assert not rows["t1"].repaired
 
 
@@ -198,12 +198,22 @@ def test_helpers():
         "We met Vell. Well said hi", ["vell"])
     assert apply_corrections("Vell", {"Vell": "Well"}) == ("Well", ["Vell"])
     assert remove_spans("go on and on and on.", [[5, 19]]) == "go on."
-    sim = similarity_matrix(["capital of Norland"], ["the capital of Westmark", "a red colour"])
+    docs = ["the capital of Westmark", "a red colour"]
+    sim = similarity_matrix(["capital of Norland"], docs, "tfidf")
     assert sim[0, 0] > 0.2 and sim[0, 1] == 0.0
+    hybrid = similarity_matrix(["capital of Norland"], docs)
+    fz = similarity_matrix(["capital of Norland"], docs, "fuzz")
+    assert hybrid == pytest.approx((sim + fz) / 2) and hybrid[0, 0] > hybrid[0, 1]
     assert similarity_matrix(["x y"], ["x y z"], "fuzz")[0, 0] == pytest.approx(1.0)
     hits = near_duplicates(["What is the capital of Norland ?", "Name a colour."],
                            ["what is the capital of norland?"], threshold=90)
     assert [h[0] for h in hits] == [0]
+    # a templated prompt about another entity is a different question, however high the ratio
+    ev = ["What is the Tour river known for?", "Where does the Gafy river flow?"]
+    tx = ["What is the Toul river known for?", "what is the tour river known for",
+          "Known for what is the Tour river?"]
+    assert [h[0] for h in near_duplicates(tx, ev)] == [1, 2]
+    assert [h[0] for h in near_duplicates(tx, ev, min_overlap=0.0)] == [0, 1, 2]
     assert PoolRow("1", "Do it.", "with care").text == "Do it.\n\nwith care"
 
 

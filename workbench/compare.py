@@ -171,21 +171,23 @@ def compare_runs(store: Store, run_a: str, run_b: str, confidence: float = 0.95)
 def _compare_categories(store: Store, id_a: str, id_b: str, shared: set[str],
                         cmp: Comparison) -> None:
     st_a, st_b = q.category_status(store, id_a), q.category_status(store, id_b)
+    st_a, st_b = st_a[st_a.item_id.isin(shared)], st_b[st_b.item_id.isin(shared)]
+    both = st_a.merge(st_b, on=["category", "item_id"], suffixes=("_a", "_b"))
     for category in sorted(set(st_a.category) | set(st_b.category)):
-        a = st_a[(st_a.category == category) & st_a.item_id.isin(shared)].set_index("item_id")
-        b = st_b[(st_b.category == category) & st_b.item_id.isin(shared)].set_index("item_id")
-        both = sorted(set(a.index) & set(b.index))
-        if not both:
-            which = "A" if len(a) else "B"
+        g = both[both.category == category]
+        if g.empty:
+            which = "A" if (st_a.category == category).any() else "B"
             cmp.notes.append(f"category {category!r} was only checked in run {which}: not compared")
             continue
-        pairs = [(bool(a.at[i, "failed"]), bool(b.at[i, "failed"])) for i in both]
+        pairs = list(zip(g.failed_a.astype(bool), g.failed_b.astype(bool), strict=True))
         cmp.rows.append(_binary_row("category", category, pairs, fail_value=True,
                                     confidence=cmp.confidence))
-        for i, (fa, fb) in zip(both, pairs, strict=True):
-            cmp.transitions.append(ItemChange(
-                i, "category", category, fa, fb, _transition(fa, fb, fail_value=True),
-                str(a.at[i, "output_id"]), str(b.at[i, "output_id"])))
+        cmp.transitions += [
+            ItemChange(i, "category", category, fa, fb, _transition(fa, fb, fail_value=True),
+                       oa, ob)
+            for i, (fa, fb), oa, ob in zip(g.item_id, pairs, g.output_id_a, g.output_id_b,
+                                           strict=True)
+        ]
 
 
 def _metric_values(df) -> dict[str, dict[str, float]]:  # noqa: ANN001 - a DataFrame

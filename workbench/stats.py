@@ -13,9 +13,9 @@ def z_for(confidence: float = 0.95) -> float:
     """The two-sided normal quantile for a confidence level (1.959964... for 0.95)."""
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    from scipy.stats import norm
+    from statistics import NormalDist
 
-    return float(norm.ppf(1.0 - (1.0 - confidence) / 2.0))
+    return NormalDist().inv_cdf(1.0 - (1.0 - confidence) / 2.0)
 
 
 def wilson_ci(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:

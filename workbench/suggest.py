@@ -28,7 +28,13 @@ import pandas as pd
 from .errors import ConfigError, NotFoundError, WorkbenchError
 from .pool import PoolRow, eval_texts, load_pool_file, sample_pool, suite_pool
 from .repairs import apply_corrections, corrections_from, remove_spans
-from .similarity import DEFAULT_THRESHOLD, SIMILARITIES, near_duplicates, similarity_matrix
+from .similarity import (
+    DEFAULT_MIN_OVERLAP,
+    DEFAULT_THRESHOLD,
+    SIMILARITIES,
+    near_duplicates,
+    similarity_matrix,
+)
 from .store import Store, from_json, new_id, to_json
 from .store import suggestions as q
 
@@ -158,13 +164,16 @@ def _targets(pool: list[PoolRow], train_out: pd.DataFrame,
 def suggest(store: Store, run_id: str, pool: str | Path | Sequence[PoolRow] | None = None,
             per_failure: int = 3, max_examples: int | None = None,
             out: str | Path | None = None, threshold: float = DEFAULT_THRESHOLD,
-            similarity: str = "tfidf") -> SuggestionSet:
+            similarity: str = "hybrid",
+            min_overlap: float = DEFAULT_MIN_OVERLAP) -> SuggestionSet:
     """Suggest training examples for a run's failures; store the set and (with ``out``) export
     it as chat-format JSONL (``{set_id}`` in ``out`` is replaced by the set id).
 
     ``pool``: a JSONL path, a list of PoolRow, or None for the train split of the run's suite.
+    ``threshold`` and ``min_overlap`` define a near-duplicate of an eval item (see
+    :func:`workbench.similarity.near_duplicates`).
     """
-    _check_options(per_failure, max_examples, threshold, similarity)
+    _check_options(per_failure, max_examples, threshold, min_overlap, similarity)
     run = store.get_run(run_id)
     run_id, suite_id = run["run_id"], run["suite_id"]
     rows, pool_name = _load_pool(store, suite_id, pool)
@@ -175,7 +184,7 @@ def suggest(store: Store, run_id: str, pool: str | Path | Sequence[PoolRow] | No
         fail_by_output.setdefault(f["output_id"], []).append(f)
         spelling.update(f["corrections"])
 
-    contaminated = _guard(store, suite_id, rows, threshold, same_suite=pool is None)
+    contaminated = _guard(store, suite_id, rows, threshold, min_overlap, same_suite=pool is None)
     train_out = q.split_outputs(store, run_id, "train") if pool is None else pd.DataFrame()
     targets = _targets(rows, train_out, fail_by_output)
 
@@ -201,6 +210,7 @@ def suggest(store: Store, run_id: str, pool: str | Path | Sequence[PoolRow] | No
         for c in sorted(by_cat)
     }
     config = {"per_failure": per_failure, "max": max_examples, "threshold": threshold,
+              "min_overlap": min_overlap,
               "similarity": similarity, "per_category": per_category,
               "pool_contaminated": len(contaminated),
               "pool_without_target": sum(1 for t, _ in targets if t is None)}
@@ -217,13 +227,15 @@ def suggest(store: Store, run_id: str, pool: str | Path | Sequence[PoolRow] | No
 
 
 def _check_options(per_failure: int, max_examples: int | None, threshold: float,
-                   similarity: str) -> None:
+                   min_overlap: float, similarity: str) -> None:
     if per_failure < 1:
         raise ConfigError("--per-failure must be at least 1")
     if max_examples is not None and max_examples < 1:
         raise ConfigError("--max must be at least 1")
     if not 0 < threshold <= 100:
         raise ConfigError("the contamination threshold is a ratio in (0, 100]")
+    if not 0 <= min_overlap <= 1:
+        raise ConfigError("--min-overlap is a cosine in [0, 1]")
     if similarity not in SIMILARITIES:
         raise ConfigError(f"unknown similarity {similarity!r} (one of: {', '.join(SIMILARITIES)})")
 
@@ -263,11 +275,11 @@ def _failures(store: Store, run_id: str) -> list[dict[str, Any]]:
 
 
 def _guard(store: Store, suite_id: str, rows: list[PoolRow], threshold: float,
-           same_suite: bool) -> dict[int, dict[str, Any]]:
+           min_overlap: float, same_suite: bool) -> dict[int, dict[str, Any]]:
     """Pool rows that are eval items or near-duplicates of one: index -> why."""
     ids, texts = eval_texts(store, suite_id)
     bad = {i: {"eval_text": t[:200], "ratio": round(s, 1)}
-           for i, t, s in near_duplicates([r.text for r in rows], texts, threshold)}
+           for i, t, s in near_duplicates([r.text for r in rows], texts, threshold, min_overlap)}
     if same_suite:  # rows of the suite itself: one sharing an eval item's id is that item
         for i, r in enumerate(rows):
             if r.row_id in ids and i not in bad:

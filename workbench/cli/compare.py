@@ -71,8 +71,16 @@ def _items_table(cmp, which: str):  # noqa: ANN001, ANN202
     return table
 
 
+HELP = (
+    "Compare run B with run A item by item: fixed, regressed and persisting errors.\n\n"
+    "Per error category and per metric: the rate in each run with a Wilson interval, the items "
+    "fixed / regressed / still failing / still passing, and an exact McNemar p-value on the "
+    "items that changed. --fail-on-regression makes it a CI gate."
+)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("compare")
+    @app.command("compare", help=HELP)
     def compare(
         run_a: Annotated[str, typer.Argument(help="Baseline run id or prefix ('latest' works).")],
         run_b: Annotated[str, typer.Argument(help="Run to compare against the baseline.")],
@@ -88,8 +96,7 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
         json_out: JsonOption = False,
     ) -> None:
-        """Compare run B with run A item by item: error rates per category with Wilson CIs,
-        fixed / regressed / persisting items, exact McNemar p-values; the same for metrics."""
+        """Compare run B with run A item by item (see HELP)."""
         from ..compare import compare_runs
         from ..errors import ConfigError
 

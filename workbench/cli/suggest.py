@@ -26,7 +26,8 @@ def _summary(result) -> None:  # noqa: ANN001 - a SuggestionSet
     console.print(
         f"{len(result.rows)} examples ({repaired} repaired) from pool {result.pool} "
         f"({result.pool_size} rows); dropped {result.dropped} near-duplicate(s) of eval items "
-        f"(threshold {result.config['threshold']:g})"
+        f"(ratio >= {result.config['threshold']:g}, word overlap >= "
+        f"{result.config['min_overlap']:g})"
     )
     if result.path:
         console.print(f"wrote {result.path}")
@@ -66,9 +67,13 @@ def register(app: typer.Typer) -> None:
             help="Contamination guard: drop pool rows whose prompt is this similar (fuzzy "
                  "ratio, 0-100) to any eval item.",
         )] = 90.0,
+        min_overlap: Annotated[float, typer.Option(
+            "--min-overlap", min=0.0, max=1.0,
+            help="...and share this much of its distinctive words (idf-weighted cosine).",
+        )] = 0.8,
         similarity: Annotated[str, typer.Option(
-            "--similarity", help="How pool rows are matched to failures: tfidf or fuzz.",
-        )] = "tfidf",
+            "--similarity", help="How pool rows are matched to failures: hybrid, tfidf or fuzz.",
+        )] = "hybrid",
         show: Annotated[int, typer.Option("--show", min=0, help="Print the first N examples.")]
         = 3,
         db: DbOption = None,
@@ -81,7 +86,8 @@ def register(app: typer.Typer) -> None:
         with err_console.status("matching failures to the pool..."):
             result = suggest(store, run, pool=pool, per_failure=per_failure,
                              max_examples=max_examples, out=out or "suggestions-{set_id}.jsonl",
-                             threshold=threshold, similarity=similarity)
+                             threshold=threshold, similarity=similarity,
+                             min_overlap=min_overlap)
         if json_out:
             print_json(result.to_dict(rows=True))
             return
