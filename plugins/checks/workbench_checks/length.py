@@ -531,8 +531,14 @@ def detect_truncation(text: str, prompt: str = "") -> _Trunc | None:
         return _Trunc(0.8, start, "stops inside brackets or quotes")
     n_words = count_words(last)
     if len(lines) == 1 and count_words(body) <= 3:
+        if core == body and _cut_word(raw_word) and count_words(body) > 1:
+            return _Trunc(0.7, start, f"ends in a cut word {raw_word!r}")
         return None  # "Paris", "Yes", a bare title
-    if _TABLE_ROW.match(last) or _SIGNOFF.match(last) or code_spans(last):
+    if code_spans(last):
+        if core[-1] in ":{[(\\":  # a block or call opened and never finished
+            return _Trunc(0.8, start, "code stops inside an open block")
+        return None
+    if _TABLE_ROW.match(last) or _SIGNOFF.match(last):
         return None
     if n_words <= 4 and others and _SIGNOFF.match(others[-1].strip()):
         return None  # the name under "Best regards,"
