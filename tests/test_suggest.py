@@ -255,3 +255,34 @@ def test_cut_off_train_output_is_completed_from_its_reference(store):
     assert s.provenance["replaces_output"] == f"{run}:t1"
     assert {"e1", "t1"} <= set(s.source_item_ids)
     assert res.config["pool_without_target"] == 1
+
+
+def test_findings_of_the_real_checks_drive_the_repairs(store):
+    """The built-in misspelling and repetition checks' evidence and spans, end to end."""
+    from workbench_checks.misspelling import MisspellingCheck
+    from workbench_checks.repetition import RepetitionCheck
+
+    from workbench.checks import Record, run_checks
+
+    add_suite(store, "mill@1", [
+        {"item_id": "e1", "prompt": "Describe the old mill by the river."},
+        {"item_id": "t1", "prompt": "What is the mill on the Lune like?", "split": "train",
+         "reference": "The mill on the Lune is beatiful and very old."},
+        {"item_id": "t2", "prompt": "Explain what the mill grinds.", "split": "train"},
+    ])
+    texts = {"e1": "The old mill is beatiful and quiet.",
+             "t2": "The mill grinds wheat into flour. " * 3}
+    records = [Record(id=k, prompt="", output=v) for k, v in texts.items()]
+    report = run_checks(records, [MisspellingCheck(), RepetitionCheck()])
+    outputs: dict[str, dict] = {k: {"text": v, "findings": []} for k, v in texts.items()}
+    for f in report.findings:
+        outputs[f.record_id]["findings"].append({
+            "check": f.check, "category": f.category, "flagged": f.flagged,
+            "spans": [list(s) for s in f.spans], "message": f.message, "evidence": f.evidence})
+    run = add_run(store, "mill@1", "m", outputs)
+    res = suggest(store, run, per_failure=2)
+    rows = {s.pool_row: s for s in res.rows}
+    assert rows["t1"].target == "The mill on the Lune is beautiful and very old."
+    assert rows["t1"].provenance["spelling_fixed"] == ["beatiful"]
+    assert rows["t2"].target == "The mill grinds wheat into flour."
+    assert rows["t2"].provenance["repair"] == ["loop removed"]

@@ -97,16 +97,23 @@ def apply_corrections(text: str, corrections: dict[str, str]) -> tuple[str, list
 
 
 def remove_spans(text: str, spans: Iterable[Sequence[int]]) -> str:
-    """Cut the given [start, end) spans (a repetition finding's repeated copies) out of text."""
+    """Cut the given [start, end) spans (a repetition finding's repeated copies) out of text,
+    tidying the seams: no doubled spaces or punctuation where a piece was cut."""
     keep, pos = [], 0
     for a, b in sorted((int(s[0]), int(s[1])) for s in spans):
         if a > pos:
             keep.append(text[pos:a])
         pos = max(pos, b)
     keep.append(text[pos:])
-    out = "".join(keep)
-    out = re.sub(r"[ \t]{2,}", " ", out)
-    out = re.sub(r"\s+([,.;:!?])", r"\1", out)
+    out = keep[0]
+    for piece in keep[1:]:
+        left, right = out.rstrip(), piece.lstrip()
+        if left and right and left[-1] in ".,;:!?" and right[0] in ".,;:!?":
+            right = right[1:].lstrip()  # "flour. " + ". Then" -> "flour. Then"
+        if not right:
+            out = left
+        elif left and right[0] in ",;:!?.":
+            out = left + right
+        else:
+            out = left + (" " if left else "") + right
     return out.strip()
-
-
