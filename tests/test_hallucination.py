@@ -144,3 +144,10 @@ def test_against_a_bare_reference_restating_the_question_is_fine():
     assert not g.flagged and g.score == 0
     assert b.flagged and b.evidence["unsupported"] == ["212"]
     assert b.message == "not supported by the reference: '212'"
+
+
+def test_numbers_match_across_digits_and_words():
+    s = assess(
+        "It has five floors and opened on the 3rd of May.", "It has 5 floors; opened May third."
+    )
+    assert s.unsupported == [] and s.score < 0.5

@@ -43,6 +43,23 @@ NUMBER_WORDS = frozenset(
     ninth tenth twice dozen""".split()
 )
 
+_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+_UNITS += "fifteen sixteen seventeen eighteen nineteen twenty"
+_ORDINALS = "zeroth first second third fourth fifth sixth seventh eighth ninth tenth"
+# "one" and "first" stay words: they are pronouns and ordinary adjectives far more often.
+_NUMBER_VALUES = {w: str(i) for i, w in enumerate(_UNITS.split()) if w != "one"}
+_NUMBER_VALUES.update(
+    {w: f"{i}th" for i, w in enumerate(_ORDINALS.split()) if w not in ("zeroth", "first")}
+)
+_NUMBER_VALUES.update({"2nd": "2th", "3rd": "3th"})
+_NUMBER_VALUES.update(
+    {
+        w: str(10 * i)
+        for i, w in enumerate("_ _ _ thirty forty fifty sixty seventy eighty ninety".split())
+        if i >= 3
+    }
+)
+
 # Pronouns that refer back to a name in the previous sentence.
 _PRONOUNS = frozenset("it its he his him she her they their them this these".split())
 
@@ -102,12 +119,14 @@ def tokens(text: str) -> list[tuple[str, int, int]]:
 
 @lru_cache(maxsize=131072)
 def _norm(tok: str) -> str:
+    """Lowercase, possessive dropped, digits without separators, small number words as digits
+    (so "five" in the output is backed by "5" in the context and the other way round)."""
     t = tok.lower().replace("’", "'")
     if t.endswith("'s"):
         t = t[:-2]
     if _NUM_RE.search(t):
         t = t.replace(",", "")
-    return t
+    return _NUMBER_VALUES.get(t, t)
 
 
 @lru_cache(maxsize=65536)
