@@ -213,6 +213,10 @@ class Lexicon:
 
     def candidates(self, word: str, max_distance: int = 2) -> tuple[str | None, int]:
         """The most frequent dictionary word at the smallest edit distance (OSA), or None."""
+        if len(word) > MAX_CORRECTABLE:
+            # the edits of an n-letter word take O(n^2) memory (a 5,000-letter run: 1.3 GB), and
+            # no dictionary word is near one this long
+            return None, 0
         # One edit away: generate the edits (fast); only search further when none is a word.
         near = [w for w in _edits1(word) if w in self.words and w.isalpha()]
         if near:
@@ -247,6 +251,7 @@ class Lexicon:
         )
 
 
+MAX_CORRECTABLE = 40  # longer words get no correction search
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
