@@ -213,3 +213,8 @@ def test_big_file_is_checked_in_batches(cli, tmp_path):
     # outputs repeating their sentence 3 or 4 times loop; once or twice does not
     assert len(flagged) == sum(1 for i in range(2500) if 1 + i % 4 >= 3)
     assert "2500 records, 1 checks; flagged: repetition 1250" in res.stderr
+
+
+def test_unwritable_out_exits_2(cli, tmp_path):
+    res = cli("check", jsonl(tmp_path / "r.jsonl", RECORDS), "--out", tmp_path)
+    assert res.exit_code == 2 and "cannot write" in res.stderr

@@ -231,7 +231,10 @@ def check_cmd(
     n_records = 0
     flagged: Counter[str] = Counter()
     errors: Counter[str] = Counter()
-    sink = out.open("w", encoding="utf-8") if out else sys.stdout
+    try:
+        sink = out.open("w", encoding="utf-8") if out else sys.stdout
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from None
     total = _count_lines(records)
     try:
         # a progress bar (stderr) only for files big enough to wait on
