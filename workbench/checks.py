@@ -67,6 +67,47 @@ class Finding:
         }
 
 
+_FINISH = {"eos", "stop", "length"}
+
+
+def record_from_dict(obj: Any) -> Record:
+    """A Record from one parsed JSON object (a line of `workbench check` input); ValueError
+    says what is wrong with it. ``id`` may be an integer; unknown keys are ignored."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+    missing = [k for k in ("id", "prompt", "output") if k not in obj]
+    if missing:
+        raise ValueError(f"missing field(s): {', '.join(missing)}")
+    rid = obj["id"]
+    if isinstance(rid, bool) or not isinstance(rid, str | int) or rid == "":
+        raise ValueError("'id' must be a non-empty string or an integer")
+    for key in ("prompt", "output"):
+        if not isinstance(obj[key], str):
+            raise ValueError(f"{key!r} must be a string")
+    for key in ("reference", "context"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise ValueError(f"{key!r} must be a string or null")
+    finish = obj.get("finish_reason")
+    if finish is not None and finish not in _FINISH:
+        raise ValueError(f"'finish_reason' must be one of eos, stop, length (got {finish!r})")
+    mnt = obj.get("max_new_tokens")
+    if mnt is not None and (isinstance(mnt, bool) or not isinstance(mnt, int) or mnt < 0):
+        raise ValueError("'max_new_tokens' must be a non-negative integer")
+    tags = obj.get("tags") or ()
+    if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
+        raise ValueError("'tags' must be a list of strings")
+    return Record(
+        id=str(rid),
+        prompt=obj["prompt"],
+        output=obj["output"],
+        reference=obj.get("reference"),
+        context=obj.get("context"),
+        finish_reason=finish,
+        max_new_tokens=mnt,
+        tags=tuple(tags),
+    )
+
+
 class Check:
     """Base class of every check. Subclass it, set the class attributes, implement ``run``.
 
@@ -175,8 +216,11 @@ def check_timeout(check: Check) -> float | None:
 
 
 def _error_finding(check: Check, record: Record, exc: BaseException | str) -> Finding:
-    last = exc if isinstance(exc, str) else (
-        traceback.format_exception_only(type(exc), exc)[-1].strip())
+    last = (
+        exc
+        if isinstance(exc, str)
+        else (traceback.format_exception_only(type(exc), exc)[-1].strip())
+    )
     return Finding(
         record_id=record.id,
         check=check.name,
@@ -199,9 +243,11 @@ def _valid(check: Check, record: Record, f: Any) -> bool:
         return (
             0.0 <= float(f.score) <= 1.0  # NaN fails too
             and f.severity in SEVERITIES
-            and isinstance(f.category, str) and bool(f.category)
-            and all(isinstance(a, int) and isinstance(b, int) and 0 <= a <= b <= n
-                    for a, b in f.spans)
+            and isinstance(f.category, str)
+            and bool(f.category)
+            and all(
+                isinstance(a, int) and isinstance(b, int) and 0 <= a <= b <= n for a, b in f.spans
+            )
         )
     except (TypeError, ValueError):
         return False
@@ -247,8 +293,11 @@ def _mark_hung(check: Check, why: str) -> None:
         pass
 
 
-def run_check(check: Check, records: Sequence[Record],
-              timeout_s: float | None | Literal["default"] = "default") -> list[Finding]:
+def run_check(
+    check: Check,
+    records: Sequence[Record],
+    timeout_s: float | None | Literal["default"] = "default",
+) -> list[Finding]:
     """Run one check on a batch, isolating failures: one finding per record, errors recorded.
 
     A check that raises on the batch is retried record by record so only the faulty records get

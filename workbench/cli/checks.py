@@ -84,51 +84,11 @@ def checks_cmd(as_json: JsonOption = False, plugins_dir: PluginsDirOption = None
 
 
 # -- workbench check ----------------------------------------------------------------------------
-_FINISH = {"eos", "stop", "length"}
-
-
-def record_from_json(obj: Any) -> Any:
-    """A Record from one parsed JSONL object; ValueError says what is wrong with it."""
-    from ..checks import Record
-
-    if not isinstance(obj, dict):
-        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
-    missing = [k for k in ("id", "prompt", "output") if k not in obj]
-    if missing:
-        raise ValueError(f"missing field(s): {', '.join(missing)}")
-    rid = obj["id"]
-    if isinstance(rid, bool) or not isinstance(rid, str | int) or rid == "":
-        raise ValueError("'id' must be a non-empty string or an integer")
-    for key in ("prompt", "output"):
-        if not isinstance(obj[key], str):
-            raise ValueError(f"{key!r} must be a string")
-    for key in ("reference", "context"):
-        if obj.get(key) is not None and not isinstance(obj[key], str):
-            raise ValueError(f"{key!r} must be a string or null")
-    finish = obj.get("finish_reason")
-    if finish is not None and finish not in _FINISH:
-        raise ValueError(f"'finish_reason' must be one of eos, stop, length (got {finish!r})")
-    mnt = obj.get("max_new_tokens")
-    if mnt is not None and (isinstance(mnt, bool) or not isinstance(mnt, int) or mnt < 0):
-        raise ValueError("'max_new_tokens' must be a non-negative integer")
-    tags = obj.get("tags") or ()
-    if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
-        raise ValueError("'tags' must be a list of strings")
-    return Record(
-        id=str(rid),
-        prompt=obj["prompt"],
-        output=obj["output"],
-        reference=obj.get("reference"),
-        context=obj.get("context"),
-        finish_reason=finish,
-        max_new_tokens=mnt,
-        tags=tuple(tags),
-    )
-
-
 def read_records(path: Path, skipped: list[tuple[int, str]]) -> Iterator[list[Any]]:
     """Batches of Records from a JSONL file. A bad line is appended to ``skipped`` as
     (line number, reason) and reported on stderr at once; blank lines are ignored."""
+    from ..checks import record_from_dict
+
     seen: dict[str, int] = {}
     batch: list[Any] = []
     with path.open(encoding="utf-8", errors="replace") as fh:
@@ -140,7 +100,7 @@ def read_records(path: Path, skipped: list[tuple[int, str]]) -> Iterator[list[An
                     obj = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"invalid JSON: {exc.msg} at column {exc.pos + 1}") from None
-                rec = record_from_json(obj)
+                rec = record_from_dict(obj)
                 if rec.id in seen:
                     raise ValueError(f"duplicate id {rec.id!r} (first on line {seen[rec.id]})")
             except ValueError as exc:
