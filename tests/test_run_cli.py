@@ -127,6 +127,10 @@ def test_run_stores_outputs_and_rerun_is_served_from_cache(tmp_path, cli, varied
     suite3 = make_suite(tmp_path / "s3", 10, max_new=5)
     fourth = run_json(cli, "--model", f"base={varied_dir}", "--suite", suite3, "--no-checks")
     assert (fourth["generated"], fourth["cached"]) == (10, 0)
+    # and so is another dtype (its numerics differ)
+    fifth = run_json(cli, "--model", f"base={varied_dir}", "--suite", suite3, "--no-checks",
+                     "--dtype", "bfloat16")
+    assert (fifth["generated"], fifth["cached"]) == (10, 0)
 
 
 def test_table_output_runs_show_export(tmp_path, cli, varied_dir, plugins_dir):

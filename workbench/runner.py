@@ -220,7 +220,9 @@ def run_suite(
                             strict=True)
     gen = suite.generation.model_dump()
     fp = loaded.fingerprint
-    keys = [cache_key(fp, r, gen) for r in rendered]
+    # the dtype is part of what produced an output: bf16 and fp32 greedy texts can differ
+    ident = {**gen, "dtype": getattr(loaded, "dtype", None)}
+    keys = [cache_key(fp, r, ident) for r in rendered]
 
     store.upsert_model(fp, loaded.name, spec=loaded.spec, base=loaded.base,
                        adapter=loaded.adapter, parent_id=loaded.parent_fingerprint,
@@ -230,7 +232,7 @@ def run_suite(
                        suite.spec.model_dump(mode="json"), items_frame(suite.items))
     run_id, resumed = store.start_run(
         model_id=fp, model_name=loaded.name, suite_id=suite.suite_id,
-        config_key=config_key(fp, suite.fingerprint, gen, split), gen_config=gen,
+        config_key=config_key(fp, suite.fingerprint, ident, split), gen_config=gen,
         seed=suite.generation.seed, versions=library_versions())
     try:
         summary = _execute(store, run_id, loaded, items, list(prompts), list(rendered), keys,

@@ -144,10 +144,21 @@ def run_cmd(
                         split=split, progress=not as_json)
         results.append(res.summary)
         del loaded  # free the model before loading the next one
+        _free_memory()
     if as_json:
         print_json(results if len(results) > 1 else results[0])
         return
     _print_summary(results)
+
+
+def _free_memory() -> None:
+    import gc
+    import sys
+
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _load_suite(ref: str):  # noqa: ANN202 - Suite, imported lazily
