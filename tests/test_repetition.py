@@ -156,3 +156,13 @@ def test_doubled_tokens_with_punctuation_or_articles(text):
 )
 def test_natural_doubles_are_not_flagged(text):
     assert not check(text).flagged
+
+
+def test_a_whole_list_copied_after_itself():
+    items = "\n".join(
+        f"- {w}" for w in "NASA Rocket Mission Galaxy Planets Moon Mars Comet".split()
+    )
+    text = f"Words:\n{items}\n\n{items}"
+    f = check(text)
+    assert f.flagged
+    assert covered(f, text)[0].startswith("NASA") and covered(f, text)[0].endswith("Comet")

@@ -279,7 +279,12 @@ class RepetitionCheck(Check):
             else:
                 # parallel list items ("1. Highlight the text ..." under two headings) share words
                 listy = _starts_list_item(text, toks.start(j)) and _starts_list_item(text, a)
-                hit = self._dup_hit(a, b, length, whole, unit, code, refrain or listy)
+                if listy and not code and text.count("\n", a, b) >= 3:
+                    # four or more list items copied line for line is a copied block, not
+                    # parallel wording
+                    hit = _Hit("duplicate", a, b, length, _short(unit), 2, 0.7)
+                else:
+                    hit = self._dup_hit(a, b, length, whole, unit, code, refrain or listy)
             if hit is not None:
                 hits.append(hit)
             done = e
@@ -294,6 +299,9 @@ class RepetitionCheck(Check):
         elif copies >= 2 and d >= opts.min_block_words and joined and not code and not refrain:
             # a phrase or sentence said twice back to back ("... night. The ... night")
             score = 0.55 + min(0.35, 0.02 * (d - opts.min_block_words))
+        elif copies >= 2 and length >= opts.long_block_words * (2 if code or refrain else 1):
+            # a long block (a list, a paragraph) copied right after itself
+            score = 0.7
         else:
             score = min(0.45, 0.1 * copies + 0.01 * length)
         return _Hit("loop", a, b, length, _short(unit), copies, score)
