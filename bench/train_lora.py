@@ -11,6 +11,7 @@ groups batches by length. Figure: trained (non-pad) tokens per second over the w
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from pathlib import Path
@@ -100,7 +101,9 @@ def run() -> dict:
 
     from workbench.tiny import build_tokenizer
 
-    torch.set_num_threads(2)
+    # 2 threads as on the demo's target machine; on a busy shared machine 1 thread measures
+    # the same comparison with far less noise (BENCH_THREADS=1)
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     rows = _data()
     tok = build_tokenizer([_prompt(r) + r["reference"] for r in rows], vocab_size=1200)
     figures: dict = {"examples": len(rows), "batch_size": BATCH, "epochs": EPOCHS, "r": R}
