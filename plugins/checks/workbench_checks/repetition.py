@@ -276,6 +276,8 @@ class RepetitionCheck(Check):
                 # a phrase doubled inside one sentence, or whole sentences said again
                 joined = whole or not _SENTENCE_BREAK.search(text, toks.end(i - 1), toks.start(i))
                 hit = self._loop_hit(a, b, length, d, copies, unit, code, refrain, joined)
+                if hit.score < 0.5 and not code and not refrain and text.count("\n", a, b) >= 3:
+                    hit.score = 0.7  # four or more lines copied right after themselves
             else:
                 # parallel list items ("1. Highlight the text ..." under two headings) share words
                 listy = _starts_list_item(text, toks.start(j)) and _starts_list_item(text, a)
