@@ -89,6 +89,7 @@ def test_picks_similar_rows_weights_categories_and_guards(store, run, tmp_path):
         "hallucination": 2, "misspelling": 1, "repetition": 2}
     assert {c: v["failures"] for c, v in by_cat.items()} == {
         "hallucination": 2, "misspelling": 1, "repetition": 2}
+    assert all(v["covered"] == v["failures"] for v in by_cat.values())
     rows = {s.pool_row: s for s in res.rows}
     assert "t2" not in rows  # the near-duplicate of e1 ...
     assert res.dropped == 1 and by_cat["hallucination"]["dropped"] == 1  # ... reported

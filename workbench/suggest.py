@@ -203,10 +203,14 @@ def suggest(store: Store, run_id: str, pool: str | Path | Sequence[PoolRow] | No
                     {"pool": pool_name, "similarity": similarity})
         for n, p in enumerate(sorted(final, key=lambda p: (p.category, -p.similarity, p.row)))
     ]
+    covered: dict[str, set[str]] = {}
+    for sg in suggestions:
+        for f in sg.provenance["failures"]:
+            covered.setdefault(f["category"], set()).add(f["item_id"])
     per_category = {
         c: {"failures": len(by_cat[c]), "per_failure": weights[c],
             "suggestions": sum(1 for s in suggestions if s.category == c),
-            "dropped": len(dropped.get(c, ()))}
+            "covered": len(covered.get(c, ())), "dropped": len(dropped.get(c, ()))}
         for c in sorted(by_cat)
     }
     config = {"per_failure": per_failure, "max": max_examples, "threshold": threshold,

@@ -16,11 +16,11 @@ def _summary(result) -> None:  # noqa: ANN001 - a SuggestionSet
 
     table = Table(title=f"suggestion set {result.set_id} for run {result.run_id}",
                   title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("category", "failures", "per failure", "suggestions", "dropped"):
+    for col in ("category", "failures", "per failure", "suggestions", "covered", "dropped"):
         table.add_column(col, justify="left" if col == "category" else "right")
     for cat, c in result.per_category.items():
         table.add_row(cat, str(c["failures"]), str(c["per_failure"]), str(c["suggestions"]),
-                      str(c["dropped"]))
+                      f"{c['covered']}/{c['failures']}", str(c["dropped"]))
     console.print(table)
     repaired = sum(1 for s in result.rows if s.repaired)
     console.print(
