@@ -50,6 +50,7 @@ def tiny_suite(tmp_path) -> tuple[Path, Path]:
     return suite, plugins
 
 
+@pytest.mark.slow
 def test_loop_runs_end_to_end(cli, tiny_model_dir, tiny_suite, tmp_path):
     from workbench.store import Store
     from workbench.store.trainings import list_trainings
@@ -88,6 +89,7 @@ def test_loop_runs_end_to_end(cli, tiny_model_dir, tiny_suite, tmp_path):
         assert lineage["parent_model_id"] == tuned["parent_id"]
 
 
+@pytest.mark.slow
 def test_loop_prints_the_before_after_table(cli, tiny_model_dir, tiny_suite, tmp_path):
     suite, plugins = tiny_suite
     res = cli("loop", "--model", str(tiny_model_dir), "--suite", suite, "--out",

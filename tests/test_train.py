@@ -110,6 +110,7 @@ def _write_jsonl(path: Path, n: int = 12) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_train_cli_saves_a_peft_adapter_with_lineage_and_store_rows(cli, tiny_model_dir, tmp_path):
     import torch
     from peft import PeftModel
