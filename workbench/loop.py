@@ -370,12 +370,14 @@ def run_loop(
     per_failure: int = 3,
     max_examples: int | None = None,
     progress: bool = True,
+    base_run: str | None = None,
     on_step: StepCallback | None = None,
     say: Say = _quiet,
 ) -> LoopResult:
     """Run base -> checks -> suggest -> train -> rerun -> compare, for up to ``rounds`` rounds.
 
-    ``suite`` is a Suite or a path to one. Round k trains a fresh adapter from the base on every
+    ``suite`` is a Suite or a path to one; ``base_run`` reuses a finished run of the base on
+    it instead of running it again. Round k trains a fresh adapter from the base on every
     suggestion set so far, the new set drawn from round k-1's failures. The loop stops early when
     a round improves no category or metric significantly over the previous one (that round's
     adapter is then not recommended) or when there is nothing left to suggest.
@@ -392,10 +394,13 @@ def run_loop(
     spec, registered = resolve_base(store, base)
     out_root = Path(out_dir) if out_dir is not None else Path("adapters") / f"loop-{new_id()}"
 
-    say(f"running {suite.name} on the base model")
-    loaded = load_model(spec, name=registered or base_name)
-    base_run = run_suite(store, loaded, suite, batch_size=batch_size, progress=progress).run_id
-    del loaded
+    if base_run is None:
+        say(f"running {suite.name} on the base model")
+        loaded = load_model(spec, name=registered or base_name)
+        base_run = run_suite(store, loaded, suite, batch_size=batch_size, progress=progress).run_id
+        del loaded
+    else:
+        base_run = store.resolve_run(base_run)
 
     done: list[Round] = []
     set_ids: list[str] = []

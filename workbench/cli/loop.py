@@ -94,6 +94,8 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option(
             "--out", help="Directory for the adapters, one per round (default: "
             "adapters/loop-<id>).")] = None,
+        base_run: Annotated[str | None, typer.Option(
+            "--base-run", help="Reuse this finished run of the base on the suite.")] = None,
         db: DbOption = None,
         json_out: JsonOption = False,
         batch_size: Annotated[int, typer.Option("--batch-size", help="Generation batch size.")] = 8,
@@ -127,7 +129,7 @@ def register(app: typer.Typer) -> None:
             result = run_loop(
                 store, spec, suite, base_name=name, rounds=rounds, out_dir=out, trainer=trainer,
                 train_config=overrides, batch_size=batch_size, alpha=alpha,
-                per_failure=per_failure, max_examples=max_examples, on_step=bar,
+                per_failure=per_failure, max_examples=max_examples, base_run=base_run, on_step=bar,
                 say=lambda m: err_console.print(f"[dim]{m}[/dim]"),
             )
         if json_out:
