@@ -5,7 +5,8 @@ For every answer, seeded and randomised:
 
 - negatives (untouched output): the plain record; the prompt plus a length limit the answer
   satisfies (phrased in one of many ways, counted with a plain ``split()``/regex counter, not the
-  check's own); the answer with a reference of similar length (itself, or itself less a sentence);
+  check's own); the answer with a reference of similar length (itself, or itself less a
+  sentence holding at most a fifth of its words);
 - positives: the answer cut mid-sentence (no finish reason given, as with outputs from logs); the
   answer followed by rambling (sentences from other answers) with the original as reference; the
   prompt plus a limit the answer breaks.
@@ -181,9 +182,11 @@ def ramble(text: str, pool: list[str], rng: random.Random) -> str:
 
 
 def _drop_sentence(text: str, rng: random.Random) -> str:
-    """The answer less one of its sentences (when it has six or more)."""
-    ss = list(_SENT_RE.finditer(text))
-    if len(ss) < 6:
+    """The answer less one of its sentences (one holding at most a fifth of its words): a
+    reference of about the answer's length."""
+    words = len(text.split())
+    ss = [m for m in _SENT_RE.finditer(text) if len(m.group().split()) <= words / 5]
+    if not ss:
         return text
     m = rng.choice(ss)
     return text[: m.start()] + text[m.end() :]
@@ -203,7 +206,7 @@ def build(rows: list[dict], seed: int = SEED) -> list[tuple[str, str, Record, in
         out.append((split, "natural", Record(rid, prompt, text), 0))
         p = _with_limit(prompt, satisfied_limit(text, rng), rng)
         out.append((split, "natural+limit", Record(rid + "-lim", p, text), 0))
-        # a reference of about the answer's length: itself, or itself less one of 6+ sentences
+        # a reference of about the answer's length: itself, or itself less a short sentence
         ref = text if rng.random() < 0.5 else _drop_sentence(text, rng)
         out.append(
             (split, "natural+reference", Record(rid + "-ref", prompt, text, reference=ref), 0)
