@@ -132,3 +132,14 @@ def test_on_batch_reports_every_prompt_once(model):
     assert min(outs[i].tokens_in for i in first) >= max(
         outs[i].tokens_in for i in range(len(PROMPTS)) if i not in first)
     assert generate(model, [], greedy()) == []
+
+
+def test_over_long_prompts_keep_their_end(model):
+    from workbench.errors import ConfigError
+
+    limit = model.max_length  # 512 for the tiny model
+    long = "Rivers, mountains and cities have names. " * 200
+    short, cut = generate(model, ["have names.", long], greedy(8), batch_size=2)
+    assert cut.tokens_in == limit - 8 and cut.tokens_out == 8
+    with pytest.raises(ConfigError, match="leaves no room"):
+        generate(model, ["hi"], greedy(limit))

@@ -186,3 +186,18 @@ def test_tokenizer_without_pad_uses_eos(tmp_path, tiny_model_dir):
             p.write_text(json.dumps(conf))
     m = load_model(str(d))
     assert m.tokenizer.pad_token == m.tokenizer.eos_token
+
+
+def test_custom_code_needs_trust_remote_code(tmp_path, tiny_model_dir):
+    import json
+
+    d = tmp_path / "custom"
+    shutil.copytree(tiny_model_dir, d)
+    conf = json.loads((d / "config.json").read_text())
+    conf["auto_map"] = {"AutoConfig": "my_code.MyConfig",
+                        "AutoModelForCausalLM": "my_code.MyModel"}
+    conf["model_type"] = "my-custom-llama"
+    (d / "config.json").write_text(json.dumps(conf))
+    (d / "my_code.py").write_text("raise RuntimeError('custom code ran')\n")
+    with pytest.raises(ModelLoadError, match="--trust-remote-code"):
+        load_model(str(d))

@@ -328,7 +328,7 @@ def _load_full(d: Path, spec: str, *, device: str, dtype: str, trust_remote_code
         )
     except Exception as exc:  # noqa: BLE001 - transformers raises many kinds; the user gets one line
         msg = _first_line(exc)
-        if "trust_remote_code" in msg:
+        if "trust_remote_code" in str(exc) or "contains custom code" in msg:
             msg = "it needs custom code: pass --trust-remote-code if you trust it"
         raise ModelLoadError(f"cannot load model {spec!r}: {msg}") from None
     return model.to(device).eval()
@@ -342,7 +342,10 @@ def _load_tokenizer(dirs: list[Path], spec: str, trust_remote_code: bool) -> Any
     try:
         tok = AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)
     except Exception as exc:  # noqa: BLE001
-        raise ModelLoadError(f"cannot load the tokenizer of {spec!r}: {_first_line(exc)}") from None
+        msg = _first_line(exc)
+        if "trust_remote_code" in str(exc) or "contains custom code" in msg:
+            msg = "it needs custom code: pass --trust-remote-code if you trust it"
+        raise ModelLoadError(f"cannot load the tokenizer of {spec!r}: {msg}") from None
     if tok.pad_token is None and tok.eos_token is not None:
         tok.pad_token = tok.eos_token  # batching needs a pad token; it is always masked out
     tok.padding_side = "left"
