@@ -141,10 +141,13 @@ def evaluate(
     real_examples: list[str] = []
     missed: list[str] = []
     false_flags: list[str] = []
+    corrected = 0
     for f, inj, rec in zip(findings, injections, recs, strict=True):
         flagged = set(f.spans)
+        fixes = {tuple(w["span"]): w["correction"] for w in (f.evidence or {}).get("words", [])}
         for a, b, wrong, right in inj:
             hit = any(x < b and a < y for x, y in flagged)
+            corrected += (fixes.get((a, b)) or "").lower() == right.lower()
             real = _real_word(wrong, lex)
             hit_all += hit
             # Stricter: only dictionary words at least as common as one in a million count as
@@ -181,6 +184,8 @@ def evaluate(
         "injected_nonword_strict": n_strict,
         "recall_all": round(hit_all / max(1, n_all), 4),
         "recall_real_word": round((hit_all - hit_nonword) / max(1, n_all - n_nonword), 4),
+        # Of the flagged injections, how many carry the intended word as their correction.
+        "correction_accuracy": round(corrected / max(1, hit_all), 4),
         "false_flags": fp,
         "clean_false_flags_per_1000_words": round(1000 * clean_flags / max(1, clean_words), 3),
         "clean_texts_flagged": round(sum(f.flagged for f in clean_findings) / len(clean), 4),

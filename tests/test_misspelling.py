@@ -33,6 +33,16 @@ def test_misspellings_are_flagged_with_span_and_correction():
     assert corrections["tomorow"] == "tomorrow"
 
 
+def test_corrections_prefer_common_slips_and_words_the_text_uses():
+    # a vowel for a vowel is a likelier slip than a consonant for a consonant
+    assert "'devided' -> 'divided'" in check("The cake was devided into six parts.").message
+    # "prodect" is one edit from both "project" and "product": the text is about a product
+    f = check("Our product ships in May. The prodect comes in two colors.")
+    assert "'prodect' -> 'product'" in f.message
+    g = check("The project starts in May. The prodect has two phases.")
+    assert "'prodect' -> 'project'" in g.message
+
+
 def test_clean_text_is_not_flagged():
     f = check("The quick brown fox jumps over the lazy dog, and nobody minds at all.")
     assert not f.flagged and f.score == 0 and f.spans == ()

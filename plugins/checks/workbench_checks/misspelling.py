@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Literal
 
 from pydantic import Field
@@ -15,6 +16,8 @@ from .misspelling_tokens import Word, lowercase_words, lowercase_words_list, mas
 
 _SOURCE_WORD_RE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
 _VOWEL_RE = re.compile(r"[aeiouy]")
+# How much a suggestion gains (in Zipf units) when the text, prompt or context uses that word.
+DOCUMENT_BONUS = 3.0
 
 
 def _source_words(*texts: str | None) -> set[str]:
@@ -132,7 +135,9 @@ class MisspellingCheck(Check):
                 typo = lex.likely_typo(w.norm) if o.rare_word_typos else None
                 if typo is None:
                     continue
-                v = Verdict(True, lex.zipf(w.norm), typo[0], 1, typo[1])
+                ranked = lex.suggestions(w.norm)
+                best = ranked[0][0] if ranked else typo[0]
+                v = Verdict(True, lex.zipf(w.norm), best, 1, typo[1], ranked)
                 score = o.rare_word_score
                 if score >= o.threshold:
                     flags.append((w, v, score))
@@ -149,6 +154,10 @@ class MisspellingCheck(Check):
                 flags.append((w, v, score))
         if flags:
             flags = [f for f in flags if not _foreign(masked, f[0].start, unknown, lex)]
+            # A suggestion the text itself uses elsewhere is most likely the one meant
+            # ("prodect" in an answer about a product is "product", not "project").
+            here = tokens | known
+            flags = [(w, _in_context(v, here), score) for w, v, score in flags]
         return flags
 
     def _finding(self, rec: Record, flags: list) -> Finding:
@@ -178,6 +187,13 @@ class MisspellingCheck(Check):
             message=f"{len(flags)} {noun}: {', '.join(shown[:8])}{more}",
             evidence={"words": words},
         )
+
+
+def _in_context(v: Verdict, here: set[str]) -> Verdict:
+    if len(v.suggestions) < 2:
+        return v
+    best = max(v.suggestions, key=lambda s: s[1] + (DOCUMENT_BONUS if s[0] in here else 0.0))
+    return v if best[0] == v.correction else replace(v, correction=best[0])
 
 
 def _strip_s(token: str) -> str:

@@ -106,6 +106,8 @@ class Verdict:
     correction: str | None = None
     distance: int = 0
     correction_zipf: float = 0.0
+    # Likely intended words, best first, each with a plausibility (see ``Lexicon.suggestions``).
+    suggestions: tuple[tuple[str, float], ...] = ()
 
 
 class Lexicon:
@@ -237,22 +239,64 @@ class Lexicon:
             return None, 0
         return best[2], best[0]
 
+    def suggestions(self, word: str, limit: int = 5) -> tuple[tuple[str, float], ...]:
+        """Words one edit away, ranked by how likely a writer meant them: frequency, less a
+        cost per edit that makes the slips people really make cheap (swapped letters, a vowel
+        for a vowel, a doubled or dropped double letter) and others dear. Falls back to the
+        nearest word two edits away."""
+        if len(word) > MAX_CORRECTABLE:
+            return ()
+        near = [w for w in _edits1(word) if w in self.words and w.isalpha()]
+        ranked = sorted(
+            ((w, self.zipf(w) - 3.0 * _edit_cost(word, w)) for w in near),
+            key=lambda x: (-x[1], x[0]),
+        )
+        if not ranked:
+            cand, dist = self.candidates(word)
+            if cand:
+                ranked = [(cand, self.zipf(cand) - 3.0 * dist)]
+        return tuple(ranked[:limit])
+
     def _verdict(self, word: str) -> Verdict:
         if word in self.words:
             return Verdict(known=True, zipf=self.zipf(word))
         z = self.zipf(word)
         cand, dist = self.candidates(word)
+        ranked = self.suggestions(word) if cand else ()
         return Verdict(
             known=False,
             zipf=z,
-            correction=cand,
+            correction=ranked[0][0] if ranked else cand,
             distance=dist,
             correction_zipf=self.zipf(cand) if cand else 0.0,
+            suggestions=ranked,
         )
 
 
 MAX_CORRECTABLE = 40  # longer words get no correction search
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+_VOWELS = frozenset("aeiouy")
+
+
+def _edit_cost(typo: str, word: str) -> float:
+    """Cost of the one edit that turns ``word`` into ``typo`` (cheap = a common slip)."""
+    if len(typo) == len(word):
+        diff = [i for i in range(len(word)) if typo[i] != word[i]]
+        if len(diff) == 2:
+            return 0.5  # adjacent letters swapped
+        i = diff[0]
+        return 0.6 if typo[i] in _VOWELS and word[i] in _VOWELS else 1.0
+    if len(typo) < len(word):  # a letter left out
+        i = next((k for k in range(len(typo)) if typo[k] != word[k]), len(typo))
+        doubled = (i > 0 and word[i - 1] == word[i]) or (
+            i + 1 < len(word) and word[i + 1] == word[i]
+        )
+        return 0.5 if doubled else 0.8
+    i = next((k for k in range(len(word)) if typo[k] != word[k]), len(word))  # a letter added
+    doubled = (i > 0 and typo[i - 1] == typo[i]) or (i + 1 < len(typo) and typo[i + 1] == typo[i])
+    return 0.5 if doubled else 1.0
 
 
 def _edits1(word: str) -> set[str]:
