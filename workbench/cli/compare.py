@@ -57,17 +57,23 @@ def _tables(cmp, alpha: float) -> list:  # noqa: ANN001 - a Comparison -> rich T
 
 
 def _items_table(cmp, which: str):  # noqa: ANN001, ANN202
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=f"items: {which}", title_justify="left")
-    for col in ("kind", "name", "item", "A", "B", "transition"):
+    def show(t, v) -> str:  # noqa: ANN001
+        if t.kind == "category":
+            return "fail" if v else "ok"
+        return f"{v:g}"
+
+    table = Table(title=f"items: {which}", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("category / metric", "item", "A", "B", "transition"):
         table.add_column(col)
     for t in cmp.transitions:
-        if which != "changed" and t.transition != which:
-            continue
         if which == "changed" and t.transition not in ("fixed", "regressed"):
             continue
-        table.add_row(t.kind, t.name, t.item_id, str(t.a), str(t.b), t.transition)
+        if which != "changed" and t.transition != which:
+            continue
+        table.add_row(t.name, t.item_id, show(t, t.a), show(t, t.b), t.transition)
     return table
 
 
