@@ -212,23 +212,14 @@ def test_cli_table_json_and_gate(store, two_runs, cli):
     assert "q10" in res.output
 
 
-def _user_error(*args: str):
-    """Run the CLI expecting a one-line user error; returns its message."""
-    from typer.testing import CliRunner
-
-    from workbench.cli import UserError, app
-
-    res = CliRunner().invoke(app, list(args))
-    # a WorkbenchError becomes UserError: exit 2 with one line (or the raised UserError itself
-    # where the installed typer runs its own copy of click)
-    assert res.exit_code == 2 or isinstance(res.exception, UserError), res.output
-    return res.output + (str(res.exception) if res.exception else "")
-
-
-def test_cli_user_errors_exit_2(store):
+def test_cli_user_errors_exit_2(store, cli):
     add_suite(store, "s@1", [{"item_id": "x", "prompt": "p"}])
     a = add_run(store, "s@1", "m", {"x": {}})
-    assert "no run 'nope'" in _user_error("compare", a, "nope", "--db", store.path)
+    res = cli("compare", a, "nope", "--db", store.path)
+    assert res.exit_code == 2 and "no run 'nope'" in res.output
     add_suite(store, "t@1", [{"item_id": "y", "prompt": "p"}])
     b = add_run(store, "t@1", "m", {"y": {}})
-    assert "share no item" in _user_error("compare", a, b, "--db", store.path)
+    res = cli("compare", a, b, "--db", store.path)
+    assert res.exit_code == 2 and "share no item" in res.output
+    res = cli("compare", a, a, "--db", store.path, "--items", "bogus")
+    assert res.exit_code == 2 and "--items" in res.output

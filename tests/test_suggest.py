@@ -287,3 +287,12 @@ def test_findings_of_the_real_checks_drive_the_repairs(store):
     assert rows["t1"].provenance["spelling_fixed"] == ["beatiful"]
     assert rows["t2"].target == "The mill grinds wheat into flour."
     assert rows["t2"].provenance["repair"] == ["loop removed"]
+
+
+def test_cli_user_errors_exit_2(store, run, cli, tmp_path):
+    res = cli("suggest", run, "--db", store.path, "--pool", str(tmp_path / "none.jsonl"))
+    assert res.exit_code == 2 and "pool file not found" in res.output
+    res = cli("suggest", run, "--db", store.path, "--similarity", "bm25")
+    assert res.exit_code == 2 and "unknown similarity" in res.output
+    res = cli("suggest", run, "--db", store.path, "--out", str(tmp_path / "no" / "x.jsonl"))
+    assert res.exit_code == 2 and "directory does not exist" in res.output
