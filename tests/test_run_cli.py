@@ -91,6 +91,7 @@ def run_json(cli, *args):
     return json.loads(r.stdout)
 
 
+@pytest.mark.slow
 def test_run_stores_outputs_and_rerun_is_served_from_cache(tmp_path, cli, varied_dir,
                                                            plugins_dir):
     suite = make_suite(tmp_path / "s", 10, refs={"q0001": "nothing like it"})
@@ -133,6 +134,7 @@ def test_run_stores_outputs_and_rerun_is_served_from_cache(tmp_path, cli, varied
     assert (fifth["generated"], fifth["cached"]) == (10, 0)
 
 
+@pytest.mark.slow
 def test_table_output_runs_show_export(tmp_path, cli, varied_dir, plugins_dir):
     suite = make_suite(tmp_path / "s", 8, refs={"q0000": "blue"})
     r = cli("run", "--model", f"base={varied_dir}", "--suite", suite, "--plugins-dir", plugins_dir)
@@ -265,7 +267,7 @@ def test_resume_after_sigkill(tmp_path, tiny_model_dir, cli):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WORKBENCH_PLUGINS": ""}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stored = 0
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 240
     try:
         while time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
@@ -301,6 +303,7 @@ def count_outputs(db: Path) -> int:
     return int(s.query_df("SELECT count(*) AS n FROM outputs").n.iloc[0])
 
 
+@pytest.mark.slow
 def test_cli_import_does_not_load_torch():
     code = "import workbench.cli, sys; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
