@@ -218,3 +218,22 @@ def test_big_file_is_checked_in_batches(cli, tmp_path):
 def test_unwritable_out_exits_2(cli, tmp_path):
     res = cli("check", jsonl(tmp_path / "r.jsonl", RECORDS), "--out", tmp_path)
     assert res.exit_code == 2 and "cannot write" in res.stderr
+
+
+def test_the_documented_example_runs_as_shown(cli, tmp_path, monkeypatch):
+    """docs/checking-outputs.md: its outputs.jsonl, its command, its output, line for line."""
+    import re
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "checking-outputs.md").read_text()
+    source = re.search(r"```jsonl\n(.*?)```", doc, re.S).group(1)
+    shown = re.search(
+        r"\$ workbench check outputs.jsonl --checks repetition,length\n(.*?)```", doc, re.S
+    )
+    shown_lines = shown.group(1).splitlines()
+    monkeypatch.chdir(tmp_path)
+    Path("outputs.jsonl").write_text(source)
+    res = cli("check", "outputs.jsonl", "--checks", "repetition,length")
+    assert res.exit_code == 1  # two lines skipped
+    want_rows = [json.loads(line) for line in shown_lines if line.startswith("{")]
+    assert rows_of(res.stdout) == want_rows
+    assert res.stderr.splitlines() == [line for line in shown_lines if not line.startswith("{")]
