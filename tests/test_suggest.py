@@ -296,3 +296,14 @@ def test_cli_user_errors_exit_2(store, run, cli, tmp_path):
     assert res.exit_code == 2 and "unknown similarity" in res.output
     res = cli("suggest", run, "--db", store.path, "--out", str(tmp_path / "no" / "x.jsonl"))
     assert res.exit_code == 2 and "directory does not exist" in res.output
+
+
+def test_cli_lists_and_shows_sets(store, run, cli, tmp_path):
+    res = suggest(store, run, per_failure=2, out=tmp_path / "a.jsonl")
+    listed = json.loads(cli("suggestions", "--db", store.path, "--json").stdout)
+    assert [s["set_id"] for s in listed] == [res.set_id]
+    shown = json.loads(cli("suggestions", res.set_id[:6], "--db", store.path, "--json").stdout)
+    assert len(shown["rows"]) == len(res.rows)
+    assert shown["rows"][0]["messages"][-1]["role"] == "assistant"
+    out = cli("suggestions", "latest", "--db", store.path).output
+    assert res.set_id in out and "t4" in out and "yes" in out

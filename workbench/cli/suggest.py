@@ -93,3 +93,57 @@ def register(app: typer.Typer) -> None:
             return
         _summary(result)
         _preview(result, show)
+
+    @app.command("suggestions")
+    def suggestions_cmd(
+        set_ref: Annotated[str | None, typer.Argument(
+            help="Show one set's examples (id, prefix or 'latest'); default: list the sets.",
+        )] = None,
+        limit: Annotated[int, typer.Option("--limit", min=1, help="Examples to show.")] = 20,
+        db: DbOption = None,
+        json_out: JsonOption = False,
+    ) -> None:
+        """List suggestion sets, or show the examples of one with why each was chosen."""
+        from rich import box
+        from rich.table import Table
+
+        from ..store import from_json
+        from ..store import suggestions as sq
+
+        store = open_store(db)
+        if set_ref is None:
+            sets = sq.list_sets(store)
+            if json_out:
+                print_json(sets.to_dict("records"))
+                return
+            table = Table(box=box.SIMPLE_HEAD)
+            for col in ("set", "run", "pool", "examples", "dropped", "created", "file"):
+                table.add_column(col, overflow="fold", no_wrap=col in ("set", "run", "created"))
+            for r in sets.itertuples():
+                table.add_row(r.set_id, r.run_id, r.pool, str(r.n_suggestions),
+                              str(r.n_dropped_contaminated), str(r.created_at)[:16],
+                              r.export_path or "-")
+            console.print(table)
+            return
+        info = sq.get_set(store, set_ref)
+        rows = sq.set_rows(store, info["set_id"])
+        if json_out:
+            recs = rows.to_dict("records")
+            for r in recs:
+                for k in ("messages", "provenance"):
+                    r[k] = from_json(r[k])
+                for k in ("source_item_ids", "source_output_ids"):
+                    r[k] = list(r[k]) if r[k] is not None else []
+            print_json({**info, "rows": recs})
+            return
+        console.print(f"set {info['set_id']} for run {info['run_id']}: "
+                      f"{info['n_suggestions']} examples, {info['n_dropped_contaminated']} dropped")
+        table = Table(box=box.SIMPLE_HEAD)
+        for col in ("category", "pool row", "sim", "for items", "repaired", "target"):
+            table.add_column(col, overflow="fold")
+        for r in rows.head(limit).itertuples():
+            items = list(r.source_item_ids)
+            table.add_row(r.category, str(r.pool_row), f"{r.similarity:.2f}",
+                          ", ".join(items[:4]) + ("..." if len(items) > 4 else ""),
+                          "yes" if r.repaired else "", (r.target or "")[:60])
+        console.print(table)
