@@ -322,9 +322,11 @@ def _load_full(d: Path, spec: str, *, device: str, dtype: str, trust_remote_code
 
     _, safe = weight_files(d, allow_pickle=allow_pickle)
     try:
+        # on a GPU, weights load straight onto it rather than through a CPU copy
+        placement = {"device_map": device} if device != "cpu" else {}
         model = AutoModelForCausalLM.from_pretrained(
             d, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code,
-            use_safetensors=True if safe else False, low_cpu_mem_usage=True,
+            use_safetensors=True if safe else False, **placement,
         )
     except Exception as exc:  # noqa: BLE001 - transformers raises many kinds; the user gets one line
         msg = _first_line(exc)
