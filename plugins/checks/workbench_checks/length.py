@@ -58,7 +58,7 @@ _NUM = (
     r"(?:\d{1,3}(?:,\d{3})+|\d+|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
     r"(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?|(?:one|two|three|four|five|six|"
     r"seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|"
-    r"nineteen)(?: hundred)?|a hundred|a thousand|a dozen|a single|single|a couple of)"
+    r"nineteen)(?: hundred)?|a hundred|a thousand|a dozen|a single|single)"
 )
 _UNIT = (
     r"(?P<unit>words?|characters?|chars?|letters?|sentences?|paragraphs?|paras?|"
@@ -76,7 +76,7 @@ _HARD_MAX = (
 )
 _MIN = (
     r"at\s+least|no\s+fewer\s+than|no\s+less\s+than|not\s+less\s+than|a\s+minimum\s+of|"
-    r"minimum\s+of|(?<!no )(?<!not )(?<!n't )more\s+than"
+    r"minimum(?:\s+of)?|min\.?|(?<!no )(?<!not )(?<!n't )more\s+than"
 )
 
 _RE_RANGE = re.compile(
@@ -112,10 +112,23 @@ _RE_ABOUT = re.compile(
 )
 _RE_MIN = re.compile(rf"\b(?:{_MIN})\s+(?P<n>{_NUM})[\s-]+{_UNIT}\b{_NOUN_AFTER}", re.I)
 _RE_OR_MORE = re.compile(rf"\b(?P<n>{_NUM})[\s-]+{_UNIT}\s+or\s+(?:more|longer)\b", re.I)
+_RE_PLUS = re.compile(rf"\b(?P<n>\d+)\+\s*{_UNIT}\b", re.I)  # "500+ words"
+# "no longer than a paragraph", "no more than a sentence", "keep it to a sentence"
+_RE_MAX_ONE = re.compile(
+    rf"(?:\b(?:{_HARD_MAX})|\bkeep\s+(?:\w+\s+){{0,3}}?to)\s+(?:a|one)\s+(?P<unit>sentence|paragraph|"
+    rf"line|word)\b{_NOUN_AFTER}",
+    re.I,
+)
+# "Describe X (50 words)", "(about 100 words)", "(3 sentences)"
+_RE_PAREN = re.compile(
+    rf"\((?:about\s+|around\s+|approx\.?\s+|approximately\s+|~\s*)?(?P<n>{_NUM})[\s-]+{_UNIT}\)",
+    re.I,
+)
+_RE_ONE_LINE = re.compile(r"\b(?:a\s+)?(?:one|single)[- ]line(?:r)?\b(?!s)", re.I)
 # targets: "in 50 words", "in one sentence", "using three sentences", "a 100-word story",
 # "write two sentences", "100 words long", "a story of 100 words"
 _RE_TARGET = re.compile(
-    rf"\b(?:in|using|with|into|of|as|write|give|generate|create|compose|provide|answer\s+in|"
+    rf"\b(?:in|use|using|with|into|of|as|write|give|generate|create|compose|provide|answer\s+in|"
     rf"respond\s+in|reply\s+in|summari[sz]e\s+(?:\w+\s+){{0,4}}?in)\s+(?:exactly\s+|just\s+|only\s+)?"
     rf"(?P<n>{_NUM})[\s-]+(?:short\s+|brief\s+|simple\s+|concise\s+|complete\s+)?{_UNIT}\b{_NOUN_AFTER}",
     re.I,
@@ -155,8 +168,9 @@ _RE_ONE_PARAGRAPH = re.compile(
     re.I,
 )
 _RE_FEW_WORDS = re.compile(r"\bin\s+(?:just\s+)?a\s+few\s+words\b", re.I)
-_RE_FEW_SENTENCES = re.compile(
-    r"\b(?:in\s+)?(?:a\s+few|a\s+couple\s+(?:of\s+)?|few)\s+(?:short\s+)?sentences\b", re.I
+_RE_FEW_SENTENCES = re.compile(r"\b(?:in\s+)?(?:a\s+few|few)\s+(?:short\s+)?sentences\b", re.I)
+_RE_COUPLE_SENTENCES = re.compile(
+    r"\b(?:in\s+)?a\s+couple(?:\s+of)?\s+(?:short\s+)?sentences\b", re.I
 )
 _RE_VAGUE = re.compile(
     r"\b(?:briefly|brief|concise(?:ly)?|succinct(?:ly)?|short\s+(?:answer|response|reply)|"
@@ -257,15 +271,23 @@ def _prompt_limits(prompt: str) -> tuple[Limit, ...]:
         add(m, _unit(m["unit"]), "min", _number(m["n"]))
     for m in _RE_OR_MORE.finditer(prompt):
         add(m, _unit(m["unit"]), "min", _number(m["n"]))
+    for m in _RE_PLUS.finditer(prompt):
+        add(m, _unit(m["unit"]), "min", _number(m["n"]))
     for m in _RE_ONE_WORD.finditer(prompt):
         add(m, "words", "max", 1)
     for m in _RE_ONE_SENTENCE.finditer(prompt):
         add(m, "sentences", "max", 1)
     for m in _RE_ONE_PARAGRAPH.finditer(prompt):
         add(m, "paragraphs", "max", 1)
+    for m in _RE_MAX_ONE.finditer(prompt):
+        add(m, _unit(m["unit"]), "max", 1)
+    for m in _RE_ONE_LINE.finditer(prompt):
+        add(m, "lines", "max", 1)
     for m in _RE_COMPOUND.finditer(prompt):
         add(m, _unit(m["unit"]), "target", _number(m["n"]))
     for m in _RE_LONG.finditer(prompt):
+        add(m, _unit(m["unit"]), "target", _number(m["n"]))
+    for m in _RE_PAREN.finditer(prompt):
         add(m, _unit(m["unit"]), "target", _number(m["n"]))
     for m in _RE_TARGET.finditer(prompt):
         add(m, _unit(m["unit"]), "target", _number(m["n"]))
@@ -273,6 +295,8 @@ def _prompt_limits(prompt: str) -> tuple[Limit, ...]:
         add(m, "words", "vague", 40)
     for m in _RE_FEW_SENTENCES.finditer(prompt):
         add(m, "sentences", "vague", 8)
+    for m in _RE_COUPLE_SENTENCES.finditer(prompt):
+        add(m, "sentences", "vague", 4)
     return tuple(found)
 
 
