@@ -310,3 +310,19 @@ def test_cli_import_does_not_load_torch():
     r = subprocess.run([str(Path(sys.executable).with_name("workbench")), "run", "--help"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "--model" in r.stdout
+
+
+def test_metrics_normalise_and_aggregate():
+    from workbench.errors import SuiteError
+    from workbench.metrics import aggregate, check_metric_names, contains, exact_match, score
+
+    assert exact_match("  The Capital is VELL! ", "the capital is vell") == 1.0
+    assert exact_match("Vell.", "Vell is it") == 0.0
+    assert exact_match("naïve\u00a0café", "NAÏVE café") == 1.0
+    assert contains("I think it is Vell, yes.", "vell") == 1.0
+    assert contains("Vellum", "vell") == 0.0 and contains("x", "") == 0.0
+    assert score("a", None, ["exact_match"]) == {}
+    assert aggregate([{"exact_match": 1.0}, {"exact_match": 0.0}, {}, None]) == {
+        "exact_match": 0.5, "n_scored": 2}
+    with pytest.raises(SuiteError, match="unknown metric"):
+        check_metric_names(["exact_match", "bleu"])
