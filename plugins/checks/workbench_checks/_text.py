@@ -66,19 +66,26 @@ def _is_abbreviation(text: str, end: int) -> bool:
     return False
 
 
+_NEXT_LOWER = re.compile(r"[ \t]+[a-z]")
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """[start, end) offsets of the sentences of ``text``. Line breaks also end a sentence.
 
-    Conservative: an abbreviation, an initial or a period with no space after it ("3.14",
-    "example.com") does not split.
+    Conservative: an abbreviation, an initial, a period with no space after it ("3.14",
+    "example.com") or punctuation followed by a lowercase word ('"Hi!" and left') does not
+    split.
     """
     spans: list[tuple[int, int]] = []
     start = 0
     n = len(text)
     for m in _SENT_END_RE.finditer(text):
         end = m.end()
-        if m.group()[0] == "." and _is_abbreviation(text, m.start() + 1):
+        first = m.group()[0]
+        if first == "." and _is_abbreviation(text, m.start() + 1):
             continue
+        if first != "\n" and _NEXT_LOWER.match(text, end):
+            continue  # 'He said "Hi!" and left.': a sentence goes on in lowercase
         seg_start, seg_end = _trim(text, start, end)
         if seg_end > seg_start:
             spans.append((seg_start, seg_end))
