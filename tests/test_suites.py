@@ -36,6 +36,8 @@ BAD = {
                         "malformed JSON", "data.jsonl:3"),
     "unknown_field": (GOOD, "name: t\ndata: data.jsonl\ngeneration:\n  max_tokens: 3\n",
                       "generation.max_tokens", "suite.yaml:3"),
+    "unknown_metric": (GOOD, "name: t\ndata: data.jsonl\nmetrics: [exact_match, bleu]\n",
+                       "unknown metric 'bleu'", "suite.yaml:3"),
     "no_prompt": ([{"id": "a", "reference": "x"}], None, "needs a 'prompt' or 'messages'",
                   "data.jsonl:1"),
 }

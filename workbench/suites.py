@@ -247,6 +247,14 @@ def inspect_suite(path: str | Path) -> Suite:
             problems.append(f"{path}:{line or 1}: {loc}: {e['msg']}")
         return empty
 
+    if spec.lm_eval is None:
+        from .metrics import METRICS
+
+        for m in spec.metrics:
+            if m not in METRICS:
+                problems.append(f"{path}:{_yaml_line(node, 'metrics') or 1}: unknown metric {m!r}"
+                                f" (available: {', '.join(sorted(METRICS))})")
+
     items: list[Item] = []
     seen: dict[str, str] = {}
 
