@@ -307,3 +307,20 @@ def test_cli_lists_and_shows_sets(store, run, cli, tmp_path):
     assert shown["rows"][0]["messages"][-1]["role"] == "assistant"
     out = cli("suggestions", "latest", "--db", store.path).output
     assert res.set_id in out and "t4" in out and "yes" in out
+
+
+def test_a_loop_that_ran_out_of_tokens_is_cut_back_to_one_copy(store):
+    from workbench_checks.repetition import RepetitionCheck
+
+    from workbench.checks import Record
+
+    text = "Bread is made from flour and water. " * 4 + "Bread is made fr"
+    f = next(iter(RepetitionCheck().run([Record(id="t1", prompt="", output=text)])))
+    assert f.flagged
+    add_suite(store, "b@1", [{"item_id": "e1", "prompt": "How is cake made?"},
+                             {"item_id": "t1", "prompt": "How is bread made?", "split": "train"}])
+    run = add_run(store, "b@1", "m", {"t1": {"text": text, "finish_reason": "length", "findings": [
+        {"check": "repetition", "category": "repetition", "spans": [list(s) for s in f.spans]},
+        {"check": "length", "category": "length"}]}})
+    (s,) = suggest(store, run).rows
+    assert s.target == "Bread is made from flour and water." and s.repaired

@@ -3,7 +3,8 @@
 For every failing (item, category), the most similar rows of a *pool* of training examples are
 suggested: by default the suite's train split, or any JSONL file. Categories that fail more often
 get more examples per failure. Eval items are never training data: a pool row that is an eval
-item or a near-duplicate of one (fuzzy ratio over the prompt text) is dropped and counted.
+item or a near-duplicate of one (fuzzy ratio and distinctive-word overlap over the prompt text)
+is dropped and counted.
 
 Repairs never touch an eval item's prompt. What they do:
 
@@ -13,6 +14,9 @@ Repairs never touch an eval item's prompt. What they do:
 - repetition: a pool row without a reference whose train-split output looped gets that output
   with the repeated copies (the finding's spans) cut out;
 - length: a train-split output that was cut off is replaced by the row's complete reference.
+
+A model output becomes a target only when it was repaired: no check flagging it does not make it
+right.
 """
 
 from __future__ import annotations
@@ -141,12 +145,16 @@ def _targets(pool: list[PoolRow], train_out: pd.DataFrame,
         if out is None or not isinstance(out.text, str) or not out.text.strip():
             result.append((None, {"skip": "no reference and no output"}))
             continue
-        if flagged & (_UNREPAIRABLE | {"length"}) or out.finish_reason == "length":
+        cut_off = "length" in flagged or out.finish_reason == "length"
+        if flagged & _UNREPAIRABLE or (cut_off and not _loop_to_the_end(
+                out.text, fail_by_output.get(out.output_id, []))):
             result.append((None, {"skip": f"output flagged {sorted(flagged)}, no reference"}))
             continue
         text, how = out.text, {"target": "model output", "output_id": out.output_id}
         for f in fail_by_output.get(out.output_id, []):
             if f["category"] == "repetition" and f["spans"]:
+                if cut_off:  # the budget ran out inside a copy: drop that partial copy too
+                    text = text[:max(int(b) for _, b in f["spans"])]
                 text = remove_spans(text, f["spans"])
                 how["repair"] = how.get("repair", []) + ["loop removed"]
             elif f["category"] == "misspelling":
@@ -154,11 +162,19 @@ def _targets(pool: list[PoolRow], train_out: pd.DataFrame,
                 if fixed:
                     how["repair"] = how.get("repair", []) + [f"spelling: {', '.join(fixed)}"]
         # an output no check faulted is not thereby right: only a repaired one becomes a target
-        if flagged - {"repetition", "misspelling"} or "repair" not in how:
+        if flagged - {"repetition", "misspelling", "length"} or "repair" not in how:
             result.append((None, {"skip": f"output flagged {sorted(flagged)}, not repaired"}))
             continue
         result.append((text, how))
     return result
+
+
+def _loop_to_the_end(text: str, findings: list[dict[str, Any]]) -> bool:
+    """Whether a repetition finding's copies run to the end of the text: a loop that used up the
+    token budget, so cutting it leaves a complete answer rather than a cut-off one."""
+    ends = [int(b) for f in findings if f["category"] == "repetition" for _, b in f["spans"]]
+    # the last copy is often partial: allow a short unmarked tail after the last marked span
+    return bool(ends) and len(text.rstrip()) - max(ends) <= 40
 
 
 def suggest(store: Store, run_id: str, pool: str | Path | Sequence[PoolRow] | None = None,
