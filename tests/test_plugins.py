@@ -273,14 +273,24 @@ def test_example_plugin_in_a_fresh_process(installed_example):
 
 
 def test_example_plugin_own_tests_pass(monkeypatch):
-    """The example's test file works when its package is importable (as after pip install)."""
-    monkeypatch.syspath_prepend(str(ROOT / "examples" / "plugin"))
-    from workbench_refusal import RefusalCheck
+    """examples/plugin/tests/test_refusal.py passes once its package is importable (its entry-point
+    test needs the install above), and the guide's testing example is copied from it verbatim."""
+    import importlib.util
 
-    (f,) = RefusalCheck().run([Record("1", "p", "As an AI language model, I cannot.")])
-    assert f.flagged and f.spans == ((0, 23),)
-    (g,) = RefusalCheck({"case_sensitive": True}).run([Record("1", "p", "AS AN AI LANGUAGE MODEL")])
-    assert not g.flagged
+    monkeypatch.syspath_prepend(str(ROOT / "examples" / "plugin"))
+    path = ROOT / "examples" / "plugin" / "tests" / "test_refusal.py"
+    spec = importlib.util.spec_from_file_location("example_refusal_tests", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.test_flags_a_refusal_with_its_span()
+    module.test_options_add_forbidden_phrases()
+    module.test_an_ordinary_answer_passes()
+    source = path.read_text()
+    block = re.search(r"## Testing a plugin.*?```python\n(.*?)```", GUIDE.read_text(), re.S)
+    functions = re.split(r"\n(?=def )", block.group(1).strip())[1:]
+    assert len(functions) == 2
+    for func in functions:
+        assert func.strip() in source
 
 
 # -- meta-tests: the contract, its guide and its tests stay in step -------------------------
