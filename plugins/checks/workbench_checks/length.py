@@ -413,7 +413,7 @@ def _short_tail(last: str, others: list[str]) -> bool:
         return False
     lengths = sorted(count_words(_strip_marker(ln)) for ln in others[-8:])
     median = lengths[len(lengths) // 2]
-    return median >= 4 and count_words(last) <= max(1, median // 3)
+    return median >= 4 and count_words(last) <= max(1, median // 2)
 
 
 _QUANTITY_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,3}[.)])\s*[\d/½¼¾⅓⅔.,\-–]+\s*$")
