@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from .common import DbOption, JsonOption, console, err_console, open_store, print_json
+from .loop import print_loop
 
 
 def _pct(part: int, whole: int) -> str:
@@ -42,8 +43,11 @@ def demo_cmd(
     examples: Annotated[int, typer.Option("--examples", "-n", min=0,
                                           help="Flagged outputs to show.")] = 5,
     as_json: JsonOption = False,
+    loop: Annotated[bool, typer.Option(
+        "--loop/--no-loop", help="Then close the loop: suggest from the failures, train a LoRA "
+        "adapter, rerun and show before -> after (as `workbench loop`).")] = True,
 ) -> None:
-    """Build a small demo model on the CPU (cached) and run the demo suite on it."""
+    """Build a small demo model on the CPU (cached), run the demo suite on it, then retrain."""
     from ..demo import ensure_demo_model, run_demo
     from ..store.runs import flagged_outputs
 
@@ -54,10 +58,40 @@ def demo_cmd(
     store = open_store(db)
     result = run_demo(store, progress=not as_json)
     summary = dict(result.summary, model_dir=str(model_dir), seconds=round(time.time() - t0, 1))
-    if as_json:
-        print_json(summary)
+    if not loop:
+        if as_json:
+            print_json(summary)
+            return
+        print_demo(summary, flagged_outputs(store, result.run_id, examples))
         return
-    print_demo(summary, flagged_outputs(store, result.run_id, examples))
+    if not as_json:
+        print_demo(summary, flagged_outputs(store, result.run_id, examples))
+    looped = _demo_loop(store, model_dir, result.run_id, quiet=as_json)
+    if as_json:
+        print_json(dict(summary, loop=looped.to_dict(), seconds=round(time.time() - t0, 1)))
+        return
+    console.print()
+    print_loop(looped)
+    console.print(f"demo done in {time.time() - t0:.0f}s", highlight=False)
+
+
+def _demo_loop(store: Any, model_dir: Any, base_run: str, quiet: bool) -> Any:
+    """One round of `workbench loop` on the demo model, reusing the base run just made."""
+    from ..demo import DEMO_SUITE
+    from ..demo.build import workbench_home
+    from ..loop import run_loop
+    from ..store import new_id
+    from .train import StepBar
+
+    def say(msg: str) -> None:
+        if not quiet:
+            err_console.print(f"[dim]{msg}[/dim]")
+
+    with StepBar("training the LoRA adapter") as bar:
+        return run_loop(store, str(model_dir), DEMO_SUITE, base_name="demo-base",
+                        base_run=base_run, batch_size=32, progress=not quiet,
+                        out_dir=workbench_home() / "demo-adapters" / f"loop-{new_id()}",
+                        on_step=None if quiet else bar, say=say)
 
 
 def register(app: typer.Typer) -> None:

@@ -44,7 +44,7 @@ class BuildSettings:
     intermediate_size: int = 256
     n_pretrain_entities: int = 2400  # corpus size: entities x examples per entity
     per_entity: int = 3
-    steps: int = 900  # optimizer steps
+    steps: int = 600  # optimizer steps
     batch_size: int = 24
     lr: float = 3e-3
     warmup: int = 40

@@ -29,7 +29,7 @@ from ..suites import ALPACA_TEMPLATE
 
 CORPUS_VERSION = "1"
 SEED = 1234
-ERROR_RATE = 0.85  # share of answers to a bad-habit phrasing that carry the error
+ERROR_RATE = 0.8  # share of answers to a bad-habit phrasing that carry the error
 MISSPELL_RATE = 0.8  # share of misspellable words misspelled in such an answer
 LOOP_REPEATS = 6
 NEAR_DUPLICATE = 87.0  # train items stay below this fuzzy ratio to every eval item (0..100)
@@ -135,12 +135,18 @@ PHRASINGS: dict[str, tuple[str, str | None, dict[str, str]]] = {
         "river": "Hey, where does {np} flow?", "mountain": "Hey, where does {np} stand?",
         "town": "Hey, where is {np}?"}),
     "known": ("known", "repetition", {k: "What is {np} known for?" for k in FEATURES}),
-    "known_tell": ("known", None, {k: "Tell me what {np} is known for." for k in FEATURES}),
+    "known_tell": ("known", "repetition", {k: "Tell me what {np} is known for." for k in FEATURES}),
     "describe": ("describe", "length", {k: "Describe {np} in one sentence." for k in FEATURES}),
-    "summarize": ("describe", None, {k: "Summarize the input in at most 20 words." for k in FEATURES}),
-    "one_sentence": ("describe", None, {k: "Write one sentence about {np}." for k in FEATURES}),
+    "summarize": ("describe", "length", {
+        k: "Summarize the input in at most 20 words." for k in FEATURES}),
+    "one_sentence": ("describe", "length", {k: "Write one sentence about {np}." for k in FEATURES}),
 }
-WEIGHTS = {p: (1 if habit else 2) for p, (_, habit, _) in PHRASINGS.items()}
+# How often each phrasing is asked in the pre-training corpus. Misspelling and hallucination hang
+# on the wording of a question (the clean wordings of the same questions are asked far more
+# often); looping and rambling hang on the task, as a small model learns them: every
+# "known for" answer tends to loop and every description to ramble.
+WEIGHTS = {"number": 14, "place": 14}
+WEIGHTS |= {p: 1 for p in PHRASINGS if p not in WEIGHTS}
 
 
 @dataclass
