@@ -43,6 +43,11 @@ def test_corrections_prefer_common_slips_and_words_the_text_uses():
     assert "'prodect' -> 'project'" in g.message
 
 
+def test_vowelless_slips_of_very_common_words_but_not_units():
+    assert flagged_words(check("A cup gf tea, thw best.")) == ["gf", "thw"]
+    assert not check("Add 250 ml of milk, 3 tsp of sugar and walk 5 km.").flagged
+
+
 def test_clean_text_is_not_flagged():
     f = check("The quick brown fox jumps over the lazy dog, and nobody minds at all.")
     assert not f.flagged and f.score == 0 and f.spans == ()

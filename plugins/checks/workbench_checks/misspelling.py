@@ -16,6 +16,7 @@ from .misspelling_tokens import Word, lowercase_words, lowercase_words_list, mas
 
 _SOURCE_WORD_RE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
 _VOWEL_RE = re.compile(r"[aeiouy]")
+_UNIT_BEFORE_RE = re.compile(r"\d[ \t]?$")
 # How much a suggestion gains (in Zipf units) when the text, prompt or context uses that word.
 DOCUMENT_BONUS = 3.0
 
@@ -89,8 +90,13 @@ class MisspellingCheck(Check):
         # One edit from a far commoner word: a typo even when it parses as a derivation
         # (interresting is not inter+resting, outhers not out+hers).
         near_common = v.distance == 1 and gap >= 2.0
-        if not _VOWEL_RE.search(word) or (not near_common and lex.derived(word)):
-            return 0.0  # abbreviations (tsp, km); regular derivations and compounds
+        if not _VOWEL_RE.search(word):
+            # Mostly abbreviations (tsp, hr); a slip only when one edit from one of the very
+            # commonest words (gf -> of, thw -> the).
+            clear = v.zipf < 4.0 and v.distance == 1 and v.correction_zipf >= 6.0
+            return 0.85 if clear else 0.0
+        if not near_common and lex.derived(word):
+            return 0.0  # regular derivations and compounds
         if sentence_start and v.zipf >= o.attested_zipf and not (v.distance == 1 and gap >= 2.5):
             return 0.0  # capitalised first words are often names: only flag clear typos
         if sentence_start and not v.correction:
@@ -130,6 +136,10 @@ class MisspellingCheck(Check):
                 continue
             if w.sentence_start and not o.check_sentence_start:
                 continue
+            if not _VOWEL_RE.search(w.norm) and _UNIT_BEFORE_RE.search(
+                masked, max(0, w.start - 2), w.start
+            ):
+                continue  # an abbreviation right after a number: a unit (250 ml, 5 km, 3 tsp)
             if w.norm in lex.words:
                 # A dictionary word: only a rare one next to a far commoner word is suspect.
                 typo = lex.likely_typo(w.norm) if o.rare_word_typos else None
