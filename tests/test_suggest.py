@@ -324,3 +324,16 @@ def test_a_loop_that_ran_out_of_tokens_is_cut_back_to_one_copy(store):
         {"check": "length", "category": "length"}]}})
     (s,) = suggest(store, run).rows
     assert s.target == "Bread is made from flour and water." and s.repaired
+
+
+def test_a_run_without_failures_gives_an_empty_set(store, cli, tmp_path):
+    add_suite(store, "s@1", [{"item_id": "e1", "prompt": "Hi?"},
+                             {"item_id": "t1", "prompt": "Hello?", "reference": "Hello.",
+                              "split": "train"}])
+    run = add_run(store, "s@1", "m", {"e1": {"findings": [_f("repetition", False)]}})
+    res = suggest(store, run, out=tmp_path / "e.jsonl")
+    assert res.rows == [] and res.per_category == {} and res.dropped == 0
+    assert (tmp_path / "e.jsonl").read_text() == ""
+    assert sq.get_set(store, res.set_id)["n_suggestions"] == 0
+    out = cli("suggest", run, "--db", store.path, "--out", str(tmp_path / "f.jsonl")).output
+    assert "nothing to suggest" in out

@@ -14,6 +14,11 @@ def _summary(result) -> None:  # noqa: ANN001 - a SuggestionSet
     from rich import box
     from rich.table import Table
 
+    if not result.per_category:
+        console.print(f"run {result.run_id} has no flagged findings: nothing to suggest "
+                      f"(empty set {result.set_id})")
+        return
+
     table = Table(title=f"suggestion set {result.set_id} for run {result.run_id}",
                   title_justify="left", box=box.SIMPLE_HEAD)
     for col in ("category", "failures", "per failure", "suggestions", "covered", "dropped"):
