@@ -337,3 +337,16 @@ def test_a_run_without_failures_gives_an_empty_set(store, cli, tmp_path):
     assert sq.get_set(store, res.set_id)["n_suggestions"] == 0
     out = cli("suggest", run, "--db", store.path, "--out", str(tmp_path / "f.jsonl")).output
     assert "nothing to suggest" in out
+
+
+def test_train_outputs_without_findings_are_not_targets(store):
+    add_suite(store, "s@1", [
+        {"item_id": "e1", "prompt": "Name a river and a lake."},
+        {"item_id": "t1", "prompt": "Name a river.", "reference": "The Lune.", "split": "train"},
+        {"item_id": "t2", "prompt": "Name a lake.", "split": "train"}])
+    run = add_run(store, "s@1", "m", {
+        "e1": {"findings": [_f("hallucination", True)]},
+        "t1": {}, "t2": {"text": "Lake Teal.", "findings": [_f("hallucination", False)]}})
+    res = suggest(store, run)
+    # t2 has no reference and its unflagged output is no evidence of a right answer
+    assert [(s.pool_row, s.target) for s in res.rows] == [("t1", "The Lune.")]

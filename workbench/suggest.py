@@ -133,7 +133,7 @@ def _targets(pool: list[PoolRow], train_out: pd.DataFrame,
     result: list[tuple[str | None, dict]] = []
     for row in pool:
         out = outs.get(row.row_id)
-        flagged = set(out.flagged) if out is not None and out.flagged is not None else set()
+        flagged = set() if out is None or _missing(out.flagged) else set(out.flagged)
         if row.target:
             how: dict[str, Any] = {"target": "reference"}
             if out is not None and ("length" in flagged or out.finish_reason == "length"):
@@ -167,6 +167,10 @@ def _targets(pool: list[PoolRow], train_out: pd.DataFrame,
             continue
         result.append((text, how))
     return result
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (not hasattr(value, "__len__") and pd.isna(value))
 
 
 def _loop_to_the_end(text: str, findings: list[dict[str, Any]]) -> bool:

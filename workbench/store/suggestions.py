@@ -39,7 +39,8 @@ def split_outputs(store: Store, run_id: str, split: str) -> pd.DataFrame:
     """A run's outputs on the items of one split (e.g. 'train'), with their flagged categories."""
     return store.query_df(
         "SELECT o.output_id, o.item_id, o.text, o.finish_reason,"
-        " list(DISTINCT f.category) FILTER (WHERE f.flagged AND f.error IS NULL) AS flagged"
+        " coalesce(list(DISTINCT f.category) FILTER (WHERE f.flagged AND f.error IS NULL),"
+        " []::VARCHAR[]) AS flagged"
         " FROM outputs o JOIN runs r USING (run_id)"
         " JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id"
         " LEFT JOIN findings f ON f.output_id = o.output_id"
