@@ -161,6 +161,14 @@ def test_lower_is_better_metric_direction(store):
     r = compare_runs(store, a, b).row("perplexity")
     assert r.better == "lower" and (r.fixed, r.regressed) == (0, 8)
     assert r.p_value == pytest.approx(2 / 256) and r.verdict() == "worse"
+    # lm-eval's per-sample keys: "metric" or "metric,filter"; lists and text are not metrics
+    c = add_run(store, "s@1", "m3", {str(i): {"metrics": {
+        "ter,strict": 1.0, "acc": 1.0, "bleu": [["ref"], "pred"], "note": "x"}} for i in range(8)})
+    d = add_run(store, "s@1", "m4", {str(i): {"metrics": {
+        "ter,strict": 2.0, "acc": float(i % 2), "bleu": [["ref"], "pred"]}} for i in range(8)})
+    cmp = compare_runs(store, c, d)
+    assert {r.name for r in cmp.rows} == {"ter,strict", "acc"}
+    assert cmp.row("ter,strict").better == "lower" and cmp.row("acc").regressed == 4
 
 
 def test_errors_partial_overlap_and_one_sided_categories(store):

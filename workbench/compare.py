@@ -221,7 +221,8 @@ def _compare_metrics(out_a, out_b, shared: set[str], cmp: Comparison) -> None:  
             continue
         xa = [va[name][i] for i in both]
         xb = [vb[name][i] for i in both]
-        better = "lower" if name in LOWER_IS_BETTER else "higher"
+        # lm-eval names a metric under a non-default filter "metric,filter"
+        better = "lower" if name.split(",")[0] in LOWER_IS_BETTER else "higher"
         binary = all(v in (0.0, 1.0) for v in xa + xb) and better == "higher"
         if binary:
             pairs = [(x == 1.0, y == 1.0) for x, y in zip(xa, xb, strict=True)]
