@@ -99,3 +99,34 @@ def test_loop_prints_the_before_after_table(cli, tiny_model_dir, tiny_suite, tmp
     assert "before" in text and "after" in text and "wrong_answer" in text
     assert "exact_match (metric)" in text
     assert f"adapter: {tmp_path / 'a' / 'round-1'}" in text.replace("\n", "")
+
+
+@pytest.mark.slow
+def test_demo_command_closes_the_loop(cli, tiny_model_dir, monkeypatch, tmp_path):
+    """`workbench demo` (loop on by default), with the tiny model standing in for the demo build
+    and a cut-down copy of the demo suite: the wiring, not the quality (`make demo` shows that)."""
+    import yaml
+
+    import workbench.demo
+    from workbench.demo import DEMO_SUITE
+
+    spec = yaml.safe_load(DEMO_SUITE.read_text())
+    rows = [json.loads(x) for x in (DEMO_SUITE.parent / spec["data"]).read_text().splitlines()]
+    rows = [r for r in rows if r["split"] == "eval"][:10] + [
+        r for r in rows if r["split"] == "train"][:30]
+    (tmp_path / "demo.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec.update(data="demo.jsonl", generation=dict(spec["generation"], max_new_tokens=8))
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(spec))
+    monkeypatch.setattr(workbench.demo, "DEMO_SUITE", tmp_path / "demo.yaml")
+    monkeypatch.setattr(workbench.demo, "ensure_demo_model", lambda **kw: tiny_model_dir)
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    res = cli("demo", "--db", tmp_path / "demo.duckdb", "--json", "--examples", "0")
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout)
+    loop = info["loop"]
+    assert loop["base_run_id"] == info["run_id"]  # the demo's base run is reused, not redone
+    assert loop["rounds"], loop["stopped"]
+    adapter = Path(loop["rounds"][0]["training"]["adapter_dir"])
+    assert adapter.is_relative_to(tmp_path / "home" / "demo-adapters")
+    lineage = json.loads((adapter / "workbench_lineage.json").read_text())
+    assert lineage["base"] == str(tiny_model_dir)
