@@ -1,10 +1,15 @@
 """workbench: evaluate a fine-tuned LLM, find the errors that recur, retrain on them, check they are gone.
 
-The plugin API: ``Check``, ``Record``, ``Finding`` and the ``hookimpl`` marker.
+The plugin API: ``Check``, ``Record``, ``Finding``, ``Trainer`` (with ``TrainExample`` and
+``TrainResult``) and the ``hookimpl`` marker.
 """
 
 from .checks import Check, Finding, Record
 from .hookspecs import hookimpl
+from .trainers import Trainer, TrainExample, TrainResult
 
 __version__ = "0.1.0"
-__all__ = ["Check", "Finding", "Record", "hookimpl", "__version__"]
+__all__ = [
+    "Check", "Finding", "Record", "Trainer", "TrainExample", "TrainResult", "hookimpl",
+    "__version__",
+]
