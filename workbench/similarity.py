@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from .errors import ConfigError
 
@@ -59,23 +60,40 @@ def similarity_matrix(queries: Sequence[str], docs: Sequence[str], method: str =
     """
     import numpy as np
 
+    blocks = [b for _, b in similarity_blocks(queries, docs, method)]
+    return np.vstack(blocks) if blocks else np.zeros((len(queries), len(docs)))
+
+
+def similarity_blocks(queries: Sequence[str], docs: Sequence[str], method: str = "hybrid",
+                      block: int = 128) -> Iterator[tuple[int, Any]]:
+    """(first query index, block of rows of the similarity matrix), ``block`` queries at a time:
+    the docs are embedded once, and memory stays at ``block`` x len(docs) for any pool size."""
+    import numpy as np
+
     if method not in SIMILARITIES:
         raise ConfigError(f"unknown similarity {method!r} (one of: {', '.join(SIMILARITIES)})")
-    if not len(queries) or not len(docs):
-        return np.zeros((len(queries), len(docs)))
-    out = np.zeros((len(queries), len(docs)))
+    if not len(queries):
+        return
+    if not len(docs):
+        yield 0, np.zeros((len(queries), 0))
+        return
     if method in ("tfidf", "hybrid"):
         # words only: bigrams of template phrases ("in terms of") pulled in rows of other topics
         d, vocab, idf = _tfidf(docs, None)
-        qm, _, _ = _tfidf(queries, vocab, idf)
-        out += np.asarray((qm @ d.T).todense())
-    if method in ("fuzz", "hybrid"):
-        from rapidfuzz import fuzz, process, utils
+        d_t = d.T.tocsc()
+    for lo in range(0, len(queries), block):
+        part = queries[lo:lo + block]
+        out = np.zeros((len(part), len(docs)), dtype=np.float32)
+        if method in ("tfidf", "hybrid"):
+            qm, _, _ = _tfidf(part, vocab, idf)
+            out += np.asarray((qm @ d_t).todense(), dtype=np.float32)
+        if method in ("fuzz", "hybrid"):
+            from rapidfuzz import fuzz, process, utils
 
-        out += process.cdist(queries, docs, scorer=fuzz.token_set_ratio,
-                             processor=utils.default_process, dtype=np.float32,
-                             workers=-1) / 100.0
-    return out / 2.0 if method == "hybrid" else out
+            out += process.cdist(part, docs, scorer=fuzz.token_set_ratio,
+                                 processor=utils.default_process, dtype=np.float32,
+                                 workers=-1) / 100.0
+        yield lo, (out / 2.0 if method == "hybrid" else out)
 
 
 def near_duplicates(texts: Sequence[str], eval_texts: Sequence[str],

@@ -37,6 +37,7 @@ from .similarity import (
     DEFAULT_THRESHOLD,
     SIMILARITIES,
     near_duplicates,
+    similarity_blocks,
     similarity_matrix,
 )
 from .store import Store, from_json, new_id, to_json
@@ -317,21 +318,15 @@ def _select(by_cat: dict[str, dict[str, dict[str, Any]]], weights: dict[str, int
     """For each failure the ``weights[category]`` most similar usable rows. Contaminated rows
     that would have been picked are skipped and counted per category. A row chosen for several
     categories is kept once, under the category with most failures, remembering the others."""
-    queries = sorted({f["text"] for v in by_cat.values() for f in v.values()})
-    sim = similarity_matrix(queries, [r.text for r in rows], similarity)
-    qindex = {t: i for i, t in enumerate(queries)}
+    ranked = _rank(by_cat, weights, rows, targets, contaminated, similarity)
     chosen: dict[int, _Pick] = {}
     dropped: dict[str, set[int]] = {}
     for cat in sorted(by_cat, key=lambda c: (-len(by_cat[c]), c)):
         for item_id, f in sorted(by_cat[cat].items()):
-            scores = sim[qindex[f["text"]]]
             taken = 0
-            for j in map(int, scores.argsort(kind="stable")[::-1]):
-                s = float(scores[j])
-                if taken >= weights[cat] or s <= 0.0:
-                    break  # enough, or nothing left that shares a word with the failure
-                if targets[j][0] is None:
-                    continue
+            for j, s in ranked[f["text"]]:
+                if taken >= weights[cat]:
+                    break
                 if j in contaminated:
                     dropped.setdefault(cat, set()).add(j)
                     continue
@@ -347,6 +342,33 @@ def _select(by_cat: dict[str, dict[str, dict[str, Any]]], weights: dict[str, int
                                       "similarity": round(s, 4)})
                 taken += 1
     return list(chosen.values()), dropped
+
+
+def _rank(by_cat: dict[str, dict[str, dict[str, Any]]], weights: dict[str, int],
+          rows: list[PoolRow], targets: list[tuple[str | None, dict]],
+          contaminated: dict[int, Any], similarity: str) -> dict[str, list[tuple[int, float]]]:
+    """For each failing prompt text, its candidate rows best first: rows with a usable target
+    that share something with it, enough of them for its largest per-failure weight (contaminated
+    rows ranked among them are kept, to be counted as dropped)."""
+    need: dict[str, int] = {}
+    for cat, fails in by_cat.items():
+        for f in fails.values():
+            need[f["text"]] = max(need.get(f["text"], 0), weights[cat])
+    queries = sorted(need)
+    usable = [t is not None for t, _ in targets]
+    ranked: dict[str, list[tuple[int, float]]] = {}
+    for lo, block in similarity_blocks(queries, [r.text for r in rows], similarity):
+        for k, scores in enumerate(block):
+            text, out, clean = queries[lo + k], [], 0
+            for j in map(int, scores.argsort(kind="stable")[::-1]):
+                s = float(scores[j])
+                if clean >= need[text] or s <= 0.0:
+                    break  # enough, or nothing left that shares a word with the failure
+                if usable[j]:
+                    out.append((j, s))
+                    clean += j not in contaminated
+            ranked[text] = out
+    return ranked
 
 
 def _suggestion(sid: str, p: _Pick, row: PoolRow, target_how: tuple[str | None, dict],
