@@ -70,6 +70,14 @@ class Finding:
 _FINISH = {"eos", "stop", "length"}
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def record_from_dict(obj: Any) -> Record:
     """A Record from one parsed JSON object (a line of `workbench check` input); ValueError
     says what is wrong with it. ``id`` may be an integer; unknown keys are ignored."""
@@ -96,6 +104,11 @@ def record_from_dict(obj: Any) -> Record:
     tags = obj.get("tags") or ()
     if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
         raise ValueError("'tags' must be a list of strings")
+    for key in ("id", "prompt", "output", "reference", "context"):
+        value = obj.get(key)
+        if isinstance(value, str) and not _encodable(value):
+            # a \ud800-style JSON escape decodes to a lone surrogate, which no file or store holds
+            raise ValueError(f"{key!r} holds an unpaired surrogate (a \\udXXX escape)")
     return Record(
         id=str(rid),
         prompt=obj["prompt"],

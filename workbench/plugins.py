@@ -201,7 +201,7 @@ def parse_check_options(pairs: list[str] | None) -> dict[str, dict[str, Any]]:
             raise PluginError(f"bad option {pair!r}: expected CHECK.KEY=VALUE")
         try:
             value: Any = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
             value = raw
         out.setdefault(check, {})[opt] = value
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -139,7 +140,7 @@ class Suite:
         if item.messages and item.prompt is None:
             return None
         template = self.spec.template or "{{ prompt }}"
-        return _jinja().from_string(template).render(
+        return _compiled(template).render(
             prompt=item.prompt, context=item.context, reference=item.reference, id=item.id,
             **item.extra,
         )
@@ -147,8 +148,16 @@ class Suite:
 
 def _jinja():  # imported lazily: only rendering needs it
     import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
 
-    return jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    # sandboxed: a suite file from elsewhere must not reach Python internals through its template
+    return SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+@lru_cache(maxsize=16)
+def _compiled(template: str) -> Any:
+    """The compiled template (compiling once per item made a 10^6-item suite take ~20 minutes)."""
+    return _jinja().from_string(template)
 
 
 def _fingerprint(spec: SuiteSpec, items: list[Item]) -> str:
@@ -176,6 +185,14 @@ def _yaml_line(node: Any, key: str) -> int | None:
     return None
 
 
+def _has_lone_surrogate(obj: Any) -> bool:
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def read_jsonl_items(path: Path, problems: list[str]) -> list[tuple[int, dict[str, Any]]]:
     """Parse a JSONL file into (line number, object) pairs, recording every bad line."""
     rows: list[tuple[int, dict[str, Any]]] = []
@@ -197,11 +214,55 @@ def read_jsonl_items(path: Path, problems: list[str]) -> list[tuple[int, dict[st
         except json.JSONDecodeError as exc:
             problems.append(f"{path}:{n}: malformed JSON: {exc.msg} (column {exc.colno})")
             continue
+        except RecursionError:
+            problems.append(f"{path}:{n}: malformed JSON: nested too deeply")
+            continue
+        # a \ud800-style escape can decode to a lone surrogate, which no store or file can hold
+        if "\\u" in text and _has_lone_surrogate(obj):
+            problems.append(f"{path}:{n}: a string holds an unpaired surrogate escape (\\udXXX)")
+            continue
         if not isinstance(obj, dict):
             problems.append(f"{path}:{n}: expected a JSON object, got {type(obj).__name__}")
             continue
         rows.append((n, obj))
     return rows
+
+
+MAX_YAML_NODES = 1_000_000  # after alias expansion
+
+
+def _alias_problem(root: Any) -> str | None:
+    """Why the YAML's aliases make it unusable (recursive, or expanding past MAX_YAML_NODES, as
+    in a "billion laughs" file), else None. Counts each shared node once per use, memoised."""
+    if root is None:
+        return None
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(node: Any) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_:
+            raise ValueError("a recursive alias")
+        open_.add(key)
+        if isinstance(node, yaml.SequenceNode):
+            n = 1 + sum(size(c) for c in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            n = 1 + sum(size(k) + size(v) for k, v in node.value)
+        else:
+            n = 1
+        open_.discard(key)
+        sizes[key] = min(n, MAX_YAML_NODES + 1)
+        return sizes[key]
+
+    try:
+        total = size(root)
+    except ValueError as exc:
+        return f"bad YAML: {exc}"
+    if total > MAX_YAML_NODES:
+        return f"bad YAML: aliases expand to more than {MAX_YAML_NODES:,} values"
+    return None
 
 
 def load_suite(path: str | Path) -> Suite:
@@ -228,11 +289,18 @@ def inspect_suite(path: str | Path) -> Suite:
         return empty
     try:
         node = yaml.compose(text)
+        alias_problem = _alias_problem(node)
+        if alias_problem:
+            problems.append(f"{path}: {alias_problem}")
+            return empty
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         problems.append(f"{where}: bad YAML: {getattr(exc, 'problem', None) or exc}")
+        return empty
+    except RecursionError:
+        problems.append(f"{path}: bad YAML: nested too deeply")
         return empty
     if not isinstance(raw, dict):
         problems.append(f"{path}:1: a suite must be a YAML mapping with at least 'name'")

@@ -91,15 +91,21 @@ def read_records(path: Path, skipped: list[tuple[int, str]]) -> Iterator[list[An
 
     seen: dict[str, int] = {}
     batch: list[Any] = []
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
                 continue
             try:
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise ValueError(f"not valid UTF-8 (byte {exc.start + 1})") from None
                 try:
                     obj = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"invalid JSON: {exc.msg} at column {exc.pos + 1}") from None
+                except RecursionError:
+                    raise ValueError("invalid JSON: nested too deeply") from None
                 rec = record_from_dict(obj)
                 if rec.id in seen:
                     raise ValueError(f"duplicate id {rec.id!r} (first on line {seen[rec.id]})")
