@@ -30,6 +30,9 @@ Messages = Sequence[Mapping[str, str]]
 Prompt = str | Messages
 # Trim leading padding columns once at least this many are unused by every remaining sequence.
 TRIM_MIN = 8
+# Join new prompts to a running batch once 1/REFILL_FRACTION of it is free: a prefill costs
+# about one decoding step, so prompts are admitted in small groups rather than one by one.
+REFILL_FRACTION = 4
 
 
 @dataclass
@@ -213,9 +216,8 @@ class _Engine:
         with torch.inference_mode():
             while pending or rows:
                 free = self.batch_size - len(rows)
-                # join new prompts once a quarter of the batch is free (or it is empty):
-                # a prefill costs about one decoding step, so admit them in groups
-                if pending and free and (not rows or (self.refill and 4 * free >= self.batch_size)):
+                if pending and free and (not rows or (
+                        self.refill and REFILL_FRACTION * free >= self.batch_size)):
                     take = [pending.pop() for _ in range(min(free, len(pending)))]
                     now = time.perf_counter()
                     new = [_Row(i, len(ids[i]), now) for i in take]
