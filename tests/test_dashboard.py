@@ -137,6 +137,12 @@ def test_failures_page_counts_pages_and_filters(ro, sample):
         flagged[flagged.check_name == "spelling"].output_id.nunique()
     got = queries.failures_page(ro, text="ONERROR", limit=1000)
     assert got.total >= 1 and all("onerror" in t for t in got.rows.text)
+    # text and tag filters count in the same pass as the page: same totals, also past the end
+    for kw in ({"text": "river"}, {"tag": "geo"}, {"text": "RIVER", "category": "repetition"}):
+        n = queries.count_failures(ro, **kw)
+        assert n > 0
+        assert queries.failures_page(ro, **kw, limit=3).total == n
+        assert queries.failures_page(ro, **kw, limit=3, offset=10_000).total == n
     # not only flagged: every output of the run matches
     assert queries.count_failures(ro, run_id=sample.run_base, flagged_only=False) == sample.n_items
 

@@ -304,21 +304,31 @@ def failures_page(store: Store, *, run_id: Filter = None, suite_id: Filter = Non
     filters = dict(run_id=run_id, suite_id=suite_id, category=category, check=check,
                    severity=severity, tag=tag, text=text, flagged_only=flagged_only)
     q = _failure_sql(**filters)
+    # A text or tag filter scans every output: then count in the same pass as the page
+    # (a window count) rather than filtering twice. Other counts come from findings alone.
+    in_pass = total is None and q.output_level
     with store.connect():
-        if total is None:
+        if total is None and not in_pass:
             total = count_failures(store, **filters)
         # pick the page on narrow keys first, then read the wide columns of those rows only
         rows = store.query_df(
-            "WITH page AS (SELECT o.output_id FROM outputs o" + q.joins + q.where + _ORDER
-            + " LIMIT ? OFFSET ?)"
+            "WITH page AS (SELECT o.output_id"
+            + (", count(*) OVER () AS _total" if in_pass else ", NULL AS _total")
+            + " FROM outputs o" + q.joins + q.where + _ORDER + " LIMIT ? OFFSET ?)"
             " SELECT o.output_id, o.run_id, o.item_id, o.text, o.finish_reason, o.tokens_out,"
             " o.rendered_prompt, r.model_name, r.suite_id, s.name AS suite_name,"
-            " i.prompt, i.reference, i.context, i.tags"
+            " i.prompt, i.reference, i.context, i.tags, page._total"
             " FROM page JOIN outputs o ON o.output_id = page.output_id"
             " JOIN runs r ON r.run_id = o.run_id LEFT JOIN suites s ON s.suite_id = r.suite_id"
             " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id" + _ORDER,
             [*q.params, limit, offset],
         )
+        if in_pass:
+            if len(rows):
+                total = int(rows._total.iloc[0])
+            else:  # past the end, or nothing matches: count on its own
+                total = 0 if offset == 0 else count_failures(store, **filters)
+        rows = rows.drop(columns=["_total"])
         found = findings_for(store, list(rows.output_id))
     return FailurePage(total=total, rows=rows, findings=found, limit=limit, offset=offset,
                        filters=filters)
