@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from ..store import Store, default_db_path
+if TYPE_CHECKING:
+    from ..store import Store
+
 
 console = Console()
 err_console = Console(stderr=True)
@@ -31,6 +33,9 @@ PluginsDirOption = Annotated[
 
 
 def open_store(db: Path | None, read_only: bool = False) -> Store:
+    # imported here: duckdb and pandas are not needed for `--help`
+    from ..store import Store, default_db_path
+
     return Store(db if db is not None else default_db_path(), read_only=read_only)
 
 
