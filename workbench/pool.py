@@ -60,7 +60,7 @@ def _pool_row(obj: dict[str, Any], default_id: str) -> PoolRow:
             raise ValueError("'messages' has no user turn")
         return PoolRow(row_id, users[-1], None, target, [dict(m) for m in msgs])
     prompt = next((obj[k] for k in _PROMPT_KEYS if isinstance(obj.get(k), str)), None)
-    context = obj.get("context")
+    context = obj["context"] if isinstance(obj.get("context"), str) else None
     if prompt is None and isinstance(obj.get("input"), str):
         prompt = obj["input"]
     elif context is None and isinstance(obj.get("input"), str):
