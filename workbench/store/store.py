@@ -26,6 +26,10 @@ from .migrations import apply_migrations, pending
 
 DEFAULT_DB = "workbench.duckdb"
 
+# errors of the machine, not of workbench's SQL: shown to the user as a StoreError
+_WRITE_FAULTS = (duckdb.IOException, duckdb.OutOfMemoryException, duckdb.PermissionException,
+                 duckdb.FatalException)
+
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "lock on file", "database is locked")
 
 
@@ -131,8 +135,15 @@ class Store:
             db.execute("BEGIN TRANSACTION")
             try:
                 yield db
-            except BaseException:
-                db.execute("ROLLBACK")
+            except BaseException as exc:
+                try:
+                    db.execute("ROLLBACK")
+                except duckdb.Error:  # closing the connection drops the transaction anyway
+                    pass
+                if isinstance(exc, _WRITE_FAULTS):
+                    # disk full, I/O or permission trouble: the user's to fix, in one line
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                    raise StoreError(f"could not write to {self.path}: {first}") from None
                 raise
             else:
                 try:
