@@ -263,7 +263,7 @@ def test_suggestions_page(app, sample):
     table = app.dataframe[0].value
     total, _ = queries.suggestions(Store(sample.path, read_only=True), sample.set_id)
     assert len(table) == min(total, 25)
-    assert all("failure on" in w for w in table["why"])
+    assert all("failure on" in w and "targets 1 failure: " in w for w in table["why"])
     assert len(app.get("vega_lite_chart")) == 2  # examples per category, the loss curve
     trainings = app.dataframe[1].value
     assert list(trainings.result) == ["tiny-tuned"]

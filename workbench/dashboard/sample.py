@@ -189,7 +189,11 @@ def build_sample_db(path: str | Path, n_items: int = 40, seed: int = 0) -> Sampl
             "provenance": json.dumps({
                 "reason": f"{category} failure on {item['item_id']} in the base run; target is "
                           "the suite reference",
-                "strategy": "repair", "source_run": run_ids[0]}),
+                "failures": [{"category": category, "check": CHECKS[category],
+                              "item_id": item["item_id"],
+                              "output_id": f"{run_ids[0]}-{item['item_id']}",
+                              "similarity": 1.0}],
+                "pool": f"suite:{suite_id}:eval", "target": "reference"}),
         })
     store.insert_df("suggestions", pd.DataFrame(rows))
     store.insert_df("suggestion_sets", pd.DataFrame([{

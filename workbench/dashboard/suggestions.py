@@ -18,20 +18,44 @@ from workbench.dashboard.common import (
 )
 from workbench.store import queries
 
-REASON_KEYS = ("reason", "why", "rationale", "explanation", "strategy")
+REASON_KEYS = ("reason", "why", "rationale", "explanation")
+
+
+def _failures_text(failures: list) -> str:
+    """'similar to 3 failures: hallucination on eval-044 (0.51), ...' from provenance records."""
+    shown = []
+    for f in failures[:3]:
+        if not isinstance(f, dict):
+            shown.append(str(f))
+            continue
+        sim = f.get("similarity")
+        sim_s = f" ({float(sim):.2f})" if isinstance(sim, (int, float)) else ""
+        shown.append(f"{f.get('category', '?')} on {f.get('item_id', '?')}{sim_s}")
+    more = f" (+{len(failures) - 3} more)" if len(failures) > 3 else ""
+    noun = "failure" if len(failures) == 1 else "failures"
+    return f"targets {len(failures)} {noun}: " + ", ".join(shown) + more
 
 
 def why(provenance: Any) -> str:
-    """A one-line reading of a suggestion's provenance: its reason first, then the other fields."""
+    """A one-line reading of a suggestion's provenance: its reason or the failures it targets
+    first, then the other recorded fields."""
     if provenance is None or (isinstance(provenance, float) and provenance != provenance):
         return ""
     if isinstance(provenance, dict):
-        parts = [str(provenance[k]) for k in REASON_KEYS[:4] if provenance.get(k)]
-        rest = [f"{k}: {v}" for k, v in provenance.items()
-                if k not in REASON_KEYS[:4] and not isinstance(v, (dict, list))]
-        nested = [f"{k}: {len(v)} item(s)" for k, v in provenance.items()
-                  if isinstance(v, (dict, list))]
-        return "; ".join(parts + rest + nested)
+        parts = [str(provenance[k]) for k in REASON_KEYS if provenance.get(k)]
+        failures = provenance.get("failures")
+        if isinstance(failures, list) and failures:
+            parts.append(_failures_text(failures))
+        for k, v in provenance.items():
+            if k in REASON_KEYS or k == "failures" or v in (None, "", [], {}):
+                continue
+            if isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v):
+                parts.append(f"{k}: {', '.join(str(x) for x in v)}")
+            elif isinstance(v, (dict, list)):
+                parts.append(f"{k}: {len(v)} item(s)")
+            else:
+                parts.append(f"{k}: {v}")
+        return "; ".join(parts)
     if isinstance(provenance, list):
         return "; ".join(why(p) for p in provenance)
     return str(provenance)
