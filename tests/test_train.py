@@ -51,12 +51,40 @@ def test_rendered_prompt_is_used_verbatim_and_long_prompts_lose_their_start(tiny
 
 
 def test_padding_is_masked_from_attention_and_loss():
-    from workbench_lora.data import IGNORE, Encoded, collate
+    from workbench_lora.data import IGNORE, Encoded, collate, response_span
 
     batch = collate([Encoded([5, 6, 7], [IGNORE, 6, 7]), Encoded([8], [8])], pad_id=0)
-    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
-    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
-    assert batch["labels"].tolist() == [[IGNORE, 6, 7], [8, IGNORE, IGNORE]]
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [0, 0, 8]]  # left padded
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [0, 0, 1]]
+    assert batch["position_ids"].tolist() == [[0, 1, 2], [0, 0, 0]]
+    assert batch["labels"].tolist() == [[IGNORE, 6, 7], [IGNORE, IGNORE, 8]]
+    assert response_span(batch["labels"]) == 2
+
+
+def test_response_loss_on_trimmed_logits_equals_the_full_masked_loss(tiny_model_dir, tiny_tokenizer):
+    """Scoring only the response positions gives transformers' own loss on the unpadded rows."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from workbench_lora.data import collate, encode, response_loss, response_span
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    rows = [encode(tiny_tokenizer, _ex(q, a), 256) for q, a in [
+        ("What is the capital of Norland?", "The capital of Norland is Vell."),
+        ("Name a colour.", "Blue."),
+        ("Which numbers appear in answers, and which rivers have names?", "12 and 340."),
+    ]]
+    batch = collate(rows, tiny_tokenizer.pad_token_id)
+    labels = batch.pop("labels")
+    with torch.no_grad():
+        trimmed = model(**batch, logits_to_keep=response_span(labels) + 1).logits
+        loss = response_loss(trimmed, labels)
+        per_row = [model(input_ids=torch.tensor([r.input_ids]), labels=torch.tensor([r.labels]))
+                   for r in rows]
+    n = [sum(t != -100 for t in r.labels[1:]) for r in rows]
+    expected = sum(o.loss * k for o, k in zip(per_row, n, strict=True)) / sum(n)
+    assert trimmed.shape[1] < batch["input_ids"].shape[1]  # the prompt skipped the LM head
+    assert torch.allclose(loss, expected, atol=1e-5)
 
 
 def test_replay_mix_share():

@@ -106,7 +106,13 @@ class LengthGroupedBatches:
 
 
 def collate(rows: Sequence[Encoded], pad_id: int) -> dict[str, Any]:
-    """Right-pad a batch to its longest row; padding is masked out of attention and loss."""
+    """LEFT-pad a batch to its longest row; padding is masked out of attention and loss.
+
+    Left padding lines every row's response up at the end, so the LM head and the loss need
+    only the last ``max response length + 1`` positions (see ``response_loss``); the prompt
+    positions, most of the tokens, skip the vocabulary projection entirely. Position ids count
+    real tokens only, so a row computes exactly what it would unpadded.
+    """
     import torch
 
     width = max(len(r) for r in rows)
@@ -115,7 +121,29 @@ def collate(rows: Sequence[Encoded], pad_id: int) -> dict[str, Any]:
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for k, r in enumerate(rows):
         n = len(r)
-        ids[k, :n] = torch.tensor(r.input_ids)
-        labels[k, :n] = torch.tensor(r.labels)
-        mask[k, :n] = 1
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        ids[k, width - n:] = torch.tensor(r.input_ids)
+        labels[k, width - n:] = torch.tensor(r.labels)
+        mask[k, width - n:] = 1
+    positions = (mask.cumsum(1) - 1).clamp(min=0)
+    return {"input_ids": ids, "attention_mask": mask, "position_ids": positions, "labels": labels}
+
+
+def response_span(labels: Any) -> int:
+    """How many trailing positions hold every row's response (left-padded batch)."""
+    first = (labels != IGNORE).int().argmax(1)  # first response position per row
+    return int(labels.shape[1] - first.min())
+
+
+def response_loss(logits: Any, labels: Any) -> Any:
+    """Mean next-token cross-entropy over response tokens.
+
+    ``logits`` are for the last ``k + 1`` positions (or all of them); the logit at position t
+    predicts the token at t + 1, so they score the last ``k`` labels.
+    """
+    import torch
+
+    k = logits.shape[1] - 1
+    pred = logits[:, :-1].float()
+    return torch.nn.functional.cross_entropy(
+        pred.reshape(-1, pred.shape[-1]), labels[:, -k:].reshape(-1), ignore_index=IGNORE
+    )

@@ -6,6 +6,7 @@ backward and gradient sync); a plain single process on the CPU needs no launcher
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import time
@@ -18,7 +19,7 @@ from typing import Any
 from workbench.trainers import StepCallback, TrainExample, TrainResult
 
 from .config import LoraTrainConfig
-from .data import LengthGroupedBatches, collate, encode, mix_replay
+from .data import LengthGroupedBatches, collate, encode, mix_replay, response_loss, response_span
 
 
 def linear_targets(model: Any) -> list[str]:
@@ -73,6 +74,8 @@ def train_lora(
     with warnings.catch_warnings():  # peft probes a deprecated transformers property
         warnings.simplefilter("ignore", FutureWarning)
         model = get_peft_model(model, lora)
+    # scoring only the response positions needs the model to take `logits_to_keep`
+    trim = "logits_to_keep" in inspect.signature(model.get_base_model().forward).parameters
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
@@ -96,8 +99,11 @@ def train_lora(
     step = 0
     while step < total:
         for batch in loader:
-            out = model(**batch)
-            accelerator.backward(out.loss)
+            labels = batch.pop("labels")
+            keep = response_span(labels) + 1 if trim else 0  # 0: every position
+            logits = model(**batch, logits_to_keep=keep).logits if trim else model(**batch).logits
+            loss_t = response_loss(logits, labels)
+            accelerator.backward(loss_t)
             if cfg.grad_clip:
                 accelerator.clip_grad_norm_(params, cfg.grad_clip)
             optimizer.step()
@@ -105,7 +111,7 @@ def train_lora(
             optimizer.zero_grad(set_to_none=True)
             step += 1
             tokens += int(batch["attention_mask"].sum())
-            loss = accelerator.reduce(out.loss.detach(), reduction="mean").item()
+            loss = accelerator.reduce(loss_t.detach(), reduction="mean").item()
             loss_curve.append((step, round(loss, 5)))
             if on_step is not None and accelerator.is_main_process:
                 on_step(step, total, loss)
