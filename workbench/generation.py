@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -344,6 +345,12 @@ def generate(
         if room < 1:
             raise ConfigError(f"max_new_tokens={config.max_new_tokens} leaves no room for the "
                               f"prompt in the model's context of {limit} tokens")
+        cut = sum(1 for s in ids if len(s) > room)
+        if cut:  # said out loud: an answer to half a prompt must not pass for a whole one
+            sys.stderr.write(
+                f"warning: {cut} prompt(s) longer than the {room} tokens the model's context of "
+                f"{limit} leaves beside max_new_tokens={config.max_new_tokens}: their start was "
+                "cut (tokens_in shows what the model saw)\n")
         ids = [s[-room:] for s in ids]  # keep the end of an over-long prompt, like lm-eval
     for i, s in enumerate(ids):
         if not s:
