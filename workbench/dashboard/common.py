@@ -31,20 +31,12 @@ def db_path() -> str:
 
 
 def get_store() -> Store:
-    """A read-only Store on the dashboard's database; stops the page with a message if it fails.
+    """A read-only Store on the dashboard's database (raises StoreError if it does not exist).
 
     Read-only with short connections: a run writing to the same file keeps working, and the
     dashboard's reads retry while a write holds the lock.
     """
-    try:
-        store = Store(db_path(), read_only=True, lock_timeout=15.0)
-        with store.connect():  # fail here, with one message, if it cannot be read at all
-            pass
-        return store
-    except WorkbenchError as exc:
-        st.error(str(exc))
-        st.stop()
-        raise  # st.stop raises; this keeps type checkers sure we never return None
+    return Store(db_path(), read_only=True, lock_timeout=15.0)
 
 
 def _freeze(value: Any) -> Any:
@@ -90,14 +82,13 @@ class Reader:
 
 
 def get_reader() -> Reader:
-    """A Reader on the dashboard's database (stops the page with a message if unreadable)."""
-    store = get_store()
+    """A Reader on the dashboard's database; stops the page with one message if unreadable."""
     try:
-        return Reader(store)
+        return Reader(get_store())  # reads the data version: a missing or locked file fails here
     except WorkbenchError as exc:
         st.error(str(exc))
         st.stop()
-        raise
+        raise  # st.stop raises; this keeps type checkers sure we never return None
 
 
 def page_header(title: str, caption: str | None = None) -> None:
