@@ -17,3 +17,34 @@ def shared_data_dir() -> Path | None:
     env = os.environ.get("WORKBENCH_SHARED_DATA")
     path = Path(env) if env else ROOT.parent / "shared" / "data"
     return path if path.is_dir() else None
+
+
+def quick() -> bool:
+    """Smoke mode (env BENCH_QUICK=1): each benchmark runs its smallest configuration, to check
+    that it works and its figures are sane, not to measure."""
+    return os.environ.get("BENCH_QUICK", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def pick(full, small):  # noqa: ANN001, ANN201 - any value
+    """``small`` in quick mode, ``full`` otherwise."""
+    return small if quick() else full
+
+
+def limit(rows: list, n_quick: int) -> list:
+    """The first ``n_quick`` rows in quick mode, all of them otherwise."""
+    return rows[:n_quick] if quick() else rows
+
+
+def median_times(fns: dict, repeats: int) -> dict[str, list[float]]:
+    """Wall-clock seconds of each callable in ``fns``, ``repeats`` times, interleaved (a, b, c,
+    a, b, c, ...) so that a slow spell of a shared machine hits every contender alike. Returns
+    the sorted times per name; take the median (``statistics.median``) for the figure."""
+    import time
+
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: sorted(ts) for name, ts in times.items()}

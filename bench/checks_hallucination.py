@@ -17,7 +17,7 @@ import re
 import sys
 import time
 
-from bench import shared_data_dir
+from bench import limit, pick, shared_data_dir
 from workbench.checks import Record
 
 SOURCE = "halueval/qa_dev.jsonl"
@@ -47,7 +47,7 @@ def load() -> list[tuple[str, Record, int]] | None:
                 context=item["knowledge"],
             )
             rows.append((split, rec, label))
-    return rows
+    return limit(rows, 60)  # BENCH_QUICK=1: a smoke run on the first 60
 
 
 def roc_auc(scores: list[float], labels: list[int]) -> float:
@@ -153,7 +153,7 @@ def run() -> dict:
     from workbench_checks.hallucination import HallucinationCheck
 
     rows = load()
-    figures: dict = {"speed_150_words": speed()}
+    figures: dict = {"speed_150_words": speed(pick(2000, 100))}
     if rows is None:
         print(f"shared data not found ({SOURCE}); quality figures skipped", file=sys.stderr)
         figures["skipped"] = f"{SOURCE} not found (set WORKBENCH_SHARED_DATA)"

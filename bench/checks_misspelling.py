@@ -31,7 +31,7 @@ import re
 import sys
 import time
 
-from bench import shared_data_dir
+from bench import limit, pick, shared_data_dir
 from workbench.checks import Record
 
 TEXTS = "halueval/general_dev.jsonl"
@@ -59,6 +59,7 @@ def load() -> tuple[list[dict], dict[str, list[str]]] | None:
         return None
     texts = [json.loads(line) for line in (root / TEXTS).read_text().splitlines() if line.strip()]
     texts = [t for t in texts if t.get("hallucination") == "no" and t.get("chatgpt_response")]
+    texts = limit(texts, 40)  # BENCH_QUICK=1: a smoke run on the first 40
     raw = json.loads((root / MISSPELLINGS).read_text())
     pairs: dict[str, list[str]] = {}
     for correct, wrongs in raw.items():
@@ -226,7 +227,7 @@ def speed(n: int = 2000) -> dict:
 def run() -> dict:
     from workbench_checks.misspelling import MisspellingCheck
 
-    figures: dict = {"speed_150_words": speed()}
+    figures: dict = {"speed_150_words": speed(pick(2000, 100))}
     data = load()
     if data is None:
         print(f"shared data not found ({TEXTS}, {MISSPELLINGS}); quality skipped", file=sys.stderr)

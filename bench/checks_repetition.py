@@ -19,7 +19,7 @@ import re
 import sys
 from collections.abc import Callable
 
-from bench import shared_data_dir
+from bench import limit, shared_data_dir
 from workbench.checks import Record
 
 SOURCE = "halueval/general_dev.jsonl"
@@ -49,7 +49,7 @@ def load_natural() -> list[dict] | None:
                 "split": split_of(str(item["ID"])),
             }
         )
-    return rows
+    return limit(rows, 80)  # BENCH_QUICK=1: a smoke run on the first 80
 
 
 # -- injections -------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ warm-up pass (lexicons and caches load once per process, outside the timing). Th
 "all" runs every registered check the way ``workbench check`` does.
 
     python -m bench.checks_speed
+
+BENCH_QUICK=1: 100 records, one repeat (a smoke run).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import statistics
 import sys
 import time
 
+import bench
 from bench.checks_repetition import load_natural
 from workbench.checks import Record, run_checks
 
@@ -61,12 +64,12 @@ def _pin_one_core() -> str:
         return "not pinned"
 
 
-def _rate(records: list[Record], checks: list) -> tuple[float, float]:
+def _rate(records: list[Record], checks: list, repeats: int = REPEATS) -> tuple[float, float]:
     """(records/s by wall clock, records/s by this process's CPU time): medians of REPEATS.
     On a shared machine the CPU-time figure is the one-core throughput; wall clock also counts
     time spent waiting for the core."""
     wall, cpu = [], []
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
         run_checks(records, checks)
         wall.append(time.perf_counter() - t0)
@@ -75,6 +78,17 @@ def _rate(records: list[Record], checks: list) -> tuple[float, float]:
 
 
 def run() -> dict:
+    try:
+        before = os.sched_getaffinity(0)
+    except AttributeError:  # not on Linux
+        return _run()
+    try:
+        return _run()
+    finally:  # unpin: the caller (a test session, a notebook) keeps all its cores
+        os.sched_setaffinity(0, before)
+
+
+def _run() -> dict:
     rows = load_natural()
     if rows is None:
         print("skipped: shared data not found; set WORKBENCH_SHARED_DATA", file=sys.stderr)
@@ -84,18 +98,19 @@ def run() -> dict:
     core = _pin_one_core()
     plugins = Plugins()
     checks = plugins.make_checks()
-    records = texts_of_150_words(rows)
+    records = texts_of_150_words(rows, bench.pick(N_RECORDS, 100))
+    repeats = bench.pick(REPEATS, 1)
     run_checks(records[:50], checks)  # warm-up: lexicons, regex caches
     figures: dict = {
         "records": len(records),
         "words_per_record": TARGET_WORDS,
-        "repeats": REPEATS,
+        "repeats": repeats,
         "cpu": core,
         "records_per_s": {},
         "records_per_cpu_s": {},
     }
     for name, group in [(c.name, [c]) for c in checks] + [("all", checks)]:
-        wall, cpu = _rate(records, group)
+        wall, cpu = _rate(records, group, repeats)
         figures["records_per_s"][name] = round(wall)
         figures["records_per_cpu_s"][name] = round(cpu)
     # checks that read evidence (hallucination) do their real work only when there is some:
@@ -107,7 +122,7 @@ def run() -> dict:
     ]
     run_checks(with_evidence[:50], checks)
     for name, group in [(c.name, [c]) for c in checks] + [("all", checks)]:
-        wall, cpu = _rate(with_evidence, group)
+        wall, cpu = _rate(with_evidence, group, repeats)
         figures["records_per_s"][f"{name}_with_evidence"] = round(wall)
         figures["records_per_cpu_s"][f"{name}_with_evidence"] = round(cpu)
     figures["checks"] = sorted(c.name for c in checks)

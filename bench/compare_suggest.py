@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench import pick
+
 TOPICS = 24
 WORDS = 40
 
@@ -116,7 +118,8 @@ def run() -> dict:
     figures: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "b.duckdb")
-        n_eval, n_pool, n_dups = 10_000, 6_000, 300
+        # BENCH_QUICK=1: a smoke run at a twentieth of the size
+        n_eval, n_pool, n_dups = pick((10_000, 6_000, 300), (500, 400, 20))
         topic_of = _build(store, rng, n_eval, n_pool, n_dups)
         a = _run(store, "a", n_eval, rng, 0.12)
         b = _run(store, "b", n_eval, rng, 0.10)
@@ -126,7 +129,7 @@ def run() -> dict:
         figures["compare_rows"] = len(cmp.rows)
 
         # suggest on the first 3,000 eval items' failures: a run of its own
-        small = _run(store, "c", 3_000, rng, 0.12)
+        small = _run(store, "c", pick(3_000, 300), rng, 0.12)
         for method in ("hybrid", "tfidf", "fuzz"):
             t0 = time.perf_counter()
             res = suggest(store, small, per_failure=3, similarity=method)
@@ -187,12 +190,13 @@ def _large_pool() -> dict:
     rng = random.Random(1)
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "big.duckdb")
-        _build(store, rng, 1000, 30_000, 50)
+        pool = pick(30_000, 1_000)
+        _build(store, rng, 1000, pool, 50)
         run_id = _run(store, "x", 1000, rng, 0.12)
         t0, c0 = time.perf_counter(), time.process_time()
         res = suggest(store, run_id, per_failure=3)
         return {
-            "pool_rows": 30_050, "failures": sum(v["failures"] for v in res.per_category.values()),
+            "pool_rows": pool + 50, "failures": sum(v["failures"] for v in res.per_category.values()),
             "suggestions": len(res.rows), "seconds": round(time.perf_counter() - t0, 1),
             "cpu_seconds": round(time.process_time() - c0, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

@@ -9,21 +9,25 @@ The shipped demo tasks (suites/lm-eval: 24 short-answer QA docs, generate_until 
   items, outputs, lm-eval's sample records and findings written to a DuckDB file;
 - the same workbench run again, answered from lm-eval's request cache.
 
-It reports the seconds of each (best of ``--repeats``), the overhead (mostly opening and
-committing the DuckDB file a few times per run, a fixed cost), and
-whether the task metrics are identical.
+It reports the seconds of each (the median of ``--repeats``, lm-eval alone and through workbench
+interleaved in one process), the overhead (mostly opening and committing the DuckDB file a few
+times per run, a fixed cost), and whether the task metrics are identical.
 
     python -m bench.lmeval_overhead [--repeats 3]
+
+BENCH_QUICK=1: one repeat.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+import bench
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -38,19 +42,11 @@ TEXT = [
 ] * 20
 
 
-def _best(fn, repeats: int) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
-
-
-def run(repeats: int = 3) -> dict:
+def run(repeats: int | None = None) -> dict:
     import torch
 
     torch.set_num_threads(1)
+    repeats = repeats or bench.pick(3, 1)
     import logging
 
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
@@ -98,10 +94,16 @@ def run(repeats: int = 3) -> dict:
                 store, loaded, suite, bootstrap_iters=0, cache=cache, progress=False
             )
 
-        direct_s, d = _best(direct, repeats)
-        wb_s, r = _best(lambda: through_workbench(False), repeats)
+        got: dict = {}
+        times = bench.median_times({
+            "direct": lambda: got.__setitem__("direct", direct()),
+            "workbench": lambda: got.__setitem__("workbench", through_workbench(False)),
+        }, repeats)
+        d, r = got["direct"], got["workbench"]
         through_workbench(True)  # fill lm-eval's request cache
-        cached_s, _ = _best(lambda: through_workbench(True), repeats)
+        cached = bench.median_times({"cached": lambda: through_workbench(True)}, repeats)
+        direct_s, wb_s = statistics.median(times["direct"]), statistics.median(times["workbench"])
+        cached_s = statistics.median(cached["cached"])
 
     same = all(r.results[t][k] == v for t in TASKS for k, v in d["results"][t].items())
     return {
@@ -111,6 +113,7 @@ def run(repeats: int = 3) -> dict:
         "workbench_s": round(wb_s, 3),
         "workbench_from_cache_s": round(cached_s, 3),
         "overhead_s": round(wb_s - direct_s, 3),
+        "repeats": repeats,
         "metrics_identical": same,
         "acc": r.metrics["workbench_commonsense_mc/acc"],
         "exact_match": r.metrics["workbench_qa/exact_match"],
@@ -119,7 +122,7 @@ def run(repeats: int = 3) -> dict:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=None)
     a = ap.parse_args()
     for k, v in run(a.repeats).items():
         print(f"{k:<26} {v}", file=sys.stdout)

@@ -1,21 +1,30 @@
 """Store at scale: ingest 1M outputs + 3M findings through the Store, then time the failure
-browser's queries (run + category + free text, a page of 50) at that size.
+browser's queries (``queries.failures_page``: run + category + free text, a page of 50, counted
+as the page counts them) at that size, and the dashboard's peak memory on that database (a child
+process renders every page with Streamlit's AppTest and reports its own peak RSS).
 
     python -m bench.store_ingest [--outputs 1000000]
+
+BENCH_QUICK=1 (or BENCH_STORE_OUTPUTS) makes the database smaller.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+import bench
 
 CATEGORIES = ["repetition", "length", "misspelling", "hallucination"]
 WORDS = ("the river flows into lake oram and the capital of norland is vell with bridges "
@@ -64,7 +73,9 @@ def _findings(outputs: pd.DataFrame, rng: np.random.Generator, per_output: int =
 def run(n_outputs: int | None = None, batch: int = 100_000) -> dict:
     from workbench.store import Store
 
-    n_outputs = n_outputs or int(os.environ.get("BENCH_STORE_OUTPUTS", 1_000_000))
+    n_outputs = n_outputs or int(os.environ.get("BENCH_STORE_OUTPUTS",
+                                                bench.pick(1_000_000, 20_000)))
+    batch = min(batch, n_outputs)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "big.duckdb"
@@ -90,29 +101,63 @@ def run(n_outputs: int | None = None, batch: int = 100_000) -> dict:
             "ingest_rows_per_s": round((n_outputs + n_findings) / ingest_s),
             "db_mb": round(db.stat().st_size / 1e6, 1),
         }
-        try:
-            from workbench.store import queries
-        except ImportError:
-            queries = None
-        if queries is not None and hasattr(queries, "failures_page"):
-            ro = Store(db, read_only=True)
-            times = []
-            for i, (cat, text) in enumerate([(c, w) for c in CATEGORIES for w in
-                                             ("harbour", "vell", "museums", "zzz")] * 3):
-                t = time.perf_counter()
-                queries.failures_page(ro, run_id=run_id, category=cat, text=text,
-                                      limit=50, offset=(i % 5) * 50)
-                times.append(time.perf_counter() - t)
-            times.sort()
-            figures["failures_page_ms_median"] = round(statistics.median(times) * 1000, 1)
-            figures["failures_page_ms_p95"] = round(times[int(0.95 * (len(times) - 1))] * 1000, 1)
+        # the failure browser's own query (workbench/store/queries.py), as its page calls it
+        from workbench.store import queries
+
+        ro = Store(db, read_only=True)
+        times = []
+        for i, (cat, text) in enumerate([(c, w) for c in CATEGORIES for w in
+                                         ("harbour", "vell", "museums", "zzz")] * 3):
+            t = time.perf_counter()
+            queries.failures_page(ro, run_id=run_id, category=cat, text=text,
+                                  limit=50, offset=(i % 5) * 50)
+            times.append(time.perf_counter() - t)
+        times.sort()
+        figures["failures_page_ms_median"] = round(statistics.median(times) * 1000, 1)
+        figures["failures_page_ms_p95"] = round(times[int(0.95 * (len(times) - 1))] * 1000, 1)
         figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        figures["dashboard"] = dashboard_memory(db)
         return figures
+
+
+def dashboard_memory(db: Path) -> dict:
+    """Every dashboard page rendered on ``db`` in a child process: seconds per page and the
+    child's peak resident memory."""
+    proc = subprocess.run([sys.executable, "-m", "bench.store_ingest", "--dashboard", str(db)],
+                          capture_output=True, text=True, cwd=bench.ROOT,
+                          env={**os.environ, "PYTHONPATH": str(bench.ROOT)})
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _render_dashboard(db: str) -> dict:
+    from streamlit.testing.v1 import AppTest
+
+    from workbench.dashboard import APP_PATH
+
+    os.environ["WORKBENCH_DB"] = db
+    seconds: dict[str, float] = {}
+    problems: list[str] = []
+    t = time.perf_counter()
+    at = AppTest.from_file(str(APP_PATH), default_timeout=600).run()
+    seconds["overview"] = round(time.perf_counter() - t, 2)
+    for page in ("failures.py", "compare.py", "suggestions.py"):
+        t = time.perf_counter()
+        at.switch_page(page).run()
+        seconds[page.removesuffix(".py")] = round(time.perf_counter() - t, 2)
+        problems += [f"{page}: {e.value}" for e in list(at.exception) + list(at.error)]
+    return {"page_seconds": seconds, "problems": problems,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--outputs", type=int, default=None)
+    ap.add_argument("--dashboard", metavar="DB", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.dashboard:
+        print(json.dumps(_render_dashboard(a.dashboard)))
+        raise SystemExit(0)
     for k, v in run(a.outputs).items():
         print(f"{k:<28} {v}")
