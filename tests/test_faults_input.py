@@ -278,3 +278,18 @@ def test_bad_check_options_are_one_line(tmp_path, cli, option, message):
     assert res.exit_code == 2, res.output
     err = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(err) == 1 and message in err[0], res.stderr
+
+
+@pytest.mark.parametrize("checks_yaml, message", [
+    ("checks:\n  length:\n    bogus: 1\n", "bad options for check 'length': bogus"),
+    ("checks:\n  repetition:\n    min_repeats: [1, 2]\n", "bad options for check 'repetition'"),
+    ("checks: [nope]\n", "unknown check(s): nope"),
+])
+def test_bad_check_options_in_a_suite_stop_the_run_before_anything_loads(tmp_path, cli,
+                                                                       checks_yaml, message):
+    (tmp_path / "d.jsonl").write_text('{"id": 1, "prompt": "p"}\n')
+    (tmp_path / "s.yaml").write_text("name: t\ndata: d.jsonl\n" + checks_yaml)
+    res = cli("run", "--model", f"m={tmp_path / 'never-loaded'}", "--suite", tmp_path / "s.yaml")
+    assert res.exit_code == 2, res.output
+    err = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(err) == 1 and message in err[0], res.stderr
