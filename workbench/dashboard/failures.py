@@ -46,13 +46,17 @@ def show_row(row: dict, found: list[dict], wanted: set[str]) -> None:
     """One output: header, prompt, highlighted output, reference/context, findings."""
     flagged = [f for f in found if f["flagged"]]
     cats = sorted({f["category"] for f in flagged})
+    finish = row.get("finish_reason")
+    tags = row.get("tags")
+    tags = [str(t) for t in tags] if tags is not None and not isinstance(tags, float) else []
     with st.container(border=True):
         # st.html, not st.markdown: names and ids are data too, and markdown would parse them
         st.html(
             f"<div><b>{html.escape(str(row['model_name']))}</b> · item "
             f"<code>{html.escape(str(row['item_id']))}</code> · run "
             f"<code>{html.escape(str(row['run_id'])[:10])}</code> · finish "
-            f"<code>{html.escape(str(row.get('finish_reason') or '-'))}</code>"
+            f"<code>{html.escape(finish if isinstance(finish, str) else '-')}</code>"
+            + (f" · tags: {html.escape(', '.join(tags))}" if tags else "")
             + (f" · flagged: <b>{html.escape(', '.join(cats))}</b>" if cats else "") + "</div>"
         )
         prompt = row.get("prompt")
