@@ -208,6 +208,7 @@ def train_adapter(
     trainer: str = "lora",
     config: Any = None,
     name: str | None = None,
+    base_name: str | None = None,
     on_step: StepCallback | None = None,
     say: Say = _quiet,
 ) -> TrainingOutcome:
@@ -247,10 +248,14 @@ def train_adapter(
     if loaded.kind != "full":
         raise ConfigError(f"{base!r} is an adapter; train from a full model")
     base_path = str(loaded.base)
-    store.upsert_model(loaded.fingerprint, loaded.name, spec=spec, base=base_path, kind="full")
+    try:  # keep the name it was registered under (by `workbench run`, say)
+        registered = registered or str(store.get_model(loaded.fingerprint)["name"])
+    except NotFoundError:
+        registered = base_name or loaded.name
+        store.upsert_model(loaded.fingerprint, registered, spec=spec, base=base_path, kind="full")
 
     training_id = new_id("t")
-    out = Path(out_dir) if out_dir is not None else Path("adapters") / training_id
+    out = (Path(out_dir) if out_dir is not None else Path("adapters") / training_id).resolve()
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"output directory {out} exists and is not empty")
     started = datetime.now(UTC).replace(tzinfo=None)
@@ -421,6 +426,7 @@ def run_loop(
         outcome = train_adapter(
             store, spec, list(set_ids), out_dir=out_root / f"round-{k}", trainer=trainer,
             config=train_config, name=f"{registered or base_name}-{trainer}-round{k}",
+            base_name=registered or base_name,
             on_step=on_step, say=say,
         )
         if not outcome.model_id:  # a non-main process under `accelerate launch`
