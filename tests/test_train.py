@@ -65,7 +65,6 @@ def test_response_loss_on_trimmed_logits_equals_the_full_masked_loss(tiny_model_
     """Scoring only the response positions gives transformers' own loss on the unpadded rows."""
     import torch
     from transformers import AutoModelForCausalLM
-
     from workbench_lora.data import collate, encode, response_loss, response_span
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
