@@ -23,11 +23,12 @@ DOCUMENT_BONUS = 3.0
 
 def _source_words(*texts: str | None) -> set[str]:
     """Lowercased words of the prompt, context and reference: whatever they spell is allowed."""
-    words: set[str] = set()
+    raw: set[str] = set()
     for t in texts:
         if t:
-            words.update(w.lower().replace("’", "'") for w in _SOURCE_WORD_RE.findall(t))
-    return words
+            raw.update(_SOURCE_WORD_RE.findall(t))
+    # lowercased once per distinct spelling, not once per occurrence
+    return {w.lower().replace("’", "'") for w in raw}
 
 
 class MisspellingCheck(Check):
@@ -121,7 +122,7 @@ class MisspellingCheck(Check):
         # Fast path: most texts hold only dictionary words.
         words = lex.words
         tokens = lowercase_words(masked)
-        unknown = {t for t in tokens if t not in words}
+        unknown = tokens.difference(words)  # a set minus a dict's keys, in C
         if unknown:
             unknown = {t for t in unknown if _strip_s(t) not in words}
         if o.rare_word_typos:
