@@ -2,10 +2,18 @@
 
 Texts: HaluEval general_dev responses labelled "no" (natural ChatGPT answers), joined with the
 next answer until each is about 150 words (140-160), so the figure is for the output length the
-speed bar names. Records/s is the median of several timed repeats over the same records (by wall clock, and by
-the process's CPU time, which is what one core delivers when the machine is shared), after a
-warm-up pass (lexicons and caches load once per process, outside the timing). The figure for
-"all" runs every registered check the way ``workbench check`` does.
+speed bar names. Two configurations:
+
+* with evidence (the headline): every record carries a ~150-word context and a ~150-word
+  reference of its own, as the items of a real suite do. Context and reference are other
+  records' texts with a marker that is new in every repeat, so no text is ever seen twice: a
+  cache keyed by text (an evidence index, a tokenisation) cannot turn a repeat into cache hits.
+* no evidence: prompt and output only (the hallucination check then has nothing to check).
+
+Records/s is the median of several timed repeats (by wall clock, and by the process's CPU time,
+which is what one core delivers when the machine is shared), after a warm-up pass (lexicons load
+once per process, outside the timing). "all" runs every registered check the way
+``workbench check`` does.
 
     python -m bench.checks_speed
 
@@ -21,6 +29,7 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Callable
 
 import bench
 from bench.checks_repetition import load_natural
@@ -64,17 +73,45 @@ def _pin_one_core() -> str:
         return "not pinned"
 
 
-def _rate(records: list[Record], checks: list, repeats: int = REPEATS) -> tuple[float, float]:
-    """(records/s by wall clock, records/s by this process's CPU time): medians of REPEATS.
-    On a shared machine the CPU-time figure is the one-core throughput; wall clock also counts
-    time spent waiting for the core."""
+def _rate(batches: list[list[Record]], checks: list) -> tuple[float, float]:
+    """(records/s by wall clock, records/s by this process's CPU time): medians over the
+    batches, one timed run each. On a shared machine the CPU-time figure is the one-core
+    throughput; wall clock also counts time spent waiting for the core."""
     wall, cpu = [], []
-    for _ in range(repeats):
+    for records in batches:
         t0, c0 = time.perf_counter(), time.process_time()
         run_checks(records, checks)
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
-    return len(records) / statistics.median(wall), len(records) / statistics.median(cpu)
+    n = len(batches[0])
+    return n / statistics.median(wall), n / statistics.median(cpu)
+
+
+def with_evidence(records: list[Record], tag: str) -> list[Record]:
+    """The records, each with a context and a reference of its own (two other records' texts),
+    marked with ``tag`` so that neither text was seen before in this process."""
+    return [
+        dataclasses.replace(
+            r,
+            context=f"({tag}) {records[i - 1].output}",
+            reference=f"({tag}) {records[i - 2].output}",
+        )
+        for i, r in enumerate(records)
+    ]
+
+
+def _measure(
+    checks: list, batches_for: Callable[[str], list[list[Record]]], suffix: str, out: dict
+) -> None:
+    """Rates of each check alone and of all together ("all"), each on its own batches, into
+    ``out["records_per_cpu_s"]`` and ``out["records_per_s"]`` as ``<name><suffix>``."""
+    for name, group in [("all", checks)] + [(c.name, [c]) for c in checks]:
+        wall, cpu = _rate(batches_for(name), group)
+        out["records_per_cpu_s"][name + suffix] = round(cpu)
+        out["records_per_s"][name + suffix] = round(wall)
+
+
+BAR = 2000
 
 
 def run() -> dict:
@@ -96,37 +133,37 @@ def _run() -> dict:
     from workbench.plugins import Plugins
 
     core = _pin_one_core()
-    plugins = Plugins()
-    checks = plugins.make_checks()
+    checks = Plugins().make_checks()
     records = texts_of_150_words(rows, bench.pick(N_RECORDS, 100))
     repeats = bench.pick(REPEATS, 1)
-    run_checks(records[:50], checks)  # warm-up: lexicons, regex caches
+    run_checks(with_evidence(records[:50], "warm-up"), checks)  # lexicons, regex caches
     figures: dict = {
+        "headline": {},
+        "records_per_cpu_s": {},
+        "records_per_s": {},
         "records": len(records),
         "words_per_record": TARGET_WORDS,
+        "context_and_reference_words": TARGET_WORDS,
         "repeats": repeats,
         "cpu": core,
-        "records_per_s": {},
-        "records_per_cpu_s": {},
+        "checks": sorted(c.name for c in checks),
     }
-    for name, group in [(c.name, [c]) for c in checks] + [("all", checks)]:
-        wall, cpu = _rate(records, group, repeats)
-        figures["records_per_s"][name] = round(wall)
-        figures["records_per_cpu_s"][name] = round(cpu)
-    # checks that read evidence (hallucination) do their real work only when there is some:
-    # the same records with a ~150-word context (the neighbouring text) and a reference
-    # ("*_with_evidence" figures)
-    with_evidence = [
-        dataclasses.replace(r, context=records[i - 1].output, reference=records[i - 2].output)
-        for i, r in enumerate(records)
-    ]
-    run_checks(with_evidence[:50], checks)
-    for name, group in [(c.name, [c]) for c in checks] + [("all", checks)]:
-        wall, cpu = _rate(with_evidence, group, repeats)
-        figures["records_per_s"][f"{name}_with_evidence"] = round(wall)
-        figures["records_per_cpu_s"][f"{name}_with_evidence"] = round(cpu)
-    figures["checks"] = sorted(c.name for c in checks)
-    figures["bar"] = "all checks >= 2000 records/s"
+    # "*_with_evidence": each record with a context and a reference of its own; every check
+    # and every repeat gets evidence texts never seen before (see the docstring)
+    _measure(
+        checks,
+        lambda name: [with_evidence(records, f"{name} {k}") for k in range(repeats)],
+        "_with_evidence",
+        figures,
+    )
+    _measure(checks, lambda name: [records] * repeats, "", figures)
+    headline = figures["records_per_cpu_s"]["all_with_evidence"]
+    figures["headline"] = {
+        "all_checks_with_evidence_records_per_cpu_s": headline,
+        "all_checks_no_evidence_records_per_cpu_s": figures["records_per_cpu_s"]["all"],
+        "bar": f"all checks >= {BAR} records/s on one core, 150-word outputs with evidence",
+        "meets_bar": headline >= BAR,
+    }
     return figures
 
 
