@@ -206,7 +206,7 @@ class Evidence:
         """Stem -> an evidence token with that stem."""
         if self._stems is None:
             vocab = self.vocab
-            self._stems = dict(zip(map(_stem, vocab), vocab))
+            self._stems = dict(zip(map(_stem, vocab), vocab, strict=True))
         return self._stems
 
     @property
