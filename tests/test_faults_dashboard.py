@@ -51,7 +51,7 @@ def test_outputs_render_as_text(text, spans, label):
     out = highlight_html(text, [list(s) for s in spans], [label] * len(spans))
     parsed = _parse(out)
     assert {t for t, _ in parsed.tags} <= {"div", "mark"}
-    for tag, attrs in parsed.tags:  # no event handlers or scripts smuggled in as attributes
+    for _tag, attrs in parsed.tags:  # no event handlers or scripts smuggled in as attributes
         assert {k for k, _ in attrs} <= {"class", "title"}, attrs
     if text:
         assert "".join(parsed.text) == text  # every character shown, as text

@@ -236,7 +236,7 @@ def test_bad_check_records_are_skipped_by_number(tmp_path, cli, line, reason):
     path.write_bytes(good + line + b"\n" + good.replace(b'"g"', b'"h"'))
     res = cli("check", path)
     assert res.exit_code == 1
-    assert f"records.jsonl:2: skipped: " in res.stderr and reason in res.stderr, res.stderr
+    assert "records.jsonl:2: skipped: " in res.stderr and reason in res.stderr, res.stderr
     assert "2 records, " in res.stderr and "1 line(s) skipped" in res.stderr
 
 

@@ -77,7 +77,7 @@ class WrongIds(Check):
     category = "bad"
 
     def run(self, records):
-        for r in records:
+        for _r in records:
             yield Finding("someone-else", self.name, self.category, False, 0.0)
 
 
