@@ -156,3 +156,39 @@ def test_unusable_database_paths(tmp_path, cli, where, message):
     assert len(errors) == 1 and message in errors[0], res.stderr
     if where == "not_a_db.duckdb":  # a file that is not ours is left alone
         assert (tmp_path / where).read_bytes().startswith(b"this is not a duckdb file")
+
+
+HOLDER = '''
+import sys, time
+import duckdb
+con = duckdb.connect(sys.argv[1])
+open(sys.argv[2], "w").write("holding")
+time.sleep(30)
+'''
+
+
+def test_a_database_locked_too_long_fails_clearly(tmp_path):
+    """Another process keeps the file open for writing: a writer (and a reader) wait up to
+    ``lock_timeout`` and then fail in one line; nothing is lost."""
+    import subprocess
+    import sys
+    import time
+
+    db, ready = tmp_path / "locked.duckdb", tmp_path / "ready"
+    Store(db).upsert_model("m1", "m")
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db), str(ready)])
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready.exists()
+        t0 = time.monotonic()
+        with pytest.raises(StoreError, match="is locked by another process") as err:
+            Store(db, lock_timeout=0.5).upsert_model("m2", "m")
+        assert 0.4 < time.monotonic() - t0 < 10 and "\n" not in str(err.value)
+        with pytest.raises(StoreError, match="is locked by another process"):
+            Store(db, read_only=True, lock_timeout=0.5).list_models()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert list(Store(db).list_models().model_id) == ["m1"]
