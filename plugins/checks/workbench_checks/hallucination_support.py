@@ -239,6 +239,7 @@ class Evidence:
         fuzzy: list[str] = []
         vocab = self.vocab
         stems = self.stems
+        has_words = bool(self.words)
         for tok in toks:
             if tok in vocab:
                 out[tok] = tok
@@ -248,7 +249,7 @@ class Evidence:
                 hit = stems.get(_stem(tok))
                 if hit is not None:
                     out[tok] = hit
-                elif len(tok) < 5 or not self.words:
+                elif len(tok) < 5 or not has_words:
                     out[tok] = None
                 else:
                     fuzzy.append(tok)

@@ -23,12 +23,20 @@ DOCUMENT_BONUS = 3.0
 
 def _source_words(*texts: str | None) -> set[str]:
     """Lowercased words of the prompt, context and reference: whatever they spell is allowed."""
+    words: set[str] = set()
     raw: set[str] = set()
     for t in texts:
-        if t:
+        if not t:
+            continue
+        if t.isascii():
+            # ASCII text lowercases to the same letters, so the lowercased text gives the
+            # lowercased words at once
+            words.update(_SOURCE_WORD_RE.findall(t.lower()))
+        else:
             raw.update(_SOURCE_WORD_RE.findall(t))
-    # lowercased once per distinct spelling, not once per occurrence
-    return {w.lower().replace("’", "'") for w in raw}
+    # the rest lowercased once per distinct spelling, not once per occurrence
+    words.update(w.lower().replace("’", "'") for w in raw)
+    return words
 
 
 class MisspellingCheck(Check):
