@@ -379,11 +379,7 @@ def assess(
         if len(supported) == len(content) and not negated:
             continue  # every content token is in the evidence vocabulary: nothing more to do
         leftover = set(content) - vocab
-        for n in leftover:
-            if "-" in n:
-                pending.update(p for p in n.split("-") if p)
-            else:
-                pending.add(n)
+        pending |= leftover
         slow.append((sm.start(), sent, raw, normed, supported, leftover, negated, first_sentence))
     found_by = ev.match_many(pending, fuzzy_cutoff) if pending else {}
     # Pass 2, for the sentences with tokens left: positions, variants, names, negations.
@@ -396,26 +392,18 @@ def assess(
             a = sent.find(tok, pos)
             pos = a + len(tok)
             n = normed[k]
-            if n not in leftover and not negated:
-                continue  # neither a claim left to look up nor a negation to report
-            if n in NEGATIONS or n.endswith("n't"):
-                if negated and not (polar and first_sentence and k == 0):
-                    res.negations.append(tok)
-                    res.spans.append((start + a, start + pos))
-                    hits.append(w.negation)
+            # (a negation is never a content token, except a contraction such as "didn't")
+            if n not in leftover or n.endswith("n't"):
+                if negated and (n in NEGATIONS or n.endswith("n't")):
+                    if not (polar and first_sentence and k == 0):
+                        res.negations.append(tok)
+                        res.spans.append((start + a, start + pos))
+                        hits.append(w.negation)
                 continue
-            if n not in leftover:
+            hit = found_by[n]
+            if hit:
+                supported.append(hit)
                 continue
-            if "-" in n:
-                found = [found_by[p] for p in n.split("-") if p]
-                if all(found):
-                    supported.extend(f for f in found if f)
-                    continue
-            else:
-                hit = found_by[n]
-                if hit:
-                    supported.append(hit)
-                    continue
             if n in q_vocab or _stem(n) in q_stems:
                 # Restating the question is not evidence, but it is not a new claim either.
                 res.echoed.append(tok)
