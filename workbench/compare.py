@@ -9,15 +9,19 @@ metrics), since both runs answered the same items.
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .errors import WorkbenchError
 from .stats import bootstrap_mean_ci, mcnemar_exact, paired_bootstrap_ci, wilson_ci
 from .store import Store
 from .store import compare as q
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 # per-sample metrics where a smaller value is the better one; every other metric: higher is better
 LOWER_IS_BETTER = frozenset(
@@ -86,6 +90,82 @@ class ItemChange:
     output_id_b: str
 
 
+_CHANGE_COLUMNS = ["item_id", "kind", "name", "a", "b", "transition", "output_id_a",
+                   "output_id_b"]
+
+
+class Transitions(Sequence[ItemChange]):
+    """The per-item changes of a comparison, kept as one DataFrame per category or metric.
+
+    A sequence of :class:`ItemChange` (categories first, then metrics; items in id order), but
+    the objects are only built for what is read: two runs of 500,000 items hold millions of
+    changes, and a reader usually wants one category's fixed or regressed items
+    (:meth:`select`).
+    """
+
+    def __init__(self) -> None:
+        self._frames: list[pd.DataFrame] = []
+        self._built: list[ItemChange] | None = None
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Append the changes of one category or metric (columns as ItemChange's fields)."""
+        self._frames.append(frame[_CHANGE_COLUMNS].reset_index(drop=True))
+        self._built = None
+
+    def select(self, name: str | None = None, transition: str | None = None) -> list[ItemChange]:
+        """The changes of one category or metric (all when None), optionally of one transition."""
+        out: list[ItemChange] = []
+        for f in self._frames:
+            if len(f) == 0 or (name is not None and f["name"].iat[0] != name):
+                continue
+            if transition is not None:
+                f = f[f.transition == transition]
+            out += _changes(f)
+        return out
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every change as a plain dict (ItemChange's fields), as ``to_dict`` writes them."""
+        return [r for f in self._frames for r in _records(f)]
+
+    def _all(self) -> list[ItemChange]:
+        if self._built is None:
+            self._built = self.select()
+        return self._built
+
+    def __len__(self) -> int:
+        return sum(len(f) for f in self._frames)
+
+    @overload
+    def __getitem__(self, i: int) -> ItemChange: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[ItemChange]: ...
+    def __getitem__(self, i):  # noqa: ANN001, ANN204
+        return self._all()[i]
+
+    def __iter__(self) -> Iterator[ItemChange]:
+        for f in self._frames:  # frame by frame: iterating never holds every object at once
+            yield from _changes(f)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Transitions | list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Transitions({len(self)} changes)"
+
+
+def _records(f: pd.DataFrame) -> list[dict[str, Any]]:
+    # tolist() gives Python bool/float/str, as the per-item loop used to
+    cols = [f[c].tolist() for c in _CHANGE_COLUMNS]
+    return [dict(zip(_CHANGE_COLUMNS, row, strict=True)) for row in zip(*cols, strict=True)]
+
+
+def _changes(f: pd.DataFrame) -> list[ItemChange]:
+    cols = [f[c].tolist() for c in _CHANGE_COLUMNS]
+    return [ItemChange(*row) for row in zip(*cols, strict=True)]
+
+
 @dataclass
 class Comparison:
     """The result of :func:`compare_runs`: per category/metric rows and per-item transitions."""
@@ -96,7 +176,7 @@ class Comparison:
     only_a: int
     only_b: int
     rows: list[Row] = field(default_factory=list)
-    transitions: list[ItemChange] = field(default_factory=list)
+    transitions: Transitions = field(default_factory=Transitions)
     notes: list[str] = field(default_factory=list)
     confidence: float = 0.95
 
@@ -116,8 +196,7 @@ class Comparison:
 
     def items(self, name: str, transition: str | None = None) -> list[ItemChange]:
         """Per-item changes of one category or metric, optionally of one transition."""
-        return [t for t in self.transitions
-                if t.name == name and (transition is None or t.transition == transition)]
+        return self.transitions.select(name, transition)
 
     def to_dict(self, alpha: float = 0.05, transitions: bool = True) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -134,7 +213,7 @@ class Comparison:
             "notes": list(self.notes),
         }
         if transitions:
-            d["transitions"] = [asdict(t) for t in self.transitions]
+            d["transitions"] = self.transitions.records()
         return d
 
 
@@ -142,20 +221,19 @@ def compare_runs(store: Store, run_a: str, run_b: str, confidence: float = 0.95)
     """Compare run B against run A (A is the baseline) on the items both answered."""
     id_a, id_b = store.resolve_run(run_a), store.resolve_run(run_b)
     info_a, info_b = q.run_summary(store, id_a), q.run_summary(store, id_b)
-    out_a, out_b = q.run_items(store, id_a), q.run_items(store, id_b)
-    shared = sorted(set(out_a.item_id) & set(out_b.item_id))
-    if not shared:
+    # counted in DuckDB: only per-category and per-metric pairs ever reach pandas
+    n_shared, only_a, only_b = q.item_counts(store, id_a, id_b)
+    if not n_shared:
         raise CompareError(
             f"runs {id_a} ({info_a['suite_id']}) and {id_b} ({info_b['suite_id']}) share no item"
             " ids: compare runs of the same suite"
         )
-    cmp = Comparison(run_a=info_a, run_b=info_b, n_shared=len(shared),
-                     only_a=len(set(out_a.item_id) - set(shared)),
-                     only_b=len(set(out_b.item_id) - set(shared)), confidence=confidence)
+    cmp = Comparison(run_a=info_a, run_b=info_b, n_shared=n_shared, only_a=only_a,
+                     only_b=only_b, confidence=confidence)
     if info_a["suite_id"] != info_b["suite_id"]:
         cmp.notes.append(
             f"different suites ({info_a['suite_id']} vs {info_b['suite_id']}): compared on the "
-            f"{len(shared)} item ids they share"
+            f"{n_shared} item ids they share"
         )
     for label, info in (("A", info_a), ("B", info_b)):
         if info["status"] != "finished":
@@ -163,103 +241,86 @@ def compare_runs(store: Store, run_a: str, run_b: str, confidence: float = 0.95)
     if cmp.only_a or cmp.only_b:
         cmp.notes.append(f"items answered by one run only are left out (A: {cmp.only_a}, "
                          f"B: {cmp.only_b})")
-    _compare_categories(store, id_a, id_b, set(shared), cmp)
-    _compare_metrics(out_a, out_b, set(shared), cmp)
+    _compare_categories(store, id_a, id_b, cmp)
+    _compare_metrics(store, id_a, id_b, cmp)
     return cmp
 
 
-def _compare_categories(store: Store, id_a: str, id_b: str, shared: set[str],
-                        cmp: Comparison) -> None:
-    st_a, st_b = q.category_status(store, id_a), q.category_status(store, id_b)
-    st_a, st_b = st_a[st_a.item_id.isin(shared)], st_b[st_b.item_id.isin(shared)]
-    both = st_a.merge(st_b, on=["category", "item_id"], suffixes=("_a", "_b"))
-    for category in sorted(set(st_a.category) | set(st_b.category)):
-        g = both[both.category == category]
+def _compare_categories(store: Store, id_a: str, id_b: str, cmp: Comparison) -> None:
+    # paired in DuckDB: one row per shared item, a judged/flagged column pair per category
+    cats, table = q.category_table(store, id_a, id_b)
+    for i, category in enumerate(cats):
+        in_a, in_b = table[f"a{i}"].notna(), table[f"b{i}"].notna()
+        g = table[in_a & in_b]
         if g.empty:
-            which = "A" if (st_a.category == category).any() else "B"
-            cmp.notes.append(f"category {category!r} was only checked in run {which}: not compared")
+            if in_a.any() or in_b.any():  # else: only items one run answered had it
+                which = "A" if in_a.any() else "B"
+                cmp.notes.append(
+                    f"category {category!r} was only checked in run {which}: not compared")
             continue
-        pairs = list(zip(g.failed_a.astype(bool), g.failed_b.astype(bool), strict=True))
-        cmp.rows.append(_binary_row("category", category, pairs, fail_value=True,
+        fa = g[f"a{i}"].to_numpy(dtype=bool)
+        fb = g[f"b{i}"].to_numpy(dtype=bool)
+        cmp.rows.append(_binary_row("category", category, fa, fb, fail_value=True,
                                     confidence=cmp.confidence))
-        cmp.transitions += [
-            ItemChange(i, "category", category, fa, fb, _transition(fa, fb, fail_value=True),
-                       oa, ob)
-            for i, (fa, fb), oa, ob in zip(g.item_id, pairs, g.output_id_a, g.output_id_b,
-                                           strict=True)
-        ]
+        cmp.transitions.add(g.assign(kind="category", name=category, a=fa, b=fb,
+                                     transition=_transitions(fa, fb, fail_value=True)))
 
 
-def _metric_values(df) -> dict[str, dict[str, float]]:  # noqa: ANN001 - a DataFrame
-    """metric name -> {item_id: value} for the numeric per-sample metrics of a run."""
-    out: dict[str, dict[str, float]] = {}
-    for item_id, raw in zip(df.item_id, df.metrics, strict=True):
-        if not isinstance(raw, str) or not raw:
-            continue
-        try:
-            metrics = json.loads(raw)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(metrics, dict):
-            continue
-        for name, v in metrics.items():
-            if isinstance(v, bool):
-                v = float(v)
-            if isinstance(v, int | float) and math.isfinite(v):
-                out.setdefault(name, {})[item_id] = float(v)
-    return out
+def _groups(df: pd.DataFrame, key: str, names: list[str]) -> Iterator[tuple[str, Any]]:
+    """(name, rows of df with df[key] == name, or None when there are none) for each name."""
+    groups = dict(iter(df.groupby(key, sort=False))) if len(df) else {}
+    for name in names:
+        yield name, groups.get(name)
 
 
-def _compare_metrics(out_a, out_b, shared: set[str], cmp: Comparison) -> None:  # noqa: ANN001
-    va, vb = _metric_values(out_a), _metric_values(out_b)
-    ids_a = dict(zip(out_a.item_id, out_a.output_id, strict=True))
-    ids_b = dict(zip(out_b.item_id, out_b.output_id, strict=True))
-    for name in sorted(set(va) | set(vb)):
-        both = sorted(set(va.get(name, {})) & set(vb.get(name, {})) & shared)
-        if not both:
+def _compare_metrics(store: Store, id_a: str, id_b: str, cmp: Comparison) -> None:
+    pairs = q.metric_pairs(store, id_a, id_b)
+    names = sorted(set(pairs.metric))
+    # the items both runs answered with a value of that metric
+    both = pairs[pairs.value_a.notna() & pairs.value_b.notna()]
+    for name, g in _groups(both, "metric", names):
+        if g is None:
             cmp.notes.append(f"metric {name!r} is not in both runs: not compared")
             continue
-        xa = [va[name][i] for i in both]
-        xb = [vb[name][i] for i in both]
+        xa, xb = g.value_a.to_numpy(dtype=float), g.value_b.to_numpy(dtype=float)
         # lm-eval names a metric under a non-default filter "metric,filter"
         better = "lower" if name.split(",")[0] in LOWER_IS_BETTER else "higher"
-        binary = all(v in (0.0, 1.0) for v in xa + xb) and better == "higher"
+        binary = bool(((xa == 0.0) | (xa == 1.0)).all() and ((xb == 0.0) | (xb == 1.0)).all()
+                      and better == "higher")
         if binary:
-            pairs = [(x == 1.0, y == 1.0) for x, y in zip(xa, xb, strict=True)]
-            row = _binary_row("metric", name, pairs, fail_value=False, confidence=cmp.confidence)
-            trans = [_transition(x, y, fail_value=False) for x, y in pairs]
+            pa, pb = xa == 1.0, xb == 1.0
+            row = _binary_row("metric", name, pa, pb, fail_value=False, confidence=cmp.confidence)
+            trans = _transitions(pa, pb, fail_value=False)
         else:
             row, trans = _continuous_row(name, xa, xb, better, cmp.confidence)
         cmp.rows.append(row)
-        for i, x, y, t in zip(both, xa, xb, trans, strict=True):
-            cmp.transitions.append(ItemChange(i, "metric", name, x, y, t, ids_a[i], ids_b[i]))
+        cmp.transitions.add(g.assign(kind="metric", name=name, a=xa, b=xb, transition=trans))
 
 
-def _transition(a: bool, b: bool, fail_value: bool) -> Transition:
+def _transitions(a: np.ndarray, b: np.ndarray, fail_value: bool) -> np.ndarray:
+    """Per item: 'fixed' (failed in A, not in B), 'regressed', 'still_failing' or
+    'still_passing'; an item fails when its outcome equals ``fail_value``."""
+    import numpy as np
+
     fa, fb = a == fail_value, b == fail_value
-    if fa and not fb:
-        return "fixed"
-    if fb and not fa:
-        return "regressed"
-    return "still_failing" if fa else "still_passing"
+    return np.select([fa & ~fb, fb & ~fa, fa], ["fixed", "regressed", "still_failing"],
+                     default="still_passing").astype(object)
 
 
-def _binary_row(kind: Literal["category", "metric"], name: str, pairs: list[tuple[bool, bool]],
+def _binary_row(kind: Literal["category", "metric"], name: str, a: np.ndarray, b: np.ndarray,
                 fail_value: bool, confidence: float) -> Row:
     """A row for a pass/fail outcome. Categories report error rates, metrics success rates."""
-    n = len(pairs)
-    counts = {"fixed": 0, "regressed": 0, "still_failing": 0, "still_passing": 0}
-    for a, b in pairs:
-        counts[_transition(a, b, fail_value)] += 1
-    ka = sum(1 for a, _ in pairs if a)  # the reported rate counts True: failures or successes
-    kb = sum(1 for _, b in pairs if b)
-    xa = [float(a) for a, _ in pairs]
-    xb = [float(b) for _, b in pairs]
+    n = len(a)
+    fa, fb = a == fail_value, b == fail_value
+    counts = {"fixed": int((fa & ~fb).sum()), "regressed": int((fb & ~fa).sum()),
+              "still_failing": int((fa & fb).sum()), "still_passing": int((~fa & ~fb).sum())}
+    ka, kb = int(a.sum()), int(b.sum())  # the reported rate counts True: failures or successes
     return Row(
         kind=kind, name=name, n=n, better="lower" if kind == "category" else "higher",
         binary=True, a=ka / n, b=kb / n,
         ci_a=wilson_ci(ka, n, confidence), ci_b=wilson_ci(kb, n, confidence),
-        delta=(kb - ka) / n, delta_ci=paired_bootstrap_ci(xa, xb, confidence),
+        delta=(kb - ka) / n,
+        delta_ci=paired_bootstrap_ci(a.astype(float), b.astype(float), confidence),
         fixed=counts["fixed"], regressed=counts["regressed"],
         still_failing=counts["still_failing"], still_passing=counts["still_passing"],
         unchanged=counts["still_failing"] + counts["still_passing"],
@@ -267,20 +328,22 @@ def _binary_row(kind: Literal["category", "metric"], name: str, pairs: list[tupl
     )
 
 
-def _continuous_row(name: str, xa: list[float], xb: list[float], better: str,
-                    confidence: float) -> tuple[Row, list[Transition]]:
+def _continuous_row(name: str, xa: np.ndarray, xb: np.ndarray, better: str,
+                    confidence: float) -> tuple[Row, np.ndarray]:
+    import numpy as np
+
     sign = 1.0 if better == "higher" else -1.0
-    trans: list[Transition] = []
-    for x, y in zip(xa, xb, strict=True):
-        d = sign * (y - x)
-        trans.append("fixed" if d > 0 else "regressed" if d < 0 else "unchanged")
-    fixed, regressed = trans.count("fixed"), trans.count("regressed")
+    d = sign * (xb - xa)
+    trans = np.select([d > 0, d < 0], ["fixed", "regressed"], default="unchanged").astype(object)
+    fixed, regressed = int((d > 0).sum()), int((d < 0).sum())
     n = len(xa)
+    # sums as Python floats in item order, as the per-item code summed them
+    sum_a, sum_b = sum(xa.tolist()), sum(xb.tolist())
     row = Row(
         kind="metric", name=name, n=n, better=better, binary=False,  # type: ignore[arg-type]
-        a=sum(xa) / n, b=sum(xb) / n,
+        a=sum_a / n, b=sum_b / n,
         ci_a=bootstrap_mean_ci(xa, confidence), ci_b=bootstrap_mean_ci(xb, confidence),
-        delta=(sum(xb) - sum(xa)) / n, delta_ci=paired_bootstrap_ci(xa, xb, confidence),
+        delta=(sum_b - sum_a) / n, delta_ci=paired_bootstrap_ci(xa, xb, confidence),
         fixed=fixed, regressed=regressed, still_failing=None, still_passing=None,
         unchanged=n - fixed - regressed, p_value=mcnemar_exact(fixed, regressed),
     )

@@ -59,6 +59,12 @@ def sign_test(improved: int, worsened: int) -> float:
     return mcnemar_exact(improved, worsened)
 
 
+# Up to this many values, resampling draws item indices (results stay what they always were);
+# above it, data with at most DISCRETE_MAX_VALUES distinct values draws multinomial counts.
+EXACT_RESAMPLE_MAX = 20_000
+DISCRETE_MAX_VALUES = 64
+
+
 def bootstrap_mean_ci(values: Sequence[float], confidence: float = 0.95, n_boot: int = 2000,
                       seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of a mean. Deterministic for a given seed."""
@@ -70,6 +76,17 @@ def bootstrap_mean_ci(values: Sequence[float], confidence: float = 0.95, n_boot:
     if x.size == 1 or np.all(x == x[0]):
         return (float(x[0]), float(x[0]))
     rng = np.random.default_rng(seed)
+    if x.size > EXACT_RESAMPLE_MAX:
+        values, counts = np.unique(x, return_counts=True)
+        if values.size <= DISCRETE_MAX_VALUES:
+            # Few distinct values (pass/fail, or the -1/0/1 of a paired difference): how often
+            # each value is drawn in a resample of n items is multinomial, so draw those counts
+            # instead of n indices per resample. Same bootstrap distribution, O(values) per
+            # resample instead of O(n): seconds become milliseconds at 500,000 items.
+            drawn = rng.multinomial(x.size, counts / x.size, size=n_boot)
+            means = drawn @ values / x.size
+            tail = (1.0 - confidence) / 2.0
+            return (float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail)))
     # resample in chunks so memory stays bounded for large suites
     chunk = max(1, min(n_boot, 2_000_000 // x.size))
     means = np.concatenate([
