@@ -168,10 +168,15 @@ def _fingerprint(spec: SuiteSpec, items: list[Item]) -> str:
     return h.hexdigest()
 
 
+def _loc(parts: tuple[Any, ...]) -> str:
+    """A pydantic error location as one printable line (odd keys shown quoted)."""
+    return ".".join(str(p) if str(p).isprintable() else repr(p) for p in parts)
+
+
 def _pyd_errors(exc: ValidationError) -> list[str]:
     out = []
     for e in exc.errors():
-        loc = ".".join(str(p) for p in e["loc"])
+        loc = _loc(e["loc"])
         out.append(f"{loc}: {e['msg']}" if loc else e["msg"])
     return out
 
@@ -311,7 +316,7 @@ def inspect_suite(path: str | Path) -> Suite:
         for e in exc.errors():
             top = str(e["loc"][0]) if e["loc"] else ""
             line = _yaml_line(node, top)
-            loc = ".".join(str(p) for p in e["loc"])
+            loc = _loc(e["loc"])
             problems.append(f"{path}:{line or 1}: {loc}: {e['msg']}")
         return empty
 
