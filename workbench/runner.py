@@ -224,16 +224,19 @@ def run_suite(
     ident = {**gen, "dtype": getattr(loaded, "dtype", None)}
     keys = [cache_key(fp, r, ident) for r in rendered]
 
-    store.upsert_model(fp, loaded.name, spec=loaded.spec, base=loaded.base,
-                       adapter=loaded.adapter, parent_id=loaded.parent_fingerprint,
-                       kind=loaded.kind, meta={"device": loaded.device, "dtype": loaded.dtype})
-    store.upsert_suite(suite.suite_id, suite.name, suite.source,
-                       str(suite.path) if suite.path else None, suite.fingerprint,
-                       suite.spec.model_dump(mode="json"), items_frame(suite.items))
-    run_id, resumed = store.start_run(
-        model_id=fp, model_name=loaded.name, suite_id=suite.suite_id,
-        config_key=config_key(fp, suite.fingerprint, ident, split), gen_config=gen,
-        seed=suite.generation.seed, versions=library_versions())
+    # One connection for the bookkeeping: opening and closing the database file costs tens of
+    # milliseconds each time, and a rerun of an unchanged suite is little but bookkeeping.
+    with store.connect(write=True):
+        store.upsert_model(fp, loaded.name, spec=loaded.spec, base=loaded.base,
+                           adapter=loaded.adapter, parent_id=loaded.parent_fingerprint,
+                           kind=loaded.kind, meta={"device": loaded.device, "dtype": loaded.dtype})
+        store.upsert_suite(suite.suite_id, suite.name, suite.source,
+                           str(suite.path) if suite.path else None, suite.fingerprint,
+                           suite.spec.model_dump(mode="json"), items_frame(suite.items))
+        run_id, resumed = store.start_run(
+            model_id=fp, model_name=loaded.name, suite_id=suite.suite_id,
+            config_key=config_key(fp, suite.fingerprint, ident, split), gen_config=gen,
+            seed=suite.generation.seed, versions=library_versions())
     try:
         summary = _execute(store, run_id, loaded, items, list(prompts), list(rendered), keys,
                            check_list, metric_names, suite, batch_size, progress, on_progress)
@@ -254,12 +257,13 @@ def _execute(store: Store, run_id: str, loaded: Any, items: list[Item], prompts:
              on_progress: Callable[[int, int], None] | None) -> dict[str, Any]:
     gen_cfg = suite.generation
     writer = _Writer(store, run_id, checks, metric_names, gen_cfg.max_new_tokens)
-    done = store.done_item_ids(run_id)
-    todo = [k for k, it in enumerate(items) if it.id not in done]
+    with store.connect():  # both lookups on one connection (see run_suite)
+        done = store.done_item_ids(run_id)
+        todo = [k for k, it in enumerate(items) if it.id not in done]
+        hits = store.cached_outputs([keys[k] for k in todo])
     total, finished = len(todo), 0
 
     # 1. outputs some earlier run stored under the same cache key: copy them
-    hits = store.cached_outputs([keys[k] for k in todo])
     by_key = {row.cache_key: row for row in hits.itertuples()} if len(hits) else {}
     copy = [k for k in todo if keys[k] in by_key]
     for s in range(0, len(copy), CACHED_CHUNK):
@@ -304,12 +308,14 @@ def _execute(store: Store, run_id: str, loaded: Any, items: list[Item], prompts:
             bar.stop()
     gen_s = time.perf_counter() - t0
 
-    agg = _aggregate(store, run_id)
-    metrics = {**agg["metrics"], "findings": {c: v["flagged"] for c, v in agg["findings"].items()},
-               "n_outputs": agg["n_outputs"], "tokens_out": agg["tokens_out"]}
-    if writer.check_errors and any(writer.check_errors.values()):
-        metrics["check_errors"] = writer.check_errors
-    store.finish_run(run_id, metrics)
+    with store.connect(write=True):  # read back and finish on one connection (see run_suite)
+        agg = _aggregate(store, run_id)
+        metrics = {**agg["metrics"],
+                   "findings": {c: v["flagged"] for c, v in agg["findings"].items()},
+                   "n_outputs": agg["n_outputs"], "tokens_out": agg["tokens_out"]}
+        if writer.check_errors and any(writer.check_errors.values()):
+            metrics["check_errors"] = writer.check_errors
+        store.finish_run(run_id, metrics)
     return {
         "status": "finished",
         "items": len(items),
