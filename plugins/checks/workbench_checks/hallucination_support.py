@@ -25,6 +25,7 @@ _ASCII_TOKEN_RE = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*|[0-9]+(?:[.,:/][0-9]+)*(
 _NUM_RE = re.compile(r"\d")
 _SENT_END_RE = re.compile(r"[.!?:;\n]\s*$")
 _ORDINAL_END_RE = re.compile(r"(st|nd|rd|th)$")
+_FUZZY_CELLS = 4_000_000
 
 # English function words: they carry no claim of their own, so their support is not checked.
 FUNCTION_WORDS = frozenset(
@@ -255,15 +256,20 @@ class Evidence:
                     fuzzy.append(tok)
         if fuzzy:
             words = self.words
-            scores = process.cdist(
-                fuzzy, words, scorer=fuzz.ratio, score_cutoff=fuzzy_cutoff, workers=1
-            )
-            # argmax picks the first of equal scores, as extractOne does; below the cutoff
-            # cdist scores 0, so a 0 is no match (unless the cutoff itself is 0)
-            best = scores.argmax(axis=1).tolist()
-            top = scores.max(axis=1).tolist()
-            for tok, j, sc in zip(fuzzy, best, top, strict=True):
-                out[tok] = words[j] if sc > 0 or fuzzy_cutoff <= 0 else None
+            # in blocks of rows, so a huge output against a huge context never holds the whole
+            # score matrix (at most ~_FUZZY_CELLS float32 cells, 16 MB, at a time)
+            step = max(1, _FUZZY_CELLS // len(words))
+            for i in range(0, len(fuzzy), step):
+                block = fuzzy[i : i + step]
+                scores = process.cdist(
+                    block, words, scorer=fuzz.ratio, score_cutoff=fuzzy_cutoff, workers=1
+                )
+                # argmax picks the first of equal scores, as extractOne does; below the cutoff
+                # cdist scores 0, so a 0 is no match (unless the cutoff itself is 0)
+                best = scores.argmax(axis=1).tolist()
+                top = scores.max(axis=1).tolist()
+                for tok, j, sc in zip(block, best, top, strict=True):
+                    out[tok] = words[j] if sc > 0 or fuzzy_cutoff <= 0 else None
         return out
 
     def _match_number(self, tok: str) -> str | None:
