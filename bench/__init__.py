@@ -48,3 +48,18 @@ def median_times(fns: dict, repeats: int) -> dict[str, list[float]]:
             fn()
             times[name].append(time.perf_counter() - t0)
     return {name: sorted(ts) for name, ts in times.items()}
+
+
+def peak_rss_mb() -> int:
+    """This process's peak resident memory in MB: VmHWM from /proc (the high-water mark of this
+    program's own memory; ``ru_maxrss`` on Linux also carries the peak of the process that
+    spawned it across exec), else ``ru_maxrss``."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    except OSError:
+        pass
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

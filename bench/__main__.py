@@ -70,10 +70,9 @@ def run_one(name: str) -> dict:
 
 def _child(name: str, out: str) -> int:
     import importlib
-    import resource
 
     figures = importlib.import_module(f"bench.{name}").run() or {}
-    figures["_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    figures["_peak_rss_mb"] = bench.peak_rss_mb()
     Path(out).write_text(json.dumps(figures, default=str))
     return 0
 

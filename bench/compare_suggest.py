@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import pick
+from bench import peak_rss_mb, pick
 
 TOPICS = 24
 WORDS = 40
@@ -182,8 +182,6 @@ def run() -> dict:
 
 def _large_pool() -> dict:
     """suggest with a 30,000-row pool: time and peak memory (similarity is computed in blocks)."""
-    import resource
-
     from workbench.store import Store
     from workbench.suggest import suggest
 
@@ -199,7 +197,7 @@ def _large_pool() -> dict:
             "pool_rows": pool + 50, "failures": sum(v["failures"] for v in res.per_category.values()),
             "suggestions": len(res.rows), "seconds": round(time.perf_counter() - t0, 1),
             "cpu_seconds": round(time.process_time() - c0, 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "peak_rss_mb": peak_rss_mb(),
         }
 
 

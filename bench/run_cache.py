@@ -8,7 +8,7 @@ one process, ``repeats`` fresh databases each, interleaved; the ratio is of the 
 is loaded once, outside the timing.
 
 All of it runs in a child process, which reports its own peak resident memory
-(``getrusage(RUSAGE_SELF).ru_maxrss``): that of runs of the demo suite, model and checks included.
+(VmHWM): that of runs of the demo suite, model and checks included.
 
     python -m bench.run_cache [--repeats 3]
 
@@ -21,7 +21,6 @@ import argparse
 import dataclasses
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -76,7 +75,7 @@ def measure(repeats: int, reruns: int = 3) -> dict:
         "first_runs_s": [round(x, 3) for x in first],
         "reruns_s": [round(x, 3) for x in again],
         "speedup_rerun": round(f / a, 1),
-        "run_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "run_peak_rss_mb": bench.peak_rss_mb(),
     }
 
 

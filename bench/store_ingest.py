@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -115,7 +114,7 @@ def run(n_outputs: int | None = None, batch: int = 100_000) -> dict:
         times.sort()
         figures["failures_page_ms_median"] = round(statistics.median(times) * 1000, 1)
         figures["failures_page_ms_p95"] = round(times[int(0.95 * (len(times) - 1))] * 1000, 1)
-        figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        figures["peak_rss_mb"] = bench.peak_rss_mb()
         figures["dashboard"] = dashboard_memory(db)
         return figures
 
@@ -148,7 +147,7 @@ def _render_dashboard(db: str) -> dict:
         seconds[page.removesuffix(".py")] = round(time.perf_counter() - t, 2)
         problems += [f"{page}: {e.value}" for e in list(at.exception) + list(at.error)]
     return {"page_seconds": seconds, "problems": problems,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            "peak_rss_mb": bench.peak_rss_mb()}
 
 
 if __name__ == "__main__":
