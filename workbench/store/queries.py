@@ -314,27 +314,49 @@ def failures_page(store: Store, *, run_id: Filter = None, suite_id: Filter = Non
         if total is None and not in_pass:
             total = count_failures(store, **filters)
         # pick the page on narrow keys first, then read the wide columns of those rows only
-        rows = store.query_df(
-            "WITH page AS (SELECT o.output_id"
-            + (", count(*) OVER () AS _total" if in_pass else ", NULL AS _total")
-            + " FROM outputs o" + q.joins + q.where + _ORDER + " LIMIT ? OFFSET ?)"
-            " SELECT o.output_id, o.run_id, o.item_id, o.text, o.finish_reason, o.tokens_out,"
-            " o.rendered_prompt, r.model_name, r.suite_id, s.name AS suite_name,"
-            " i.prompt, i.reference, i.context, i.tags, page._total"
-            " FROM page JOIN outputs o ON o.output_id = page.output_id"
-            " JOIN runs r ON r.run_id = o.run_id LEFT JOIN suites s ON s.suite_id = r.suite_id"
-            " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id" + _ORDER,
+        page = store.query_df(
+            "SELECT o.output_id, o.item_id"
+            + (", count(*) OVER () AS _total" if in_pass else "")
+            + " FROM outputs o" + q.joins + q.where + _ORDER + " LIMIT ? OFFSET ?",
             [*q.params, limit, offset],
         )
         if in_pass:
-            if len(rows):
-                total = int(rows._total.iloc[0])
+            if len(page):
+                total = int(page._total.iloc[0])
             else:  # past the end, or nothing matches: count on its own
                 total = 0 if offset == 0 else count_failures(store, **filters)
-        rows = rows.drop(columns=["_total"])
+        rows = _page_rows(store, list(page.output_id), list(page.item_id))
         found = findings_for(store, list(rows.output_id))
     return FailurePage(total=total, rows=rows, findings=found, limit=limit, offset=offset,
                        filters=filters)
+
+
+def _page_rows(store: Store, output_ids: list[str], item_ids: list[str]) -> pd.DataFrame:
+    """The wide columns of a page's outputs, in the failure browser's order.
+
+    Both tables are narrowed by literal key lists before joining: a join on the keys alone
+    would hash all of outputs and items (a million rows each) to find fifty.
+    """
+    params: list[Any] = []
+    if not output_ids:  # the same columns, no rows
+        output_ids, item_ids = [""], [""]
+        where = " WHERE false"
+    else:
+        where = ""
+    outs = _in("output_id", output_ids, params)
+    items = _in("item_id", list(dict.fromkeys(item_ids)), params)
+    return store.query_df(
+        "WITH o AS (SELECT output_id, run_id, item_id, text, finish_reason, tokens_out,"
+        f"   rendered_prompt FROM outputs WHERE {outs}),"
+        " i AS (SELECT suite_id, item_id, prompt, reference, context, tags FROM items"
+        f"   WHERE {items})"
+        " SELECT o.output_id, o.run_id, o.item_id, o.text, o.finish_reason, o.tokens_out,"
+        " o.rendered_prompt, r.model_name, r.suite_id, s.name AS suite_name,"
+        " i.prompt, i.reference, i.context, i.tags"
+        " FROM o JOIN runs r ON r.run_id = o.run_id LEFT JOIN suites s ON s.suite_id = r.suite_id"
+        " LEFT JOIN i ON i.suite_id = r.suite_id AND i.item_id = o.item_id" + where + _ORDER,
+        params,
+    )
 
 
 def findings_for(store: Store, output_ids: Iterable[str]) -> pd.DataFrame:
