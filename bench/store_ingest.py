@@ -1,11 +1,13 @@
 """Store at scale: ingest 1M outputs + 3M findings through the Store, then time the failure
 browser's queries (``queries.failures_page``: run + category + free text, a page of 50, counted
-as the page counts them) at that size, and the dashboard's peak memory on that database (a child
-process renders every page with Streamlit's AppTest and reports its own peak RSS).
+as the page counts them; varied categories, words and offsets up to deep pages) at that size,
+the dashboard's peak memory on that database (a child process renders every page with
+Streamlit's AppTest and reports its own peak RSS), and ``compare_runs`` on two runs of 500,000
+items.
 
-    python -m bench.store_ingest [--outputs 1000000]
+    python -m bench.store_ingest [--outputs 1000000] [--compare-items 500000]
 
-BENCH_QUICK=1 (or BENCH_STORE_OUTPUTS) makes the database smaller.
+BENCH_QUICK=1 (or BENCH_STORE_OUTPUTS, BENCH_COMPARE_ITEMS) makes the databases smaller.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ def run(n_outputs: int | None = None, batch: int = 100_000) -> dict:
                                                 bench.pick(1_000_000, 20_000)))
     batch = min(batch, n_outputs)
     rng = np.random.default_rng(0)
+    figures: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "big.duckdb"
         store = Store(db)
@@ -93,7 +96,7 @@ def run(n_outputs: int | None = None, batch: int = 100_000) -> dict:
             store.add_outputs(out, fnd)
         ingest_s = time.perf_counter() - t0
         del batches
-        figures = {
+        figures |= {
             "outputs": n_outputs,
             "findings": n_findings,
             "ingest_seconds": round(ingest_s, 2),
@@ -105,18 +108,76 @@ def run(n_outputs: int | None = None, batch: int = 100_000) -> dict:
 
         ro = Store(db, read_only=True)
         times = []
-        for i, (cat, text) in enumerate([(c, w) for c in CATEGORIES for w in
-                                         ("harbour", "vell", "museums", "zzz")] * 3):
+        # varied: every category (one with no findings), common/rare/absent words, first,
+        # near and deep pages (offset 50,000 is past the end for most filters)
+        offsets = (0, 50, 1_000, 5_000, 50_000)
+        cases = [(c, w) for c in CATEGORIES for w in ("harbour", "vell", "museums", "zzz")] * 2
+        for i, (cat, text) in enumerate(cases):
             t = time.perf_counter()
             queries.failures_page(ro, run_id=run_id, category=cat, text=text,
-                                  limit=50, offset=(i % 5) * 50)
+                                  limit=50, offset=offsets[i % len(offsets)])
             times.append(time.perf_counter() - t)
         times.sort()
         figures["failures_page_ms_median"] = round(statistics.median(times) * 1000, 1)
         figures["failures_page_ms_p95"] = round(times[int(0.95 * (len(times) - 1))] * 1000, 1)
         figures["peak_rss_mb"] = bench.peak_rss_mb()
         figures["dashboard"] = dashboard_memory(db)
-        return figures
+    figures["compare"] = compare_at_scale()
+    return figures
+
+
+COMPARE_RATES = {"repetition": 0.12, "misspelling": 0.06, "hallucination": 0.12, "length": 0.03}
+
+
+def _compare_run(store, model: str, n: int, rng: np.random.Generator, scale: float) -> str:  # noqa: ANN001
+    run_id, _ = store.start_run(model_id=model, model_name=model, suite_id="syn@1",
+                                config_key=model, gen_config={}, seed=0)
+    step = 100_000
+    for start in range(0, n, step):
+        idx = np.arange(start, min(n, start + step))
+        oids = [f"{run_id}:{i}" for i in idx]
+        em = rng.random(len(idx)) > 0.4 * scale
+        outs = pd.DataFrame({
+            "output_id": oids, "run_id": run_id, "item_id": [f"e{i}" for i in idx], "text": "x",
+            "metrics": np.where(em, json.dumps({"exact_match": 1.0}),
+                                json.dumps({"exact_match": 0.0})),
+        })
+        finds = pd.concat([pd.DataFrame({
+            "output_id": oids, "run_id": run_id, "check_name": c, "category": c,
+            "flagged": rng.random(len(idx)) < p * scale, "score": 0.5,
+        }) for c, p in COMPARE_RATES.items()], ignore_index=True)
+        store.add_outputs(outs, finds)
+    store.finish_run(run_id, {})
+    return run_id
+
+
+def compare_at_scale(n_items: int | None = None) -> dict:
+    """compare_runs end to end on two runs of the same N items (default 500,000): four error
+    categories and a binary per-sample metric; then one category's fixed items."""
+    from workbench.compare import compare_runs
+    from workbench.store import Store
+
+    n = n_items or int(os.environ.get("BENCH_COMPARE_ITEMS", bench.pick(500_000, 5_000)))
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "c.duckdb")
+        a = _compare_run(store, "a", n, rng, 1.0)
+        b = _compare_run(store, "b", n, rng, 0.9)
+        ro = Store(Path(tmp) / "c.duckdb", read_only=True)
+        t0 = time.perf_counter()
+        cmp = compare_runs(ro, a, b)
+        seconds = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        fixed = cmp.items("repetition", "fixed")
+        items_s = time.perf_counter() - t0
+        return {
+            "items_per_run": n,
+            "compare_seconds": round(seconds, 2),
+            "rows": len(cmp.rows),
+            "transitions": len(cmp.transitions),
+            "items_repetition_fixed_seconds": round(items_s, 3),
+            "repetition_fixed": len(fixed),
+        }
 
 
 def dashboard_memory(db: Path) -> dict:
@@ -153,10 +214,13 @@ def _render_dashboard(db: str) -> dict:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--outputs", type=int, default=None)
+    ap.add_argument("--compare-items", type=int, default=None)
     ap.add_argument("--dashboard", metavar="DB", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.dashboard:
         print(json.dumps(_render_dashboard(a.dashboard)))
         raise SystemExit(0)
+    if a.compare_items:
+        os.environ["BENCH_COMPARE_ITEMS"] = str(a.compare_items)
     for k, v in run(a.outputs).items():
         print(f"{k:<28} {v}")
