@@ -36,8 +36,9 @@ from pathlib import Path
 import bench
 
 
-def measure(model: str, repeats: int, reruns: int = 3) -> dict:
-    """First runs and reruns of the demo suite on ``model`` (demo or 100m), timed here."""
+def measure(model: str, repeats: int, reruns: int = 3, model_dir: str | None = None) -> dict:
+    """First runs and reruns of the demo suite on ``model`` (demo, or 100m saved in
+    ``model_dir``), timed here."""
     import torch
 
     from workbench.demo import DEMO_SUITE, ensure_demo_model
@@ -47,14 +48,7 @@ def measure(model: str, repeats: int, reruns: int = 3) -> dict:
     from workbench.suites import load_suite
 
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
-    tmp_model = tempfile.TemporaryDirectory()
-    if model == "demo":
-        path = ensure_demo_model(progress=False, small=bench.quick())
-    else:
-        from bench.generation import build_random_model
-
-        size = bench.pick({}, {"hidden": 64, "layers": 2, "intermediate": 128})
-        path = build_random_model(Path(tmp_model.name) / "m100", **size)
+    path = model_dir or ensure_demo_model(progress=False, small=bench.quick())
     loaded = load_model(str(path), model, device="cpu", dtype="float32")
     suite = load_suite(DEMO_SUITE)
     if bench.quick():  # a smoke run: the first 16 eval items, as a suite of their own
@@ -74,7 +68,6 @@ def measure(model: str, repeats: int, reruns: int = 3) -> dict:
                 res = run_suite(store, loaded, suite, batch_size=32, progress=False)
                 again.append(time.perf_counter() - t0)
             summary["rerun"] = res.summary
-    tmp_model.cleanup()
     f, a = statistics.median(first), statistics.median(again)
     return {
         "parameters_m": round(sum(p.numel() for p in loaded.model.parameters()) / 1e6, 1),
@@ -96,11 +89,18 @@ def measure(model: str, repeats: int, reruns: int = 3) -> dict:
 def run(repeats: int | None = None, models: tuple[str, ...] = ("demo", "100m")) -> dict:
     figures: dict = {"bar": "rerun >= 50x faster than the first run"}
     for model in models:
-        # the 100M model's first run is the slow part of this benchmark: once is enough
-        n = repeats or (bench.pick(3, 1) if model == "demo" else 1)
-        proc = subprocess.run([sys.executable, "-m", "bench.run_cache", "--child", model,
-                               "--repeats", str(n)], capture_output=True, text=True,
-                              cwd=bench.ROOT, env={**os.environ, "PYTHONPATH": str(bench.ROOT)})
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [sys.executable, "-m", "bench.run_cache", "--child", model]
+            if model == "100m":  # built here, so that the child's peak memory is the run's
+                from bench.generation import build_random_model
+
+                size = bench.pick({}, {"hidden": 64, "layers": 2, "intermediate": 128})
+                cmd += ["--model-dir", str(build_random_model(Path(tmp) / "m100", **size))]
+            # the 100M model's first run is the slow part of this benchmark: once is enough
+            n = repeats or (bench.pick(3, 1) if model == "demo" else 1)
+            proc = subprocess.run(cmd + ["--repeats", str(n)], capture_output=True, text=True,
+                                  cwd=bench.ROOT,
+                                  env={**os.environ, "PYTHONPATH": str(bench.ROOT)})
         if proc.returncode != 0:
             raise RuntimeError(f"child failed: {proc.stderr[-2000:]}")
         figures[model] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -112,8 +112,9 @@ if __name__ == "__main__":
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--models", nargs="+", default=["demo", "100m"], choices=["demo", "100m"])
     ap.add_argument("--child", choices=["demo", "100m"], help=argparse.SUPPRESS)
+    ap.add_argument("--model-dir", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(measure(a.child, a.repeats or 1)))
+        print(json.dumps(measure(a.child, a.repeats or 1, model_dir=a.model_dir)))
     else:
         print(json.dumps(run(a.repeats, tuple(a.models)), indent=2))
