@@ -220,6 +220,12 @@ class _FailureSql:
     findings_sql: str | None  # flagged/finding filters as one query over findings, if any
     findings_params: list[Any]
     output_level: bool  # whether a filter needs the outputs or items table (tag, text)
+    # the same WHERE split in two: run filters + the findings filter (narrow, on keys), and
+    # the tag/text filters that need the joins and the wide columns
+    key_where: str = ""
+    key_params: list[Any] = field(default_factory=list)
+    level_where: str = ""
+    level_params: list[Any] = field(default_factory=list)
 
 
 def _failure_sql(*, run_id: Filter, suite_id: Filter, category: Filter, check: Filter,
@@ -252,6 +258,7 @@ def _failure_sql(*, run_id: Filter, suite_id: Filter, category: Filter, check: F
 
     clauses = ["o." + c for c in run_clauses]
     params = list(run_params)
+    n_run = len(clauses)
     joins = ""
     tags, output_level = _values(tag), bool(_values(tag) or text)
     if output_level:
@@ -268,11 +275,16 @@ def _failure_sql(*, run_id: Filter, suite_id: Filter, category: Filter, check: F
         clauses.append(f"(o.text ILIKE ?{esc} OR coalesce(i.prompt, o.rendered_prompt)"
                        f" ILIKE ?{esc})")
         params.extend([_like(text), _like(text)] if esc else [f"%{text}%", f"%{text}%"])
+    level, level_params = clauses[n_run:], params[len(run_params):]
+    key, key_params = clauses[:n_run], list(run_params)
     if findings_sql:
         clauses.append(f"o.output_id IN ({findings_sql})")
         params.extend(findings_params)
+        key.append(clauses[-1])
+        key_params.extend(findings_params)
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    return _FailureSql(joins, where, params, findings_sql, findings_params, output_level)
+    return _FailureSql(joins, where, params, findings_sql, findings_params, output_level,
+                       " AND ".join(key), key_params, " AND ".join(level), level_params)
 
 
 def count_failures(store: Store, *, run_id: Filter = None, suite_id: Filter = None,
@@ -314,12 +326,26 @@ def failures_page(store: Store, *, run_id: Filter = None, suite_id: Filter = Non
         if total is None and not in_pass:
             total = count_failures(store, **filters)
         # pick the page on narrow keys first, then read the wide columns of those rows only
-        page = store.query_df(
-            "SELECT o.output_id, o.item_id"
-            + (", count(*) OVER () AS _total" if in_pass else "")
-            + " FROM outputs o" + q.joins + q.where + _ORDER + " LIMIT ? OFFSET ?",
-            [*q.params, limit, offset],
-        )
+        if in_pass and q.findings_sql:
+            # Findings narrow the outputs first, by key; only those rows are then read wide
+            # and joined for the text/tag filters (a text scan of every output, and a join of
+            # every output with its item, cost more than the whole page at 1M outputs).
+            page = store.query_df(
+                "WITH k AS MATERIALIZED (SELECT o.rowid AS rid FROM outputs o WHERE "
+                + q.key_where + "),"
+                " m AS MATERIALIZED (SELECT o.output_id, o.run_id, o.item_id FROM outputs o"
+                + q.joins + " WHERE o.rowid IN (SELECT rid FROM k) AND " + q.level_where + ")"
+                " SELECT o.output_id, o.item_id, (SELECT count(*) FROM m) AS _total FROM m o"
+                + _ORDER + " LIMIT ? OFFSET ?",
+                [*q.key_params, *q.level_params, limit, offset],
+            )
+        else:
+            page = store.query_df(
+                "SELECT o.output_id, o.item_id"
+                + (", count(*) OVER () AS _total" if in_pass else "")
+                + " FROM outputs o" + q.joins + q.where + _ORDER + " LIMIT ? OFFSET ?",
+                [*q.params, limit, offset],
+            )
         if in_pass:
             if len(page):
                 total = int(page._total.iloc[0])
