@@ -287,6 +287,16 @@ def _failure_sql(*, run_id: Filter, suite_id: Filter, category: Filter, check: F
                        " AND ".join(key), key_params, " AND ".join(level), level_params)
 
 
+def _narrowed(q: _FailureSql, select: str) -> str:
+    """``select`` over ``m``: the outputs that pass the findings filter (picked by key first),
+    then the text/tag filters. Parameters: ``q.key_params`` then ``q.level_params``."""
+    return ("WITH k AS MATERIALIZED (SELECT o.rowid AS rid FROM outputs o WHERE "
+            + q.key_where + "),"
+            " m AS MATERIALIZED (SELECT o.output_id, o.run_id, o.item_id FROM outputs o"
+            + q.joins + " WHERE o.rowid IN (SELECT rid FROM k) AND " + q.level_where + ") "
+            + select)
+
+
 def count_failures(store: Store, *, run_id: Filter = None, suite_id: Filter = None,
                    category: Filter = None, check: Filter = None, severity: Filter = None,
                    tag: Filter = None, text: str | None = None, flagged_only: bool = True) -> int:
@@ -297,6 +307,9 @@ def count_failures(store: Store, *, run_id: Filter = None, suite_id: Filter = No
         # no filter needs the outputs table: count distinct outputs in findings alone
         sql = "SELECT count(DISTINCT output_id) AS n FROM (" + q.findings_sql + ")"
         return int(store.query_df(sql, q.findings_params).n.iloc[0])
+    if q.findings_sql:  # findings and a text/tag filter: narrow by findings first
+        sql = _narrowed(q, "SELECT count(*) AS n FROM m")
+        return int(store.query_df(sql, [*q.key_params, *q.level_params]).n.iloc[0])
     sql = "SELECT count(*) AS n FROM outputs o" + q.joins + q.where
     return int(store.query_df(sql, q.params).n.iloc[0])
 
@@ -326,17 +339,14 @@ def failures_page(store: Store, *, run_id: Filter = None, suite_id: Filter = Non
         if total is None and not in_pass:
             total = count_failures(store, **filters)
         # pick the page on narrow keys first, then read the wide columns of those rows only
-        if in_pass and q.findings_sql:
+        if q.findings_sql and q.output_level:
             # Findings narrow the outputs first, by key; only those rows are then read wide
             # and joined for the text/tag filters (a text scan of every output, and a join of
             # every output with its item, cost more than the whole page at 1M outputs).
             page = store.query_df(
-                "WITH k AS MATERIALIZED (SELECT o.rowid AS rid FROM outputs o WHERE "
-                + q.key_where + "),"
-                " m AS MATERIALIZED (SELECT o.output_id, o.run_id, o.item_id FROM outputs o"
-                + q.joins + " WHERE o.rowid IN (SELECT rid FROM k) AND " + q.level_where + ")"
-                " SELECT o.output_id, o.item_id, (SELECT count(*) FROM m) AS _total FROM m o"
-                + _ORDER + " LIMIT ? OFFSET ?",
+                _narrowed(q, "SELECT o.output_id, o.item_id"
+                          + (", (SELECT count(*) FROM m) AS _total" if in_pass else "")
+                          + " FROM m o" + _ORDER + " LIMIT ? OFFSET ?"),
                 [*q.key_params, *q.level_params, limit, offset],
             )
         else:
