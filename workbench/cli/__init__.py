@@ -5,6 +5,7 @@ Heavy libraries (torch, transformers, lm_eval) are imported inside commands so `
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import sys
@@ -80,4 +81,19 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     if "--debug" in sys.argv[1:]:
         os.environ["WORKBENCH_DEBUG"] = "1"
-    app()
+    try:
+        app()
+        code: int = 0
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if "torch" in sys.modules:
+        # After a command that loaded torch and DuckDB, run every exit handler, then skip the
+        # interpreter's final module teardown: there DuckDB's bindings report their module
+        # constants as "leaked" (a wall of harmless warnings) and torch's teardown is slow.
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
