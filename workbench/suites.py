@@ -311,7 +311,7 @@ def inspect_suite(path: str | Path) -> Suite:
         problems.append(f"{path}:1: a suite must be a YAML mapping with at least 'name'")
         return empty
     try:
-        spec = SuiteSpec(**raw)
+        spec = SuiteSpec.model_validate(raw)
     except ValidationError as exc:
         for e in exc.errors():
             top = str(e["loc"][0]) if e["loc"] else ""
@@ -333,7 +333,7 @@ def inspect_suite(path: str | Path) -> Suite:
 
     def add(obj: dict[str, Any], where: str) -> None:
         try:
-            item = Item(**obj)
+            item = Item.model_validate(obj)
         except ValidationError as exc:
             for p in _pyd_errors(exc):
                 problems.append(f"{where}: {p}")

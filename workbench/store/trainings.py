@@ -12,20 +12,9 @@ from .store import Store, from_json, to_json
 
 def resolve_suggestion_set(store: Store, ref: str) -> dict[str, Any]:
     """A suggestion set row by id or unique id prefix ('latest' is the newest)."""
-    if ref == "latest":
-        df = store.query_df("SELECT * FROM suggestion_sets ORDER BY created_at DESC LIMIT 1")
-    else:
-        df = store.query_df(
-            "SELECT * FROM suggestion_sets WHERE set_id LIKE ? || '%' ORDER BY created_at DESC",
-            [ref],
-        )
-    if df.empty:
-        raise NotFoundError(f"no suggestion set {ref!r} in {store.path}")
-    if len(df) > 1 and ref not in set(df.set_id):
-        raise NotFoundError(f"suggestion set prefix {ref!r} is ambiguous ({len(df)} sets match)")
-    row = df.iloc[0].to_dict()
-    row["config"] = from_json(row.get("config"))
-    return row
+    from .suggestions import get_set
+
+    return get_set(store, ref)
 
 
 def suggestion_rows(store: Store, set_ids: list[str]) -> pd.DataFrame:
