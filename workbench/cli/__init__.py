@@ -9,6 +9,7 @@ import atexit
 import importlib
 import os
 import sys
+import warnings
 
 import click
 import typer
@@ -81,6 +82,8 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     if "--debug" in sys.argv[1:]:
         os.environ["WORKBENCH_DEBUG"] = "1"
+    # transformers' own deprecation notice, raised inside its code when an adapter is merged
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     try:
         app()
         code: int = 0
