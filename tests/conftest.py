@@ -40,6 +40,17 @@ def _workbench_home(tmp_path, monkeypatch):
     reset_plugins()
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread, and a shared test machine stays responsive."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
     from workbench.tiny import build_tokenizer

@@ -14,14 +14,7 @@ RIVERS = ["Lune", "Gafy", "Tour", "Wusarn", "Drost", "Rypith", "Osk", "Mire", "T
           "Pell", "Kast", "Brin", "Sorrel", "Ulm", "Yarrow"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -45,15 +45,7 @@ def _loaded(model_dir: Path, name: str = "tiny") -> SimpleNamespace:
     )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One torch thread: on a busy shared CPU, the tiny model runs many times faster."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,7 @@ from workbench.errors import ConfigError, ModelLoadError
 from workbench.generation import GenerationConfig, generate
 from workbench.models import load_model, parse_model_arg
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread, and the test machine is shared."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -113,8 +113,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Close the loop: base run -> checks -> suggest -> train -> rerun -> compare."""
         from ..loop import run_loop
+        from ..models import parse_model_arg
 
-        name, spec = ("base", model) if "=" not in model else model.split("=", 1)
+        name, spec = parse_model_arg(model) if "=" in model else ("base", model)
         overrides = train_overrides(
             r=r, alpha=lora_alpha, dropout=dropout, target_modules=target_modules, lr=lr,
             epochs=epochs, train_batch_size=train_batch_size, max_length=max_length, seed=seed,
