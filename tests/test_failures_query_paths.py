@@ -19,7 +19,7 @@ def data(tmp_path_factory):
     store = Store(tmp_path_factory.mktemp("fq") / "f.duckdb")
     items = pd.DataFrame([{
         "item_id": f"i{i:03d}",
-        # some items have no prompt: the search falls back to the rendered prompt
+        # the item's prompt is not searched: the rendered prompt (the model's input) is
         "prompt": None if i % 9 == 0 else f"ask about {rng.choice(WORDS)} {i}",
         "reference": None, "context": None, "split": "eval",
         "tags": ["geo"] if i % 3 == 0 else ["math"],
@@ -35,7 +35,8 @@ def data(tmp_path_factory):
             oid = f"{run_id}:{i:03d}"
             frames_o.append({"output_id": oid, "run_id": run_id, "item_id": f"i{i:03d}",
                              "text": " ".join(rng.choice(WORDS) for _ in range(4)).upper(),
-                             "rendered_prompt": f"render {rng.choice(WORDS)}"})
+                             "rendered_prompt": None if i % 11 == 0
+                             else f"render {rng.choice(WORDS)} ask {i}"})
             for check, cat in (("rep", "repetition"), ("len", "length"), ("hal", "hallucination")):
                 flagged = rng.random() < 0.4
                 frames_f.append({"output_id": oid, "run_id": run_id, "check_name": check,
@@ -64,7 +65,7 @@ def _expected(outs, finds, items, *, run_id=None, category=None, severity=None, 
     if tag:
         o = o[[isinstance(t, list) and tag in t for t in o.tags]]
     if text:
-        prompt = o.prompt.where(o.prompt.notna(), o.rendered_prompt)
+        prompt = o.rendered_prompt.fillna("")
         o = o[o.text.str.lower().str.contains(text.lower(), regex=False)
               | prompt.str.lower().str.contains(text.lower(), regex=False)]
     return list(o.sort_values(["run_id", "item_id", "output_id"]).output_id)
@@ -72,7 +73,7 @@ def _expected(outs, finds, items, *, run_id=None, category=None, severity=None, 
 
 @pytest.mark.parametrize("filters", [
     {"category": "repetition", "text": "harbour"},
-    {"category": "length", "severity": "high", "text": "Render"},   # rendered-prompt fallback
+    {"category": "length", "severity": "high", "text": "Render"},   # the rendered prompt
     {"category": "hallucination", "tag": "geo", "text": "ask"},
     {"text": "100%"},                                                # no findings filter
     {"tag": "math"},

@@ -35,7 +35,8 @@ def filters(options: queries.FilterOptions) -> dict:
                           placeholder="any severity")
     tags = sb.multiselect("Tag", options.tags, key="f_tag", placeholder="any tag")
     text = sb.text_input("Text contains", key="f_text",
-                         help="Case-insensitive substring of the output or the prompt").strip()
+                         help="Case-insensitive substring of the output or of the prompt "
+                              "as the model saw it").strip()
     flagged_only = sb.toggle("Only flagged outputs", value=True, key="f_flagged",
                              help="Off: every output, flagged or not, that matches")
     return dict(run_id=run_ids, suite_id=suites, category=cats, check=checks, severity=sevs,

