@@ -1,9 +1,9 @@
 """Store at scale: ingest 1M outputs + 3M findings through the Store (after the suite's 1M
 items, timed apart), then time the failure browser's queries (``queries.failures_page``: run +
-category + free text, a page of 50, counted as the page counts them; varied categories, words and offsets up to deep pages) at that size,
-the dashboard's peak memory on that database (a child process renders every page with
-Streamlit's AppTest and reports its own peak RSS), and ``compare_runs`` on two runs of 500,000
-items.
+category + free text, a page of 50, counted as the page counts them; varied categories, words
+and offsets up to deep pages) at that size, the dashboard's peak memory on that database (a child
+process renders every page with Streamlit's AppTest and reports its own peak RSS), and
+``compare_runs`` on two runs of 500,000 items.
 
     python -m bench.store_ingest [--outputs 1000000] [--compare-items 500000]
 
