@@ -85,10 +85,10 @@ def test_run_cache():
     figures = _run("run_cache")
     for model in ("demo", "100m"):
         f = figures[model]
-        assert f["generated_first"] == f["items"] == f["cached_rerun"] == 16
-        assert f["generated_rerun"] == 0
+        assert f["generated_first"] == f["items"] == f["cached_new_run"] == 16
+        assert f["generated_rerun"] == f["generated_new_run"] == 0 and f["reused_rerun"]
         _positive(f["first_run_s_median"], f["rerun_s_median"], f["speedup_rerun"],
-                  f["run_peak_rss_mb"])
+                  f["new_run_s_median"], f["speedup_new_run"], f["run_peak_rss_mb"])
 
 
 @pytest.mark.slow

@@ -97,11 +97,32 @@ def test_run_stores_outputs_and_rerun_is_served_from_cache(tmp_path, cli, varied
     assert len(outs) == 10 and not outs.cached.any()
     assert set(outs.finish_reason) <= {"eos", "stop", "length"} and (outs.tokens_in > 0).all()
 
-    # same suite and model again: nothing generated, every output copied from the cache
+    # same suite, model and checks again: the finished run is reported as it is, without
+    # loading the model (a load would fail here) or writing anything
+    import workbench.models
+
+    def no_load(*a, **k):
+        raise AssertionError("the model was loaded")
+
+    before = store.list_runs()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(workbench.models, "load_model", no_load)
+        same = run_json(cli, "--model", f"base={varied_dir}", "--suite", suite,
+                        "--plugins-dir", plugins_dir)
+    assert same["reused"] and same["run_id"] == first["run_id"] and not same["resumed"]
+    assert (same["generated"], same["cached"], same["skipped"]) == (0, 0, 10)
+    assert same["findings"] == first["findings"] and same["metrics"] == first["metrics"]
+    assert len(store.list_runs()) == len(before)
+    # other checks are another run (the outputs come from the cache)
+    other = run_json(cli, "--model", f"base={varied_dir}", "--suite", suite, "--no-checks")
+    assert other["run_id"] != first["run_id"] and not other["reused"]
+    assert (other["generated"], other["cached"], other["findings"]) == (0, 10, {})
+
+    # --new-run: a new run even so, every output copied from the cache
     again = run_json(cli, "--model", f"base={varied_dir}", "--suite", suite,
-                     "--plugins-dir", plugins_dir)
+                     "--plugins-dir", plugins_dir, "--new-run")
     assert again["run_id"] != first["run_id"] and not again["resumed"]
-    assert (again["generated"], again["cached"]) == (0, 10)
+    assert not again["reused"] and (again["generated"], again["cached"]) == (0, 10)
     outs2 = store.run_outputs(again["run_id"])
     assert outs2.cached.all() and list(outs2.text) == list(outs.text)
     assert again["findings"] == first["findings"]
@@ -318,3 +339,55 @@ def test_metrics_normalise_and_aggregate():
         "exact_match": 0.5, "n_scored": 2}
     with pytest.raises(SuiteError, match="unknown metric"):
         check_metric_names(["exact_match", "bleu"])
+
+
+def test_finished_run_is_reused_only_when_nothing_that_decides_it_changed(tmp_path, varied_dir):
+    from workbench import Check
+    from workbench.models import load_model
+    from workbench.runner import run_suite
+    from workbench.suites import load_suite
+
+    class Count(Check):
+        name, category, version = "count", "counted", "1"
+
+        class Options(Check.Options):
+            limit: int = 3
+
+        def run(self, records):
+            for r in records:
+                yield self.finding(r, flagged=len(r.output) > self.options.limit, score=0.5)
+
+    class Broken(Count):
+        name = "broken"
+
+        def run(self, records):
+            raise RuntimeError("boom")
+
+    suite = load_suite(make_suite(tmp_path / "s", 6))
+    store = Store(tmp_path / "r.duckdb")
+    loaded = load_model(str(varied_dir), "base")
+    first = run_suite(store, loaded, suite, batch_size=4, checks=[Count()], progress=False)
+    same = run_suite(store, loaded, suite, batch_size=4, checks=[Count()], progress=False)
+    assert same.run_id == first.run_id and same.summary["reused"]
+    assert same.summary["findings"] == first.summary["findings"]
+    assert same.summary["metrics"] == first.summary["metrics"]
+    # another option value, another version: new runs, the outputs from the cache
+    opts = run_suite(store, loaded, suite, batch_size=4, checks=[Count({"limit": 99})],
+                     progress=False)
+    assert opts.run_id != first.run_id and opts.summary["cached"] == 6
+    assert opts.summary["findings"]["counted"]["flagged"] == 0
+
+    class Count2(Count):
+        version = "2"
+
+    v2 = run_suite(store, loaded, suite, batch_size=4, checks=[Count2()], progress=False)
+    assert v2.run_id not in (first.run_id, opts.run_id) and not v2.summary["reused"]
+    # a run whose check raised is done again rather than reported as it is
+    bad = run_suite(store, loaded, suite, batch_size=4, checks=[Broken()], progress=False)
+    again = run_suite(store, loaded, suite, batch_size=4, checks=[Broken()], progress=False)
+    assert bad.summary["findings"]["counted"]["errors"] == 6
+    assert again.run_id != bad.run_id and not again.summary["reused"]
+    # new_run: recorded anew even though nothing changed
+    forced = run_suite(store, loaded, suite, batch_size=4, checks=[Count()], progress=False,
+                       new_run=True)
+    assert forced.run_id != first.run_id and forced.summary["cached"] == 6

@@ -354,6 +354,45 @@ def _load_tokenizer(dirs: list[Path], spec: str, trust_remote_code: bool) -> Any
     return tok
 
 
+@dataclass
+class _Checkpoint:
+    """Where a SPEC's files are and its fingerprint, found without loading any weights."""
+
+    dir: Path
+    fingerprint: str
+    base_spec: str | None = None  # adapters: the base they apply to
+    base_dir: Path | None = None
+    base_fingerprint: str | None = None
+
+
+def _checkpoint(spec: str, *, allow_pickle: bool = False,
+                trust_remote_code: bool = False) -> _Checkpoint:
+    base_spec, adapter_spec = _split_base_adapter(spec)
+    opts = {"allow_pickle": allow_pickle, "trust_remote_code": trust_remote_code}
+    d = resolve_dir(adapter_spec, **opts)
+    if base_spec is not None and not _is_adapter(d):
+        raise ModelLoadError(f"{adapter_spec!r} in {spec!r} is not a PEFT adapter "
+                             "(no adapter_config.json)")
+    if not _is_adapter(d):
+        return _Checkpoint(d, model_fingerprint(d, allow_pickle=allow_pickle))
+    base_spec = base_spec or _adapter_base(d)
+    base_dir = resolve_dir(base_spec, **opts)
+    if _is_adapter(base_dir):
+        raise ModelLoadError(f"the base of adapter {adapter_spec!r} is itself an adapter: {base_dir}")
+    base_fp = model_fingerprint(base_dir, allow_pickle=allow_pickle)
+    return _Checkpoint(d, adapter_fingerprint(d, base_fp, allow_pickle=allow_pickle),
+                       base_spec, base_dir, base_fp)
+
+
+def identify(spec: str, *, device: str | None = None, dtype: str | None = None,
+             allow_pickle: bool = False, trust_remote_code: bool = False) -> tuple[str, str]:
+    """(fingerprint, dtype) that ``load_model`` would give SPEC, without loading the weights:
+    enough to know whether a run of it is already stored (see ``runner.identity``)."""
+    dt = pick_dtype(dtype, pick_device(device))
+    c = _checkpoint(spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    return c.fingerprint, dt
+
+
 def load_model(
     spec: str,
     name: str | None = None,
@@ -373,26 +412,17 @@ def load_model(
     _quiet_transformers()
     dev = pick_device(device)
     dt = pick_dtype(dtype, dev)
-    base_spec, adapter_spec = _split_base_adapter(spec)
     opts = {"allow_pickle": allow_pickle, "trust_remote_code": trust_remote_code}
-    d = resolve_dir(adapter_spec, **opts)
-    if base_spec is not None and not _is_adapter(d):
-        raise ModelLoadError(f"{adapter_spec!r} in {spec!r} is not a PEFT adapter "
-                             "(no adapter_config.json)")
-    if not _is_adapter(d):
-        fp = model_fingerprint(d, allow_pickle=allow_pickle)
+    c = _checkpoint(spec, **opts)
+    d, fp = c.dir, c.fingerprint
+    if c.base_dir is None:
         model = _load_full(d, spec, device=dev, dtype=dt, **opts)
         tok = _load_tokenizer([d], spec, trust_remote_code)
         return LoadedModel(name=name, spec=spec, model=model, tokenizer=tok, fingerprint=fp,
                            base=str(d) if Path(spec).expanduser().exists() else spec,
                            kind="full", device=dev, dtype=dt)
 
-    base_spec = base_spec or _adapter_base(d)
-    base_dir = resolve_dir(base_spec, **opts)
-    if _is_adapter(base_dir):
-        raise ModelLoadError(f"the base of adapter {adapter_spec!r} is itself an adapter: {base_dir}")
-    base_fp = model_fingerprint(base_dir, allow_pickle=allow_pickle)
-    fp = adapter_fingerprint(d, base_fp, allow_pickle=allow_pickle)
+    base_spec, base_dir, base_fp = c.base_spec, c.base_dir, c.base_fingerprint
     base_model = _load_full(base_dir, base_spec, device=dev, dtype=dt, **opts)
     try:
         from peft import PeftModel

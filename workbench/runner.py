@@ -1,8 +1,10 @@
 """Run a suite on a loaded model: generate (or reuse cached outputs), check, score, store.
 
 A run is identified by ``config_key`` = hash(model fingerprint, suite fingerprint, generation
-config, split): starting the same run again resumes the unfinished one, skipping the items it
-already stored. Each output has a ``cache_key`` = hash(model fingerprint, rendered prompt,
+config, split, checks with their versions and options): starting the same run again resumes the
+unfinished one, skipping the items it already stored, and a finished one is simply reported again
+(nothing is generated, checked or written; ``new_run=True`` records a new run anyway). Each
+output has a ``cache_key`` = hash(model fingerprint, rendered prompt,
 generation config): an output stored by any earlier run under the same key is copied (marked
 ``cached``) instead of being generated again. Each batch of outputs is written with its findings
 in one short transaction, so a killed run loses at most the batch in flight.
@@ -50,8 +52,51 @@ def output_id(run_id: str, item_id: str) -> str:
     return hashlib.blake2b(f"{run_id}\0{item_id}".encode(), digest_size=10).hexdigest()
 
 
-def config_key(model_fp: str, suite_fp: str, gen: dict[str, Any], split: str) -> str:
-    return _hash("run", model_fp, suite_fp, gen, split)
+def checks_key(checks: Sequence[Check]) -> list[list[Any]]:
+    """What of the checks decides a run's findings: names, versions and options."""
+    return sorted([c.name, c.version, c.options.model_dump(mode="json")] for c in checks)
+
+
+def config_key(model_fp: str, suite_fp: str, gen: dict[str, Any], split: str,
+               checks: Sequence[Check] = ()) -> str:
+    return _hash("run", model_fp, suite_fp, gen, split, checks_key(checks))
+
+
+def identity(model_fp: str, dtype: str | None, suite: Suite, split: str,
+             checks: Sequence[Check]) -> str:
+    """The ``config_key`` of running ``suite`` on a model (its fingerprint and dtype, both known
+    before the weights load: see ``workbench.models.identify``)."""
+    # the dtype is part of what produced an output: bf16 and fp32 greedy texts can differ
+    ident = {**suite.generation.model_dump(), "dtype": dtype}
+    return config_key(model_fp, suite.fingerprint, ident, split, checks)
+
+
+def finished_run(store: Store, key: str, suite: Suite, split: str = "eval") -> RunResult | None:
+    """The finished run with identity ``key`` (see ``identity``), if one holds every item's
+    output with no check error: running it again would store the same thing. Its summary is the
+    one ``run_suite`` gives, marked ``reused``."""
+    if split not in ("eval", "train") or not store.path_exists():
+        return None
+    prior = store.finished_run(key)
+    if prior is None:
+        return None
+    metrics = dict(prior["metrics"] or {})
+    n_items = len(suite.split(split))
+    if prior["n_outputs"] != n_items or metrics.get("check_errors"):
+        return None
+    metrics.pop("tokens_out", None)
+    n_outputs = metrics.pop("n_outputs", prior["n_outputs"])
+    for k in ("findings", "category_counts"):
+        metrics.pop(k, None)
+    summary = {
+        "status": "finished", "reused": True, "items": n_items, "generated": 0, "cached": 0,
+        "skipped": n_items, "metrics": metrics, "findings": prior["findings"],
+        "n_outputs": n_outputs, "tokens_out_generated": 0,
+        "generation_s": 0.0, "items_per_s": None, "run_id": prior["run_id"], "resumed": False,
+        "model": prior["model_name"], "model_id": prior["model_id"], "suite": suite.name,
+        "suite_id": suite.suite_id, "split": split,
+    }
+    return RunResult(run_id=prior["run_id"], resumed=False, summary=summary)
 
 
 def cache_key(model_fp: str, rendered_prompt: str, gen: dict[str, Any]) -> str:
@@ -197,11 +242,15 @@ def run_suite(
     split: str = "eval",
     progress: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
+    new_run: bool = False,
 ) -> RunResult:
     """Run ``suite`` (its ``split`` items) on ``loaded`` and store everything.
 
     ``checks=None`` runs the suite's ``checks:`` selection (every registered check when it has
     none); pass ``[]`` for no checks. ``on_progress(done, total)`` is called after each batch.
+    A finished run of the same model, suite, generation config and checks is returned as it is
+    (``summary["reused"]``) unless ``new_run``: then a new run is recorded, its outputs copied
+    from the cache and checked again.
     """
     if suite.source == "lm-eval":
         from .lmeval import run_lmeval_suite  # type: ignore[import-not-found]
@@ -215,12 +264,14 @@ def run_suite(
         raise SuiteError(f"suite {suite.name!r} has no items in split {split!r}")
     metric_names = check_metric_names(suite.spec.metrics)
     check_list = select_checks(suite) if checks is None else list(checks)
+    fp = loaded.fingerprint
+    key = identity(fp, getattr(loaded, "dtype", None), suite, split, check_list)
+    if not new_run and (done := finished_run(store, key, suite, split)) is not None:
+        return done
     # render every prompt before anything is written: a template/chat problem fails cleanly
     prompts, rendered = zip(*(prompt_for(suite, it, loaded.tokenizer) for it in items),
                             strict=True)
     gen = suite.generation.model_dump()
-    fp = loaded.fingerprint
-    # the dtype is part of what produced an output: bf16 and fp32 greedy texts can differ
     ident = {**gen, "dtype": getattr(loaded, "dtype", None)}
     keys = [cache_key(fp, r, ident) for r in rendered]
 
@@ -235,7 +286,7 @@ def run_suite(
                            suite.spec.model_dump(mode="json"), items_frame(suite.items))
         run_id, resumed = store.start_run(
             model_id=fp, model_name=loaded.name, suite_id=suite.suite_id,
-            config_key=config_key(fp, suite.fingerprint, ident, split), gen_config=gen,
+            config_key=key, gen_config=gen,
             seed=suite.generation.seed, versions=library_versions())
     try:
         summary = _execute(store, run_id, loaded, items, list(prompts), list(rendered), keys,
@@ -246,7 +297,7 @@ def run_suite(
     except BaseException as exc:
         store.finish_run(run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
-    summary.update(run_id=run_id, resumed=resumed, model=loaded.name, model_id=fp,
+    summary.update(run_id=run_id, resumed=resumed, reused=False, model=loaded.name, model_id=fp,
                    suite=suite.name, suite_id=suite.suite_id, split=split)
     return RunResult(run_id=run_id, resumed=resumed, summary=summary)
 
@@ -312,6 +363,7 @@ def _execute(store: Store, run_id: str, loaded: Any, items: list[Item], prompts:
         agg = _aggregate(store, run_id)
         metrics = {**agg["metrics"],
                    "findings": {c: v["flagged"] for c, v in agg["findings"].items()},
+                   "category_counts": agg["findings"],
                    "n_outputs": agg["n_outputs"], "tokens_out": agg["tokens_out"]}
         if writer.check_errors and any(writer.check_errors.values()):
             metrics["check_errors"] = writer.check_errors

@@ -33,9 +33,11 @@ def print_demo(summary: dict[str, Any], flagged: list[dict[str, Any]]) -> None:
         text = f["text"].replace("\n", " ")
         console.print(f"[bold]{f['item_id']}[/bold] [{', '.join(f['categories'])}] "
                       f"{text[:160]}{'...' if len(text) > 160 else ''}", highlight=False)
-    console.print(f"run {summary['run_id']}: {summary.get('generated', 0)} output(s) generated, "
-                  f"{summary.get('cached', 0)} from the cache; see `workbench show "
-                  f"{summary['run_id']}`", highlight=False)
+    done = ("unchanged, already stored" if summary.get("reused") else
+            f"{summary.get('generated', 0)} output(s) generated, "
+            f"{summary.get('cached', 0)} from the cache")
+    console.print(f"run {summary['run_id']}: {done}; see `workbench show {summary['run_id']}`",
+                  highlight=False)
 
 
 def demo_cmd(

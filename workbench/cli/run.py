@@ -81,10 +81,17 @@ def run_cmd(
     num_fewshot: Annotated[int | None, typer.Option(
         "--num-fewshot", min=0, help="lm-eval suites: few-shot examples per prompt.",
         show_default=False)] = None,
+    new_run: Annotated[bool, typer.Option(
+        "--new-run", help="Record a new run even when a finished run of the same model, suite, "
+        "generation config and checks is stored (by default that run is reported again and "
+        "the model is not even loaded). Outputs still come from the cache.")] = False,
     plugins_dir: PluginsDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run a suite on one or more checkpoints; store outputs, scores and findings."""
+    """Run a suite on one or more checkpoints; store outputs, scores and findings.
+
+    Outputs are cached by model, prompt and generation config, and an interrupted run resumes
+    where it stopped. Running an unchanged suite again reports the stored run at once."""
     from ..models import parse_model_arg
     from ..plugins import get_plugins
 
@@ -136,12 +143,24 @@ def run_cmd(
                     trust_remote_code=trust_remote_code, allow_pickle=allow_pickle))
             results.append(res.summary)
             continue
+        if not new_run:
+            stored = _stored_run(db, spec, the_suite, split, check_list, device=device,
+                                 dtype=dtype, trust_remote_code=trust_remote_code,
+                                 allow_pickle=allow_pickle)
+            if stored is not None:
+                stored.summary["model"] = name
+                if not as_json:
+                    err_console.print(f"[dim]{name}: unchanged, run {stored.run_id} already "
+                                      "holds every output (--new-run records another)[/dim]",
+                                      highlight=False, soft_wrap=True)
+                results.append(stored.summary)
+                continue
         loaded = load_model(spec, name, device=device, dtype=dtype, merge=not no_merge,
                             trust_remote_code=trust_remote_code, allow_pickle=allow_pickle)
         # opened once the first model loads: a bad suite or checkpoint leaves the database alone
         store = store or open_store(db)
         res = run_suite(store, loaded, the_suite, batch_size=batch_size, checks=check_list,
-                        split=split, progress=not as_json)
+                        split=split, progress=not as_json, new_run=new_run)
         results.append(res.summary)
         del loaded  # free the model before loading the next one
         _free_memory()
@@ -149,6 +168,21 @@ def run_cmd(
         print_json(results if len(results) > 1 else results[0])
         return
     _print_summary(results)
+
+
+def _stored_run(db: Path | None, spec: str, suite: Any, split: str, checks: list[Any],
+                **load_opts: Any) -> Any:
+    """The finished run of SPEC on ``suite`` with these checks, if the database holds one;
+    found from the checkpoint's fingerprint, before (and instead of) loading its weights."""
+    from ..models import identify
+    from ..runner import finished_run, identity
+    from ..store import default_db_path
+
+    if not Path(db if db is not None else default_db_path()).exists():
+        return None  # nothing stored yet (and no empty database is created)
+    fingerprint, dtype = identify(spec, **load_opts)
+    return finished_run(open_store(db), identity(fingerprint, dtype, suite, split, checks),
+                        suite, split)
 
 
 def _free_memory() -> None:
@@ -182,8 +216,10 @@ def _print_summary(results: list[dict[str, Any]]) -> None:
     for col in ("model", "generated", "cached", "score", "flagged", "run"):
         table.add_column(col, no_wrap=True)
     for r in results:
+        reused = bool(r.get("reused"))
         table.add_row(
             r["model"], str(r["generated"]),
+            "stored" if reused else  # the whole run was stored already: reported as it is
             str(r["cached"]) + (f" +{r['skipped']} resumed" if r.get("skipped") else ""),
             _metric_text(r.get("metrics")), _findings_text(r.get("findings") or {}),
             r["run_id"] + (" (resumed)" if r.get("resumed") else ""),

@@ -24,6 +24,14 @@ import pandas as pd
 from ..errors import NotFoundError, StoreError
 from .migrations import apply_migrations, pending
 
+# per category of one run's findings: outputs checked, outputs flagged, findings with an error
+_CATEGORY_COUNTS = (
+    "SELECT category, count(DISTINCT output_id) AS checked,"
+    " count(DISTINCT CASE WHEN flagged THEN output_id END) AS flagged,"
+    " count(*) FILTER (WHERE error IS NOT NULL) AS errors"
+    " FROM findings WHERE run_id = ? GROUP BY category ORDER BY category"
+)
+
 DEFAULT_DB = "workbench.duckdb"
 
 # errors of the machine, not of workbench's SQL: shown to the user as a StoreError
@@ -272,6 +280,32 @@ class Store:
             )
             return run_id, False
 
+    def path_exists(self) -> bool:
+        """Whether the database exists yet (an in-memory one always does)."""
+        return self._memory or Path(self.path).exists()
+
+    def finished_run(self, config_key: str) -> dict[str, Any] | None:
+        """The newest finished run with this identity: its row, parsed metrics, output count and
+        findings per category ({category: {checked, flagged, errors}}), read on one connection."""
+        with self.connect() as db:
+            row = db.execute(
+                "SELECT r.run_id, r.model_id, r.model_name, r.metrics,"
+                " (SELECT count(*) FROM outputs o WHERE o.run_id = r.run_id) AS n_outputs"
+                " FROM runs r WHERE r.config_key = ? AND r.status = 'finished'"
+                " ORDER BY r.finished_at DESC LIMIT 1",
+                [config_key],
+            ).fetchone()
+            if row is None:
+                return None
+            metrics = from_json(row[3]) or {}
+            # the counts the run stored when it finished, else counted again (older runs)
+            counts = metrics.get("category_counts")
+            if not isinstance(counts, dict):
+                counts = {c: {"checked": int(a), "flagged": int(b), "errors": int(e)}
+                          for c, a, b, e in db.execute(_CATEGORY_COUNTS, [row[0]]).fetchall()}
+        return {"run_id": row[0], "model_id": row[1], "model_name": row[2],
+                "metrics": metrics, "n_outputs": int(row[4]), "findings": counts}
+
     def finish_run(self, run_id: str, metrics: dict[str, Any] | None = None,
                    status: str = "finished", error: str | None = None) -> None:
         with self.transaction() as db:
@@ -372,10 +406,4 @@ class Store:
 
     def findings_by_category(self, run_id: str) -> pd.DataFrame:
         """Per category: outputs checked, outputs flagged, error count."""
-        return self.query_df(
-            "SELECT category, count(DISTINCT output_id) AS checked,"
-            " count(DISTINCT CASE WHEN flagged THEN output_id END) AS flagged,"
-            " count(*) FILTER (WHERE error IS NOT NULL) AS errors"
-            " FROM findings WHERE run_id = ? GROUP BY category ORDER BY category",
-            [run_id],
-        )
+        return self.query_df(_CATEGORY_COUNTS, [run_id])
