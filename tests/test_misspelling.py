@@ -201,3 +201,37 @@ def test_doc_examples_run_as_written(cli, tmp_path):
         result = cli(*args)
         got = [json.loads(x) for x in result.output.splitlines() if x.startswith("{")]
         assert got == [json.loads(x) for x in expected], command
+
+
+def test_two_edit_search_finds_what_a_full_scan_finds():
+    """The letter-count prefilter of the 2-edit correction search drops no word within two
+    edits: the same best candidate as an edit distance against every dictionary word."""
+    import random
+
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+    from workbench_checks.misspelling_lexicon import _edits1, get_lexicon
+
+    lex = get_lexicon()
+    rng = random.Random(3)
+    pool = sorted(w for w in lex.words if w.isalpha() and 3 <= len(w) <= 11)
+    words = ["qarth", "baelish", "zuckerburg", "hogsmeade", "eowyn", "targaryen"]
+    while len(words) < 40:
+        w = list(rng.choice(pool))
+        for _ in range(2):
+            w[rng.randrange(len(w))] = rng.choice("abcdefghijklmnopqrstuvwxyz")
+        if not any(e in lex.words for e in _edits1("".join(w))):
+            words.append("".join(w))
+
+    def full_scan(word):
+        best = None
+        for n in range(len(word) - 2, len(word) + 3):
+            for cand, dist, _ in process.extract_iter(word, lex._by_len.get(n, []),
+                                                      scorer=OSA.distance, score_cutoff=2):
+                key = (int(dist), -lex.zipf(cand), cand)
+                best = key if best is None or key < best else best
+        return (best[2], best[0]) if best else (None, 0)
+
+    found = [lex.candidates(w) for w in words]
+    assert found == [full_scan(w) for w in words]
+    assert any(c for c, _ in found) and any(c is None for c, _ in found)

@@ -21,7 +21,6 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 # British -> American spelling correspondences, as (pattern, replacement) on whole words.
@@ -124,6 +123,7 @@ class Lexicon:
         for w in self.words:
             if w.isalpha():
                 self._by_len.setdefault(len(w), []).append(w)
+        self._letters: _LetterCounts | None = None  # built on the first 2-edit search
         # Rare dictionary entries: some are old or technical words (yore, frond), many are
         # typos the list absorbed from its corpus (smal, makeing): see ``likely_typo``.
         self.rare: frozenset[str] = frozenset(
@@ -224,20 +224,34 @@ class Lexicon:
         if near:
             return max(near, key=lambda w: (self.zipf(w), w)), 1
         best: tuple[int, float, str] | None = None
-        n = len(word)
-        for length in range(max(1, n - max_distance), n + max_distance + 1):
-            pool = self._by_len.get(length)
-            if not pool:
+        for cand in self._near_by_letters(word, max_distance):
+            dist = OSA.distance(word, cand, score_cutoff=max_distance)
+            if dist > max_distance:
                 continue
-            for cand, dist, _ in process.extract_iter(
-                word, pool, scorer=OSA.distance, score_cutoff=max_distance
-            ):
-                key = (int(dist), -self.zipf(cand), cand)
-                if best is None or key < (best[0], -best[1], best[2]):
-                    best = (int(dist), self.zipf(cand), cand)
+            key = (int(dist), -self.zipf(cand), cand)
+            if best is None or key < (best[0], -best[1], best[2]):
+                best = (int(dist), self.zipf(cand), cand)
         if best is None:
             return None, 0
         return best[2], best[0]
+
+    def _near_by_letters(self, word: str, max_distance: int) -> list[str]:
+        """Dictionary words of a length within ``max_distance`` of the word's whose letter
+        counts differ from its by at most 2 * ``max_distance`` (an insertion or a deletion
+        changes the counts by 1, a substitution by 2, a transposition by 0): a superset of the
+        words within that edit distance, found in one vectorised pass over the dictionary
+        instead of an edit distance per word (a 2-edit search took ~9 ms a word, this ~1 ms)."""
+        import numpy as np
+
+        if self._letters is None:
+            self._letters = _LetterCounts(self._by_len)
+        t = self._letters
+        n = len(word)
+        lo = int(np.searchsorted(t.lengths, n - max_distance, side="left"))
+        hi = int(np.searchsorted(t.lengths, n + max_distance, side="right"))
+        q = _letter_counts(word)
+        diff = np.abs(t.counts[:, lo:hi] - q[:, None]).sum(axis=0)
+        return [t.words[lo + i] for i in np.flatnonzero(diff <= 2 * max_distance).tolist()]
 
     def suggestions(self, word: str, limit: int = 5) -> tuple[tuple[str, float], ...]:
         """Words one edit away, ranked by how likely a writer meant them: frequency, less a
@@ -274,6 +288,31 @@ class Lexicon:
 
 
 MAX_CORRECTABLE = 40  # longer words get no correction search
+
+
+def _letter_counts(word: str):  # noqa: ANN202 - a numpy row
+    """How often each of a-z occurs in ``word`` (any other letter counts in a 27th column)."""
+    import numpy as np
+
+    codes = np.frombuffer(word.encode("utf-32-le"), dtype=np.uint32) - ord("a")
+    return np.bincount(np.minimum(codes, 26), minlength=27).astype(np.int16)
+
+
+class _LetterCounts:
+    """Every candidate word's letter counts, one int16 column each, the words sorted by length
+    (``lengths``, ascending, column by column)."""
+
+    def __init__(self, by_len: dict[int, list[str]]):
+        import numpy as np
+
+        self.words = [w for n in sorted(by_len) for w in by_len[n]]
+        self.lengths = np.array([len(w) for w in self.words])
+        joined = "".join(self.words)
+        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32) - ord("a")
+        rows = np.repeat(np.arange(len(self.words)), [len(w) for w in self.words])
+        # letter-major (27 x words): the per-word sum over letters adds 27 contiguous rows
+        self.counts = np.zeros((27, len(self.words)), dtype=np.int16)
+        np.add.at(self.counts, (np.minimum(codes, 26), rows), 1)
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
