@@ -14,7 +14,10 @@ speed bar names. Two configurations:
 
 Records/s is the median of several timed repeats (by wall clock, and by the process's CPU time,
 which is what one core delivers when the machine is shared), after a warm-up pass (lexicons load
-once per process, outside the timing). "all" runs every registered check the way
+once per process, outside the timing). The repeats reuse the outputs, so after the first one the
+checks' per-word caches (a word's dictionary verdict, its normal form) are warm, as they become
+in a long run whose vocabulary repeats; the very first timed pass, with those caches cold, is
+reported too (``first_pass_records_per_cpu_s``). "all" runs every registered check the way
 ``workbench check`` does.
 
     python -m bench.checks_speed
@@ -75,9 +78,9 @@ def _pin_one_core() -> str:
         return "not pinned"
 
 
-def _rate(batches: list[list[Record]], checks: list) -> tuple[float, float]:
-    """(records/s by wall clock, records/s by this process's CPU time): medians over the
-    batches, one timed run each. On a shared machine the CPU-time figure is the one-core
+def _rate(batches: list[list[Record]], checks: list) -> tuple[float, float, float]:
+    """(records/s by wall clock, records/s by this process's CPU time, records/s by CPU time of
+    the first batch): medians over the batches, one timed run each. On a shared machine the CPU-time figure is the one-core
     throughput; wall clock also counts time spent waiting for the core."""
     wall, cpu = [], []
     for records in batches:
@@ -86,7 +89,7 @@ def _rate(batches: list[list[Record]], checks: list) -> tuple[float, float]:
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     n = len(batches[0])
-    return n / statistics.median(wall), n / statistics.median(cpu)
+    return n / statistics.median(wall), n / statistics.median(cpu), n / cpu[0]
 
 
 def with_evidence(records: list[Record], tag: str, grounded: bool = False) -> list[Record]:
@@ -120,9 +123,10 @@ def _measure(
     ``<name><suffix>``."""
     alone = [(c.name, [c]) for c in checks if not only or c.name in only]
     for name, group in [("all", checks), *alone]:
-        wall, cpu = _rate(batches_for(name), group)
+        wall, cpu, first = _rate(batches_for(name), group)
         out["records_per_cpu_s"][name + suffix] = round(cpu)
         out["records_per_s"][name + suffix] = round(wall)
+        out["first_pass_records_per_cpu_s"][name + suffix] = round(first)
 
 
 BAR = 2000
@@ -155,6 +159,10 @@ def _run() -> dict:
         "headline": {},
         "records_per_cpu_s": {},
         "records_per_s": {},
+        # the first timed batch of each measurement: the per-word caches of the checks (the
+        # lexicon's verdicts, the hallucination check's token normal forms) see these records'
+        # words for the first time only in the very first measurement ("all_with_evidence")
+        "first_pass_records_per_cpu_s": {},
         "records": len(records),
         "words_per_record": TARGET_WORDS,
         "context_and_reference_words": TARGET_WORDS,
@@ -186,6 +194,8 @@ def _run() -> dict:
             "all_with_grounded_evidence"
         ],
         "all_checks_no_evidence_records_per_cpu_s": figures["records_per_cpu_s"]["all"],
+        "all_checks_with_evidence_first_pass_records_per_cpu_s": figures[
+            "first_pass_records_per_cpu_s"]["all_with_evidence"],
         "bar": f"all checks >= {BAR} records/s on one core, 150-word outputs with evidence",
         "meets_bar": headline >= BAR,
     }
