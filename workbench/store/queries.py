@@ -262,6 +262,17 @@ def _failure_sql(*, run_id: Filter, suite_id: Filter, category: Filter, check: F
         # any of the chosen tags; list_has_any keeps it one bound list parameter
         clauses.append("list_has_any(coalesce(i.tags, []), ?::VARCHAR[])")
         params.append(tags)
+    if findings_sql and flagged_only and not _values(check) and not _values(severity):
+        # flagged outputs (of some categories): each output row holds its flagged categories,
+        # so the outputs alone answer it, with no join of every output with its findings
+        if cats := _values(category):
+            clauses.append("list_has_any(o.flagged_categories, ?::VARCHAR[])")
+            params.append(cats)
+        else:
+            clauses.append("o.flagged_categories IS NOT NULL")
+        findings_on_outputs = True
+    else:
+        findings_on_outputs = False
     if text:
         # the output, or the prompt as rendered for the model (which holds the item's prompt).
         # DuckDB runs a plain ILIKE '%word%' about 2.5x faster than one with an ESCAPE clause
@@ -269,7 +280,7 @@ def _failure_sql(*, run_id: Filter, suite_id: Filter, category: Filter, check: F
         esc = " ESCAPE '\\'" if any(c in text for c in "%_\\") else ""
         clauses.append(f"(o.text ILIKE ?{esc} OR o.rendered_prompt ILIKE ?{esc})")
         params.extend([_like(text), _like(text)] if esc else [f"%{text}%", f"%{text}%"])
-    if findings_sql:
+    if findings_sql and not findings_on_outputs:
         clauses.append(f"o.output_id IN ({findings_sql})")
         params.extend(findings_params)
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""

@@ -24,6 +24,40 @@ import pandas as pd
 from ..errors import NotFoundError, StoreError
 from .migrations import apply_migrations, pending
 
+def with_flagged_categories(outputs: pd.DataFrame,
+                            findings: pd.DataFrame | None) -> pd.DataFrame:
+    """``outputs`` with ``flagged_categories``: the sorted categories of each output's flagged
+    findings among ``findings`` (None when none), the column the failure browser filters on."""
+    cats: dict[str, list[str]] = {}
+    if findings is not None and len(findings) and "flagged" in findings:
+        hit = findings[findings["flagged"].fillna(False).astype(bool)]
+        for oid, group in hit.groupby("output_id", sort=False)["category"]:
+            cats[oid] = sorted(set(group))
+    return outputs.assign(flagged_categories=[cats.get(o) for o in outputs["output_id"]])
+
+
+def refresh_flagged_categories(db: duckdb.DuckDBPyConnection, output_ids: list[str] | None,
+                               run_id: str | None = None) -> None:
+    """Recompute ``outputs.flagged_categories`` from the stored findings of these outputs (or
+    of every output of ``run_id``)."""
+    if output_ids is not None:
+        db.register("_wb_ids", pd.DataFrame({"output_id": output_ids}))
+        scope, params = "output_id IN (SELECT output_id FROM _wb_ids)", []
+    else:
+        scope, params = "run_id = ?", [run_id]
+    try:
+        db.execute(
+            "UPDATE outputs SET flagged_categories = f.cats FROM ("
+            " SELECT output_id, list(DISTINCT category ORDER BY category) AS cats FROM findings"
+            f" WHERE flagged AND {scope} GROUP BY output_id) f"
+            " WHERE f.output_id = outputs.output_id",
+            params,
+        )
+    finally:
+        if output_ids is not None:
+            db.unregister("_wb_ids")
+
+
 # per category of one run's findings: outputs checked, outputs flagged, findings with an error
 _CATEGORY_COUNTS = (
     "SELECT category, count(DISTINCT output_id) AS checked,"
@@ -375,18 +409,27 @@ class Store:
     def add_outputs(self, outputs: pd.DataFrame, findings: pd.DataFrame | None = None) -> None:
         """Store a batch of outputs (and their findings) in one short transaction."""
         with self.transaction() as db:
-            self.insert_df("outputs", outputs, db=db)
+            self.insert_df("outputs", with_flagged_categories(outputs, findings), db=db)
             if findings is not None and len(findings):
                 self.insert_df("findings", findings, db=db)
 
     def add_findings(self, findings: pd.DataFrame) -> None:
-        self.insert_df("findings", findings)
+        """Findings of stored outputs (their outputs' flagged categories follow)."""
+        if findings is None or not len(findings):
+            return
+        with self.transaction() as db:
+            self.insert_df("findings", findings, db=db)
+            refresh_flagged_categories(db, list(findings.output_id.unique()))
 
     def replace_findings(self, run_id: str, findings: pd.DataFrame) -> None:
         """Replace a run's findings (re-checking a run with new check versions or options)."""
         with self.transaction() as db:
             db.execute("DELETE FROM findings WHERE run_id = ?", [run_id])
             self.insert_df("findings", findings, db=db)
+            db.execute(
+                "UPDATE outputs SET flagged_categories = NULL WHERE run_id = ?", [run_id]
+            )
+            refresh_flagged_categories(db, None, run_id)
 
     def run_outputs(self, run_id: str) -> pd.DataFrame:
         """A run's outputs joined with their items."""
