@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .store import Store, from_json, with_flagged_categories
+from .store import Store, from_json
 
 
 def add_lmeval_results(
@@ -12,7 +12,7 @@ def add_lmeval_results(
 ) -> None:
     """Store an lm-eval run's outputs, lm-eval's sample records and findings in one transaction."""
     with store.transaction() as db:
-        store.insert_df("outputs", with_flagged_categories(outputs, findings), db=db)
+        store.insert_outputs(db, outputs, findings)
         store.insert_df("lmeval_samples", samples, db=db)
         if findings is not None and len(findings):
             store.insert_df("findings", findings, db=db)

@@ -24,17 +24,6 @@ import pandas as pd
 from ..errors import NotFoundError, StoreError
 from .migrations import apply_migrations, pending
 
-def with_flagged_categories(outputs: pd.DataFrame,
-                            findings: pd.DataFrame | None) -> pd.DataFrame:
-    """``outputs`` with ``flagged_categories``: the sorted categories of each output's flagged
-    findings among ``findings`` (None when none), the column the failure browser filters on."""
-    cats: dict[str, list[str]] = {}
-    if findings is not None and len(findings) and "flagged" in findings:
-        hit = findings[findings["flagged"].fillna(False).astype(bool)]
-        for oid, group in hit.groupby("output_id", sort=False)["category"]:
-            cats[oid] = sorted(set(group))
-    return outputs.assign(flagged_categories=[cats.get(o) for o in outputs["output_id"]])
-
 
 def refresh_flagged_categories(db: duckdb.DuckDBPyConnection, output_ids: list[str] | None,
                                run_id: str | None = None) -> None:
@@ -409,9 +398,34 @@ class Store:
     def add_outputs(self, outputs: pd.DataFrame, findings: pd.DataFrame | None = None) -> None:
         """Store a batch of outputs (and their findings) in one short transaction."""
         with self.transaction() as db:
-            self.insert_df("outputs", with_flagged_categories(outputs, findings), db=db)
+            self.insert_outputs(db, outputs, findings)
             if findings is not None and len(findings):
                 self.insert_df("findings", findings, db=db)
+
+    def insert_outputs(self, db: duckdb.DuckDBPyConnection, outputs: pd.DataFrame,
+                       findings: pd.DataFrame | None) -> None:
+        """Insert outputs (skipping stored ones) with ``flagged_categories``: the sorted
+        categories of each output's flagged findings among ``findings`` (NULL when none), the
+        column the failure browser filters on. Computed by DuckDB in the same statement."""
+        if outputs is None or not len(outputs):
+            return
+        if findings is None or not len(findings) or "flagged" not in findings:
+            self.insert_df("outputs", outputs, db=db)
+            return
+        cols = ", ".join(f'"{c}"' for c in outputs.columns if c != "flagged_categories")
+        db.register("_wb_df", outputs)
+        db.register("_wb_findings", findings[["output_id", "category", "flagged"]])
+        try:
+            db.execute(
+                f"INSERT OR IGNORE INTO outputs ({cols}, flagged_categories)"
+                f" SELECT {', '.join('o.' + c for c in cols.split(', '))}, f.cats FROM _wb_df o"
+                " LEFT JOIN (SELECT output_id, list(DISTINCT category ORDER BY category) AS cats"
+                "   FROM _wb_findings WHERE flagged GROUP BY output_id) f"
+                " ON f.output_id = o.output_id"
+            )
+        finally:
+            db.unregister("_wb_df")
+            db.unregister("_wb_findings")
 
     def add_findings(self, findings: pd.DataFrame) -> None:
         """Findings of stored outputs (their outputs' flagged categories follow)."""
