@@ -2,7 +2,7 @@
 
 Texts: HaluEval general_dev responses labelled "no" (natural ChatGPT answers), joined with the
 next answer until each is about 150 words (140-160), so the figure is for the output length the
-speed bar names. Two configurations:
+speed bar names. Four configurations:
 
 * with evidence (the headline): every record carries a ~150-word context and a ~150-word
   reference of its own, as the items of a real suite do. Context and reference are other
@@ -10,6 +10,8 @@ speed bar names. Two configurations:
   cache keyed by text (an evidence index, a tokenisation) cannot turn a repeat into cache hits.
 * grounded evidence: the same, but the context is the record's own sentences in reverse order,
   so the output is supported (the fast path of the hallucination check).
+* a short reference: a one-sentence reference (about 20 words) of its own and no context, as
+  in a QA suite;
 * no evidence: prompt and output only (the hallucination check then has nothing to check).
 
 Records/s is the median of several timed repeats (by wall clock, and by the process's CPU time,
@@ -90,6 +92,16 @@ def _rate(batches: list[list[Record]], checks: list) -> tuple[float, float, floa
         cpu.append(time.process_time() - c0)
     n = len(batches[0])
     return n / statistics.median(wall), n / statistics.median(cpu), n / cpu[0]
+
+
+def with_short_reference(records: list[Record], tag: str) -> list[Record]:
+    """The records, each with a one-sentence reference of its own (another record's first
+    sentence, about 20 words, marked with ``tag``) and no context: a QA suite's items."""
+    out = []
+    for i, r in enumerate(records):
+        first = re.split(r"(?<=[.!?])\s+", records[i - 1].output)[0]
+        out.append(dataclasses.replace(r, reference=f"({tag}) {first}"))
+    return out
 
 
 def with_evidence(records: list[Record], tag: str, grounded: bool = False) -> list[Record]:
@@ -186,6 +198,14 @@ def _run() -> dict:
         figures,
         only=("hallucination",),
     )
+    # a one-sentence reference, no context (a QA suite)
+    _measure(
+        checks,
+        lambda name: [with_short_reference(records, f"s {name} {k}") for k in range(repeats)],
+        "_with_short_reference",
+        figures,
+        only=("hallucination",),
+    )
     _measure(checks, lambda name: [records] * repeats, "", figures)
     headline = figures["records_per_cpu_s"]["all_with_evidence"]
     figures["headline"] = {
@@ -193,6 +213,8 @@ def _run() -> dict:
         "all_checks_grounded_evidence_records_per_cpu_s": figures["records_per_cpu_s"][
             "all_with_grounded_evidence"
         ],
+        "all_checks_short_reference_records_per_cpu_s": figures["records_per_cpu_s"][
+            "all_with_short_reference"],
         "all_checks_no_evidence_records_per_cpu_s": figures["records_per_cpu_s"]["all"],
         "all_checks_with_evidence_first_pass_records_per_cpu_s": figures[
             "first_pass_records_per_cpu_s"]["all_with_evidence"],
