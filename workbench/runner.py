@@ -267,6 +267,7 @@ def run_suite(
     fp = loaded.fingerprint
     key = identity(fp, getattr(loaded, "dtype", None), suite, split, check_list)
     if not new_run and (done := finished_run(store, key, suite, split)) is not None:
+        done.summary["model"] = loaded.name  # this call's name for the model
         return done
     # render every prompt before anything is written: a template/chat problem fails cleanly
     prompts, rendered = zip(*(prompt_for(suite, it, loaded.tokenizer) for it in items),
