@@ -90,8 +90,8 @@ def run_cmd(
 ) -> None:
     """Run a suite on one or more checkpoints; store outputs, scores and findings.
 
-    Outputs are cached by model, prompt and generation config, and an interrupted run resumes
-    where it stopped. Running an unchanged suite again reports the stored run at once."""
+    Outputs are cached; an interrupted run resumes; an unchanged run is reported at once.
+    """
     from ..models import parse_model_arg
     from ..plugins import get_plugins
 
