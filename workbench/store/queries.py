@@ -262,17 +262,18 @@ def _failure_sql(*, run_id: Filter, suite_id: Filter, category: Filter, check: F
         # any of the chosen tags; list_has_any keeps it one bound list parameter
         clauses.append("list_has_any(coalesce(i.tags, []), ?::VARCHAR[])")
         params.append(tags)
-    if findings_sql and flagged_only and not _values(check) and not _values(severity):
+    if findings_sql and flagged_only:
         # flagged outputs (of some categories): each output row holds its flagged categories,
-        # so the outputs alone answer it, with no join of every output with its findings
+        # so the outputs alone answer it, with no join of every output with its findings; with
+        # a check or severity filter too (which only a finding can say) they still narrow the
+        # outputs that the join then has to look at
         if cats := _values(category):
             clauses.append("list_has_any(o.flagged_categories, ?::VARCHAR[])")
             params.append(cats)
         else:
             clauses.append("o.flagged_categories IS NOT NULL")
-        findings_on_outputs = True
-    else:
-        findings_on_outputs = False
+    findings_on_outputs = bool(findings_sql and flagged_only and not _values(check)
+                               and not _values(severity))
     if text:
         # the output, or the prompt as rendered for the model (which holds the item's prompt).
         # DuckDB runs a plain ILIKE '%word%' about 2.5x faster than one with an ESCAPE clause
