@@ -66,9 +66,14 @@ def identity(model_fp: str, dtype: str | None, suite: Suite, split: str,
              checks: Sequence[Check]) -> str:
     """The ``config_key`` of running ``suite`` on a model (its fingerprint and dtype, both known
     before the weights load: see ``workbench.models.identify``)."""
-    # the dtype is part of what produced an output: bf16 and fp32 greedy texts can differ
-    ident = {**suite.generation.model_dump(), "dtype": dtype}
-    return config_key(model_fp, suite.fingerprint, ident, split, checks)
+    return config_key(model_fp, suite.fingerprint, _generation_identity(suite, dtype), split,
+                      checks)
+
+
+def _generation_identity(suite: Suite, dtype: str | None) -> dict[str, Any]:
+    """What decides a suite's outputs besides the model and the prompts: its generation config,
+    and the dtype (bf16 and fp32 greedy texts can differ)."""
+    return {**suite.generation.model_dump(), "dtype": dtype}
 
 
 def finished_run(store: Store, key: str, suite: Suite, split: str = "eval") -> RunResult | None:
@@ -273,7 +278,7 @@ def run_suite(
     prompts, rendered = zip(*(prompt_for(suite, it, loaded.tokenizer) for it in items),
                             strict=True)
     gen = suite.generation.model_dump()
-    ident = {**gen, "dtype": getattr(loaded, "dtype", None)}
+    ident = _generation_identity(suite, getattr(loaded, "dtype", None))
     keys = [cache_key(fp, r, ident) for r in rendered]
 
     # One connection for the bookkeeping: opening and closing the database file costs tens of

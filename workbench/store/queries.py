@@ -262,7 +262,8 @@ def _failure_sql(*, run_id: Filter, suite_id: Filter, category: Filter, check: F
         # any of the chosen tags; list_has_any keeps it one bound list parameter
         clauses.append("list_has_any(coalesce(i.tags, []), ?::VARCHAR[])")
         params.append(tags)
-    if findings_sql and flagged_only:
+    flagged_filter = bool(findings_sql and flagged_only)
+    if flagged_filter:
         # flagged outputs (of some categories): each output row holds its flagged categories,
         # so the outputs alone answer it, with no join of every output with its findings; with
         # a check or severity filter too (which only a finding can say) they still narrow the
@@ -272,8 +273,7 @@ def _failure_sql(*, run_id: Filter, suite_id: Filter, category: Filter, check: F
             params.append(cats)
         else:
             clauses.append("o.flagged_categories IS NOT NULL")
-    findings_on_outputs = bool(findings_sql and flagged_only and not _values(check)
-                               and not _values(severity))
+    findings_on_outputs = flagged_filter and not _values(check) and not _values(severity)
     if text:
         # the output, or the prompt as rendered for the model (which holds the item's prompt).
         # DuckDB runs a plain ILIKE '%word%' about 2.5x faster than one with an ESCAPE clause
@@ -310,6 +310,7 @@ def count_failures(store: Store, *, run_id: Filter = None, suite_id: Filter = No
 
 
 _KEYS = "run_id, item_id, output_id"  # the browser's order: by run, then item
+_ORDER = " ORDER BY o.run_id, o.item_id, o.output_id"
 
 
 def failures_page(store: Store, *, run_id: Filter = None, suite_id: Filter = None,
@@ -346,8 +347,8 @@ def failures_page(store: Store, *, run_id: Filter = None, suite_id: Filter = Non
             if total is None:
                 total = count_failures(store, **filters)
             page = store.query_df(
-                "SELECT o.output_id, o.item_id FROM outputs o" + q.where
-                + " ORDER BY o.run_id, o.item_id, o.output_id LIMIT ? OFFSET ?",
+                "SELECT o.output_id, o.item_id FROM outputs o" + q.where + _ORDER
+                + " LIMIT ? OFFSET ?",
                 [*q.params, limit, offset],
             )
             ids, items = list(page.output_id), list(page.item_id)
@@ -380,8 +381,7 @@ def _page_rows(store: Store, output_ids: list[str], item_ids: list[str]) -> pd.D
         " o.rendered_prompt, r.model_name, r.suite_id, s.name AS suite_name,"
         " i.prompt, i.reference, i.context, i.tags"
         " FROM o JOIN runs r ON r.run_id = o.run_id LEFT JOIN suites s ON s.suite_id = r.suite_id"
-        " LEFT JOIN i ON i.suite_id = r.suite_id AND i.item_id = o.item_id" + where
-        + " ORDER BY o.run_id, o.item_id, o.output_id",
+        " LEFT JOIN i ON i.suite_id = r.suite_id AND i.item_id = o.item_id" + where + _ORDER,
         params,
     )
 

@@ -25,6 +25,13 @@ from ..errors import NotFoundError, StoreError
 from .migrations import apply_migrations, pending
 
 
+def _flagged_categories(source: str, scope: str = "") -> str:
+    """Per output of ``source`` (a findings table or frame): the sorted categories of its
+    flagged findings, as ``output_id, cats``."""
+    return ("SELECT output_id, list(DISTINCT category ORDER BY category) AS cats"
+            f" FROM {source} WHERE flagged{' AND ' + scope if scope else ''} GROUP BY output_id")
+
+
 def refresh_flagged_categories(db: duckdb.DuckDBPyConnection, output_ids: list[str] | None,
                                run_id: str | None = None) -> None:
     """Recompute ``outputs.flagged_categories`` from the stored findings of these outputs (or
@@ -37,8 +44,7 @@ def refresh_flagged_categories(db: duckdb.DuckDBPyConnection, output_ids: list[s
     try:
         db.execute(
             "UPDATE outputs SET flagged_categories = f.cats FROM ("
-            " SELECT output_id, list(DISTINCT category ORDER BY category) AS cats FROM findings"
-            f" WHERE flagged AND {scope} GROUP BY output_id) f"
+            + _flagged_categories("findings", scope) + ") f"
             " WHERE f.output_id = outputs.output_id",
             params,
         )
@@ -419,8 +425,7 @@ class Store:
             db.execute(
                 f"INSERT OR IGNORE INTO outputs ({cols}, flagged_categories)"
                 f" SELECT {', '.join('o.' + c for c in cols.split(', '))}, f.cats FROM _wb_df o"
-                " LEFT JOIN (SELECT output_id, list(DISTINCT category ORDER BY category) AS cats"
-                "   FROM _wb_findings WHERE flagged GROUP BY output_id) f"
+                " LEFT JOIN (" + _flagged_categories("_wb_findings") + ") f"
                 " ON f.output_id = o.output_id"
             )
         finally:
