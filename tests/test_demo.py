@@ -146,12 +146,12 @@ def test_demo_command_runs_the_suite_on_the_small_build(small_model, cli, monkey
     monkeypatch.setenv("WORKBENCH_HOME", str(small_model.parents[1]))
     monkeypatch.setattr(build, "DEFAULT_SETTINGS", build.BuildSettings.small())
     db = tmp_path / "demo.duckdb"
-    res = cli("demo", "--db", db, "--json", "--no-loop")
+    res = cli("demo", "--tiny", "--db", db, "--json", "--no-loop")
     assert res.exit_code == 0, res.output
     summary = json.loads(res.output)
     assert summary["model_dir"] == str(small_model)
     assert summary["model"] == "demo-base" and summary["suite"] == "demo"
     assert summary["items"] == len(corpus.generate().eval)
     assert set(summary["findings"]) == {"repetition", "length", "misspelling", "hallucination"}
-    again = json.loads(cli("demo", "--db", db, "--json", "--no-loop").output)
+    again = json.loads(cli("demo", "--tiny", "--db", db, "--json", "--no-loop").output)
     assert again["generated"] == 0  # same model, same suite: every output comes from the cache

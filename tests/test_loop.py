@@ -120,7 +120,7 @@ def test_demo_command_closes_the_loop(cli, tiny_model_dir, monkeypatch, tmp_path
     monkeypatch.setattr(workbench.demo, "DEMO_SUITE", tmp_path / "demo.yaml")
     monkeypatch.setattr(workbench.demo, "ensure_demo_model", lambda **kw: tiny_model_dir)
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
-    res = cli("demo", "--db", tmp_path / "demo.duckdb", "--json", "--examples", "0")
+    res = cli("demo", "--tiny", "--db", tmp_path / "demo.duckdb", "--json", "--examples", "0")
     assert res.exit_code == 0, res.output
     info = json.loads(res.stdout)
     loop = info["loop"]

@@ -138,6 +138,8 @@ class _Engine:
         self.stop_window = max((len(s.encode()) for s in self.stops), default=0) + 2
         params = inspect.signature(self.model.forward).parameters
         self.keep_kw = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+        # newer transformers name the KV cache argument `cache` (`past_key_values` is deprecated)
+        self.cache_arg = "cache" if "cache" in params else "past_key_values"
         self.refill = True  # turned off for caches that cannot be joined (sliding windows)
 
     # -- model calls -------------------------------------------------------------------------
@@ -150,8 +152,8 @@ class _Engine:
             return DynamicCache()
 
     def _forward(self, ids: Any, mask: Any, pos: Any, cache: Any, first: bool) -> Any:
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos,
-                         past_key_values=cache, use_cache=True, **(self.keep_kw if first else {}))
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True,
+                         **{self.cache_arg: cache}, **(self.keep_kw if first else {}))
         return out.logits[:, -1, :]
 
     def _prefill(self, seqs: list[list[int]]) -> tuple[Any, Any, Any, Any]:

@@ -201,7 +201,7 @@ class _Writer:
             "latency_s": [float(o.latency_s) for o in outs],
             "cache_key": keys,
             "cached": cached,
-            "metrics": [to_json(score(o.text, it.reference, self.metric_names))
+            "metrics": [to_json(score(o.text, it.reference, self.metric_names, it.extra))
                         for it, o in zip(items, outs, strict=True)],
         })
         findings = None
@@ -220,19 +220,9 @@ class _Writer:
 
 
 def _progress_bar(total: int, label: str):
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from .progress import progress
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("eta"),
-                   TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+    bar = progress()
     task = bar.add_task(label, total=total, rate="")
     return bar, task
 

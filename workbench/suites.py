@@ -321,12 +321,12 @@ def inspect_suite(path: str | Path) -> Suite:
         return empty
 
     if spec.lm_eval is None:
-        from .metrics import METRICS
+        from .metrics import available
 
         for m in spec.metrics:
-            if m not in METRICS:
+            if m not in available():
                 problems.append(f"{path}:{_yaml_line(node, 'metrics') or 1}: unknown metric {m!r}"
-                                f" (available: {', '.join(sorted(METRICS))})")
+                                f" (available: {', '.join(available())})")
 
     items: list[Item] = []
     seen: dict[str, str] = {}

@@ -44,24 +44,7 @@ def print_json(obj: Any) -> None:
 
 
 def progress(transient: bool = False):
-    """A rich progress bar with items/s and ETA, on stderr so stdout stays scriptable."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    """A progress display on stderr (a live bar on a terminal, plain periodic lines elsewhere)."""
+    from ..progress import progress as make
 
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=transient,
-    )
+    return make(transient=transient)

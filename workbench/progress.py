@@ -1,0 +1,135 @@
+"""Progress for long work, on stderr so stdout stays scriptable.
+
+On a terminal: a live rich bar with items/s and ETA. Anywhere else (a CI log, ``2> run.log``,
+a pipe): plain lines, one per task every ``WORKBENCH_PROGRESS_EVERY`` seconds (default 10) and
+one when it completes, so a log shows that work is moving and how fast.
+
+Both have the slice of rich's ``Progress`` API that workbench uses: a context manager with
+``add_task(description, total=..., rate=...)`` and ``update(task, completed=/advance=, rate=)``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import IO, Any
+
+
+def _every() -> float:
+    try:
+        return max(0.5, float(os.environ.get("WORKBENCH_PROGRESS_EVERY", "10")))
+    except ValueError:
+        return 10.0
+
+
+def _clock(seconds: float) -> str:
+    s = int(max(0, seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+@dataclass
+class _Task:
+    description: str
+    total: float | None
+    completed: float = 0.0
+    rate: str = ""
+    started: float = 0.0
+    last_line: float = 0.0
+    done: bool = False
+
+
+class PlainProgress:
+    """Periodic one-line progress reports for a stream that is not a terminal."""
+
+    def __init__(self, stream: IO[str] | None = None, every: float | None = None):
+        self.stream = stream
+        self.every = _every() if every is None else every
+        self.tasks: list[_Task] = []
+
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for t in self.tasks:  # a task left unfinished still gets its last figures
+            if not t.done and t.completed:
+                t.done = True
+                self._line(t)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        self.__exit__()
+
+    def add_task(self, description: str, total: float | None = None, **fields: Any) -> int:
+        now = time.monotonic()
+        self.tasks.append(_Task(description, total, rate=str(fields.get("rate", "")),
+                                started=now, last_line=now))
+        return len(self.tasks) - 1
+
+    def update(self, task: int, *, completed: float | None = None, advance: float | None = None,
+               total: float | None = None, **fields: Any) -> None:
+        t = self.tasks[task]
+        if total is not None:
+            t.total = total
+        if completed is not None:
+            t.completed = completed
+        if advance:
+            t.completed += advance
+        if "rate" in fields:
+            t.rate = str(fields["rate"])
+        now = time.monotonic()
+        finished = t.total is not None and t.completed >= t.total
+        if finished and not t.done:
+            t.done = True
+            self._line(t)
+        elif not finished and now - t.last_line >= self.every:
+            self._line(t)
+
+    def _line(self, t: _Task) -> None:
+        t.last_line = now = time.monotonic()
+        elapsed = now - t.started
+        parts = [t.description]
+        if t.total:
+            parts.append(f"{t.completed:g}/{t.total:g} ({100 * t.completed / t.total:.0f}%)")
+        else:
+            parts.append(f"{t.completed:g}")
+        if t.rate:
+            parts.append(t.rate)
+        parts.append(f"elapsed {_clock(elapsed)}")
+        if t.total and 0 < t.completed < t.total:
+            parts.append(f"eta {_clock(elapsed * (t.total - t.completed) / t.completed)}")
+        stream = self.stream or sys.stderr
+        stream.write("  ".join(parts) + "\n")
+        stream.flush()
+
+
+def progress(transient: bool = False) -> Any:
+    """A progress display on stderr: a live bar on a terminal, plain periodic lines elsewhere."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return PlainProgress()
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=transient,
+    )
