@@ -112,3 +112,25 @@ def run_summary(store: Store, run_id: str) -> dict:
     row = df.iloc[0].to_dict()
     row["started_at"] = None if pd.isna(row["started_at"]) else str(row["started_at"])
     return row
+
+
+def output_lengths(store: Store, run_a: str, run_b: str, short_words: int = 5) -> pd.DataFrame:
+    """Output length over the items both runs answered, one row per run (``side`` 'a', 'b'):
+    n, n_tokens (outputs with a token count), median_tokens (of those; NULL when none),
+    median_words, and short (outputs of fewer than ``short_words`` words; an empty output has
+    none). Words are runs of non-space characters."""
+    return store.query_df(
+        "WITH o AS (SELECT run_id, item_id, tokens_out,"
+        "   len(regexp_extract_all(coalesce(text, ''), '\\S+')) AS words"
+        "   FROM outputs WHERE run_id IN (?, ?)),"
+        " p AS (SELECT oa.tokens_out AS tok_a, ob.tokens_out AS tok_b,"
+        "   oa.words AS words_a, ob.words AS words_b"
+        "   FROM o oa JOIN o ob ON ob.item_id = oa.item_id AND ob.run_id = ?"
+        "   WHERE oa.run_id = ?)"
+        " SELECT 'a' AS side, count(*) AS n, count(tok_a) AS n_tokens,"
+        " median(tok_a) AS median_tokens, median(words_a) AS median_words,"
+        " count(*) FILTER (WHERE words_a < ?) AS short FROM p"
+        " UNION ALL SELECT 'b', count(*), count(tok_b), median(tok_b), median(words_b),"
+        " count(*) FILTER (WHERE words_b < ?) FROM p ORDER BY side",
+        [run_a, run_b, run_b, run_a, short_words, short_words],
+    )
