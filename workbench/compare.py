@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from . import confounders
-from .confounders import SHORT_WORDS, Overall, OutputLength, overall
+from .confounders import SHORT_WORDS, OutputLength, Overall, overall
 from .errors import WorkbenchError
 from .stats import bootstrap_mean_ci, mcnemar_exact, paired_bootstrap_ci, wilson_ci
 from .store import Store
