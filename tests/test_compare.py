@@ -29,8 +29,8 @@ def add_suite(store: Store, suite_id: str, items: list[dict]) -> str:
 
 def add_run(store: Store, suite_id: str, model: str, outputs: dict[str, dict],
             status: str = "finished") -> str:
-    """outputs: item_id -> {text, metrics, finish_reason, findings: [dict(check, category,
-    flagged, spans, message, evidence, error)]}."""
+    """outputs: item_id -> {text, tokens_out, metrics, finish_reason, findings: [dict(check,
+    category, flagged, spans, message, evidence, error)]}."""
     run_id, _ = store.start_run(model_id=model, model_name=model, suite_id=suite_id,
                                 config_key=new_id("k"), gen_config={}, seed=0)
     outs, finds = [], []
@@ -38,7 +38,8 @@ def add_run(store: Store, suite_id: str, model: str, outputs: dict[str, dict],
         oid = f"{run_id}:{item_id}"
         outs.append({"output_id": oid, "run_id": run_id, "item_id": item_id,
                      "text": o.get("text", "out"), "finish_reason": o.get("finish_reason", "eos"),
-                     "metrics": json.dumps(o["metrics"]) if "metrics" in o else None})
+                     "metrics": json.dumps(o["metrics"]) if "metrics" in o else None,
+                     **({"tokens_out": o["tokens_out"]} if "tokens_out" in o else {})})
         for f in o.get("findings", []):
             finds.append({"output_id": oid, "run_id": run_id, "check_name": f["check"],
                           "check_version": "1", "category": f["category"],
