@@ -248,7 +248,7 @@ def test_compare_page_uses_compare_runs(app, sample):
             assert table.loc[row.name, "regressed"] == row.regressed
             assert table.loc[row.name, "persisting"] == row.still_failing
             assert table.loc[row.name, "verdict"] == cmp.status(row)
-    shown = [m.value for m in (*app.success, *app.warning, *app.error)]
+    shown = [m.value for m in (*app.success, *app.warning, *app.error, *app.info)]
     assert any(f"**{cmp.verdict()}**" in v and cmp.verdict_reason() in v for v in shown)
     length = next(d.value for d in app.dataframe if "output length" in d.value.columns)
     length = length.set_index("output length")

@@ -86,13 +86,18 @@ def mean_fell(row: Row) -> bool:
     return (row.b < row.a) if row.better == "higher" else (row.b > row.a)
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.3g}"
+def _pair(a: float, b: float) -> str:
+    """'a -> b' with 3 significant digits, or as many more as it takes to tell them apart."""
+    for digits in range(3, 10):
+        sa, sb = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if sa != sb:
+            break
+    return f"{sa} -> {sb}"
 
 
 def metric_fell_reason(rows: list[Row]) -> str | None:
     """'exact_match fell 0.6 -> 0.525' for every task metric whose mean got worse, or None."""
-    fell = [f"{r.name} {'fell' if r.better == 'higher' else 'rose'} {_fmt(r.a)} -> {_fmt(r.b)}"
+    fell = [f"{r.name} {'fell' if r.better == 'higher' else 'rose'} {_pair(r.a, r.b)}"
             for r in rows if r.kind == "metric" and mean_fell(r)]
     return ", ".join(fell) or None
 

@@ -78,7 +78,7 @@ def length_table(length) -> pd.DataFrame:  # noqa: ANN001 - a workbench.confound
 def show_verdict(cmp) -> None:  # noqa: ANN001 - a workbench.compare.Comparison
     """The overall verdict, coloured, with its reason."""
     verdict, reason = cmp.verdict(), cmp.verdict_reason()
-    show = {"better": st.success, "worse": st.error}.get(verdict, st.warning)
+    show = {"better": st.success, "worse": st.error, "same": st.info}.get(verdict, st.warning)
     show(f"Verdict: **{verdict}** — {reason}")
 
 
