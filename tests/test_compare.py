@@ -29,8 +29,8 @@ def add_suite(store: Store, suite_id: str, items: list[dict]) -> str:
 
 def add_run(store: Store, suite_id: str, model: str, outputs: dict[str, dict],
             status: str = "finished") -> str:
-    """outputs: item_id -> {text, metrics, finish_reason, findings: [dict(check, category,
-    flagged, spans, message, evidence, error)]}."""
+    """outputs: item_id -> {text, tokens_out, metrics, finish_reason, findings: [dict(check,
+    category, flagged, spans, message, evidence, error)]}."""
     run_id, _ = store.start_run(model_id=model, model_name=model, suite_id=suite_id,
                                 config_key=new_id("k"), gen_config={}, seed=0)
     outs, finds = [], []
@@ -38,7 +38,8 @@ def add_run(store: Store, suite_id: str, model: str, outputs: dict[str, dict],
         oid = f"{run_id}:{item_id}"
         outs.append({"output_id": oid, "run_id": run_id, "item_id": item_id,
                      "text": o.get("text", "out"), "finish_reason": o.get("finish_reason", "eos"),
-                     "metrics": json.dumps(o["metrics"]) if "metrics" in o else None})
+                     "metrics": json.dumps(o["metrics"]) if "metrics" in o else None,
+                     **({"tokens_out": o["tokens_out"]} if "tokens_out" in o else {})})
         for f in o.get("findings", []):
             finds.append({"output_id": oid, "run_id": run_id, "check_name": f["check"],
                           "check_version": "1", "category": f["category"],
@@ -148,7 +149,11 @@ def test_metric_rows_binary_and_continuous(store, two_runs):
     assert bleu.p_value == pytest.approx(0.25)  # sign test: 3 up, 0 down
     assert bleu.delta == pytest.approx(0.3 / 20)
     assert [r.name for r in cmp.regressions(0.05)] == ["exact_match"]
-    assert [r.name for r in cmp.improvements(0.05)] == ["repetition"]
+    # repetition fell significantly, but so did exact_match: confounded, not an improvement
+    assert cmp.row("repetition").verdict() == "better"
+    assert cmp.improvements(0.05) == []
+    assert cmp.confounded() == {"repetition": "flags fell while exact_match fell 1 -> 0.5"}
+    assert cmp.status(cmp.row("repetition")) == "confounded" and cmp.verdict() == "worse"
     d = cmp.to_dict()
     json.dumps(d)  # serialisable as is
     assert d["regressions"] == ["exact_match"] and len(d["transitions"]) == 60
@@ -209,6 +214,8 @@ def test_cli_table_json_and_gate(store, two_runs, cli):
     assert d["regressions"] == ["exact_match"]
     rep_row = next(r for r in d["rows"] if r["name"] == "repetition")
     assert rep_row["fixed"] == 9 and rep_row["verdict"] == "better"
+    assert rep_row["status"] == "confounded" and "exact_match fell" in rep_row["confounded_reason"]
+    assert d["verdict"] == "worse"
     # the gate: exact_match is significantly worse at 0.05, not at 0.001
     assert cli("compare", a, b, "--db", store.path, "--fail-on-regression").exit_code == 1
     res = cli("compare", a, b, "--db", store.path, "--fail-on-regression", "--alpha", "0.001")

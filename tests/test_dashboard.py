@@ -247,6 +247,12 @@ def test_compare_page_uses_compare_runs(app, sample):
             assert table.loc[row.name, "fixed"] == row.fixed
             assert table.loc[row.name, "regressed"] == row.regressed
             assert table.loc[row.name, "persisting"] == row.still_failing
+            assert table.loc[row.name, "verdict"] == cmp.status(row)
+    shown = [m.value for m in (*app.success, *app.warning, *app.error, *app.info)]
+    assert any(f"**{cmp.verdict()}**" in v and cmp.verdict_reason() in v for v in shown)
+    length = next(d.value for d in app.dataframe if "output length" in d.value.columns)
+    length = length.set_index("output length")
+    assert length.loc["median words", "B"] == cmp.length.median_words_b
     app.selectbox(key="c_category").set_value("hallucination").run()
     app.radio(key="c_status").set_value("fixed").run()
     _no_errors(app)

@@ -5,6 +5,10 @@ output. For every per-sample metric (``outputs.metrics`` JSON: exact_match, lm-e
 an item fails when its value is 0 (binary metrics) or moves the wrong way (other metrics).
 Significance is paired: exact McNemar on the discordant items (a sign test for non-binary
 metrics), since both runs answered the same items.
+
+Beside the rows, the comparison measures output length in both runs; a category whose flags fell
+while the outputs shrank sharply or a task metric got worse is *confounded*, and the overall
+verdict counts only improvements that are not (the rules are in :mod:`workbench.confounders`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from . import confounders
+from .confounders import SHORT_WORDS, OutputLength, Overall, overall
 from .errors import WorkbenchError
 from .stats import bootstrap_mean_ci, mcnemar_exact, paired_bootstrap_ci, wilson_ci
 from .store import Store
@@ -64,7 +70,9 @@ class Row:
     p_value: float
 
     def verdict(self, alpha: float = 0.05) -> Literal["better", "worse", "same"]:
-        """'worse' only when significant (p < alpha) and more items regressed than got fixed."""
+        """The paired test alone: 'better' or 'worse' only when significant (p < alpha), the way
+        the larger discordant count says. Whether a 'better' category is confounded depends on
+        the other rows: see :meth:`Comparison.status`."""
         if self.p_value >= alpha or self.fixed == self.regressed:
             return "same"
         return "better" if self.fixed > self.regressed else "worse"
@@ -179,6 +187,7 @@ class Comparison:
     transitions: Transitions = field(default_factory=Transitions)
     notes: list[str] = field(default_factory=list)
     confidence: float = 0.95
+    length: OutputLength | None = None
 
     def row(self, name: str, kind: str | None = None) -> Row:
         for r in self.rows:
@@ -186,19 +195,55 @@ class Comparison:
                 return r
         raise KeyError(name)
 
+    def task_metrics(self) -> list[Row]:
+        """The rows of per-output metrics against the reference (exact_match, acc...)."""
+        return [r for r in self.rows if r.kind == "metric"]
+
     def regressions(self, alpha: float = 0.05) -> list[Row]:
-        """Rows significantly worse in run B (p < alpha, in the bad direction)."""
+        """Rows significantly worse in run B (p < alpha, in the bad direction); task metrics
+        count, and a confounded row is never one (only improvements are confounded)."""
         return [r for r in self.rows if r.verdict(alpha) == "worse"]
 
+    def confounded(self, alpha: float = 0.05) -> dict[str, str]:
+        """Category -> one-line reason, for categories significantly better in B whose flags
+        fell while the outputs shrank sharply or a task metric got worse."""
+        return confounders.confounded(self.rows, self.length, alpha)
+
     def improvements(self, alpha: float = 0.05) -> list[Row]:
-        """Rows significantly better in run B."""
-        return [r for r in self.rows if r.verdict(alpha) == "better"]
+        """Rows significantly better in run B, less the confounded ones."""
+        bad = self.confounded(alpha)
+        return [r for r in self.rows if r.verdict(alpha) == "better"
+                and not (r.kind == "category" and r.name in bad)]
+
+    def status(self, row: Row, alpha: float = 0.05) -> str:
+        """The row's verdict, or 'confounded' for a category whose improvement is confounded."""
+        if row.kind == "category" and row.name in self.confounded(alpha):
+            return "confounded"
+        return row.verdict(alpha)
+
+    def verdict(self, alpha: float = 0.05) -> Overall:
+        """Overall: 'worse' when any task metric or category is significantly worse, 'better'
+        when nothing is and some row improved without being confounded, 'inconclusive' when
+        every improvement is confounded, else 'same'."""
+        return overall(self.rows, self.confounded(alpha), alpha)[0]
+
+    def verdict_reason(self, alpha: float = 0.05) -> str:
+        """The overall verdict's reason in one line."""
+        return overall(self.rows, self.confounded(alpha), alpha)[1]
 
     def items(self, name: str, transition: str | None = None) -> list[ItemChange]:
         """Per-item changes of one category or metric, optionally of one transition."""
         return self.transitions.select(name, transition)
 
     def to_dict(self, alpha: float = 0.05, transitions: bool = True) -> dict[str, Any]:
+        bad = self.confounded(alpha)
+        rows = []
+        for r in self.rows:
+            row = r.to_dict(alpha)
+            row["status"] = self.status(r, alpha)
+            row["confounded_reason"] = bad.get(r.name) if r.kind == "category" else None
+            rows.append(row)
+        verdict, reason = overall(self.rows, bad, alpha)
         d: dict[str, Any] = {
             "run_a": self.run_a,
             "run_b": self.run_b,
@@ -207,14 +252,30 @@ class Comparison:
             "only_b": self.only_b,
             "confidence": self.confidence,
             "alpha": alpha,
-            "rows": [r.to_dict(alpha) for r in self.rows],
+            "verdict": verdict,
+            "verdict_reason": reason,
+            "rows": rows,
             "regressions": [r.name for r in self.regressions(alpha)],
             "improvements": [r.name for r in self.improvements(alpha)],
+            "confounded": bad,
+            "length": self.length.to_dict() if self.length else None,
             "notes": list(self.notes),
         }
-        if transitions:
+        d = _finite(d)  # strict JSON: no NaN or Infinity anywhere
+        if transitions:  # values are finite by construction (flags, finite metric values)
             d["transitions"] = self.transitions.records()
         return d
+
+
+def _finite(obj: Any) -> Any:
+    """obj with every non-finite float (NaN, inf) replaced by None, through dicts and lists."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def compare_runs(store: Store, run_a: str, run_b: str, confidence: float = 0.95) -> Comparison:
@@ -243,7 +304,31 @@ def compare_runs(store: Store, run_a: str, run_b: str, confidence: float = 0.95)
                          f"B: {cmp.only_b})")
     _compare_categories(store, id_a, id_b, cmp)
     _compare_metrics(store, id_a, id_b, cmp)
+    cmp.length = _output_length(store, id_a, id_b)
+    if not cmp.task_metrics():
+        cmp.notes.append("no reference-based task metric (exact_match, contains, acc...) in both"
+                         " runs: the verdict rests on the checks alone")
     return cmp
+
+
+def _output_length(store: Store, id_a: str, id_b: str) -> OutputLength:
+    df = q.output_lengths(store, id_a, id_b, short_words=SHORT_WORDS).set_index("side")
+    n = int(df.n["a"])
+
+    def tokens(side: str) -> float | None:
+        # a median only over outputs that all have a token count: a partial one would mislead
+        ok = n and int(df.n_tokens[side]) == n
+        return float(df.median_tokens[side]) if ok else None
+
+    def words(side: str) -> float:
+        return float(df.median_words[side]) if n else 0.0
+
+    return OutputLength(
+        n=n, median_tokens_a=tokens("a"), median_tokens_b=tokens("b"),
+        median_words_a=words("a"), median_words_b=words("b"),
+        short_a=int(df.short["a"]) / n if n else 0.0,
+        short_b=int(df.short["b"]) / n if n else 0.0,
+    )
 
 
 def _compare_categories(store: Store, id_a: str, id_b: str, cmp: Comparison) -> None:

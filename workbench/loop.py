@@ -325,14 +325,58 @@ class Round:
         return {
             "round": self.round, "set_id": self.set_id, "suggestions": self.suggestions,
             "training": self.training.to_dict(), "run_id": self.run_id,
+            "verdict_over_previous": self.vs_previous.verdict(alpha),
+            "verdict_reason": self.vs_previous.verdict_reason(alpha),
             "improved_over_previous": [r.name for r in self.vs_previous.improvements(alpha)],
+            "confounded_over_previous": self.vs_previous.confounded(alpha),
             "vs_base": self.vs_base.to_dict(alpha, transitions=False),
         }
 
 
 @dataclass
+class Decision:
+    """What a round's comparison with the previous model means for the loop."""
+
+    keep: bool  # this round's adapter replaces the previous best
+    stop: str | None  # why the loop stops here (None: go on)
+
+
+def round_decision(vs_previous: Any, k: int, alpha: float = 0.05) -> Decision:
+    """Keep round ``k``'s adapter and go on only when its overall verdict against the previous
+    model (the base in round 1) is 'better' and no task metric's mean fell.
+
+    A task metric that fell by any amount, significant or not, stops the loop and keeps the
+    previous model: the metric is the only signal measured against the reference, a shortcut
+    (shorter answers that the checks stop flagging) costs correct answers a small eval set cannot
+    call significant, and another round would train on top of it. The same holds for a
+    significantly worse category. A round that improved nothing (or only confounded
+    categories) stops the loop; in round 1 it is still kept, as the only tuned model, with the
+    table showing it did not help.
+    """
+    from .confounders import metric_fell_reason
+
+    before = "the base" if k == 1 else f"round {k - 1}"
+    keep_previous = ("the base model stays the best" if k == 1
+                     else f"round {k - 1}'s adapter stays the best")
+    fell = metric_fell_reason(vs_previous.task_metrics())
+    if fell:
+        return Decision(False, f"round {k} made the task metric worse than {before} ({fell}):"
+                               f" {keep_previous}")
+    verdict = vs_previous.verdict(alpha)
+    if verdict == "worse":
+        return Decision(False, f"round {k} is worse than {before} "
+                               f"({vs_previous.verdict_reason(alpha)}): {keep_previous}")
+    if verdict == "better":
+        return Decision(True, None)
+    what = ("improved only confounded categories" if verdict == "inconclusive"
+            else "improved nothing significantly")
+    return Decision(k == 1, f"round {k} {what} over {before}")
+
+
+@dataclass
 class LoopResult:
-    """What `workbench loop` did; ``final`` is the round whose adapter it recommends."""
+    """What `workbench loop` did; ``final`` is the round whose adapter it recommends (None when
+    the base model stays the best, or no round was trained)."""
 
     base_run_id: str
     rounds: list[Round]
@@ -342,8 +386,13 @@ class LoopResult:
 
     @property
     def comparison(self) -> Any:
-        """Base run -> final round's run (None when no round was trained)."""
+        """Base run -> final round's run (None when no round's adapter is recommended)."""
         return self.final.vs_base if self.final else None
+
+    @property
+    def best_run_id(self) -> str:
+        """The run of the best model: the recommended round's, else the base run."""
+        return self.final.run_id if self.final else self.base_run_id
 
     def to_dict(self) -> dict[str, Any]:
         f = self.final
@@ -353,6 +402,8 @@ class LoopResult:
             "final_run_id": f.run_id if f else None,
             "adapter_dir": str(f.training.adapter_dir) if f else None,
             "model_id": f.training.model_id if f else None,
+            "best": f"round {f.round}" if f else "base",
+            "best_run_id": self.best_run_id,
             "stopped": self.stopped,
             "alpha": self.alpha,
             "comparison": f.vs_base.to_dict(self.alpha, transitions=False) if f else None,
@@ -384,8 +435,10 @@ def run_loop(
     ``suite`` is a Suite or a path to one; ``base_run`` reuses a finished run of the base on
     it instead of running it again. Round k trains a fresh adapter from the base on every
     suggestion set so far, the new set drawn from round k-1's failures. The loop stops early when
-    a round improves no category or metric significantly over the previous one (that round's
-    adapter is then not recommended) or when there is nothing left to suggest.
+    there is nothing left to suggest or when a round is not better than the previous model
+    (:func:`round_decision`): a task metric's mean fell, something got significantly worse, or
+    nothing improved that is not confounded. Such a round's adapter is not recommended (except
+    round 1 when it merely did not help).
     """
     from .compare import compare_runs
     from .models import load_model
@@ -439,12 +492,11 @@ def run_loop(
                     vs_base=compare_runs(store, base_run, run_id),
                     vs_previous=compare_runs(store, previous_run, run_id))
         done.append(rnd)
-        if not rnd.vs_previous.improvements(alpha):
-            stopped = (f"round {k} improved nothing significantly over "
-                       f"{'the base' if k == 1 else f'round {k - 1}'}")
-            if k == 1:
-                final = rnd  # still the only tuned model; the table shows it did not help
+        decision = round_decision(rnd.vs_previous, k, alpha)
+        if decision.keep:
+            final = rnd
+            previous_run = run_id
+        if decision.stop:
+            stopped = decision.stop
             break
-        final = rnd
-        previous_run = run_id
     return LoopResult(base_run, done, final, stopped, alpha)

@@ -26,10 +26,9 @@ def _tables(cmp, alpha: float) -> list:  # noqa: ANN001 - a Comparison -> rich T
     from rich.table import Table
 
     conf = f"{cmp.confidence:.0%} CI"
-    styles = {"better": "green", "worse": "bold red", "same": "dim"}
     tables = []
     for kind, title in (("category", f"error rate % and {conf} (lower is better)"),
-                        ("metric", f"metrics and {conf} (higher is better; ↓: lower is better)")):
+                        ("metric", f"task metrics and {conf} (higher is better; ↓: lower is better)")):
         rows = [r for r in cmp.rows if r.kind == kind]
         if not rows:
             continue
@@ -42,7 +41,7 @@ def _tables(cmp, alpha: float) -> list:  # noqa: ANN001 - a Comparison -> rich T
             table.add_column(col, justify="right")
         table.add_column("p\nverdict", justify="right", no_wrap=True)
         for r in rows:
-            verdict = r.verdict(alpha)
+            verdict = cmp.status(r, alpha)
             name = f"{r.name} ↓" if r.better == "lower" and kind == "metric" else r.name
             table.add_row(
                 name, str(r.n),
@@ -50,10 +49,35 @@ def _tables(cmp, alpha: float) -> list:  # noqa: ANN001 - a Comparison -> rich T
                 str(r.fixed), str(r.regressed),
                 "-" if r.still_failing is None else str(r.still_failing),
                 "-" if r.still_passing is None else str(r.still_passing),
-                f"{_fmt_p(r.p_value)}\n[{styles[verdict]}]{verdict}[/]",
+                f"{_fmt_p(r.p_value)}\n[{STYLES[verdict]}]{verdict}[/]",
             )
         tables.append(table)
+    if cmp.length is not None:
+        tables.append(_length_table(cmp.length))
     return tables
+
+
+STYLES = {"better": "green", "worse": "bold red", "same": "dim", "confounded": "yellow",
+          "inconclusive": "yellow"}
+
+
+def _length_table(length):  # noqa: ANN001, ANN202 - an OutputLength -> rich Table
+    from rich import box
+    from rich.table import Table
+
+    from ..confounders import SHORT_WORDS
+
+    table = Table(title=f"output length ({length.n} items)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("", "A", "B"):
+        table.add_column(col, justify="left" if not col else "right", no_wrap=True)
+    if length.unit == "tokens":
+        table.add_row("median tokens out", f"{length.median_tokens_a:g}",
+                      f"{length.median_tokens_b:g}")
+    table.add_row("median words", f"{length.median_words_a:g}", f"{length.median_words_b:g}")
+    table.add_row(f"under {SHORT_WORDS} words", f"{100 * length.short_a:.1f}%",
+                  f"{100 * length.short_b:.1f}%")
+    return table
 
 
 def _items_table(cmp, which: str):  # noqa: ANN001, ANN202
@@ -81,7 +105,9 @@ HELP = (
     "Compare run B with run A item by item: fixed, regressed and persisting errors.\n\n"
     "Per error category and per metric: the rate in each run with a Wilson interval, the items "
     "fixed / regressed / still failing / still passing, and an exact McNemar p-value on the "
-    "items that changed. --fail-on-regression makes it a CI gate."
+    "items that changed; beside them the output length in both runs. A category whose flags fell "
+    "while the outputs shrank sharply or a task metric got worse is 'confounded', not better. "
+    "--fail-on-regression makes it a CI gate."
 )
 
 
@@ -94,7 +120,8 @@ def register(app: typer.Typer) -> None:
             "--alpha", min=0.0, max=1.0, help="Significance level of the paired tests.")] = 0.05,
         fail_on_regression: Annotated[bool, typer.Option(
             "--fail-on-regression",
-            help="Exit 1 when any category or metric is significantly worse in B (a CI gate).",
+            help="Exit 1 when any category or task metric is significantly worse in B (a CI "
+            "gate).",
         )] = False,
         items: Annotated[str | None, typer.Option(
             "--items", help="Also list items: fixed, regressed, still_failing or changed.",
@@ -119,6 +146,8 @@ def register(app: typer.Typer) -> None:
                           f"B = {b['model_name']} (run {b['run_id']})  on {cmp.n_shared} items")
             for table in _tables(cmp, alpha):
                 console.print(table)
+            for name, why in cmp.confounded(alpha).items():
+                console.print(f"[yellow]confounded:[/] {name}: {why}", highlight=False)
             for note in cmp.notes:
                 console.print(f"[yellow]note:[/] {note}")
             if items:
@@ -128,6 +157,9 @@ def register(app: typer.Typer) -> None:
                 console.print(f"[bold red]significant regressions (p < {alpha}):[/] {names}")
             else:
                 console.print(f"no significant regression (p < {alpha})")
+            verdict = cmp.verdict(alpha)
+            console.print(f"verdict: [{STYLES[verdict]}]{verdict}[/] ({cmp.verdict_reason(alpha)})",
+                          highlight=False)
         if fail_on_regression and regressions:
             err_console.print(f"failing: {len(regressions)} significant regression(s)")
             raise typer.Exit(1)

@@ -47,37 +47,61 @@ def _p(p: float | None) -> str:
 
 
 def print_loop(result: Any) -> None:
-    """The before/after table of a LoopResult, and where the adapter is."""
+    """The before/after table of a LoopResult, and where the adapter is (or that the base model
+    stays the best)."""
     from rich.table import Table
 
-    cmp = result.comparison
-    if cmp is None:
+    from ..confounders import SHORT_WORDS
+
+    if not result.rounds:
         console.print(f"No adapter trained: {result.stopped}.")
         return
     f = result.final
-    table = Table(title=f"base -> round {f.round} ({f.training.model_name}) on "
+    shown = f or result.rounds[-1]  # with no recommended round: what the last round did
+    cmp, alpha = shown.vs_base, result.alpha
+    table = Table(title=f"base -> round {shown.round} ({shown.training.model_name}) on "
                         f"{cmp.n_shared} eval items")
     for col in ("", "before", "after", "fixed", "regressed", "p", ""):
         table.add_column(col, justify="left" if col == "" else "right")
-    style = {"better": "green", "worse": "red", "same": "dim"}
+    style = {"better": "green", "worse": "red", "same": "dim", "confounded": "yellow",
+             "inconclusive": "yellow"}
     for row in sorted(cmp.rows, key=lambda r: (r.kind != "category", r.name)):
-        verdict = row.verdict(result.alpha)
+        verdict = cmp.status(row, alpha)
         label = row.name if row.kind == "category" else f"{row.name} (metric)"
         table.add_row(label, _fmt(row.a, row.kind), _fmt(row.b, row.kind), str(row.fixed),
                       str(row.regressed), _p(row.p_value), f"[{style[verdict]}]{verdict}[/]")
     console.print(table)
-    better = [r.name for r in cmp.improvements(result.alpha)]
-    worse = [r.name for r in cmp.regressions(result.alpha)]
-    console.print(f"significantly better (p < {result.alpha}): {', '.join(better) or 'none'}; "
+    if cmp.length is not None:
+        n = cmp.length
+        a, b = n.medians()
+        console.print(f"output length: median {a:g} -> {b:g} {n.unit}, under {SHORT_WORDS} words "
+                      f"{100 * n.short_a:.0f}% -> {100 * n.short_b:.0f}%", highlight=False)
+    for name, why in cmp.confounded(alpha).items():
+        console.print(f"[yellow]confounded:[/] {name}: {why}", highlight=False)
+    for note in cmp.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    better = [r.name for r in cmp.improvements(alpha)]
+    worse = [r.name for r in cmp.regressions(alpha)]
+    console.print(f"significantly better (p < {alpha}): {', '.join(better) or 'none'}; "
                   f"worse: {', '.join(worse) or 'none'}")
+    verdict = cmp.verdict(alpha)
+    console.print(f"verdict: [{style[verdict]}]{verdict}[/] ({cmp.verdict_reason(alpha)})",
+                  highlight=False)
     for rnd in result.rounds:
         m = rnd.training.metrics
         console.print(f"round {rnd.round}: {rnd.suggestions} suggestions (set {rnd.set_id}), "
                       f"{m['examples']} examples, loss {m['first_loss']:.3f} -> "
-                      f"{m['final_loss']:.3f}, run {rnd.run_id}")
+                      f"{m['final_loss']:.3f}, run {rnd.run_id}, "
+                      f"{rnd.vs_previous.verdict(alpha)} over "
+                      f"{'the base' if rnd.round == 1 else f'round {rnd.round - 1}'}")
     console.print(f"stopped: {result.stopped}")
-    console.print(f"runs: base {result.base_run_id} -> tuned {f.run_id} "
-                  f"(workbench compare {result.base_run_id} {f.run_id})")
+    console.print(f"runs: base {result.base_run_id} -> tuned {shown.run_id} "
+                  f"(workbench compare {result.base_run_id} {shown.run_id})")
+    if f is None:
+        console.print(f"no adapter recommended: the base model stays the best (run "
+                      f"{result.base_run_id}); round {shown.round}'s adapter, not recommended: "
+                      f"{shown.training.adapter_dir}")
+        return
     console.print(f"adapter: {f.training.adapter_dir}")
 
 
@@ -90,7 +114,8 @@ def register(app: typer.Typer) -> None:
         suite: Annotated[Path, typer.Option("--suite", help="Suite YAML with eval and train "
                                             "splits.")],
         rounds: Annotated[int, typer.Option("--rounds", help="Most rounds to run (stops early "
-                                            "when a round improves nothing).")] = 1,
+                                            "when a round is not better than the previous "
+                                            "model or lowers a task metric).")] = 1,
         out: Annotated[Path | None, typer.Option(
             "--out", help="Directory for the adapters, one per round (default: "
             "adapters/loop-<id>).")] = None,

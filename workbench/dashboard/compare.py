@@ -49,13 +49,37 @@ def pick_runs(run_df: pd.DataFrame) -> tuple[str, str] | None:
 
 
 def summary(cmp) -> pd.DataFrame:  # noqa: ANN001 - a workbench.compare.Comparison
-    """Per category: error rates in A and B, fixed, regressed, persisting, p-value, verdict."""
+    """Per category: error rates in A and B, fixed, regressed, persisting, p-value, verdict
+    ('confounded' when the flags fell only beside shorter outputs or a worse task metric) and
+    why."""
+    why = cmp.confounded()
     rows = [{
         "category": r.name, "items": r.n, "error rate A": round(r.a, 3),
         "error rate B": round(r.b, 3), "fixed": r.fixed, "regressed": r.regressed,
-        "persisting": r.still_failing, "p-value": round(r.p_value, 4), "verdict": r.verdict(),
+        "persisting": r.still_failing, "p-value": round(r.p_value, 4),
+        "verdict": cmp.status(r), "why": why.get(r.name, ""),
     } for r in cmp.rows if r.kind == "category"]
     return pd.DataFrame(rows)
+
+
+def length_table(length) -> pd.DataFrame:  # noqa: ANN001 - a workbench.confounders.OutputLength
+    """Output length in A and B: median tokens out (when stored), median words, short share."""
+    from workbench.confounders import SHORT_WORDS
+
+    rows = []
+    if length.unit == "tokens":
+        rows.append(("median tokens out", length.median_tokens_a, length.median_tokens_b))
+    rows.append(("median words", length.median_words_a, length.median_words_b))
+    rows.append((f"% under {SHORT_WORDS} words", round(100 * length.short_a, 1),
+                 round(100 * length.short_b, 1)))
+    return pd.DataFrame(rows, columns=["output length", "A", "B"])
+
+
+def show_verdict(cmp) -> None:  # noqa: ANN001 - a workbench.compare.Comparison
+    """The overall verdict, coloured, with its reason."""
+    verdict, reason = cmp.verdict(), cmp.verdict_reason()
+    show = {"better": st.success, "worse": st.error, "same": st.info}.get(verdict, st.warning)
+    show(f"Verdict: **{verdict}** — {reason}")
 
 
 def show_item(change, outputs: dict, findings: pd.DataFrame) -> None:  # noqa: ANN001
@@ -94,6 +118,7 @@ def main() -> None:
     except WorkbenchError as exc:
         st.error(str(exc))
         return
+    show_verdict(cmp)
     for note in cmp.notes:
         st.caption(note)
     table = summary(cmp)
@@ -107,14 +132,20 @@ def main() -> None:
     st.dataframe(table, hide_index=True)
     st.bar_chart(table.set_index("category")[["fixed", "regressed", "persisting"]],
                  y_label="items", x_label="category")
-    metrics = [r for r in cmp.rows if r.kind == "metric"]
+    metrics = cmp.task_metrics()
+    c1, c2 = st.columns([3, 2])
+    c1.subheader("Task metrics")
     if metrics:
-        st.subheader("Metrics")
-        st.dataframe(pd.DataFrame([{
+        c1.dataframe(pd.DataFrame([{
             "metric": r.name, "items": r.n, "A": round(r.a, 4), "B": round(r.b, 4),
             "better": r.better, "fixed": r.fixed, "regressed": r.regressed,
             "p-value": round(r.p_value, 4), "verdict": r.verdict()} for r in metrics]),
             hide_index=True)
+    else:
+        c1.caption("No reference-based metric: the verdict rests on the checks alone.")
+    if cmp.length is not None:
+        c2.subheader("Output length")
+        c2.dataframe(length_table(cmp.length), hide_index=True)
 
     st.subheader("Items")
     c1, c2 = st.columns(2)

@@ -112,3 +112,25 @@ def run_summary(store: Store, run_id: str) -> dict:
     row = df.iloc[0].to_dict()
     row["started_at"] = None if pd.isna(row["started_at"]) else str(row["started_at"])
     return row
+
+
+def output_lengths(store: Store, run_a: str, run_b: str, short_words: int = 5) -> pd.DataFrame:
+    """Output length over the items both runs answered, one row per run (``side`` 'a', 'b'):
+    n, n_tokens (outputs with a token count), median_tokens (of those; NULL when none),
+    median_words, and short (outputs of fewer than ``short_words`` words; an empty output has
+    none). Words are runs of characters other than space, tab, newline and carriage return
+    (split and filtered rather than matched by a regex: about three times faster)."""
+    words = ("len(list_filter(string_split(translate(coalesce(text, ''), chr(9) || chr(10) ||"
+             " chr(13), '   '), ' '), lambda w: w <> ''))")
+    return store.query_df(
+        "WITH s AS (SELECT item_id FROM outputs WHERE run_id IN (?, ?) GROUP BY item_id"
+        "   HAVING bool_or(run_id = ?) AND bool_or(run_id = ?)),"
+        f" o AS (SELECT 'a' AS side, tokens_out, {words} AS words FROM outputs"
+        "   WHERE run_id = ? AND item_id IN (SELECT item_id FROM s)"
+        f"   UNION ALL SELECT 'b', tokens_out, {words} FROM outputs"
+        "   WHERE run_id = ? AND item_id IN (SELECT item_id FROM s))"
+        " SELECT side, count(*) AS n, count(tokens_out) AS n_tokens,"
+        " median(tokens_out) AS median_tokens, median(words) AS median_words,"
+        " count(*) FILTER (WHERE words < ?) AS short FROM o GROUP BY side ORDER BY side",
+        [run_a, run_b, run_a, run_b, run_a, run_b, short_words],
+    )
