@@ -158,6 +158,8 @@ def _convert(src: Path, out: Path, arch: str, sha: str, progress: Progress | Non
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    if progress is not None:
+        progress(f"reading {src.name} with transformers", 0, 0)
     try:
         with _tensor_progress(progress, src.name):
             model = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name,
