@@ -1,7 +1,7 @@
 """GGUF checkpoints: a ``.gguf`` file as a model SPEC, converted once to a Hugging Face model dir.
 
 A SPEC is a GGUF checkpoint when it is a ``.gguf`` file, or a directory holding exactly one
-``.gguf`` file and no ``config.json``. Before anything heavy, the file's ``general.architecture``
+``.gguf`` file and no ``config.json``. Before converting, the file's ``general.architecture``
 is read with ``gguf.GGUFReader``: one that transformers cannot load from GGUF fails with a
 one-line ModelLoadError naming it. Otherwise transformers loads model and tokenizer from it
 (``from_pretrained(dir, gguf_file=name)``; quantized tensors are dequantized to float32) and they
@@ -194,12 +194,14 @@ def _convert(src: Path, out: Path, arch: str, sha: str, progress: Progress | Non
 def ensure_converted(path: Path, progress: Progress | None = None) -> Path:
     """The cached HF dir of GGUF file PATH, converted (once per content) when missing."""
     path = Path(path)
-    arch = check_architecture(path)
     sha = sha256_file(path, progress)
     root = cache_root()
     final = root / sha
     if (final / "config.json").exists():
-        return final
+        return final  # its architecture was checked when it was converted
+    if progress is not None:
+        progress(f"reading the metadata of {path.name}", 0, 0)
+    arch = check_architecture(path)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{sha[:12]}-", dir=root))
     try:
