@@ -2,7 +2,7 @@
 
 A SPEC is a GGUF checkpoint when it is a ``.gguf`` file, or a directory holding exactly one
 ``.gguf`` file and no ``config.json``. Before converting, the file's ``general.architecture``
-is read with ``gguf.GGUFReader``: one that transformers cannot load from GGUF fails with a
+is read from its metadata (the key-value section only, up to that key): one that transformers cannot load from GGUF fails with a
 one-line ModelLoadError naming it. Otherwise transformers loads model and tokenizer from it
 (``from_pretrained(dir, gguf_file=name)``; quantized tensors are dequantized to float32) and they
 are written as a plain HF dir: ``model.safetensors`` (``safetensors.torch.save_model``),
@@ -95,15 +95,61 @@ def supported_architectures() -> list[str]:
     return sorted(GGUF_SUPPORTED_ARCHITECTURES)
 
 
+def _read_header_value(path: Path, wanted: str) -> object:
+    """The metadata value ``wanted`` of a GGUF file, reading only the key-value section up to it
+    (``gguf.GGUFReader`` parses every tensor and vocabulary entry first: seconds on a real file).
+    """
+    import struct
+
+    from gguf import GGUFValueType as T
+
+    sizes = {T.UINT8: 1, T.INT8: 1, T.BOOL: 1, T.UINT16: 2, T.INT16: 2, T.UINT32: 4,
+             T.INT32: 4, T.FLOAT32: 4, T.UINT64: 8, T.INT64: 8, T.FLOAT64: 8}
+    with path.open("rb") as f:
+        if f.read(4) != b"GGUF":
+            raise ValueError("not a GGUF file (bad magic)")
+        (version,) = struct.unpack("<I", f.read(4))
+        end = "<" if version & 0xFFFF else ">"  # a big-endian file reads as a huge version
+
+        def num(fmt: str) -> int:
+            data = f.read(struct.calcsize(fmt))
+            if len(data) < struct.calcsize(fmt):
+                raise ValueError("truncated metadata")
+            return struct.unpack(end + fmt, data)[0]
+
+        def string() -> str:
+            return f.read(num("Q")).decode("utf-8", "replace")
+
+        def skip(vtype: int) -> None:
+            if vtype == T.STRING:
+                f.seek(num("Q"), 1)
+            elif vtype == T.ARRAY:
+                item, count = num("I"), num("Q")
+                if item in sizes:
+                    f.seek(count * sizes[T(item)], 1)
+                else:
+                    for _ in range(count):
+                        skip(item)
+            elif vtype in sizes:
+                f.seek(sizes[T(vtype)], 1)
+            else:
+                raise ValueError(f"unknown metadata value type {vtype}")
+
+        _n_tensors, n_kv = num("Q"), num("Q")
+        for _ in range(n_kv):
+            key, vtype = string(), num("I")
+            if key == wanted:
+                if vtype != T.STRING:
+                    raise ValueError(f"{wanted} is not a string")
+                return string()
+            skip(vtype)
+    raise ValueError(f"no {wanted} in its metadata")
+
+
 def read_architecture(path: Path) -> str:
     """``general.architecture`` from a GGUF file's metadata (ModelLoadError when unreadable)."""
     try:
-        from gguf import GGUFReader
-
-        field = GGUFReader(path, "r").fields.get("general.architecture")
-        if field is None:
-            raise ValueError("no general.architecture in its metadata")
-        return str(field.contents())
+        return str(_read_header_value(path, "general.architecture"))
     except ImportError:
         raise ModelLoadError("loading a GGUF file needs the 'gguf' package (pip install gguf)") \
             from None
