@@ -104,11 +104,29 @@ def test_unsupported_architecture_fails_in_one_line(tmp_path, hf_dir, conversion
     assert conversions == []
 
 
+def test_metadata_reader_agrees_with_gguf_reader(gguf_path):
+    """The key-value walk skips every value type (scalars, strings, arrays of both) correctly."""
+    from gguf import GGUFReader, GGUFValueType
+
+    fields = GGUFReader(gguf_path).fields
+    strings = {k: f.contents() for k, f in fields.items()
+               if f.types == [GGUFValueType.STRING]}
+    assert "tokenizer.chat_template" in strings and len(strings) >= 4
+    assert list(fields).index("tokenizer.chat_template") > list(fields).index("tokenizer.ggml.merges")
+    for key, value in strings.items():
+        assert gc._read_header_value(gguf_path, key) == value
+    assert gc.read_architecture(gguf_path) == "llama"
+
+
 def test_bad_gguf_specs(tmp_path, gguf_path):
     junk = tmp_path / "junk.gguf"
     junk.write_bytes(b"not a gguf file at all")
     with pytest.raises(ModelLoadError, match="cannot read GGUF file"):
         load_model(str(junk), progress=False)
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(gguf_path.read_bytes()[:40])
+    with pytest.raises(ModelLoadError, match="cannot read GGUF file.*truncated"):
+        load_model(str(cut), progress=False)
     two = tmp_path / "two"
     two.mkdir()
     shutil.copyfile(gguf_path, two / "a.gguf")
