@@ -8,7 +8,8 @@ fresh ``$WORKBENCH_HOME``:
   writing the cached HF dir, then loading it (what a first ``workbench run --model x.gguf`` pays);
 - ``cached_load_s``: the same SPEC again (hash + load of the cached dir, no conversion);
 - ``same_text``: the greedy answer (``max_new_tokens`` 48) to one chat prompt from the converted
-  model against the one from a reference HF dir of the same checkpoint, when one is given.
+  model against the one from a reference HF dir of the same checkpoint, when one is given, and
+  ``max_abs_weight_diff`` between their weights (0.0: the same float32 values).
 
     python -m bench.gguf_real --gguf PATH.gguf [--reference HF_DIR]
 
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import bench
 
-PROMPT = "What is the capital of France? Answer in one sentence."
+PROMPT = "Write three sentences about the ocean."
 MAX_NEW_TOKENS = 48
 
 
@@ -37,6 +38,16 @@ def _answer(loaded) -> str:  # noqa: ANN001 - LoadedModel
 
     messages = [{"role": "user", "content": PROMPT}]
     return generate(loaded, [messages], GenerationConfig(max_new_tokens=MAX_NEW_TOKENS))[0].text
+
+
+def _weight_diff(a: Path, b: Path) -> float | str:
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    wa, wb = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
+    if set(wa) != set(wb):
+        return f"different tensors: {sorted(set(wa) ^ set(wb))[:4]}"
+    return max(float(np.max(np.abs(wa[k].astype(np.float64) - wb[k]))) for k in wa)
 
 
 def run(gguf: str | None = None, reference: str | None = None) -> dict:
@@ -67,7 +78,10 @@ def run(gguf: str | None = None, reference: str | None = None) -> dict:
         t = time.perf_counter()
         figures["text"] = _answer(loaded)
         figures["generate_s"] = round(time.perf_counter() - t, 2)
+        converted = Path(loaded.meta["converted_dir"])
         del loaded
+        if reference:
+            figures["max_abs_weight_diff"] = _weight_diff(converted, Path(reference))
     if reference:
         ref_text = _answer(load_model(reference, device="cpu"))
         figures["reference_text"] = ref_text
