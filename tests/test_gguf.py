@@ -8,7 +8,6 @@ import shutil
 import zipfile
 
 import pytest
-from _gguf import dequantized_copy, write_gguf
 from _varied import PROMPTS, build_varied_model
 
 import workbench.gguf_checkpoint as gc
@@ -16,6 +15,7 @@ from workbench.demo import real_model
 from workbench.errors import ModelLoadError
 from workbench.generation import GenerationConfig, generate
 from workbench.models import identify, load_model
+from workbench.tiny_gguf import dequantized_copy, write_gguf
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -1,4 +1,6 @@
-"""Write a saved tiny Llama (HF dir with a byte-level BPE tokenizer) as a GGUF file, the way
+"""Tiny GGUF files for tests and benchmarks.
+
+Write a saved tiny Llama (HF dir with a byte-level BPE tokenizer) as a GGUF file, the way
 llama.cpp's converter lays it out: llama.cpp tensor names, q/k rows permuted, 2-D weights
 quantized to Q8_0, a gpt2-style tokenizer in the metadata with the chat template.
 
