@@ -89,8 +89,8 @@ def test_conversion_reports_progress_and_leaves_no_temp_dirs(gguf_path, monkeypa
     seen = []
     load_model(str(gguf_path), progress=lambda stage, done, total: seen.append(stage))
     stages = list(dict.fromkeys(seen))
-    assert [s.split()[0] for s in stages] == ["hashing", "reading", "reading", "dequantizing",
-                                              "loading", "writing"]
+    assert [s.split()[0] for s in stages] == ["hashing", "reading", "dequantizing", "loading",
+                                              "writing"]
     assert [p.name for p in gc.cache_root().iterdir()] == [
         hashlib.sha256(gguf_path.read_bytes()).hexdigest()]
 

@@ -1,14 +1,16 @@
 """GGUF checkpoints: a ``.gguf`` file as a model SPEC, converted once to a Hugging Face model dir.
 
 A SPEC is a GGUF checkpoint when it is a ``.gguf`` file, or a directory holding exactly one
-``.gguf`` file and no ``config.json``. Before converting, the file's ``general.architecture``
-is read from its metadata (the key-value section only, up to that key): one that transformers cannot load from GGUF fails with a
+``.gguf`` file and no ``config.json``. First the file's ``general.architecture`` is read from its
+metadata (the key-value section alone, up to that key: ``gguf.GGUFReader`` would parse the whole
+vocabulary first, seconds on a real file); one transformers cannot load from GGUF fails with a
 one-line ModelLoadError naming it. Otherwise transformers loads model and tokenizer from it
 (``from_pretrained(dir, gguf_file=name)``; quantized tensors are dequantized to float32) and they
-are written as a plain HF dir: ``model.safetensors`` (``safetensors.torch.save_model``),
-``config.json`` without its ``quantization_config`` and with ``architectures``, the tokenizer
-files (they carry the chat template), a ``LICENSE``/``NOTICE`` that lay beside the GGUF, and
-``gguf_source.json`` (where it came from).
+are written as a plain HF dir: ``model.safetensors`` (``safetensors.torch.save_model``:
+``save_pretrained`` refuses a model loaded from GGUF), ``config.json`` without its
+``quantization_config`` and with ``architectures``, the tokenizer files (they carry the chat
+template), a ``LICENSE``/``NOTICE`` that lay beside the GGUF, and ``gguf_source.json`` (where it
+came from).
 
 The dir is cached under ``$WORKBENCH_HOME/gguf-v1/<sha256 of the GGUF's bytes>``, written to a
 temporary dir and renamed into place (a killed conversion leaves no half-written cache), and
@@ -20,8 +22,9 @@ weights the model runs with, so it changes whenever the GGUF's bytes do (differe
 different conversion) and never when the file moves or is renamed.
 
 The GGUF's sha256 is streamed once per file (and memoised per path, size and mtime in the
-process); conversion reports its stages (hashing, dequantizing, loading the tokenizer, writing)
-to a ``progress(stage, done, total)`` callback, transformers' own progress bars silenced.
+process). Conversion reports its stages (hashing, reading with transformers, dequantizing,
+loading the tokenizer, writing) to a ``progress(stage, done, total)`` callback; transformers'
+own per-tensor tqdm bar is replaced by these reports while it runs.
 """
 
 from __future__ import annotations
@@ -240,14 +243,12 @@ def _convert(src: Path, out: Path, arch: str, sha: str, progress: Progress | Non
 def ensure_converted(path: Path, progress: Progress | None = None) -> Path:
     """The cached HF dir of GGUF file PATH, converted (once per content) when missing."""
     path = Path(path)
+    arch = check_architecture(path)  # before hashing: a wrong file fails at once
     sha = sha256_file(path, progress)
     root = cache_root()
     final = root / sha
     if (final / "config.json").exists():
-        return final  # its architecture was checked when it was converted
-    if progress is not None:
-        progress(f"reading the metadata of {path.name}", 0, 0)
-    arch = check_architecture(path)
+        return final
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{sha[:12]}-", dir=root))
     try:
