@@ -72,16 +72,20 @@ def test_gguf_file_and_dir_load_like_their_safetensors_weights(gguf_path, refere
     assert texts(again) == texts(ref)
 
 
-def test_fingerprint_follows_the_bytes_not_the_name(tmp_path, gguf_path, conversions):
+def test_fingerprint_follows_the_bytes_not_the_name(tmp_path, gguf_path, conversions,
+                                                    monkeypatch):
     renamed = tmp_path / "elsewhere.gguf"
     shutil.copyfile(gguf_path, renamed)
     fp = identify(str(gguf_path), progress=False)[0]
     assert identify(str(renamed), progress=False)[0] == fp and len(conversions) == 1
+    # converted again elsewhere (another home): the same files, so the same fingerprint
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "other-home"))
+    assert identify(str(renamed), progress=False)[0] == fp and len(conversions) == 2
     changed = tmp_path / "changed.gguf"
     data = bytearray(gguf_path.read_bytes())
     data[-1] ^= 0x01  # one bit of the last weight
     changed.write_bytes(bytes(data))
-    assert identify(str(changed), progress=False)[0] != fp and len(conversions) == 2
+    assert identify(str(changed), progress=False)[0] != fp and len(conversions) == 3
 
 
 def test_conversion_reports_progress_and_leaves_no_temp_dirs(gguf_path, monkeypatch):

@@ -6,8 +6,8 @@ metadata (the key-value section alone, up to that key: ``gguf.GGUFReader`` would
 vocabulary first, seconds on a real file); one transformers cannot load from GGUF fails with a
 one-line ModelLoadError naming it. Otherwise transformers loads model and tokenizer from it
 (``from_pretrained(dir, gguf_file=name)``; quantized tensors are dequantized to float32) and they
-are written as a plain HF dir: ``model.safetensors`` (``safetensors.torch.save_model``:
-``save_pretrained`` refuses a model loaded from GGUF), ``config.json`` without its
+are written as a plain HF dir: ``model.safetensors`` (``safetensors``' ``save_file``, each tied
+tensor once: ``save_pretrained`` refuses a model loaded from GGUF), ``config.json`` without its
 ``quantization_config`` and with ``architectures``, the tokenizer files (they carry the chat
 template), a ``LICENSE``/``NOTICE`` that lay beside the GGUF, and ``gguf_source.json`` (where it
 came from).
@@ -198,11 +198,26 @@ def _tensor_progress(progress: Progress | None, name: str) -> Iterator[None]:
             mod.tqdm = original
 
 
+def _unique_tensors(model) -> dict:  # noqa: ANN001 - a transformers model
+    """The state dict with each tied tensor once, under its first name (``lm_head.weight`` tied
+    to the embeddings is left out, as ``save_pretrained`` does). ``safetensors.torch.save_model``
+    picks the name to keep in set order, which differs from process to process: the file's bytes,
+    and so the fingerprint, would too."""
+    seen: set[tuple[int, int]] = set()
+    out = {}
+    for name, t in model.state_dict().items():
+        key = (t.untyped_storage().data_ptr(), t.storage_offset())
+        if key not in seen:
+            seen.add(key)
+            out[name] = t.detach().contiguous()
+    return out
+
+
 def _convert(src: Path, out: Path, arch: str, sha: str, progress: Progress | None) -> None:
     """Load SRC with transformers (dequantized) and write model, config and tokenizer to OUT."""
     import torch
     import transformers
-    from safetensors.torch import save_model
+    from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -222,9 +237,10 @@ def _convert(src: Path, out: Path, arch: str, sha: str, progress: Progress | Non
                              f"{text[0] if text else type(exc).__name__}") from None
     if progress is not None:
         progress(f"writing {src.name} as safetensors", 0, 1)
-    save_model(model, str(out / "model.safetensors"), metadata={"format": "pt"})
-    config = model.config.to_dict()
-    config.pop("quantization_config", None)
+    save_file(_unique_tensors(model), str(out / "model.safetensors"), metadata={"format": "pt"})
+    config = model.config.to_diff_dict()  # what save_pretrained writes: no defaults
+    for key in ("quantization_config", "_name_or_path"):  # where it was loaded from is no identity
+        config.pop(key, None)
     config["architectures"] = [type(model).__name__]
     config["dtype"] = "float32"
     (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", "utf-8")
