@@ -49,7 +49,7 @@ def _share(*values: float) -> None:
 def test_every_module_is_covered():
     covered = {"generation", "run_cache", "store_ingest", "checks_speed", "train_lora",
                "lmeval_overhead", "compare_suggest", "checks_repetition", "checks_length",
-               "checks_hallucination", "checks_misspelling"}
+               "checks_hallucination", "checks_misspelling", "gguf_real"}
     assert set(_modules()) == covered
 
 
@@ -61,6 +61,15 @@ def test_quick_switch(monkeypatch):
     times = bench.median_times({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3)
     assert calls == ["a", "b"] * 3  # interleaved, not a, a, a, b, b, b
     assert all(len(t) == 3 and t == sorted(t) for t in times.values())
+
+
+@pytest.mark.slow
+def test_gguf_real():
+    f = _run("gguf_real")
+    _positive(f["first_load_s"], f["cached_load_s"], f["generate_s"])
+    assert f["cached_load_s"] < f["first_load_s"]
+    assert f["same_text"] and f["text"] and f["max_abs_weight_diff"] == 0.0
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(f["converted_files"])
 
 
 @pytest.mark.slow

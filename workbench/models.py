@@ -5,7 +5,9 @@ A model is named on the command line as ``NAME=SPEC``. SPEC is one of
 - a local Hugging Face model directory (``config.json`` + safetensors weights);
 - a hub id (``org/name``), resolved from the local hub cache when the hub is offline;
 - a PEFT adapter directory; its base comes from ``adapter_config.json``'s
-  ``base_model_name_or_path``, or is given explicitly as ``BASE+ADAPTER``.
+  ``base_model_name_or_path``, or is given explicitly as ``BASE+ADAPTER``;
+- a GGUF file (``x.gguf``, or a directory holding exactly one and no ``config.json``), converted
+  once to a cached HF dir that is then loaded like any other (see ``gguf_checkpoint``).
 
 The fingerprint identifies the weights (it changes whenever they change) and is the model's id in
 the store and part of every generation cache key. torch/transformers/peft are imported lazily.
@@ -18,6 +20,7 @@ import json
 import os
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +39,8 @@ DTYPES = {
     "bfloat16": "bfloat16", "bf16": "bfloat16",
 }
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+# True: conversion progress on stderr; False: none; a callable: report(stage, done, total)
+ProgressArg = bool | Callable[[str, int, int], None]
 
 
 @dataclass
@@ -106,12 +111,31 @@ def _looks_like_path(spec: str) -> bool:
     return spec.startswith((".", "/", "~")) or spec.count("/") > 1 or not _HUB_ID.match(spec)
 
 
-def resolve_dir(spec: str, *, allow_pickle: bool = False, trust_remote_code: bool = False) -> Path:
-    """A local directory for SPEC: the path itself, or the hub cache snapshot of a hub id."""
+def _converted_gguf(path: Path, progress: ProgressArg) -> Path:
+    from .gguf_checkpoint import ensure_converted, stderr_progress
+
+    if progress is True:
+        with stderr_progress() as report:
+            return ensure_converted(path, report)
+    return ensure_converted(path, progress or None)
+
+
+def resolve_dir(spec: str, *, allow_pickle: bool = False, trust_remote_code: bool = False,
+                progress: ProgressArg = True) -> Path:
+    """A local directory for SPEC: the path itself, the converted dir of a GGUF file, or the hub
+    cache snapshot of a hub id."""
     p = Path(spec).expanduser()
     if p.exists():
+        if p.suffix.lower() == ".gguf" or (p.is_dir() and not (p / "config.json").exists()
+                                           and not (p / "adapter_config.json").exists()):
+            from .gguf_checkpoint import gguf_file
+
+            src = gguf_file(spec)
+            if src is not None:
+                return _converted_gguf(src, progress)
         if not p.is_dir():
-            raise ModelLoadError(f"checkpoint {spec!r} is a file; expected a model or adapter directory")
+            raise ModelLoadError(f"checkpoint {spec!r} is a file; expected a model or adapter "
+                                 "directory or a .gguf file")
         return p.resolve()
     if _looks_like_path(spec):
         raise ModelLoadError(f"checkpoint not found: {spec} (no such directory)")
@@ -365,10 +389,11 @@ class _Checkpoint:
     base_fingerprint: str | None = None
 
 
-def _checkpoint(spec: str, *, allow_pickle: bool = False,
-                trust_remote_code: bool = False) -> _Checkpoint:
+def _checkpoint(spec: str, *, allow_pickle: bool = False, trust_remote_code: bool = False,
+                progress: ProgressArg = True) -> _Checkpoint:
     base_spec, adapter_spec = _split_base_adapter(spec)
-    opts = {"allow_pickle": allow_pickle, "trust_remote_code": trust_remote_code}
+    opts = {"allow_pickle": allow_pickle, "trust_remote_code": trust_remote_code,
+            "progress": progress}
     d = resolve_dir(adapter_spec, **opts)
     if base_spec is not None and not _is_adapter(d):
         raise ModelLoadError(f"{adapter_spec!r} in {spec!r} is not a PEFT adapter "
@@ -385,11 +410,14 @@ def _checkpoint(spec: str, *, allow_pickle: bool = False,
 
 
 def identify(spec: str, *, device: str | None = None, dtype: str | None = None,
-             allow_pickle: bool = False, trust_remote_code: bool = False) -> tuple[str, str]:
+             allow_pickle: bool = False, trust_remote_code: bool = False,
+             progress: ProgressArg = True) -> tuple[str, str]:
     """(fingerprint, dtype) that ``load_model`` would give SPEC, without loading the weights:
-    enough to know whether a run of it is already stored (see ``runner.identity``)."""
+    enough to know whether a run of it is already stored (see ``runner.identity``). A GGUF SPEC
+    is converted first when its converted dir is not cached yet."""
     dt = pick_dtype(dtype, pick_device(device))
-    c = _checkpoint(spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    c = _checkpoint(spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
+                    progress=progress)
     return c.fingerprint, dt
 
 
@@ -402,10 +430,12 @@ def load_model(
     merge: bool = True,
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
+    progress: ProgressArg = True,
 ) -> LoadedModel:
-    """Load SPEC (model dir, hub id, adapter dir or ``BASE+ADAPTER``) for generation.
+    """Load SPEC (model dir, hub id, adapter dir, ``BASE+ADAPTER`` or GGUF file) for generation.
 
-    A LoRA adapter is merged into its freshly loaded base unless ``merge=False``.
+    A LoRA adapter is merged into its freshly loaded base unless ``merge=False``. A GGUF file's
+    first conversion reports to ``progress`` (True: on stderr).
     Every failure the user can fix raises ModelLoadError with one line.
     """
     name = name or default_name(spec)
@@ -413,14 +443,17 @@ def load_model(
     dev = pick_device(device)
     dt = pick_dtype(dtype, dev)
     opts = {"allow_pickle": allow_pickle, "trust_remote_code": trust_remote_code}
-    c = _checkpoint(spec, **opts)
+    c = _checkpoint(spec, progress=progress, **opts)
     d, fp = c.dir, c.fingerprint
     if c.base_dir is None:
         model = _load_full(d, spec, device=dev, dtype=dt, **opts)
         tok = _load_tokenizer([d], spec, trust_remote_code)
+        local = Path(spec).expanduser()
+        base, meta = (str(d), {}) if local.exists() else (spec, {})
+        if local.exists() and local.resolve() != d:  # a GGUF file: d is its converted dir
+            base, meta = str(local.resolve()), {"converted_dir": str(d)}
         return LoadedModel(name=name, spec=spec, model=model, tokenizer=tok, fingerprint=fp,
-                           base=str(d) if Path(spec).expanduser().exists() else spec,
-                           kind="full", device=dev, dtype=dt)
+                           base=base, kind="full", device=dev, dtype=dt, meta=meta)
 
     base_spec, base_dir, base_fp = c.base_spec, c.base_dir, c.base_fingerprint
     base_model = _load_full(base_dir, base_spec, device=dev, dtype=dt, **opts)
