@@ -438,8 +438,11 @@ def load_model(
     first conversion reports to ``progress`` (True: on stderr).
     Every failure the user can fix raises ModelLoadError with one line.
     """
+    from .threads import configure_torch_threads
+
     name = name or default_name(spec)
     _quiet_transformers()
+    configure_torch_threads()
     dev = pick_device(device)
     dt = pick_dtype(dtype, dev)
     opts = {"allow_pickle": allow_pickle, "trust_remote_code": trust_remote_code}
