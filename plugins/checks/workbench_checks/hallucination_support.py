@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+from .hallucination_dates import Date, contradicted, find_dates
 
 # Words, hyphen/apostrophe joined; numbers with separators; ordinals and decades (1990s, 3rd).
 # (Words first: the commoner kind, so the regex tries fewer alternatives; the two never overlap.)
@@ -37,6 +40,13 @@ FUNCTION_WORDS = frozenset(
     these they this those through to too under until up very was we were what when where which
     while who whom whose why will with would you your yours yourself yourselves s t d ll m re ve
     mr mrs ms dr st one called known named yes however also well first""".split()
+)
+
+# Words that frame an answer rather than make a claim ("The answer is: 1969", "According to the
+# context, ..."): never counted as unsupported.
+FRAME_WORDS = frozenset(
+    """answer answers question questions context passage text information provided given
+    mentioned according based states stated says said correct response therefore thus""".split()
 )
 
 # A negation the evidence lacks turns a supported sentence into a claim the evidence does not make.
@@ -101,6 +111,12 @@ class Support:
     extractive: bool = False
     scattered: float = 0.0
     type_mismatch: bool = False
+    # Dates of the output that no evidence date backs: (output date, closest evidence date).
+    contradictions: list[tuple[str, str]] = field(default_factory=list)
+    date_parts: list[str] = field(default_factory=list)  # their differing parts, in unsupported
+    # Non-words one or two letters from a word of the evidence or question: misspellings,
+    # which the misspelling check reports; here they are neither support nor a claim.
+    misspelled: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -111,10 +127,12 @@ class Weights:
     name: float = 0.6
     word: float = 0.6
     negation: float = 0.55
-    echo: float = 0.5
     fraction: float = 0.6
-    scattered: float = 1.6
-    type_mismatch: float = 0.5
+    # Signals with no span of their own (a claim stitched from several evidence sentences, a
+    # "when" question answered without a date) only strengthen unsupported spans: multi-hop
+    # answers combine sentences by design, and a flag must point at what it doubts.
+    scattered: float = 0.3
+    type_mismatch: float = 0.3
     extractive_factor: float = 0.35
     short_answer_tokens: int = 12
 
@@ -198,9 +216,18 @@ class Evidence:
         self.text_lower = " ".join(runs)
         self.vocab: set[str] = set().union(*self.windows) if self.windows else set()
         self.negated = bool(self.vocab & NEGATIONS) or "n't" in self.text_lower
+        self.text = text
         self._stems: dict[str, str] | None = None
         self._numbers: set[str] | None = None
         self._words: list[str] | None = None
+        self._dates: list[Date] | None = None
+
+    @property
+    def dates(self) -> list[Date]:
+        """The date expressions of the evidence (see ``hallucination_dates``)."""
+        if self._dates is None:
+            self._dates = find_dates(self.text)
+        return self._dates
 
     @property
     def stems(self) -> dict[str, str]:
@@ -287,10 +314,57 @@ class Evidence:
         return max(map(len, map(want.intersection, self.windows))) / len(want)
 
 
+def misspelling_of(word: str, known: Iterable[str]) -> str | None:
+    """The word of ``known`` that ``word`` misspells, or None.
+
+    A misspelling is a non-word (in neither the misspelling check's dictionary nor its list of
+    British forms and regular derivations) within one edit of a word of ``known`` (two for
+    words of six letters or more). The misspelling check reports such a token; the
+    hallucination check should not report it a second time as a claim.
+    """
+    from .misspelling_lexicon import get_lexicon
+
+    if len(word) < 3 or not word.isalpha():
+        return None
+    lex = get_lexicon()
+    if word in lex.words or lex.american(word) or lex.derived(word):
+        return None
+    limit = 1 if len(word) < 6 else 2
+    near = [k for k in known if abs(len(k) - len(word)) <= limit and k.isalpha()]
+    hit = process.extractOne(word, near, scorer=OSA.distance, score_cutoff=limit)
+    return hit[0] if hit else None
+
+
 @lru_cache(maxsize=256)
 def evidence_for(text: str) -> Evidence:
     """Evidence objects are reused: one context is checked against many outputs (models, runs)."""
     return Evidence(text)
+
+
+def _known_words(ev: Evidence, q_vocab: set[str]) -> list[str]:
+    """What a misspelled output word may stand for: the evidence's words, the question's and
+    the function words."""
+    return [*ev.vocab, *q_vocab, *FUNCTION_WORDS]
+
+
+def _date_hits(output: str, ev: Evidence, res: Support, w: Weights) -> list[float]:
+    """Weights and spans for the output's dates that no date of the evidence backs (their
+    tokens one by one may all be in the evidence: "August 4, 1913" against "January 29, 1913 -
+    August 4, 1999"). The differing parts are the spans; parts already unsupported are not
+    counted twice."""
+    hits: list[float] = []
+    have = set(res.spans)
+    for mine, theirs, differ in contradicted(output, ev.dates):
+        res.contradictions.append((mine.text, theirs.text))
+        new = [mine.spans[k] for k in differ if mine.spans[k] not in have]
+        for a, b in new:
+            res.unsupported.append(output[a:b])
+            res.date_parts.append(output[a:b])
+            res.spans.append((a, b))
+            have.add((a, b))
+        if new:
+            hits.append(w.number)
+    return hits
 
 
 # Output sentences: runs of text up to terminal punctuation followed by a space, or a line end.
@@ -307,7 +381,12 @@ def _noisy_or(weights: list[float]) -> float:
 @lru_cache(maxsize=131072)
 def _is_content(n: str) -> bool:
     """A normalised token that makes a claim: no function word, negation or lone letter."""
-    return n not in FUNCTION_WORDS and n not in NEGATIONS and (len(n) > 1 or n.isdigit())
+    return (
+        n not in FUNCTION_WORDS
+        and n not in NEGATIONS
+        and n not in FRAME_WORDS
+        and (len(n) > 1 or n.isdigit())
+    )
 
 
 @lru_cache(maxsize=131072)
@@ -336,15 +415,17 @@ def assess(
 ) -> Support:
     """Score how much of ``output`` its ``evidence`` does not support (0 = all supported).
 
-    Words only echoed from the question weigh a little: against a context, an answer that
-    leans on the question's words rather than the context's is suspect. With
-    ``question_is_evidence`` (checking against a bare reference answer) restating the question
-    is simply how a full-sentence answer reads, and costs nothing.
+    Words of the question support a restatement of it ("The answer to ... is 1821"): they are
+    neither evidence for a new claim nor a claim themselves, and cost nothing
+    (``question_is_evidence`` is kept for callers and changes nothing now).
 
     Each output sentence is one claim: its content tokens are looked up in the evidence (most
-    hit the vocabulary at once; only the rest pay for variant and fuzzy matching), and the
-    share of them found together in one evidence sentence says whether the claim is backed by
-    one place or stitched from several.
+    hit the vocabulary at once; only the rest pay for variant and fuzzy matching). Dates are
+    also compared whole against the evidence's dates. A misspelled word of the evidence is
+    left to the misspelling check. The score comes from what has a span (unsupported tokens,
+    negations, contradicted dates); signals without one (a claim stitched from several
+    evidence sentences, a "when" question answered without a date) only strengthen it, so an
+    output with nothing unsupported scores 0 and is never flagged.
     """
     w = weights or Weights()
     ev = evidence_for(evidence)
@@ -354,7 +435,6 @@ def assess(
     polar = bool(_POLAR_RE.match(question) and _YESNO_RE.match(output))
     res = Support()
     hits: list[float] = []  # one weight per unsupported thing; -1 marks an ordinary word
-    echoes = 0
     normed_all: list[str] = []
     supported_by_sentence: list[list[str]] = []
     has_number = False
@@ -413,12 +493,15 @@ def assess(
             if n in q_vocab or _stem(n) in q_stems:
                 # Restating the question is not evidence, but it is not a new claim either.
                 res.echoed.append(tok)
-                echoes += 1
                 continue
+            name = tok[:1].isupper() and (k > 0 or any(c.isupper() for c in tok[1:]))
             if _is_number(n):
                 weight = w.number
-            elif tok[:1].isupper() and (k > 0 or any(c.isupper() for c in tok[1:])):
+            elif name:
                 weight = w.name  # capitalised mid-sentence, or mixed case anywhere: a name
+            elif misspelling_of(n, _known_words(ev, q_vocab)):
+                res.misspelled.append(tok)  # the misspelling check's finding, not a claim
+                continue
             else:
                 weight = -specificity(n)  # an ordinary word: weighed once the length is known
             res.unsupported.append(tok)
@@ -428,19 +511,17 @@ def assess(
     # numbers, names and negations weigh the same at any length.
     damp = min(1.0, w.short_answer_tokens / max(1, res.content_tokens))
     hits = [-h * w.word * damp if h < 0 else h for h in hits]
+    if has_number and ev.dates:
+        hits += _date_hits(output, ev, res, w)
     fraction = len(res.unsupported) / max(1, res.content_tokens)
     res.scattered = max(
         (1 - ev.best_window_share(toks) for toks in supported_by_sentence), default=0.0
     )
     res.type_mismatch = bool(_WANTS_NUMBER_RE.search(question)) and not has_number
-    parts = [
-        _noisy_or(hits),
-        w.fraction * fraction,
-        0.0 if question_is_evidence else _noisy_or([w.echo * damp] * echoes),
-        min(1.0, w.scattered * res.scattered) * damp,
-        w.type_mismatch * res.type_mismatch,
-    ]
-    score = _noisy_or(parts)
+    spanned = _noisy_or([_noisy_or(hits), w.fraction * fraction])
+    # Signals without a span raise the doubt about the spans there are, never create one.
+    boost = _noisy_or([w.scattered * res.scattered, w.type_mismatch * res.type_mismatch])
+    score = spanned + (1 - spanned) * spanned * boost
     content_run = [n for n in normed_all if n not in FUNCTION_WORDS]
     padded = f" {ev.text_lower} "
     if normed_all and (

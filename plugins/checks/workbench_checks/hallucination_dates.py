@@ -1,0 +1,106 @@
+"""Dates as whole claims: "August 4, 1913" is one fact, not three supported tokens.
+
+Every token of a wrong date is often in the context ("January 29, 1913 – August 4, 1999" backs
+"August", "4" and "1913" one by one), so the hallucination check also compares dates whole: a
+date of the output with a month and a day or year must agree with a date of the evidence on
+every part the evidence gives. When none does, the parts that differ from the closest evidence
+date are the unsupported spans.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_MONTH_NAMES = (
+    "january february march april may june july august september october november december"
+).split()
+_MONTH_OF = {m: i + 1 for i, m in enumerate(_MONTH_NAMES)}
+_MONTH_OF.update({m[:3]: i + 1 for i, m in enumerate(_MONTH_NAMES) if m != "may"})
+_MONTH_OF["sept"] = 9
+_M = r"(?P<{}>(?:January|February|March|April|May|June|July|August|September|October|November|December|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?))"
+_D = r"(?P<{}>[0-3]?\d)(?:st|nd|rd|th)?"
+_Y = r"(?P<{}>[12]\d{{3}})"
+# Month Day[, Year] | Day [of] Month[, Year] | Month[,] Year
+DATE_RE = re.compile(
+    r"\b(?:"
+    + _M.format("m1") + r"\s+" + _D.format("d1") + r"\b(?:,?\s+" + _Y.format("y1") + r")?"
+    + r"|" + _D.format("d2") + r"\s+(?:of\s+)?" + _M.format("m2") + r"(?:,?\s+" + _Y.format("y2") + r")?"
+    + r"|" + _M.format("m3") + r",?\s+" + _Y.format("y3")
+    + r")\b"
+)
+
+
+@dataclass(frozen=True)
+class Date:
+    """One date expression: its parts (None when not given) and the span of each part."""
+
+    text: str
+    month: int
+    day: int | None
+    year: int | None
+    spans: dict[str, tuple[int, int]]
+
+    def parts(self) -> dict[str, int]:
+        got = {"month": self.month, "day": self.day, "year": self.year}
+        return {k: v for k, v in got.items() if v is not None}
+
+
+def find_dates(text: str) -> list[Date]:
+    """Every date expression of ``text`` with a month and a day or a year."""
+    out = []
+    for m in DATE_RE.finditer(text):
+        g = {k: v for k, v in m.groupdict().items() if v is not None}
+        month = next(g[k] for k in ("m1", "m2", "m3") if k in g)
+        mkey = next(k for k in ("m1", "m2", "m3") if k in g)
+        dkey = next((k for k in ("d1", "d2") if k in g), None)
+        ykey = next((k for k in ("y1", "y2", "y3") if k in g), None)
+        day = int(g[dkey]) if dkey else None
+        if day is not None and not 1 <= day <= 31:
+            continue
+        spans = {"month": m.span(mkey)}
+        if dkey:
+            spans["day"] = m.span(dkey)
+        if ykey:
+            spans["year"] = m.span(ykey)
+        out.append(
+            Date(
+                text=m.group(),
+                month=_MONTH_OF[month.lower().rstrip(".")],
+                day=day,
+                year=int(g[ykey]) if ykey else None,
+                spans=spans,
+            )
+        )
+    return out
+
+
+def _agrees(out: Date, ev: Date) -> bool:
+    """Does the evidence date back the output date? Every part both give must be equal, and
+    the evidence must give the output's day (a bare "March 1913" does not back "March 2, 1913")."""
+    if out.day is not None and ev.day is None:
+        return False
+    theirs = ev.parts()
+    return all(theirs.get(k, v) == v for k, v in out.parts().items())
+
+
+def contradicted(output: str, evidence_dates: list[Date]) -> list[tuple[Date, Date, list[str]]]:
+    """(output date, closest evidence date, parts that differ) for every date of ``output``
+    that no evidence date backs. Nothing when the evidence has no dates (its tokens are then
+    checked one by one as usual)."""
+    if not evidence_dates:
+        return []
+    found = []
+    for d in find_dates(output):
+        if any(_agrees(d, e) for e in evidence_dates):
+            continue
+        mine = d.parts()
+
+        def shared(e: Date, mine: dict[str, int] = mine) -> int:
+            return sum(e.parts().get(k) == v for k, v in mine.items())
+
+        best = max(evidence_dates, key=shared)
+        theirs = best.parts()
+        differ = [k for k, v in mine.items() if theirs.get(k) != v]
+        found.append((d, best, differ))
+    return found
