@@ -104,3 +104,94 @@ def contradicted(output: str, evidence_dates: list[Date]) -> list[tuple[Date, Da
         differ = [k for k, v in mine.items() if theirs.get(k) != v]
         found.append((d, best, differ))
     return found
+
+
+# Life dates: "X (born 4 October 1971)", "X (1587–1659)", "X was born in 1980", "died on ...".
+_YEAR_RE = re.compile(r"\b[12]\d{3}\b")
+_EVENT_RE = re.compile(r"\b(born|died)\b", re.I)
+_RANGE_RE = re.compile(
+    r"\((?P<a>[^()]*?\b[12]\d{3})[^()–—]*?(?:\s*[–—]\s*|\s+-+\s+|(?<=\d)-(?=\d))"
+    r"(?P<b>[^()]*?\b[12]\d{3})[^()]*\)"
+)
+_NAME_RUN_RE = re.compile(r"[A-Z][\w'’.-]*(?:\s+(?:(?:de|van|von|da|la|del|der)\s+)?[A-Z][\w'’.-]*)*")
+_CLAUSE_END_RE = re.compile(r"[.!?]\s|\)")
+_NOT_NAME = frozenset("The A An He She It They His Her In On At By Born Died While And But".split())
+
+
+@dataclass(frozen=True)
+class LifeDate:
+    """A birth or death date said of a person: their name's words, the event, the when."""
+
+    names: frozenset[str]
+    event: str  # "born" or "died"
+    parts: dict[str, int]
+    spans: dict[str, tuple[int, int]]
+    text: str
+
+
+def _owner(text: str, end: int) -> frozenset[str]:
+    """The words of the last name (a run of capitalised words) before ``end`` in its sentence."""
+    start = max(text.rfind(". ", 0, end), text.rfind(".", 0, end) if end else 0, 0)
+    runs = [m for m in _NAME_RUN_RE.finditer(text, start, end)]
+    for m in reversed(runs):
+        words = [w for w in re.split(r"\s+", m.group()) if w not in _NOT_NAME]
+        if words:
+            return frozenset(w.lower().strip(".'’") for w in words)
+    return frozenset()
+
+
+def _when(text: str, start: int, end: int) -> tuple[dict[str, int], dict, str] | None:
+    """The first date (or bare year) in ``text[start:end]``: its parts, their spans, its text."""
+    window = text[start:end]
+    dates = find_dates(window)
+    year = _YEAR_RE.search(window)
+    if dates and (year is None or dates[0].spans["month"][0] <= year.start() + 16):
+        d = dates[0]
+        spans = {k: (a + start, b + start) for k, (a, b) in d.spans.items()}
+        return d.parts(), spans, d.text
+    if year is not None:
+        return {"year": int(year.group())}, {"year": (year.start() + start, year.end() + start)}, year.group()
+    return None
+
+
+def life_dates(text: str) -> list[LifeDate]:
+    """Every birth or death date of ``text`` with the name it is said of."""
+    out: list[LifeDate] = []
+    seen: set[tuple[int, int]] = set()
+    for m in _RANGE_RE.finditer(text):
+        names = _owner(text, m.start())
+        for event, key in (("born", "a"), ("died", "b")):
+            got = _when(text, m.start(key), m.end(key))
+            if names and got:
+                parts, spans, when = got
+                out.append(LifeDate(names, event, parts, spans, when))
+                seen.update(spans.values())
+    for m in _EVENT_RE.finditer(text):
+        stop = _CLAUSE_END_RE.search(text, m.end())
+        got = _when(text, m.end(), min(stop.start() if stop else len(text), m.end() + 80))
+        if not got or set(got[1].values()) & seen:
+            continue
+        names = _owner(text, m.start())
+        if names:
+            parts, spans, when = got
+            out.append(LifeDate(names, m.group(1).lower(), parts, spans, when))
+    return out
+
+
+def contradicted_life_dates(
+    output: str, evidence: list[LifeDate]
+) -> list[tuple[LifeDate, LifeDate, list[str]]]:
+    """(output's date, the evidence's date for the same person and event, parts that differ)
+    for each birth or death date of the output that the evidence gives otherwise."""
+    found = []
+    for d in life_dates(output):
+        same = [e for e in evidence if e.event == d.event and e.names & d.names]
+        if not same:
+            continue
+        if any(all(e.parts.get(k, v) == v for k, v in d.parts.items())
+               and ("day" not in d.parts or "day" in e.parts) for e in same):
+            continue
+        best = same[0]
+        differ = [k for k, v in d.parts.items() if best.parts.get(k) != v]
+        found.append((d, best, differ))
+    return found

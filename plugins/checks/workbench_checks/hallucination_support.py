@@ -17,7 +17,14 @@ from functools import lru_cache
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from .hallucination_dates import Date, contradicted, find_dates
+from .hallucination_dates import (
+    Date,
+    LifeDate,
+    contradicted,
+    contradicted_life_dates,
+    find_dates,
+    life_dates,
+)
 
 # Words, hyphen/apostrophe joined; numbers with separators; ordinals and decades (1990s, 3rd).
 # (Words first: the commoner kind, so the regex tries fewer alternatives; the two never overlap.)
@@ -117,6 +124,8 @@ class Support:
     # Non-words one or two letters from a word of the evidence or question: misspellings,
     # which the misspelling check reports; here they are neither support nor a claim.
     misspelled: list[str] = field(default_factory=list)
+    # Words of one claim that come from different evidence sentences (see ``_stitched_hits``).
+    stitched: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -132,6 +141,9 @@ class Weights:
     # "when" question answered without a date) only strengthen unsupported spans: multi-hop
     # answers combine sentences by design, and a flag must point at what it doubts.
     scattered: float = 0.3
+    stitched: float = 0.6
+    echo: float = 0.5
+    unspanned_cap: float = 0.45
     type_mismatch: float = 0.3
     extractive_factor: float = 0.35
     short_answer_tokens: int = 12
@@ -221,6 +233,14 @@ class Evidence:
         self._numbers: set[str] | None = None
         self._words: list[str] | None = None
         self._dates: list[Date] | None = None
+        self._life_dates: list[LifeDate] | None = None
+
+    @property
+    def life_dates(self) -> list[LifeDate]:
+        """Birth and death dates of the evidence with the names they are said of."""
+        if self._life_dates is None:
+            self._life_dates = life_dates(self.text)
+        return self._life_dates
 
     @property
     def dates(self) -> list[Date]:
@@ -277,7 +297,7 @@ class Evidence:
                 hit = stems.get(_stem(tok))
                 if hit is not None:
                     out[tok] = hit
-                elif len(tok) < 5 or not has_words:
+                elif len(tok) < 4 or not has_words:
                     out[tok] = None
                 else:
                     fuzzy.append(tok)
@@ -354,9 +374,13 @@ def _date_hits(output: str, ev: Evidence, res: Support, w: Weights) -> list[floa
     counted twice."""
     hits: list[float] = []
     have = set(res.spans)
-    for mine, theirs, differ in contradicted(output, ev.dates):
-        res.contradictions.append((mine.text, theirs.text))
-        new = [mine.spans[k] for k in differ if mine.spans[k] not in have]
+    found = [(m.text, t.text, m.spans, d) for m, t, d in contradicted_life_dates(output, ev.life_dates)]
+    found += [(m.text, t.text, m.spans, d) for m, t, d in contradicted(output, ev.dates)]
+    for mine_text, theirs_text, mine_spans, differ in found:
+        if any(mine_spans[k] in have for k in differ):
+            continue  # the same date, already reported
+        res.contradictions.append((mine_text, theirs_text))
+        new = [mine_spans[k] for k in differ if mine_spans[k] not in have]
         for a, b in new:
             res.unsupported.append(output[a:b])
             res.date_parts.append(output[a:b])
@@ -364,6 +388,42 @@ def _date_hits(output: str, ev: Evidence, res: Support, w: Weights) -> list[floa
             have.add((a, b))
         if new:
             hits.append(w.number)
+    return hits
+
+
+def _stitched_hits(
+    sentences: list[tuple[int, str, list[str]]],
+    ev: Evidence,
+    q_vocab: set[str],
+    res: Support,
+    w: Weights,
+) -> list[float]:
+    """A sentence whose new words (supported, but not the question's) no single evidence
+    sentence holds together: the words outside the evidence sentence that holds most of them
+    are the spans ("Cia Berg, also known as David Lee Roth": two people of two sentences).
+    Restating the question and adding an answer from one sentence is not stitching."""
+    hits: list[float] = []
+    have = set(res.spans)
+    for start, sent, supported in sentences:
+        new = set(supported) - q_vocab
+        if len(new) < 2:
+            continue
+        best = max(ev.windows, key=lambda win: len(new & win))
+        outside = new - best
+        if not outside:
+            continue
+        share = len(outside) / len(new)
+        found = False
+        for m in TOKEN_RE.finditer(sent):
+            if _norm(m.group()) in outside:
+                span = (start + m.start(), start + m.end())
+                if span not in have:
+                    res.stitched.append(m.group())
+                    res.spans.append(span)
+                    have.add(span)
+                    found = True
+        if found:
+            hits.append(min(1.0, w.stitched * 2 * share))
     return hits
 
 
@@ -392,6 +452,13 @@ def _is_content(n: str) -> bool:
 @lru_cache(maxsize=131072)
 def _is_number(n: str) -> bool:
     return n in MONTHS or n in NUMBER_WORDS or _NUM_RE.search(n) is not None
+
+
+@lru_cache(maxsize=65536)
+def _zipf(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en")
 
 
 @lru_cache(maxsize=65536)
@@ -432,11 +499,14 @@ def assess(
     vocab = ev.vocab
     q_vocab = set(map(_norm, _findall(question)(question)))
     q_stems = {_stem(t) for t in q_vocab}
+    if not q_vocab.isdisjoint(("both", "or")):
+        q_vocab.add("2")  # "the two bands" answering "Are both X and Y ...?" / "X or Y?"
     polar = bool(_POLAR_RE.match(question) and _YESNO_RE.match(output))
     res = Support()
     hits: list[float] = []  # one weight per unsupported thing; -1 marks an ordinary word
     normed_all: list[str] = []
     supported_by_sentence: list[list[str]] = []
+    sentences: list[tuple[int, str, list[str]]] = []
     has_number = False
     ev_negated = ev.negated
     # Pass 1, per sentence: its content tokens and those the vocabulary holds. The rest
@@ -459,6 +529,7 @@ def assess(
         res.content_tokens += len(content)
         supported = [n for n in content if n in vocab]
         supported_by_sentence.append(supported)
+        sentences.append((sm.start(), sent, supported))
         negated = not ev_negated and (
             not NEGATIONS.isdisjoint(normed) or "n't" in sent or "n’t" in sent
         )
@@ -481,7 +552,8 @@ def assess(
             # (a negation is never a content token, except a contraction such as "didn't")
             if n not in leftover or n.endswith("n't"):
                 if negated and (n in NEGATIONS or n.endswith("n't")):
-                    if not (polar and first_sentence and k == 0):
+                    # "No, X is not Y" answering "Is X Y?" says no twice; it denies nothing new
+                    if not (polar and first_sentence):
                         res.negations.append(tok)
                         res.spans.append((start + a, start + pos))
                         hits.append(w.negation)
@@ -495,6 +567,9 @@ def assess(
                 res.echoed.append(tok)
                 continue
             name = tok[:1].isupper() and (k > 0 or any(c.isupper() for c in tok[1:]))
+            if name and k > 0 and raw[k - 1][:1].isupper() and _norm(raw[k - 1]) in vocab:
+                # the common-noun head of a longer name ("the Roman Catholic Church"): a word
+                name = _zipf(n) < 4.5
             if _is_number(n):
                 weight = w.number
             elif name:
@@ -511,8 +586,10 @@ def assess(
     # numbers, names and negations weigh the same at any length.
     damp = min(1.0, w.short_answer_tokens / max(1, res.content_tokens))
     hits = [-h * w.word * damp if h < 0 else h for h in hits]
-    if has_number and ev.dates:
+    if has_number and (ev.dates or ev.life_dates):
         hits += _date_hits(output, ev, res, w)
+    if w.stitched and len(ev.windows) > 1:
+        hits += _stitched_hits(sentences, ev, q_vocab, res, w)
     fraction = len(res.unsupported) / max(1, res.content_tokens)
     res.scattered = max(
         (1 - ev.best_window_share(toks) for toks in supported_by_sentence), default=0.0
@@ -522,6 +599,18 @@ def assess(
     # Signals without a span raise the doubt about the spans there are, never create one.
     boost = _noisy_or([w.scattered * res.scattered, w.type_mismatch * res.type_mismatch])
     score = spanned + (1 - spanned) * spanned * boost
+    if not res.spans:
+        # Nothing to point at: never flagged, but the doubt still ranks the output (a claim
+        # stitched from several sentences, answers leaning on the question's words, a missing
+        # date) below every threshold from ``unspanned_cap`` up.
+        doubt = _noisy_or(
+            [
+                min(1.0, 1.6 * res.scattered) * damp,
+                w.echo * damp * bool(res.echoed),
+                0.5 * res.type_mismatch,
+            ]
+        )
+        score = w.unspanned_cap * doubt
     content_run = [n for n in normed_all if n not in FUNCTION_WORDS]
     padded = f" {ev.text_lower} "
     if normed_all and (
