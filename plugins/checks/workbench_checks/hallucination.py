@@ -82,6 +82,7 @@ class HallucinationCheck(Check):
                     "echoed_from_prompt": s.echoed,
                     "contradicted_dates": [list(c) for c in s.contradictions],
                     "misspelled": s.misspelled,
+                    "stitched": s.stitched,
                     "content_tokens": s.content_tokens,
                     "extractive": s.extractive,
                 },
@@ -99,6 +100,7 @@ def _message(s: Support, source: str) -> str:
             claims.append(repr(c))
     claims += [f"{mine!r} (the {source} gives {theirs!r})" for mine, theirs in s.contradictions]
     claims += [f"{n!r} (negation)" for n in s.negations]
+    claims += [f"{t!r} (from another sentence of the {source})" for t in s.stitched]
     if not claims:
         note = f" (misspelled: {', '.join(map(repr, s.misspelled))})" if s.misspelled else ""
         return f"every content word is supported by the {source}{note}"

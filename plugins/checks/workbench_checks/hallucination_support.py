@@ -141,7 +141,7 @@ class Weights:
     # "when" question answered without a date) only strengthen unsupported spans: multi-hop
     # answers combine sentences by design, and a flag must point at what it doubts.
     scattered: float = 0.3
-    stitched: float = 0.6
+    stitched: float = 0.3
     echo: float = 0.5
     unspanned_cap: float = 0.45
     type_mismatch: float = 0.3
