@@ -484,7 +484,8 @@ def assess(
 
     Words of the question support a restatement of it ("The answer to ... is 1821"): they are
     neither evidence for a new claim nor a claim themselves, and cost nothing
-    (``question_is_evidence`` is kept for callers and changes nothing now).
+    (with ``question_is_evidence``, checking against a bare reference answer, leaning on the
+    question's words raises no doubt at all).
 
     Each output sentence is one claim: its content tokens are looked up in the evidence (most
     hit the vocabulary at once; only the rest pay for variant and fuzzy matching). Dates are
@@ -606,7 +607,7 @@ def assess(
         doubt = _noisy_or(
             [
                 min(1.0, 1.6 * res.scattered) * damp,
-                w.echo * damp * bool(res.echoed),
+                0.0 if question_is_evidence else w.echo * damp * bool(res.echoed),
                 0.5 * res.type_mismatch,
             ]
         )
