@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--model", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--start", type=int, default=0, help="skip the first items (resume)")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=64)
     a = ap.parse_args(argv)
@@ -80,8 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     root = shared_data_dir()
     if root is None or not (root / SOURCE).is_file():
         sys.exit(f"shared data not found ({SOURCE}); set WORKBENCH_SHARED_DATA")
-    items = [json.loads(line) for line in (root / SOURCE).read_text().splitlines()][: a.n]
-    with Path(a.out).open("w") as f:
+    items = [json.loads(line) for line in (root / SOURCE).read_text().splitlines()][a.start : a.n]
+    with Path(a.out).open("a" if a.start else "w") as f:
         for it, text, finish in generate(a.model, items, a.batch_size, a.max_new_tokens):
             row = {
                 "source": "halueval_qa_dev", "source_id": it["id"], "context": None,
