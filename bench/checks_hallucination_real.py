@@ -43,7 +43,9 @@ def load(path: Path = SET) -> list[tuple[dict, Record, dict]] | None:
             continue
         it = items[row["source_id"]]
         rec = Record(
-            id=row["source_id"], prompt=it["question"], output=row["output"],
+            id=row["source_id"],
+            prompt=it["question"],
+            output=row["output"],
             context=it["knowledge"],
         )
         out.append((row, rec, it))
@@ -55,7 +57,6 @@ def figures(findings, rows) -> dict:  # noqa: ANN001
     flags = [f.flagged for f in findings]
     tp = sum(f and y for f, y in zip(flags, labels, strict=True))
     fp = sum(f and not y for f, y in zip(flags, labels, strict=True))
-    fn = sum(y and not f for f, y in zip(flags, labels, strict=True))
     words = sum(len(rec.output.split()) for _, rec, _ in rows)
     pos = sum(labels)
     return {
@@ -67,7 +68,8 @@ def figures(findings, rows) -> dict:  # noqa: ANN001
         "false_flags_per_1000_words": round(1000 * fp / max(1, words), 2),
         "roc_auc": (
             round(roc_auc([f.score for f in findings], [int(y) for y in labels]), 3)
-            if 0 < pos < len(rows) else None
+            if 0 < pos < len(rows)
+            else None
         ),
         "flags_without_span": sum(f.flagged and not f.spans for f in findings),
     }
@@ -98,13 +100,15 @@ def _show(findings, rows, what: str) -> None:  # noqa: ANN001
     for f, (row, rec, it) in zip(findings, rows, strict=True):
         y = bool(row["labels"]["hallucination"])
         keep = {
-            "flags": f.flagged, "passes": not f.flagged,
-            "misses": y and not f.flagged, "wrong": f.flagged and not y,
+            "flags": f.flagged,
+            "passes": not f.flagged,
+            "misses": y and not f.flagged,
+            "wrong": f.flagged and not y,
         }[what]
         if keep:
             print(f"=== {rec.id} label={y} score={f.score:.2f} flagged={f.flagged}")
             print(f"K: {rec.context}\nQ: {rec.prompt} | RIGHT: {it['right_answer']}")
-            print(f"O: {rec.output}\n-> {f.message}\n", file=sys.stderr if False else sys.stdout)
+            print(f"O: {rec.output}\n-> {f.message}\n")
 
 
 def main(argv: list[str] | None = None) -> None:

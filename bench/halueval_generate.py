@@ -52,8 +52,11 @@ def generate(model_dir: str, items: list[dict], batch_size: int, max_new_tokens:
         t0 = time.perf_counter()
         with torch.inference_mode():
             out = model.generate(
-                **enc, do_sample=False, max_new_tokens=max_new_tokens,
-                pad_token_id=tok.pad_token_id, eos_token_id=eos,
+                **enc,
+                do_sample=False,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=tok.pad_token_id,
+                eos_token_id=eos,
             )
         new = out[:, enc.input_ids.shape[1] :]
         n_tok = 0
@@ -61,8 +64,10 @@ def generate(model_dir: str, items: list[dict], batch_size: int, max_new_tokens:
             stopped = eos in row
             row = row[: row.index(eos)] if stopped else row
             n_tok += len(row)
-            yield it, tok.decode(row, skip_special_tokens=True).strip(), (
-                "stop" if stopped else "length"
+            yield (
+                it,
+                tok.decode(row, skip_special_tokens=True).strip(),
+                ("stop" if stopped else "length"),
             )
         dt = time.perf_counter() - t0
         print(f"{i + len(batch)}/{len(items)}  {n_tok / dt:.1f} tok/s", file=sys.stderr, flush=True)
@@ -85,8 +90,12 @@ def main(argv: list[str] | None = None) -> None:
     with Path(a.out).open("a" if a.start else "w") as f:
         for it, text, finish in generate(a.model, items, a.batch_size, a.max_new_tokens):
             row = {
-                "source": "halueval_qa_dev", "source_id": it["id"], "context": None,
-                "reference": None, "output": text, "finish_reason": finish,
+                "source": "halueval_qa_dev",
+                "source_id": it["id"],
+                "context": None,
+                "reference": None,
+                "output": text,
+                "finish_reason": finish,
                 "labels": {"hallucination": None, "correct": None},
             }
             f.write(json.dumps(row) + "\n")

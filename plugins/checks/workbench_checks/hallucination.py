@@ -80,7 +80,7 @@ class HallucinationCheck(Check):
                     "unsupported": s.unsupported,
                     "negations": s.negations,
                     "echoed_from_prompt": s.echoed,
-                    "contradicted_dates": [list(c) for c in s.contradictions],
+                    "contradicted": [list(c) for c in s.contradictions],
                     "misspelled": s.misspelled,
                     "stitched": s.stitched,
                     "content_tokens": s.content_tokens,
@@ -91,7 +91,7 @@ class HallucinationCheck(Check):
 
 def _message(s: Support, source: str) -> str:
     """One line: what the evidence does not support, and why."""
-    dated = list(s.date_parts)
+    dated = list(s.contradicted_parts)
     claims = []
     for c in s.unsupported:
         if c in dated:

@@ -22,13 +22,12 @@ _M = r"(?P<{}>(?:January|February|March|April|May|June|July|August|September|Oct
 _D = r"(?P<{}>[0-3]?\d)(?:st|nd|rd|th)?"
 _Y = r"(?P<{}>[12]\d{{3}})"
 # Month Day[, Year] | Day [of] Month[, Year] | Month[,] Year
-DATE_RE = re.compile(
-    r"\b(?:"
-    + _M.format("m1") + r"\s+" + _D.format("d1") + r"\b(?:,?\s+" + _Y.format("y1") + r")?"
-    + r"|" + _D.format("d2") + r"\s+(?:of\s+)?" + _M.format("m2") + r"(?:,?\s+" + _Y.format("y2") + r")?"
-    + r"|" + _M.format("m3") + r",?\s+" + _Y.format("y3")
-    + r")\b"
+_FORMS = (
+    f"{_M.format('m1')}\\s+{_D.format('d1')}\\b(?:,?\\s+{_Y.format('y1')})?",
+    f"{_D.format('d2')}\\s+(?:of\\s+)?{_M.format('m2')}(?:,?\\s+{_Y.format('y2')})?",
+    f"{_M.format('m3')},?\\s+{_Y.format('y3')}",
 )
+DATE_RE = re.compile(r"\b(?:" + "|".join(_FORMS) + r")\b")
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,9 @@ _RANGE_RE = re.compile(
     r"\((?P<a>[^()]*?\b[12]\d{3})[^()–—]*?(?:\s*[–—]\s*|\s+-+\s+|(?<=\d)-(?=\d))"
     r"(?P<b>[^()]*?\b[12]\d{3})[^()]*\)"
 )
-_NAME_RUN_RE = re.compile(r"[A-Z][\w'’.-]*(?:\s+(?:(?:de|van|von|da|la|del|der)\s+)?[A-Z][\w'’.-]*)*")
+_NAME_RUN_RE = re.compile(
+    r"[A-Z][\w'’.-]*(?:\s+(?:(?:de|van|von|da|la|del|der)\s+)?[A-Z][\w'’.-]*)*"
+)
 _CLAUSE_END_RE = re.compile(r"[.!?]\s|\)")
 _NOT_NAME = frozenset("The A An He She It They His Her In On At By Born Died While And But".split())
 
@@ -150,7 +151,11 @@ def _when(text: str, start: int, end: int) -> tuple[dict[str, int], dict, str] |
         spans = {k: (a + start, b + start) for k, (a, b) in d.spans.items()}
         return d.parts(), spans, d.text
     if year is not None:
-        return {"year": int(year.group())}, {"year": (year.start() + start, year.end() + start)}, year.group()
+        return (
+            {"year": int(year.group())},
+            {"year": (year.start() + start, year.end() + start)},
+            year.group(),
+        )
     return None
 
 
@@ -188,8 +193,11 @@ def contradicted_life_dates(
         same = [e for e in evidence if e.event == d.event and e.names & d.names]
         if not same:
             continue
-        if any(all(e.parts.get(k, v) == v for k, v in d.parts.items())
-               and ("day" not in d.parts or "day" in e.parts) for e in same):
+        if any(
+            all(e.parts.get(k, v) == v for k, v in d.parts.items())
+            and ("day" not in d.parts or "day" in e.parts)
+            for e in same
+        ):
             continue
         best = same[0]
         differ = [k for k, v in d.parts.items() if best.parts.get(k) != v]

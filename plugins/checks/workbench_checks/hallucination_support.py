@@ -118,9 +118,10 @@ class Support:
     extractive: bool = False
     scattered: float = 0.0
     type_mismatch: bool = False
-    # Dates of the output that no evidence date backs: (output date, closest evidence date).
+    # Dates and counts of the output that the evidence gives otherwise: (output, evidence).
     contradictions: list[tuple[str, str]] = field(default_factory=list)
-    date_parts: list[str] = field(default_factory=list)  # their differing parts, in unsupported
+    # the text of their spans (also in ``unsupported``)
+    contradicted_parts: list[str] = field(default_factory=list)
     # Non-words one or two letters from a word of the evidence or question: misspellings,
     # which the misspelling check reports; here they are neither support nor a claim.
     misspelled: list[str] = field(default_factory=list)
@@ -234,6 +235,20 @@ class Evidence:
         self._words: list[str] | None = None
         self._dates: list[Date] | None = None
         self._life_dates: list[LifeDate] | None = None
+        self._number_keys: dict[tuple[str, ...], set[str]] | None = None
+
+    @property
+    def number_keys(self) -> dict[tuple[str, ...], set[str]]:
+        """What each number of the evidence counts: its next two content words ("17% of the
+        global population" -> ("global", "population")) -> the numbers said of them."""
+        if self._number_keys is None:
+            keys: dict[tuple[str, ...], set[str]] = {}
+            for sent in _SENT_SPLIT_RE.split(self.text):
+                if sent and _NUM_RE.search(sent):
+                    for num, key, _ in _numbers_with_keys(sent):
+                        keys.setdefault(key, set()).add(num)
+            self._number_keys = keys
+        return self._number_keys
 
     @property
     def life_dates(self) -> list[LifeDate]:
@@ -334,6 +349,34 @@ class Evidence:
         return max(map(len, map(want.intersection, self.windows))) / len(want)
 
 
+def _numbers_with_keys(sent: str) -> list[tuple[str, tuple[str, ...], tuple[int, int]]]:
+    """(number, its next two content words, span) for each number written in digits in
+    ``sent`` that two content words follow (years alone, "in 1932.", have none)."""
+    toks = [(m.group(), m.start(), m.end()) for m in TOKEN_RE.finditer(sent)]
+    out = []
+    for i, (tok, a, b) in enumerate(toks):
+        if not tok[:1].isdigit():
+            continue
+        key = []
+        for t, _, _ in toks[i + 1 : i + 6]:
+            n = _norm(t)
+            if _has_digit(n):
+                break
+            if _is_content(n):
+                key.append(n)
+                if len(key) == 2:
+                    break
+        if len(key) == 2:
+            out.append((_norm(tok), tuple(key), (a, b)))
+    return out
+
+
+def _is_dictionary_word(word: str) -> bool:
+    from .misspelling_lexicon import get_lexicon
+
+    return word in get_lexicon().words
+
+
 def misspelling_of(word: str, known: Iterable[str]) -> str | None:
     """The word of ``known`` that ``word`` misspells, or None.
 
@@ -374,7 +417,9 @@ def _date_hits(output: str, ev: Evidence, res: Support, w: Weights) -> list[floa
     counted twice."""
     hits: list[float] = []
     have = set(res.spans)
-    found = [(m.text, t.text, m.spans, d) for m, t, d in contradicted_life_dates(output, ev.life_dates)]
+    found = [
+        (m.text, t.text, m.spans, d) for m, t, d in contradicted_life_dates(output, ev.life_dates)
+    ]
     found += [(m.text, t.text, m.spans, d) for m, t, d in contradicted(output, ev.dates)]
     for mine_text, theirs_text, mine_spans, differ in found:
         if any(mine_spans[k] in have for k in differ):
@@ -383,7 +428,7 @@ def _date_hits(output: str, ev: Evidence, res: Support, w: Weights) -> list[floa
         new = [mine_spans[k] for k in differ if mine_spans[k] not in have]
         for a, b in new:
             res.unsupported.append(output[a:b])
-            res.date_parts.append(output[a:b])
+            res.contradicted_parts.append(output[a:b])
             res.spans.append((a, b))
             have.add((a, b))
         if new:
@@ -424,6 +469,31 @@ def _stitched_hits(
                     found = True
         if found:
             hits.append(min(1.0, w.stitched * 2 * share))
+    return hits
+
+
+def _number_hits(output: str, ev: Evidence, res: Support, w: Weights) -> list[float]:
+    """A number the evidence has, said of what the evidence counts with another number:
+    "92% of the global population" against "17% of the global population" (92 is there too,
+    of China's population). The number is the span."""
+    hits: list[float] = []
+    have = set(res.spans)
+    keys = ev.number_keys
+    for sm in _OUT_SENT_RE.finditer(output):
+        for num, key, (a, b) in _numbers_with_keys(sm.group()):
+            theirs = keys.get(key)
+            span = (sm.start() + a, sm.start() + b)
+            if not theirs or num in theirs or span in have:
+                continue
+            other = sorted(theirs)[0]
+            res.contradictions.append(
+                (output[span[0] : span[1]] + " " + " ".join(key), f"{other} {' '.join(key)}")
+            )
+            res.unsupported.append(output[span[0] : span[1]])
+            res.contradicted_parts.append(output[span[0] : span[1]])
+            res.spans.append(span)
+            have.add(span)
+            hits.append(w.number)
     return hits
 
 
@@ -571,6 +641,10 @@ def assess(
             if name and k > 0 and raw[k - 1][:1].isupper() and _norm(raw[k - 1]) in vocab:
                 # the common-noun head of a longer name ("the Roman Catholic Church"): a word
                 name = _zipf(n) < 4.5
+            elif not name and k == 0 and tok[:1].isupper() and _zipf(n) < 3.0:
+                # a sentence's first word that is no common English word: a name ("Saul and
+                # Delilah is ..."), which a capital at the start would otherwise hide
+                name = not _is_dictionary_word(n)
             if _is_number(n):
                 weight = w.number
             elif name:
@@ -589,6 +663,8 @@ def assess(
     hits = [-h * w.word * damp if h < 0 else h for h in hits]
     if has_number and (ev.dates or ev.life_dates):
         hits += _date_hits(output, ev, res, w)
+    if has_number and ev.number_keys:
+        hits += _number_hits(output, ev, res, w)
     if w.stitched and len(ev.windows) > 1:
         hits += _stitched_hits(sentences, ev, q_vocab, res, w)
     fraction = len(res.unsupported) / max(1, res.content_tokens)
