@@ -230,3 +230,15 @@ def test_a_misspelled_context_word_is_not_a_hallucination():
     # a real word the context lacks is still a claim, and a far-off non-word too
     assert one("The Vell Bridge was painted in 1821.").evidence["unsupported"] == ["painted"]
     assert "zorbled" in one("The Vell Bridge was zorbled in 1821.").evidence["unsupported"]
+
+
+def test_the_later_born_answer_to_who_was_born_first_is_flagged():
+    ctx = (
+        "Sir Tomas Brandt (1587–1659) was a diplomat of Amber. Ilse Varga (19 August 1596 – "
+        "13 February 1662) was a queen of Norland."
+    )
+    q = "Who was born first, Tomas Brandt or Ilse Varga?"
+    wrong = one("The answer is: Ilse Varga.", context=ctx, prompt=q)
+    assert wrong.flagged and wrong.spans == ((15, 25),)
+    assert "Tomas Brandt born 1587" in wrong.message
+    assert not one("Tomas Brandt was born first.", context=ctx, prompt=q).flagged

@@ -128,17 +128,18 @@ class LifeDate:
     parts: dict[str, int]
     spans: dict[str, tuple[int, int]]
     text: str
+    who: str = ""  # the name as written
 
 
-def _owner(text: str, end: int) -> frozenset[str]:
+def _owner(text: str, end: int) -> tuple[frozenset[str], str]:
     """The words of the last name (a run of capitalised words) before ``end`` in its sentence."""
     start = max(text.rfind(". ", 0, end), text.rfind(".", 0, end) if end else 0, 0)
     runs = [m for m in _NAME_RUN_RE.finditer(text, start, end)]
     for m in reversed(runs):
         words = [w for w in re.split(r"\s+", m.group()) if w not in _NOT_NAME]
         if words:
-            return frozenset(w.lower().strip(".'’") for w in words)
-    return frozenset()
+            return frozenset(w.lower().strip(".'’") for w in words), " ".join(words)
+    return frozenset(), ""
 
 
 def _when(text: str, start: int, end: int) -> tuple[dict[str, int], dict, str] | None:
@@ -164,22 +165,22 @@ def life_dates(text: str) -> list[LifeDate]:
     out: list[LifeDate] = []
     seen: set[tuple[int, int]] = set()
     for m in _RANGE_RE.finditer(text):
-        names = _owner(text, m.start())
+        names, who = _owner(text, m.start())
         for event, key in (("born", "a"), ("died", "b")):
             got = _when(text, m.start(key), m.end(key))
             if names and got:
                 parts, spans, when = got
-                out.append(LifeDate(names, event, parts, spans, when))
+                out.append(LifeDate(names, event, parts, spans, when, who))
                 seen.update(spans.values())
     for m in _EVENT_RE.finditer(text):
         stop = _CLAUSE_END_RE.search(text, m.end())
         got = _when(text, m.end(), min(stop.start() if stop else len(text), m.end() + 80))
         if not got or set(got[1].values()) & seen:
             continue
-        names = _owner(text, m.start())
+        names, who = _owner(text, m.start())
         if names:
             parts, spans, when = got
-            out.append(LifeDate(names, m.group(1).lower(), parts, spans, when))
+            out.append(LifeDate(names, m.group(1).lower(), parts, spans, when, who))
     return out
 
 
@@ -203,3 +204,48 @@ def contradicted_life_dates(
         differ = [k for k, v in d.parts.items() if best.parts.get(k) != v]
         found.append((d, best, differ))
     return found
+
+
+_ASKS_EARLIEST = re.compile(r"\b(born first|born earlier|older|oldest|elder)\b", re.I)
+_ASKS_LATEST = re.compile(r"\b(born last|born later|younger|youngest)\b", re.I)
+_SAYS_ORDER = re.compile(r"\b(first|earlier|older|oldest|elder|later|last|younger|youngest)\b")
+
+
+def _birth_key(d: LifeDate) -> tuple[int, int, int]:
+    return (d.parts["year"], d.parts.get("month", 0), d.parts.get("day", 0))
+
+
+def wrong_order(
+    question: str, output: str, evidence: list[LifeDate]
+) -> tuple[tuple[int, int], str, str] | None:
+    """For "Who was born first / is older, X or Y?": when the output's answer is a person the
+    evidence gives a later (or, for "younger", earlier) birth than another, the span of that
+    person's name in the output, the name, and the date the evidence gives each.
+
+    The answer is the first person of the evidence's birth dates that the output's first
+    sentence names, when that sentence says an order ("X was born first") or is short ("The
+    answer is: X.")."""
+    earliest = bool(_ASKS_EARLIEST.search(question))
+    if not earliest and not _ASKS_LATEST.search(question):
+        return None
+    births = [d for d in evidence if d.event == "born" and "year" in d.parts]
+    if len({d.names for d in births}) < 2:
+        return None
+    first = re.split(r"(?<=[.!?])\s", output.strip(), maxsplit=1)[0]
+    if not _SAYS_ORDER.search(first) and len(first.split()) > 8:
+        return None
+    named = []
+    for m in _NAME_RUN_RE.finditer(first):
+        name = m.group().rstrip(".")
+        words = {w.lower().strip(".'’") for w in name.split()}
+        for d in births:
+            if d.names & words:
+                named.append(((m.start(), m.start() + len(name)), name, d))
+                break
+    if not named:
+        return None
+    span, name, chosen = named[0]
+    best = (min if earliest else max)(births, key=_birth_key)
+    if _birth_key(chosen) == _birth_key(best) or chosen.names & best.names:
+        return None
+    return span, name, f"born {chosen.text}, {best.who} born {best.text}"

@@ -24,6 +24,7 @@ from .hallucination_dates import (
     contradicted_life_dates,
     find_dates,
     life_dates,
+    wrong_order,
 )
 
 # Words, hyphen/apostrophe joined; numbers with separators; ordinals and decades (1990s, 3rd).
@@ -472,6 +473,22 @@ def _stitched_hits(
     return hits
 
 
+def _order_hits(question: str, output: str, ev: Evidence, res: Support, w: Weights) -> list[float]:
+    """ "Who was born first, X or Y?" answered with the one the evidence says was born later:
+    the name is the span (see ``hallucination_dates.wrong_order``)."""
+    found = wrong_order(question, output, ev.life_dates)
+    if found is None:
+        return []
+    span, name, theirs = found
+    if span in res.spans:
+        return []
+    res.contradictions.append((name, theirs))
+    res.unsupported.append(name)
+    res.contradicted_parts.append(name)
+    res.spans.append(span)
+    return [w.number]
+
+
 def _number_hits(output: str, ev: Evidence, res: Support, w: Weights) -> list[float]:
     """A number the evidence has, said of what the evidence counts with another number:
     "92% of the global population" against "17% of the global population" (92 is there too,
@@ -665,6 +682,8 @@ def assess(
         hits += _date_hits(output, ev, res, w)
     if has_number and ev.number_keys:
         hits += _number_hits(output, ev, res, w)
+    if ev.life_dates:
+        hits += _order_hits(question, output, ev, res, w)
     if w.stitched and len(ev.windows) > 1:
         hits += _stitched_hits(sentences, ev, q_vocab, res, w)
     fraction = len(res.unsupported) / max(1, res.content_tokens)
