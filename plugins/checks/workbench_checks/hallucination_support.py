@@ -211,6 +211,7 @@ class Evidence:
 
     def __init__(self, text: str):
         sents = [s for s in _SENT_SPLIT_RE.split(text) if s.strip()]
+        self.sents = sents
         # Windows of one sentence: one claim is usually backed by one place. A sentence that
         # refers back with a pronoun ("It is known for ...") also holds the names of the
         # sentence before, which is what the pronoun most likely stands for.
@@ -244,8 +245,8 @@ class Evidence:
         global population" -> ("global", "population")) -> the numbers said of them."""
         if self._number_keys is None:
             keys: dict[tuple[str, ...], set[str]] = {}
-            for sent in _SENT_SPLIT_RE.split(self.text):
-                if sent and _NUM_RE.search(sent):
+            for sent in self.sents:
+                if _NUM_RE.search(sent):
                     for num, key, _ in _numbers_with_keys(sent):
                         keys.setdefault(key, set()).add(num)
             self._number_keys = keys
@@ -350,25 +351,25 @@ class Evidence:
         return max(map(len, map(want.intersection, self.windows))) / len(want)
 
 
+# A number written in digits that starts a token (not the 2 of "C2H5OH").
+_DIGITS_RE = re.compile(r"(?<![^\W\d_])\d+(?:[.,:/]\d+)*(?:st|nd|rd|th|s)?\b")
+
+
 def _numbers_with_keys(sent: str) -> list[tuple[str, tuple[str, ...], tuple[int, int]]]:
     """(number, its next two content words, span) for each number written in digits in
     ``sent`` that two content words follow (years alone, "in 1932.", have none)."""
-    toks = [(m.group(), m.start(), m.end()) for m in TOKEN_RE.finditer(sent)]
     out = []
-    for i, (tok, a, b) in enumerate(toks):
-        if not tok[:1].isdigit():
-            continue
-        key = []
-        for t, _, _ in toks[i + 1 : i + 6]:
+    for m in _DIGITS_RE.finditer(sent):
+        key: list[str] = []
+        for t in _ASCII_TOKEN_RE.findall(sent, m.end(), m.end() + 60)[:5]:
             n = _norm(t)
             if _has_digit(n):
                 break
             if _is_content(n):
                 key.append(n)
                 if len(key) == 2:
+                    out.append((_norm(m.group()), tuple(key), m.span()))
                     break
-        if len(key) == 2:
-            out.append((_norm(tok), tuple(key), (a, b)))
     return out
 
 
@@ -409,6 +410,13 @@ def _known_words(ev: Evidence, q_vocab: set[str]) -> list[str]:
     """What a misspelled output word may stand for: the evidence's words, the question's and
     the function words."""
     return [*ev.vocab, *q_vocab, *FUNCTION_WORDS]
+
+
+# What a date or a life date in the output needs: a month, born/died, a parenthesised year.
+_MAY_DATE_RE = re.compile(
+    r"\b(?:born|died|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)|\(\s*[^()]{0,40}\d{4}"
+)
+_ASKS_ORDER_RE = re.compile(r"\b(?:first|earlier|older|oldest|elder|last|later|younger|youngest)\b")
 
 
 def _date_hits(output: str, ev: Evidence, res: Support, w: Weights) -> list[float]:
@@ -454,8 +462,8 @@ def _stitched_hits(
         new = set(supported) - q_vocab
         if len(new) < 2:
             continue
-        best = max(ev.windows, key=lambda win: len(new & win))
-        outside = new - best
+        sizes = list(map(len, map(new.intersection, ev.windows)))
+        outside = new - ev.windows[sizes.index(max(sizes))]
         if not outside:
             continue
         share = len(outside) / len(new)
@@ -495,9 +503,13 @@ def _number_hits(output: str, ev: Evidence, res: Support, w: Weights) -> list[fl
     of China's population). The number is the span."""
     hits: list[float] = []
     have = set(res.spans)
-    keys = ev.number_keys
+    keys: dict[tuple[str, ...], set[str]] | None = None
     for sm in _OUT_SENT_RE.finditer(output):
+        if not _NUM_RE.search(sm.group()):
+            continue
         for num, key, (a, b) in _numbers_with_keys(sm.group()):
+            if keys is None:
+                keys = ev.number_keys
             theirs = keys.get(key)
             span = (sm.start() + a, sm.start() + b)
             if not theirs or num in theirs or span in have:
@@ -678,11 +690,13 @@ def assess(
     # numbers, names and negations weigh the same at any length.
     damp = min(1.0, w.short_answer_tokens / max(1, res.content_tokens))
     hits = [-h * w.word * damp if h < 0 else h for h in hits]
-    if has_number and (ev.dates or ev.life_dates):
+    # (each evidence structure is built only when the output could contradict it)
+    dated = has_number and _MAY_DATE_RE.search(output) is not None
+    if dated and (ev.life_dates or ev.dates):
         hits += _date_hits(output, ev, res, w)
-    if has_number and ev.number_keys:
+    if has_number:
         hits += _number_hits(output, ev, res, w)
-    if ev.life_dates:
+    if _ASKS_ORDER_RE.search(question) and ev.life_dates:
         hits += _order_hits(question, output, ev, res, w)
     if w.stitched and len(ev.windows) > 1:
         hits += _stitched_hits(sentences, ev, q_vocab, res, w)
