@@ -242,3 +242,10 @@ def test_the_later_born_answer_to_who_was_born_first_is_flagged():
     assert wrong.flagged and wrong.spans == ((15, 25),)
     assert "Tomas Brandt born 1587" in wrong.message
     assert not one("Tomas Brandt was born first.", context=ctx, prompt=q).flagged
+
+
+def test_a_misspelled_name_of_the_context_is_not_a_new_name():
+    ctx = "Mirabeau is a digital agency in Amsterdam. It was acquired by Cognizant in 2016."
+    f = one("The company that acquired Mirabel is Cognizant.", context=ctx, prompt="Who?")
+    assert not f.flagged and f.evidence["misspelled"] == ["Mirabel"]
+    assert one("The company that acquired Zorbex is Cognizant.", context=ctx).flagged

@@ -25,7 +25,9 @@ class HallucinationCheck(Check):
     description = "numbers, names and claims the context/reference does not support"
 
     class Options(Check.Options):
-        threshold: float = Field(0.5, ge=0, le=1, description="flag when the score reaches this")
+        threshold: float = Field(
+            0.55, ge=0, le=1, description="flag when the score reaches this (and a span exists)"
+        )
         fuzzy_cutoff: float = Field(
             85.0, ge=0, le=100, description="rapidfuzz ratio that counts a word variant as support"
         )

@@ -103,7 +103,11 @@ _WANTS_NUMBER_RE = re.compile(
     r"\b(what|which) year\b|\bwhen\b|\bhow (many|much|long|old|far|tall|big)\b", re.I
 )
 # Evidence sentences: paragraphs are often glued ("...century.First for Women is ...").
-_SENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s*(?=[A-Z\"“(])|\n+")
+# Not after an abbreviation or an initial ("St. Olaf College", "Lincoln J. Beachey").
+_SENT_SPLIT_RE = re.compile(
+    r"(?<=[.!?])(?<!\bSt\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bJr\.)(?<!\bSr\.)(?<!\bMt\.)"
+    r"(?<!\bMrs\.)(?<!\bInc\.)(?<!\bNo\.)(?<!\bvs\.)(?<!\b[A-Z]\.)\s*(?=[A-Z\"“(])|\n+"
+)
 
 
 @dataclass
@@ -373,6 +377,19 @@ def _numbers_with_keys(sent: str) -> list[tuple[str, tuple[str, ...], tuple[int,
     return out
 
 
+def _misspelled_name(name: str, ev: Evidence) -> bool:
+    """Is ``name`` a misspelling of a longer word of the evidence: same first letter, at least
+    five letters, within one edit (two from seven letters on)? A misspelt name still names
+    the same thing; an invented one is rarely that close to a name of the context."""
+    if len(name) < 5 or not name.isalpha():
+        return False
+    limit = 1 if len(name) < 7 else 2
+    near = [
+        wd for wd in ev.words if wd[0] == name[0] and abs(len(wd) - len(name)) <= limit
+    ]
+    return process.extractOne(name, near, scorer=OSA.distance, score_cutoff=limit) is not None
+
+
 def _is_dictionary_word(word: str) -> bool:
     from .misspelling_lexicon import get_lexicon
 
@@ -454,7 +471,8 @@ def _stitched_hits(
 ) -> list[float]:
     """A sentence whose new words (supported, but not the question's) no single evidence
     sentence holds together: the words outside the evidence sentence that holds most of them
-    are the spans ("Cia Berg, also known as David Lee Roth": two people of two sentences).
+    that are names or numbers are the spans ("Cia Berg, also known as David Lee Roth": two
+    people of two sentences).
     Restating the question and adding an answer from one sentence is not stitching."""
     hits: list[float] = []
     have = set(res.spans)
@@ -469,7 +487,9 @@ def _stitched_hits(
         share = len(outside) / len(new)
         found = False
         for m in TOKEN_RE.finditer(sent):
-            if _norm(m.group()) in outside:
+            # only names and numbers: an ordinary word ("former") is often the paraphrase
+            tok = m.group()
+            if _norm(tok) in outside and (tok[:1].isupper() or tok[:1].isdigit()):
                 span = (start + m.start(), start + m.end())
                 if span not in have:
                     res.stitched.append(m.group())
@@ -676,6 +696,9 @@ def assess(
                 name = not _is_dictionary_word(n)
             if _is_number(n):
                 weight = w.number
+            elif name and _misspelled_name(n, ev):
+                res.misspelled.append(tok)  # "Mirabel" for the context's "Mirabeau"
+                continue
             elif name:
                 weight = w.name  # capitalised mid-sentence, or mixed case anywhere: a name
             elif misspelling_of(n, _known_words(ev, q_vocab)):
