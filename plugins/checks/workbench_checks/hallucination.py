@@ -97,15 +97,20 @@ def _message(s: Support, source: str) -> str:
     claims = []
     for c in s.unsupported:
         if c in dated:
-            dated.remove(c)  # shown with its whole date below
+            dated.remove(c)  # shown with its whole date or count below
         else:
             claims.append(repr(c))
     claims += [f"{mine!r} (the {source} gives {theirs!r})" for mine, theirs in s.contradictions]
     claims += [f"{n!r} (negation)" for n in s.negations]
-    claims += [f"{t!r} (from another sentence of the {source})" for t in s.stitched]
-    if not claims:
+    parts = []
+    if claims:
+        shown = ", ".join(claims[:8])
+        more = f" and {len(claims) - 8} more" if len(claims) > 8 else ""
+        parts.append(f"not supported by the {source}: {shown}{more}")
+    if s.stitched:
+        shown = ", ".join(map(repr, s.stitched[:8]))
+        parts.append(f"said of something else in another sentence of the {source}: {shown}")
+    if not parts:
         note = f" (misspelled: {', '.join(map(repr, s.misspelled))})" if s.misspelled else ""
         return f"every content word is supported by the {source}{note}"
-    shown = ", ".join(claims[:8])
-    more = f" and {len(claims) - 8} more" if len(claims) > 8 else ""
-    return f"not supported by the {source}: {shown}{more}"
+    return "; ".join(parts)
