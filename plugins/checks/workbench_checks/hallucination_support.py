@@ -384,9 +384,7 @@ def _misspelled_name(name: str, ev: Evidence) -> bool:
     if len(name) < 5 or not name.isalpha():
         return False
     limit = 1 if len(name) < 7 else 2
-    near = [
-        wd for wd in ev.words if wd[0] == name[0] and abs(len(wd) - len(name)) <= limit
-    ]
+    near = [wd for wd in ev.words if wd[0] == name[0] and abs(len(wd) - len(name)) <= limit]
     return process.extractOne(name, near, scorer=OSA.distance, score_cutoff=limit) is not None
 
 
