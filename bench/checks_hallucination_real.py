@@ -1,8 +1,8 @@
 """The hallucination check on real model outputs, each labelled by hand.
 
 bench/realdata/halueval_qa_smollm2.jsonl holds answers of SmolLM2-135M-Instruct to HaluEval QA
-dev items (the item's knowledge as context; made by ``python -m bench.halueval_generate``), each
-read against the knowledge and labelled (rules: docs/labelling-hallucination.md). The file keeps
+dev items (the item's knowledge as context; made by ``python -m bench._halueval_generate``),
+each read against the knowledge and labelled (rules: docs/labelling-hallucination.md). The file keeps
 only the item id: context, question and right answer are joined from the shared dev file here.
 
 Figures: precision and recall of the flags against the ``hallucination`` label, false flags per

@@ -6,7 +6,7 @@ padding, one torch thread. Each output is written as one JSON line with the item
 context, question and right answer are joined from the dev file when the set is read, so none of
 HaluEval's text is copied into the project. Labels start empty (null) and are filled by hand.
 
-    python -m bench.halueval_generate --model /path/to/SmolLM2-135M-Instruct --out FILE
+    python -m bench._halueval_generate --model /path/to/SmolLM2-135M-Instruct --out FILE
 """
 
 from __future__ import annotations
