@@ -133,8 +133,8 @@ class LifeDate:
 
 def _owner(text: str, end: int) -> tuple[frozenset[str], str]:
     """The words of the last name (a run of capitalised words) before ``end`` in its sentence."""
-    start = max(text.rfind(". ", 0, end), text.rfind(".", 0, end) if end else 0, 0)
-    runs = [m for m in _NAME_RUN_RE.finditer(text, start, end)]
+    start = max(text.rfind(".", 0, end), 0)
+    runs = list(_NAME_RUN_RE.finditer(text, start, end))
     for m in reversed(runs):
         words = [w for w in re.split(r"\s+", m.group()) if w not in _NOT_NAME]
         if words:
