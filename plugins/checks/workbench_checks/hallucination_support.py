@@ -18,6 +18,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from .hallucination_dates import (
+    DATE_RE,
     Date,
     LifeDate,
     contradicted,
@@ -242,6 +243,7 @@ class Evidence:
         self._dates: list[Date] | None = None
         self._life_dates: list[LifeDate] | None = None
         self._number_keys: dict[tuple[str, ...], set[str]] | None = None
+        self.name_typos: dict[str, bool] = {}  # see ``_misspelled_name``
 
     @property
     def number_keys(self) -> dict[tuple[str, ...], set[str]]:
@@ -383,6 +385,13 @@ def _misspelled_name(name: str, ev: Evidence) -> bool:
     the same thing; an invented one is rarely that close to a name of the context."""
     if len(name) < 5 or not name.isalpha():
         return False
+    known = ev.name_typos.get(name)
+    if known is None:
+        known = ev.name_typos[name] = _near_word(name, ev)
+    return known
+
+
+def _near_word(name: str, ev: Evidence) -> bool:
     limit = 1 if len(name) < 7 else 2
     near = [wd for wd in ev.words if wd[0] == name[0] and abs(len(wd) - len(name)) <= limit]
     return process.extractOne(name, near, scorer=OSA.distance, score_cutoff=limit) is not None
@@ -394,23 +403,31 @@ def _is_dictionary_word(word: str) -> bool:
     return word in get_lexicon().words
 
 
-def misspelling_of(word: str, known: Iterable[str]) -> str | None:
-    """The word of ``known`` that ``word`` misspells, or None.
+@lru_cache(maxsize=65536)
+def _is_non_word(word: str) -> bool:
+    """A lowercase word of three letters or more that the misspelling check's lexicon does not
+    know (nor as a British form or a regular derivation)."""
+    from .misspelling_lexicon import get_lexicon
+
+    if len(word) < 3 or not word.isalpha():
+        return False
+    lex = get_lexicon()
+    return not (word in lex.words or lex.american(word) or lex.derived(word))
+
+
+def misspelling_of(word: str, known: Callable[[], Iterable[str]]) -> str | None:
+    """The word of ``known()`` that ``word`` misspells, or None (``known`` is called only for
+    a non-word).
 
     A misspelling is a non-word (in neither the misspelling check's dictionary nor its list of
     British forms and regular derivations) within one edit of a word of ``known`` (two for
     words of six letters or more). The misspelling check reports such a token; the
     hallucination check should not report it a second time as a claim.
     """
-    from .misspelling_lexicon import get_lexicon
-
-    if len(word) < 3 or not word.isalpha():
-        return None
-    lex = get_lexicon()
-    if word in lex.words or lex.american(word) or lex.derived(word):
+    if not _is_non_word(word):
         return None
     limit = 1 if len(word) < 6 else 2
-    near = [k for k in known if abs(len(k) - len(word)) <= limit and k.isalpha()]
+    near = [k for k in known() if abs(len(k) - len(word)) <= limit and k.isalpha()]
     hit = process.extractOne(word, near, scorer=OSA.distance, score_cutoff=limit)
     return hit[0] if hit else None
 
@@ -428,9 +445,7 @@ def _known_words(ev: Evidence, q_vocab: set[str]) -> list[str]:
 
 
 # What a date or a life date in the output needs: a month, born/died, a parenthesised year.
-_MAY_DATE_RE = re.compile(
-    r"\b(?:born|died|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)|\(\s*[^()]{0,40}\d{4}"
-)
+_MAY_DATE_RE = re.compile(r"\b(?:born|died)\b|\(\s*[^()]{0,40}\d{4}|" + DATE_RE.pattern)
 _ASKS_ORDER_RE = re.compile(r"\b(?:first|earlier|older|oldest|elder|last|later|younger|youngest)\b")
 
 
@@ -699,7 +714,7 @@ def assess(
                 continue
             elif name:
                 weight = w.name  # capitalised mid-sentence, or mixed case anywhere: a name
-            elif misspelling_of(n, _known_words(ev, q_vocab)):
+            elif misspelling_of(n, lambda: _known_words(ev, q_vocab)):
                 res.misspelled.append(tok)  # the misspelling check's finding, not a claim
                 continue
             else:
