@@ -151,3 +151,101 @@ def test_numbers_match_across_digits_and_words():
         "It has five floors and opened on the 3rd of May.", "It has 5 floors; opened May third."
     )
     assert s.unsupported == [] and s.score < 0.5
+
+
+# Rules learnt from real model outputs (bench/checks_hallucination_real.py).
+
+
+def test_restating_the_question_is_not_a_hallucination():
+    for out in (
+        "The answer is: 1821.",
+        "The answer to this question is: the Vell Bridge was built in 1821.",
+        "According to the context, the Vell Bridge was built in 1821.",
+    ):
+        f = one(out)
+        assert not f.flagged, (out, f.message)
+
+
+def test_an_answer_combining_two_context_sentences_passes():
+    ctx = (
+        "Tarn Abbey was founded by the monk Ilse Varga. Varga later became the bishop of "
+        "Amber, a harbour town on the coast."
+    )
+    for q, out in (
+        (
+            "The founder of Tarn Abbey became bishop of which town?",
+            "Ilse Varga, the founder of Tarn Abbey, became bishop of Amber, a harbour town.",
+        ),
+        (
+            "Who founded Tarn Abbey and what did they become?",
+            "Tarn Abbey was founded by Ilse Varga, who became the bishop of Amber.",
+        ),
+    ):
+        f = one(out, context=ctx, prompt=q)
+        assert not f.flagged, f.message
+
+
+def test_a_date_contradicting_the_context_is_flagged_with_its_span():
+    ctx = "Mara Quist (January 29, 1913 – August 4, 1999) was an engineer from Amber."
+    out = "Mara Quist (August 4, 1913 – 1999) was an engineer from Amber."
+    f = one(out, context=ctx, prompt="Who was Mara Quist?")
+    assert f.flagged
+    assert (out.index("August"), out.index("August") + 6) in f.spans
+    assert "'August 4, 1913' (the context gives 'January 29, 1913')" in f.message
+
+
+def test_a_birth_year_of_another_event_is_flagged():
+    ctx = (
+        "Pablo Trapero (born 4 October 1971) is a film director. Aleksander Ford (born "
+        "24 November 1908 in Kiev – 4 April 1980 in Naples) was a film director."
+    )
+    out = "Pablo Trapero was born in 1971, while Aleksander Ford was born in 1980."
+    f = one(out, context=ctx, prompt="Who was born first, Pablo Trapero or Aleksander Ford?")
+    assert f.flagged and f.evidence["unsupported"] == ["1980"]
+    assert (out.index("1980"), out.index("1980") + 4) in f.spans
+    right = one(out.replace("1980", "1908"), context=ctx, prompt="Who was born first?")
+    assert not right.flagged, right.message
+
+
+def test_no_flag_without_a_span_and_a_reason():
+    ctx = "Anna Berg was born in Oslo. The Royal Theatre is in Bergen."
+    outs = [
+        "Anna Berg was born in Bergen.",  # stitched from two sentences, every word supported
+        "Anna Berg is in the Royal Theatre.",
+        "Anna Berg.",
+    ]
+    for out in outs:
+        f = one(out, context=ctx, prompt="When was Anna Berg born?")
+        if f.flagged:
+            assert f.spans and f.message.startswith("not supported"), (out, f.message)
+        else:
+            assert f.score < 0.5
+
+
+def test_a_misspelled_context_word_is_not_a_hallucination():
+    f = one("Teh Vell Bridge was biult in 1821.")
+    assert not f.flagged, f.message
+    assert set(f.evidence["misspelled"]) == {"Teh", "biult"}
+    assert f.evidence["unsupported"] == []
+    # a real word the context lacks is still a claim, and a far-off non-word too
+    assert one("The Vell Bridge was painted in 1821.").evidence["unsupported"] == ["painted"]
+    assert "zorbled" in one("The Vell Bridge was zorbled in 1821.").evidence["unsupported"]
+
+
+def test_the_later_born_answer_to_who_was_born_first_is_flagged():
+    ctx = (
+        "Sir Tomas Brandt (1587–1659) was a diplomat of Amber. Ilse Varga (19 August 1596 – "
+        "13 February 1662) was a queen of Norland."
+    )
+    q = "Who was born first, Tomas Brandt or Ilse Varga?"
+    wrong = one("The answer is: Ilse Varga.", context=ctx, prompt=q)
+    assert wrong.flagged and wrong.spans == ((15, 25),)
+    assert "Tomas Brandt born 1587" in wrong.message
+    assert not one("Tomas Brandt was born first.", context=ctx, prompt=q).flagged
+
+
+def test_a_misspelled_name_of_the_context_is_not_a_new_name():
+    ctx = "Mirabeau is a digital agency in Amsterdam. It was acquired by Cognizant in 2016."
+    f = one("The company that acquired Mirabel is Cognizant.", context=ctx, prompt="Who?")
+    assert not f.flagged and f.evidence["misspelled"] == ["Mirabel"]
+    assert one("The company that acquired Zorbex is Cognizant.", context=ctx).flagged

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from workbench.checks import Check, Finding, Record
 
-from .hallucination_support import Weights, assess
+from .hallucination_support import Support, Weights, assess
 
 
 class HallucinationCheck(Check):
@@ -25,7 +25,9 @@ class HallucinationCheck(Check):
     description = "numbers, names and claims the context/reference does not support"
 
     class Options(Check.Options):
-        threshold: float = Field(0.5, ge=0, le=1, description="flag when the score reaches this")
+        threshold: float = Field(
+            0.55, ge=0, le=1, description="flag when the score reaches this (and a span exists)"
+        )
         fuzzy_cutoff: float = Field(
             85.0, ge=0, le=100, description="rapidfuzz ratio that counts a word variant as support"
         )
@@ -66,15 +68,10 @@ class HallucinationCheck(Check):
                 # Against a bare reference answer the question is part of what is known.
                 question_is_evidence=not (rec.context or "").strip(),
             )
-            flagged = s.score >= o.threshold
+            # A flag always points at what it doubts: no span, no flag.
+            flagged = s.score >= o.threshold and bool(s.spans)
             source = "context" if (rec.context or "").strip() else "reference"
-            claims = s.unsupported + [f"{n} (negation)" for n in s.negations]
-            if claims:
-                shown = ", ".join(repr(c) for c in claims[:8])
-                more = f" and {len(claims) - 8} more" if len(claims) > 8 else ""
-                message = f"not supported by the {source}: {shown}{more}"
-            else:
-                message = f"every content word is supported by the {source}"
+            message = _message(s, source)
             yield self.finding(
                 rec,
                 flagged=flagged,
@@ -85,7 +82,35 @@ class HallucinationCheck(Check):
                     "unsupported": s.unsupported,
                     "negations": s.negations,
                     "echoed_from_prompt": s.echoed,
+                    "contradicted": [list(c) for c in s.contradictions],
+                    "misspelled": s.misspelled,
+                    "stitched": s.stitched,
                     "content_tokens": s.content_tokens,
                     "extractive": s.extractive,
                 },
             )
+
+
+def _message(s: Support, source: str) -> str:
+    """One line: what the evidence does not support, and why."""
+    dated = list(s.contradicted_parts)
+    claims = []
+    for c in s.unsupported:
+        if c in dated:
+            dated.remove(c)  # shown with its whole date or count below
+        else:
+            claims.append(repr(c))
+    claims += [f"{mine!r} (the {source} gives {theirs!r})" for mine, theirs in s.contradictions]
+    claims += [f"{n!r} (negation)" for n in s.negations]
+    parts = []
+    if claims:
+        shown = ", ".join(claims[:8])
+        more = f" and {len(claims) - 8} more" if len(claims) > 8 else ""
+        parts.append(f"not supported by the {source}: {shown}{more}")
+    if s.stitched:
+        shown = ", ".join(map(repr, s.stitched[:8]))
+        parts.append(f"said of something else in another sentence of the {source}: {shown}")
+    if not parts:
+        note = f" (misspelled: {', '.join(map(repr, s.misspelled))})" if s.misspelled else ""
+        return f"every content word is supported by the {source}{note}"
+    return "; ".join(parts)

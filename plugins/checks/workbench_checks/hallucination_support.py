@@ -15,6 +15,18 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+from .hallucination_dates import (
+    DATE_RE,
+    Date,
+    LifeDate,
+    contradicted,
+    contradicted_life_dates,
+    find_dates,
+    life_dates,
+    wrong_order,
+)
 
 # Words, hyphen/apostrophe joined; numbers with separators; ordinals and decades (1990s, 3rd).
 # (Words first: the commoner kind, so the regex tries fewer alternatives; the two never overlap.)
@@ -37,6 +49,13 @@ FUNCTION_WORDS = frozenset(
     these they this those through to too under until up very was we were what when where which
     while who whom whose why will with would you your yours yourself yourselves s t d ll m re ve
     mr mrs ms dr st one called known named yes however also well first""".split()
+)
+
+# Words that frame an answer rather than make a claim ("The answer is: 1969", "According to the
+# context, ..."): never counted as unsupported.
+FRAME_WORDS = frozenset(
+    """answer answers question questions context passage text information provided given
+    mentioned according based states stated says said correct response therefore thus""".split()
 )
 
 # A negation the evidence lacks turns a supported sentence into a claim the evidence does not make.
@@ -85,7 +104,11 @@ _WANTS_NUMBER_RE = re.compile(
     r"\b(what|which) year\b|\bwhen\b|\bhow (many|much|long|old|far|tall|big)\b", re.I
 )
 # Evidence sentences: paragraphs are often glued ("...century.First for Women is ...").
-_SENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s*(?=[A-Z\"“(])|\n+")
+# Not after an abbreviation or an initial ("St. Olaf College", "Lincoln J. Beachey").
+_SENT_SPLIT_RE = re.compile(
+    r"(?<=[.!?])(?<!\bSt\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bJr\.)(?<!\bSr\.)(?<!\bMt\.)"
+    r"(?<!\bMrs\.)(?<!\bInc\.)(?<!\bNo\.)(?<!\bvs\.)(?<!\b[A-Z]\.)\s*(?=[A-Z\"“(])|\n+"
+)
 
 
 @dataclass
@@ -101,6 +124,15 @@ class Support:
     extractive: bool = False
     scattered: float = 0.0
     type_mismatch: bool = False
+    # Dates and counts of the output that the evidence gives otherwise: (output, evidence).
+    contradictions: list[tuple[str, str]] = field(default_factory=list)
+    # the text of their spans (also in ``unsupported``)
+    contradicted_parts: list[str] = field(default_factory=list)
+    # Non-words one or two letters from a word of the evidence or question: misspellings,
+    # which the misspelling check reports; here they are neither support nor a claim.
+    misspelled: list[str] = field(default_factory=list)
+    # Words of one claim that come from different evidence sentences (see ``_stitched_hits``).
+    stitched: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -111,10 +143,15 @@ class Weights:
     name: float = 0.6
     word: float = 0.6
     negation: float = 0.55
-    echo: float = 0.5
     fraction: float = 0.6
-    scattered: float = 1.6
-    type_mismatch: float = 0.5
+    # Signals with no span of their own (a claim stitched from several evidence sentences, a
+    # "when" question answered without a date) only strengthen unsupported spans: multi-hop
+    # answers combine sentences by design, and a flag must point at what it doubts.
+    scattered: float = 0.3
+    stitched: float = 0.3
+    echo: float = 0.5
+    unspanned_cap: float = 0.45
+    type_mismatch: float = 0.3
     extractive_factor: float = 0.35
     short_answer_tokens: int = 12
 
@@ -179,6 +216,7 @@ class Evidence:
 
     def __init__(self, text: str):
         sents = [s for s in _SENT_SPLIT_RE.split(text) if s.strip()]
+        self.sents = sents
         # Windows of one sentence: one claim is usually backed by one place. A sentence that
         # refers back with a pronoun ("It is known for ...") also holds the names of the
         # sentence before, which is what the pronoun most likely stands for.
@@ -198,9 +236,41 @@ class Evidence:
         self.text_lower = " ".join(runs)
         self.vocab: set[str] = set().union(*self.windows) if self.windows else set()
         self.negated = bool(self.vocab & NEGATIONS) or "n't" in self.text_lower
+        self.text = text
         self._stems: dict[str, str] | None = None
         self._numbers: set[str] | None = None
         self._words: list[str] | None = None
+        self._dates: list[Date] | None = None
+        self._life_dates: list[LifeDate] | None = None
+        self._number_keys: dict[tuple[str, ...], set[str]] | None = None
+        self.name_typos: dict[str, bool] = {}  # see ``_misspelled_name``
+
+    @property
+    def number_keys(self) -> dict[tuple[str, ...], set[str]]:
+        """What each number of the evidence counts: its next two content words ("17% of the
+        global population" -> ("global", "population")) -> the numbers said of them."""
+        if self._number_keys is None:
+            keys: dict[tuple[str, ...], set[str]] = {}
+            for sent in self.sents:
+                if _NUM_RE.search(sent):
+                    for num, key, _ in _numbers_with_keys(sent):
+                        keys.setdefault(key, set()).add(num)
+            self._number_keys = keys
+        return self._number_keys
+
+    @property
+    def life_dates(self) -> list[LifeDate]:
+        """Birth and death dates of the evidence with the names they are said of."""
+        if self._life_dates is None:
+            self._life_dates = life_dates(self.text)
+        return self._life_dates
+
+    @property
+    def dates(self) -> list[Date]:
+        """The date expressions of the evidence (see ``hallucination_dates``)."""
+        if self._dates is None:
+            self._dates = find_dates(self.text)
+        return self._dates
 
     @property
     def stems(self) -> dict[str, str]:
@@ -250,7 +320,7 @@ class Evidence:
                 hit = stems.get(_stem(tok))
                 if hit is not None:
                     out[tok] = hit
-                elif len(tok) < 5 or not has_words:
+                elif len(tok) < 4 or not has_words:
                     out[tok] = None
                 else:
                     fuzzy.append(tok)
@@ -287,10 +357,206 @@ class Evidence:
         return max(map(len, map(want.intersection, self.windows))) / len(want)
 
 
+# A number written in digits that starts a token (not the 2 of "C2H5OH").
+_DIGITS_RE = re.compile(r"(?<![^\W\d_])\d+(?:[.,:/]\d+)*(?:st|nd|rd|th|s)?\b")
+
+
+def _numbers_with_keys(sent: str) -> list[tuple[str, tuple[str, ...], tuple[int, int]]]:
+    """(number, its next two content words, span) for each number written in digits in
+    ``sent`` that two content words follow (years alone, "in 1932.", have none)."""
+    out = []
+    for m in _DIGITS_RE.finditer(sent):
+        key: list[str] = []
+        for t in _ASCII_TOKEN_RE.findall(sent, m.end(), m.end() + 60)[:5]:
+            n = _norm(t)
+            if _has_digit(n):
+                break
+            if _is_content(n):
+                key.append(n)
+                if len(key) == 2:
+                    out.append((_norm(m.group()), tuple(key), m.span()))
+                    break
+    return out
+
+
+def _misspelled_name(name: str, ev: Evidence) -> bool:
+    """Is ``name`` a misspelling of a longer word of the evidence: same first letter, at least
+    five letters, within one edit (two from seven letters on)? A misspelt name still names
+    the same thing; an invented one is rarely that close to a name of the context."""
+    if len(name) < 5 or not name.isalpha():
+        return False
+    known = ev.name_typos.get(name)
+    if known is None:
+        known = ev.name_typos[name] = _near_word(name, ev)
+    return known
+
+
+def _near_word(name: str, ev: Evidence) -> bool:
+    limit = 1 if len(name) < 7 else 2
+    near = [wd for wd in ev.words if wd[0] == name[0] and abs(len(wd) - len(name)) <= limit]
+    return process.extractOne(name, near, scorer=OSA.distance, score_cutoff=limit) is not None
+
+
+def _is_dictionary_word(word: str) -> bool:
+    from .misspelling_lexicon import get_lexicon
+
+    return word in get_lexicon().words
+
+
+@lru_cache(maxsize=65536)
+def _is_non_word(word: str) -> bool:
+    """A lowercase word of three letters or more that the misspelling check's lexicon does not
+    know (nor as a British form or a regular derivation)."""
+    from .misspelling_lexicon import get_lexicon
+
+    if len(word) < 3 or not word.isalpha():
+        return False
+    lex = get_lexicon()
+    return not (word in lex.words or lex.american(word) or lex.derived(word))
+
+
+def misspelling_of(word: str, known: Callable[[], Iterable[str]]) -> str | None:
+    """The word of ``known()`` that ``word`` misspells, or None (``known`` is called only for
+    a non-word).
+
+    A misspelling is a non-word (in neither the misspelling check's dictionary nor its list of
+    British forms and regular derivations) within one edit of a word of ``known`` (two for
+    words of six letters or more). The misspelling check reports such a token; the
+    hallucination check should not report it a second time as a claim.
+    """
+    if not _is_non_word(word):
+        return None
+    limit = 1 if len(word) < 6 else 2
+    near = [k for k in known() if abs(len(k) - len(word)) <= limit and k.isalpha()]
+    hit = process.extractOne(word, near, scorer=OSA.distance, score_cutoff=limit)
+    return hit[0] if hit else None
+
+
 @lru_cache(maxsize=256)
 def evidence_for(text: str) -> Evidence:
     """Evidence objects are reused: one context is checked against many outputs (models, runs)."""
     return Evidence(text)
+
+
+def _known_words(ev: Evidence, q_vocab: set[str]) -> list[str]:
+    """What a misspelled output word may stand for: the evidence's words, the question's and
+    the function words."""
+    return [*ev.vocab, *q_vocab, *FUNCTION_WORDS]
+
+
+# What a date or a life date in the output needs: a month, born/died, a parenthesised year.
+_MAY_DATE_RE = re.compile(r"\b(?:born|died)\b|\(\s*[^()]{0,40}\d{4}|" + DATE_RE.pattern)
+_ASKS_ORDER_RE = re.compile(r"\b(?:first|earlier|older|oldest|elder|last|later|younger|youngest)\b")
+
+
+def _date_hits(output: str, ev: Evidence, res: Support, w: Weights) -> list[float]:
+    """Weights and spans for the output's dates that no date of the evidence backs (their
+    tokens one by one may all be in the evidence: "August 4, 1913" against "January 29, 1913 -
+    August 4, 1999"). The differing parts are the spans; parts already unsupported are not
+    counted twice."""
+    hits: list[float] = []
+    have = set(res.spans)
+    found = [
+        (m.text, t.text, m.spans, d) for m, t, d in contradicted_life_dates(output, ev.life_dates)
+    ]
+    found += [(m.text, t.text, m.spans, d) for m, t, d in contradicted(output, ev.dates)]
+    for mine_text, theirs_text, mine_spans, differ in found:
+        if any(mine_spans[k] in have for k in differ):
+            continue  # the same date, already reported
+        res.contradictions.append((mine_text, theirs_text))
+        new = [mine_spans[k] for k in differ if mine_spans[k] not in have]
+        for a, b in new:
+            res.unsupported.append(output[a:b])
+            res.contradicted_parts.append(output[a:b])
+            res.spans.append((a, b))
+            have.add((a, b))
+        if new:
+            hits.append(w.number)
+    return hits
+
+
+def _stitched_hits(
+    sentences: list[tuple[int, str, list[str]]],
+    ev: Evidence,
+    q_vocab: set[str],
+    res: Support,
+    w: Weights,
+) -> list[float]:
+    """A sentence whose new words (supported, but not the question's) no single evidence
+    sentence holds together: the words outside the evidence sentence that holds most of them
+    that are names or numbers are the spans ("Cia Berg, also known as David Lee Roth": two
+    people of two sentences).
+    Restating the question and adding an answer from one sentence is not stitching."""
+    hits: list[float] = []
+    have = set(res.spans)
+    for start, sent, supported in sentences:
+        new = set(supported) - q_vocab
+        if len(new) < 2:
+            continue
+        sizes = list(map(len, map(new.intersection, ev.windows)))
+        outside = new - ev.windows[sizes.index(max(sizes))]
+        if not outside:
+            continue
+        share = len(outside) / len(new)
+        found = False
+        for m in TOKEN_RE.finditer(sent):
+            # only names and numbers: an ordinary word ("former") is often the paraphrase
+            tok = m.group()
+            if _norm(tok) in outside and (tok[:1].isupper() or tok[:1].isdigit()):
+                span = (start + m.start(), start + m.end())
+                if span not in have:
+                    res.stitched.append(m.group())
+                    res.spans.append(span)
+                    have.add(span)
+                    found = True
+        if found:
+            hits.append(min(1.0, w.stitched * 2 * share))
+    return hits
+
+
+def _order_hits(question: str, output: str, ev: Evidence, res: Support, w: Weights) -> list[float]:
+    """ "Who was born first, X or Y?" answered with the one the evidence says was born later:
+    the name is the span (see ``hallucination_dates.wrong_order``)."""
+    found = wrong_order(question, output, ev.life_dates)
+    if found is None:
+        return []
+    span, name, theirs = found
+    if span in res.spans:
+        return []
+    res.contradictions.append((name, theirs))
+    res.unsupported.append(name)
+    res.contradicted_parts.append(name)
+    res.spans.append(span)
+    return [w.number]
+
+
+def _number_hits(output: str, ev: Evidence, res: Support, w: Weights) -> list[float]:
+    """A number the evidence has, said of what the evidence counts with another number:
+    "92% of the global population" against "17% of the global population" (92 is there too,
+    of China's population). The number is the span."""
+    hits: list[float] = []
+    have = set(res.spans)
+    keys: dict[tuple[str, ...], set[str]] | None = None
+    for sm in _OUT_SENT_RE.finditer(output):
+        if not _NUM_RE.search(sm.group()):
+            continue
+        for num, key, (a, b) in _numbers_with_keys(sm.group()):
+            if keys is None:
+                keys = ev.number_keys
+            theirs = keys.get(key)
+            span = (sm.start() + a, sm.start() + b)
+            if not theirs or num in theirs or span in have:
+                continue
+            other = sorted(theirs)[0]
+            res.contradictions.append(
+                (output[span[0] : span[1]] + " " + " ".join(key), f"{other} {' '.join(key)}")
+            )
+            res.unsupported.append(output[span[0] : span[1]])
+            res.contradicted_parts.append(output[span[0] : span[1]])
+            res.spans.append(span)
+            have.add(span)
+            hits.append(w.number)
+    return hits
 
 
 # Output sentences: runs of text up to terminal punctuation followed by a space, or a line end.
@@ -307,12 +573,24 @@ def _noisy_or(weights: list[float]) -> float:
 @lru_cache(maxsize=131072)
 def _is_content(n: str) -> bool:
     """A normalised token that makes a claim: no function word, negation or lone letter."""
-    return n not in FUNCTION_WORDS and n not in NEGATIONS and (len(n) > 1 or n.isdigit())
+    return (
+        n not in FUNCTION_WORDS
+        and n not in NEGATIONS
+        and n not in FRAME_WORDS
+        and (len(n) > 1 or n.isdigit())
+    )
 
 
 @lru_cache(maxsize=131072)
 def _is_number(n: str) -> bool:
     return n in MONTHS or n in NUMBER_WORDS or _NUM_RE.search(n) is not None
+
+
+@lru_cache(maxsize=65536)
+def _zipf(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en")
 
 
 @lru_cache(maxsize=65536)
@@ -336,27 +614,32 @@ def assess(
 ) -> Support:
     """Score how much of ``output`` its ``evidence`` does not support (0 = all supported).
 
-    Words only echoed from the question weigh a little: against a context, an answer that
-    leans on the question's words rather than the context's is suspect. With
-    ``question_is_evidence`` (checking against a bare reference answer) restating the question
-    is simply how a full-sentence answer reads, and costs nothing.
+    Words of the question support a restatement of it ("The answer to ... is 1821"): they are
+    neither evidence for a new claim nor a claim themselves, and cost nothing
+    (with ``question_is_evidence``, checking against a bare reference answer, leaning on the
+    question's words raises no doubt at all).
 
     Each output sentence is one claim: its content tokens are looked up in the evidence (most
-    hit the vocabulary at once; only the rest pay for variant and fuzzy matching), and the
-    share of them found together in one evidence sentence says whether the claim is backed by
-    one place or stitched from several.
+    hit the vocabulary at once; only the rest pay for variant and fuzzy matching). Dates are
+    also compared whole against the evidence's dates. A misspelled word of the evidence is
+    left to the misspelling check. The score comes from what has a span (unsupported tokens,
+    negations, contradicted dates); signals without one (a claim stitched from several
+    evidence sentences, a "when" question answered without a date) only strengthen it, so an
+    output with nothing unsupported scores 0 and is never flagged.
     """
     w = weights or Weights()
     ev = evidence_for(evidence)
     vocab = ev.vocab
     q_vocab = set(map(_norm, _findall(question)(question)))
     q_stems = {_stem(t) for t in q_vocab}
+    if not q_vocab.isdisjoint(("both", "or")):
+        q_vocab.add("2")  # "the two bands" answering "Are both X and Y ...?" / "X or Y?"
     polar = bool(_POLAR_RE.match(question) and _YESNO_RE.match(output))
     res = Support()
     hits: list[float] = []  # one weight per unsupported thing; -1 marks an ordinary word
-    echoes = 0
     normed_all: list[str] = []
     supported_by_sentence: list[list[str]] = []
+    sentences: list[tuple[int, str, list[str]]] = []
     has_number = False
     ev_negated = ev.negated
     # Pass 1, per sentence: its content tokens and those the vocabulary holds. The rest
@@ -379,6 +662,7 @@ def assess(
         res.content_tokens += len(content)
         supported = [n for n in content if n in vocab]
         supported_by_sentence.append(supported)
+        sentences.append((sm.start(), sent, supported))
         negated = not ev_negated and (
             not NEGATIONS.isdisjoint(normed) or "n't" in sent or "n’t" in sent
         )
@@ -401,7 +685,8 @@ def assess(
             # (a negation is never a content token, except a contraction such as "didn't")
             if n not in leftover or n.endswith("n't"):
                 if negated and (n in NEGATIONS or n.endswith("n't")):
-                    if not (polar and first_sentence and k == 0):
+                    # "No, X is not Y" answering "Is X Y?" says no twice; it denies nothing new
+                    if not (polar and first_sentence):
                         res.negations.append(tok)
                         res.spans.append((start + a, start + pos))
                         hits.append(w.negation)
@@ -413,12 +698,25 @@ def assess(
             if n in q_vocab or _stem(n) in q_stems:
                 # Restating the question is not evidence, but it is not a new claim either.
                 res.echoed.append(tok)
-                echoes += 1
                 continue
+            name = tok[:1].isupper() and (k > 0 or any(c.isupper() for c in tok[1:]))
+            if name and k > 0 and raw[k - 1][:1].isupper() and _norm(raw[k - 1]) in vocab:
+                # the common-noun head of a longer name ("the Roman Catholic Church"): a word
+                name = _zipf(n) < 4.5
+            elif not name and k == 0 and tok[:1].isupper() and _zipf(n) < 3.0:
+                # a sentence's first word that is no common English word: a name ("Saul and
+                # Delilah is ..."), which a capital at the start would otherwise hide
+                name = not _is_dictionary_word(n)
             if _is_number(n):
                 weight = w.number
-            elif tok[:1].isupper() and (k > 0 or any(c.isupper() for c in tok[1:])):
+            elif name and _misspelled_name(n, ev):
+                res.misspelled.append(tok)  # "Mirabel" for the context's "Mirabeau"
+                continue
+            elif name:
                 weight = w.name  # capitalised mid-sentence, or mixed case anywhere: a name
+            elif misspelling_of(n, lambda: _known_words(ev, q_vocab)):
+                res.misspelled.append(tok)  # the misspelling check's finding, not a claim
+                continue
             else:
                 weight = -specificity(n)  # an ordinary word: weighed once the length is known
             res.unsupported.append(tok)
@@ -428,19 +726,37 @@ def assess(
     # numbers, names and negations weigh the same at any length.
     damp = min(1.0, w.short_answer_tokens / max(1, res.content_tokens))
     hits = [-h * w.word * damp if h < 0 else h for h in hits]
+    # (each evidence structure is built only when the output could contradict it)
+    dated = has_number and _MAY_DATE_RE.search(output) is not None
+    if dated and (ev.life_dates or ev.dates):
+        hits += _date_hits(output, ev, res, w)
+    if has_number:
+        hits += _number_hits(output, ev, res, w)
+    if _ASKS_ORDER_RE.search(question) and ev.life_dates:
+        hits += _order_hits(question, output, ev, res, w)
+    if w.stitched and len(ev.windows) > 1:
+        hits += _stitched_hits(sentences, ev, q_vocab, res, w)
     fraction = len(res.unsupported) / max(1, res.content_tokens)
     res.scattered = max(
         (1 - ev.best_window_share(toks) for toks in supported_by_sentence), default=0.0
     )
     res.type_mismatch = bool(_WANTS_NUMBER_RE.search(question)) and not has_number
-    parts = [
-        _noisy_or(hits),
-        w.fraction * fraction,
-        0.0 if question_is_evidence else _noisy_or([w.echo * damp] * echoes),
-        min(1.0, w.scattered * res.scattered) * damp,
-        w.type_mismatch * res.type_mismatch,
-    ]
-    score = _noisy_or(parts)
+    spanned = _noisy_or([_noisy_or(hits), w.fraction * fraction])
+    # Signals without a span raise the doubt about the spans there are, never create one.
+    boost = _noisy_or([w.scattered * res.scattered, w.type_mismatch * res.type_mismatch])
+    score = spanned + (1 - spanned) * spanned * boost
+    if not res.spans:
+        # Nothing to point at: never flagged, but the doubt still ranks the output (a claim
+        # stitched from several sentences, answers leaning on the question's words, a missing
+        # date) below every threshold from ``unspanned_cap`` up.
+        doubt = _noisy_or(
+            [
+                min(1.0, 1.6 * res.scattered) * damp,
+                0.0 if question_is_evidence else w.echo * damp * bool(res.echoed),
+                0.5 * res.type_mismatch,
+            ]
+        )
+        score = w.unspanned_cap * doubt
     content_run = [n for n in normed_all if n not in FUNCTION_WORDS]
     padded = f" {ev.text_lower} "
     if normed_all and (
