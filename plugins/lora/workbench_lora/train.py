@@ -45,6 +45,27 @@ def linear_targets(model: Any) -> list[str]:
     return sorted(names)
 
 
+def return_freed_memory() -> None:
+    """Let big freed buffers go back to the OS at once (glibc only; elsewhere nothing).
+
+    glibc raises its mmap threshold each time a big block is freed, after which activations of
+    the next pass come from the heap, which fragments and keeps every step's peak resident:
+    about 0.6 GB more peak RSS on a 135M model. A fixed threshold maps each big tensor on its
+    own and unmaps it when freed; the cost, fresh pages per pass, is small next to the matmuls.
+    """
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD: the default start value, kept fixed
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        pass
+
+
 def train_lora(
     model: Any,
     tokenizer: Any,
@@ -63,6 +84,7 @@ def train_lora(
 
     accelerator = Accelerator()
     set_seed(cfg.seed)
+    return_freed_memory()
 
     # -- data: mix in replay, tokenize with the prompt masked, group by length ---------------
     mix = mix_replay(examples, replay, cfg.replay_share, cfg.seed)
@@ -103,7 +125,7 @@ def train_lora(
         n = int((labels[:, 1:] != IGNORE).sum())
         keep = response_span(labels) + 1 if trim else 0  # 0: every position
         logits = model(**batch, logits_to_keep=keep).logits if trim else model(**batch).logits
-        return response_loss(logits, labels) * n, n
+        return (response_loss(logits, labels) * n if n else logits.sum() * 0.0), n
 
     steps_per_epoch = len(loader)
     total = cfg.max_steps or max(1, math.ceil(cfg.epochs * steps_per_epoch))
