@@ -27,7 +27,7 @@ class LoraTrainConfig:
     epochs: float = _opt(3.0, "Passes over the training mix (fractions allowed).")
     batch_size: int = _opt(8, "Examples per optimizer step (per process).")
     max_batch_tokens: int = _opt(
-        256,
+        192,
         "Most padded tokens in one forward pass: a bigger batch runs as several passes whose "
         "gradients add up to the same optimizer step (bounds activation memory).",
     )
