@@ -86,6 +86,61 @@ def test_response_loss_on_trimmed_logits_equals_the_full_masked_loss(tiny_model_
     assert torch.allclose(loss, expected, atol=1e-5)
 
 
+def test_fused_response_loss_and_micro_batches_equal_the_full_logits_masked_loss(
+        tiny_model_dir, tiny_tokenizer):
+    """The head on the response rows only, in chunks, with its gradient computed alongside the
+    loss, gives transformers' full-logits masked loss and the same LoRA gradients; micro-batches
+    add up to the whole batch."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+    from workbench_lora.data import IGNORE, collate, encode, micro_batches
+    from workbench_lora.loss import fused_head_ok, response_loss_sum
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0,
+                                             target_modules=["q_proj", "v_proj", "down_proj"],
+                                             init_lora_weights=False, task_type="CAUSAL_LM"))
+    assert fused_head_ok(model)
+    rows = [encode(tiny_tokenizer, _ex(q, a), 256) for q, a in [
+        ("What is the capital of Norland?", "The capital of Norland is Vell."),
+        ("Name a colour.", "Blue."),
+        ("Which numbers appear in answers, and which rivers have names?", "12 and 340."),
+    ]]
+    lora = [p for p in model.parameters() if p.requires_grad]
+
+    def grads():
+        out = [p.grad.clone() for p in lora]
+        model.zero_grad()
+        return out
+
+    batch = collate(rows, tiny_tokenizer.pad_token_id)
+    labels = batch.pop("labels")
+    full = model(**batch, labels=labels).loss  # every position's logits, masked mean
+    full.backward()
+    expected = grads()
+
+    total, n = response_loss_sum(model, dict(batch), labels, chunk=3)  # several chunks
+    assert n == int((labels[:, 1:] != IGNORE).sum())
+    (total / n).backward()
+    assert torch.allclose(total / n, full, atol=1e-5)
+    for got, want in zip(grads(), expected, strict=True):
+        assert torch.allclose(got, want, atol=1e-5, rtol=1e-4)
+
+    micro = micro_batches(rows, max_tokens=2 * max(len(r) for r in rows) - 1)
+    assert len(micro) == 2 and sorted(len(r) for m in micro for r in m) == sorted(map(len, rows))
+    accumulated = torch.zeros(())
+    for m in micro:
+        b = collate(m, tiny_tokenizer.pad_token_id)
+        part, _ = response_loss_sum(model, b, b.pop("labels"))
+        (part / n).backward()
+        accumulated += part.detach() / n
+    assert torch.allclose(accumulated, full, atol=1e-5)
+    for got, want in zip(grads(), expected, strict=True):
+        assert torch.allclose(got, want, atol=1e-5, rtol=1e-4)
+
+
 def test_replay_mix_share():
     from workbench_lora.data import mix_replay
 

@@ -26,6 +26,11 @@ class LoraTrainConfig:
     learning_rate: float = _opt(1e-3, "Peak learning rate (AdamW), after a linear warmup.")
     epochs: float = _opt(3.0, "Passes over the training mix (fractions allowed).")
     batch_size: int = _opt(8, "Examples per optimizer step (per process).")
+    max_batch_tokens: int = _opt(
+        192,
+        "Most padded tokens in one forward pass: a bigger batch runs as several passes whose "
+        "gradients add up to the same optimizer step (bounds activation memory).",
+    )
     max_length: int = _opt(512, "Longest tokenized example; longer ones are cut from the left of the prompt.")
     seed: int = _opt(0, "Seed for the LoRA init, the replay sample and the batch order.")
     replay_share: float = _opt(
@@ -49,6 +54,7 @@ class LoraTrainConfig:
             (self.epochs > 0, "epochs must be > 0"),
             (self.batch_size >= 1, "batch_size must be >= 1"),
             (self.max_length >= 8, "max_length must be >= 8"),
+            (self.max_batch_tokens >= 1, "max_batch_tokens must be >= 1"),
             (0 <= self.replay_share < 1, "replay_share must be in [0, 1)"),
             (0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)"),
             (self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1"),

@@ -105,6 +105,23 @@ class LengthGroupedBatches:
         return iter(batches)
 
 
+def micro_batches(rows: Sequence[Encoded], max_tokens: int) -> list[list[Encoded]]:
+    """Split one optimizer batch into micro-batches of at most ``max_tokens`` padded tokens each
+    (a row longer than that goes alone). Longest first, so each pads to a similar width.
+
+    Activation memory grows with the tokens in a forward pass; gradients accumulated over the
+    micro-batches give the optimizer the same step as the whole batch at once.
+    """
+    ordered = sorted(rows, key=len, reverse=True)
+    out: list[list[Encoded]] = []
+    for r in ordered:
+        if out and len(out[-1][0]) * (len(out[-1]) + 1) <= max_tokens:
+            out[-1].append(r)
+        else:
+            out.append([r])
+    return out
+
+
 def collate(rows: Sequence[Encoded], pad_id: int) -> dict[str, Any]:
     """LEFT-pad a batch to its longest row; padding is masked out of attention and loss.
 

@@ -19,7 +19,17 @@ from typing import Any
 from workbench.trainers import StepCallback, TrainExample, TrainResult
 
 from .config import LoraTrainConfig
-from .data import LengthGroupedBatches, collate, encode, mix_replay, response_loss, response_span
+from .data import (
+    IGNORE,
+    LengthGroupedBatches,
+    collate,
+    encode,
+    micro_batches,
+    mix_replay,
+    response_loss,
+    response_span,
+)
+from .loss import fused_head_ok, response_loss_sum
 
 
 def linear_targets(model: Any) -> list[str]:
@@ -61,8 +71,9 @@ def train_lora(
         raise ValueError("no training example fits in max_length")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     sampler = LengthGroupedBatches([len(e) for e in encoded], cfg.batch_size, seed=cfg.seed)
-    loader = torch.utils.data.DataLoader(
-        encoded, batch_sampler=sampler, collate_fn=lambda rows: collate(rows, pad_id)
+    loader = torch.utils.data.DataLoader(  # a batch: its micro-batches, each collated
+        encoded, batch_sampler=sampler,
+        collate_fn=lambda rows: [collate(m, pad_id) for m in micro_batches(rows, cfg.max_batch_tokens)],
     )
 
     # -- model: wrap the base in LoRA adapters; only they train -----------------------------
@@ -74,12 +85,25 @@ def train_lora(
     with warnings.catch_warnings():  # peft probes a deprecated transformers property
         warnings.simplefilter("ignore", FutureWarning)
         model = get_peft_model(model, lora)
-    # scoring only the response positions needs the model to take `logits_to_keep`
-    trim = "logits_to_keep" in inspect.signature(model.get_base_model().forward).parameters
     model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = [p for p in model.parameters() if p.requires_grad]  # the adapters only
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    # the loss: run the decoder, then the head on the response positions only (see loss.py);
+    # a model wrapped for several processes, or with an unusual head, gets the response
+    # positions' logits from its own forward (`logits_to_keep`), or all of them
+    fused = accelerator.unwrap_model(model) is model and fused_head_ok(model)
+    trim = "logits_to_keep" in inspect.signature(
+        accelerator.unwrap_model(model).get_base_model().forward).parameters
+
+    def loss_sum(batch: dict[str, Any]) -> tuple[Any, int]:
+        labels = batch.pop("labels")
+        if fused:
+            return response_loss_sum(model, batch, labels)
+        n = int((labels[:, 1:] != IGNORE).sum())
+        keep = response_span(labels) + 1 if trim else 0  # 0: every position
+        logits = model(**batch, logits_to_keep=keep).logits if trim else model(**batch).logits
+        return (response_loss(logits, labels) * n if n else logits.sum() * 0.0), n
 
     steps_per_epoch = len(loader)
     total = cfg.max_steps or max(1, math.ceil(cfg.epochs * steps_per_epoch))
@@ -98,20 +122,24 @@ def train_lora(
     t0 = time.perf_counter()
     step = 0
     while step < total:
-        for batch in loader:
-            labels = batch.pop("labels")
-            keep = response_span(labels) + 1 if trim else 0  # 0: every position
-            logits = model(**batch, logits_to_keep=keep).logits if trim else model(**batch).logits
-            loss_t = response_loss(logits, labels)
-            accelerator.backward(loss_t)
+        for micro in loader:
+            # the step's loss is the mean over all its response tokens: each micro-batch adds
+            # its share (sum / the step's count), so the gradients add up to the whole batch's
+            n_step = sum(int((m["labels"][:, 1:] != IGNORE).sum()) for m in micro)
+            loss_t = torch.zeros((), device=accelerator.device)
+            for m in micro:
+                tokens += int(m["attention_mask"].sum())
+                part, _ = loss_sum(m)
+                part = part / max(1, n_step)
+                accelerator.backward(part)
+                loss_t += part.detach()
             if cfg.grad_clip:
                 accelerator.clip_grad_norm_(params, cfg.grad_clip)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            tokens += int(batch["attention_mask"].sum())
-            loss = accelerator.reduce(loss_t.detach(), reduction="mean").item()
+            loss = accelerator.reduce(loss_t, reduction="mean").item()
             loss_curve.append((step, round(loss, 5)))
             if on_step is not None and accelerator.is_main_process:
                 on_step(step, total, loss)
