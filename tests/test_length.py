@@ -229,3 +229,154 @@ def test_structured_text_cut_short_is_truncated(prompt, text):
 def test_a_full_list_of_the_asked_size_is_not_truncated():
     assert not check("1. Apple\n2. Pear\n3. Plum", prompt="List three fruits.").flagged
     assert not check("1. Apple\n2. Pear\n3. Plum", prompt="List some fruits.").flagged
+
+
+# -- real-output rules: short references, limit phrasings, minimums, paragraph separators ----------
+def test_a_short_reference_says_nothing_about_an_answers_length():
+    # a QA answer in a full sentence against a one-to-three-word gold answer is fine
+    answer = "The magazine that was started first is Arthur's Magazine, founded in 1844."
+    assert not check(answer, reference="Arthur's Magazine", finish_reason="stop").flagged
+    assert not check(answer, reference="1844", finish_reason="stop").flagged
+    # a reference long enough to say how long an answer should be is still compared
+    long_ref = "Arthur's Magazine was started first, in 1844, well before First for Women."
+    rambling = " ".join([answer] * 6)
+    f = check(rambling, reference=long_ref, finish_reason="stop")
+    assert f.flagged and "reference" in f.message
+
+
+LIMIT_PHRASINGS = [
+    # (prompt, unit, kind, value)
+    ("Describe a rainy morning in at most 30 words.", "words", "max", 30),
+    ("Explain it in no more than two sentences.", "sentences", "max", 2),
+    ("Write a 2000 word essay on climate change.", "words", "target", 2000),
+    ("Write a 300-word essay about bees.", "words", "target", 300),
+    ("Need 300 words on the causes of World War I.", "words", "target", 300),
+    ("Give me 100 words about the first trains.", "words", "target", 100),
+    ("Give me exactly three bullet points on saving water.", "bullets", "target", 3),
+    ("Give me 5 bullet points about breakfast.", "bullets", "target", 5),
+    ("Write two paragraphs about autumn, separated by ***.", "paragraphs", "target", 2),
+    ("Write a tweet (max 280 characters) about a bakery.", "characters", "max", 280),
+    ("Write a limerick about a frog, 5 lines only.", "lines", "max", 5),
+    ("Tell me why the sky is blue, keeping it to 2 sentences.", "sentences", "max", 2),
+    ("Write a two-sentence horror story.", "sentences", "target", 2),
+    ("Write 3 or more bullet points on tea.", "bullets", "min", 3),
+    ("List at least three points about walking.", "bullets", "min", 3),
+    ("Explain desert plants in no fewer than 200 words.", "words", "min", 200),
+    ("Write no less than 5 sentences about rain.", "sentences", "min", 5),
+    ("Write at least 150 words about sleep.", "words", "min", 150),
+]
+
+
+@pytest.mark.parametrize("prompt,unit,kind,value", LIMIT_PHRASINGS)
+def test_limits_are_read_in_common_phrasings(prompt, unit, kind, value):
+    got = [(lim.unit, lim.kind, lim.value) for lim in prompt_limits(prompt)]
+    assert (unit, kind, value) in got, got
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "List at least three points about walking.",
+        "Explain desert plants in no fewer than 200 words.",
+        "Write no less than 5 sentences about rain.",
+    ],
+)
+def test_at_least_is_a_minimum_never_a_maximum(prompt):
+    assert all(lim.kind == "min" for lim in prompt_limits(prompt))
+    long = " ".join(f"Point number {i} is a fine sentence about it." for i in range(60))
+    assert not check(long, prompt, finish_reason="stop").flagged
+    f = check("Walking is good.", prompt, finish_reason="stop")
+    assert f.flagged and "too short" in f.message
+
+
+def test_points_written_as_paragraphs_meet_a_minimum_of_points():
+    text = "First, it is cheap.\n\nSecond, it is healthy.\n\nThird, it clears the mind."
+    assert not check(
+        text, "List at least three points about walking.", finish_reason="stop"
+    ).flagged
+
+
+def test_an_amount_asked_for_is_also_a_floor():
+    essay = " ".join(["Climate change warms the planet and raises the seas."] * 18)  # 162 words
+    f = check(essay, "Write a 2000 word essay on climate change.", finish_reason="stop")
+    assert f.flagged and "too short" in f.message
+    two = "- Turn off the tap.\n- Fix leaks."
+    f = check(two, "Give me exactly three bullet points on saving water.", finish_reason="stop")
+    assert f.flagged
+    three = two + "\n- Take short showers."
+    assert not check(
+        three, "Give me exactly three bullet points on saving water.", finish_reason="stop"
+    ).flagged
+    # "answer in N sentences" bounds the form: fewer meets it
+    assert not check("It is blue.", "Answer in 3 sentences.", finish_reason="stop").flagged
+
+
+@pytest.mark.parametrize("sep", ["***", "---", "* * *"])
+def test_paragraph_dividers_are_not_paragraphs(sep):
+    text = f"Leaves fall and turn red.\n\n{sep}\n\nThe air grows cold and crisp."
+    prompt = f"Write two paragraphs about autumn, separated by {sep}."
+    assert measure(text, "paragraphs", sep)[0] == 2
+    assert not check(text, prompt, finish_reason="stop").flagged
+    three = text + f"\n\n{sep}\n\nWinter follows soon after."
+    f = check(three, prompt, finish_reason="stop")
+    assert f.flagged and "3 paragraphs" in f.message
+
+
+def test_inline_separator_named_by_the_prompt_splits_paragraphs():
+    text = "Leaves fall and turn red. *** The air grows cold. *** Snow comes."
+    assert measure(text, "paragraphs", "***")[0] == 3
+
+
+@pytest.mark.parametrize(
+    "char",
+    ["a", "!", "😀", "7", " ", ".", "?!", "1. be\n", "|\n"],
+    ids=[
+        "letters",
+        "punctuation",
+        "emoji",
+        "digits",
+        "whitespace",
+        "dots",
+        "mixed-punct",
+        "list-lines",
+        "symbol-lines",
+    ],
+)
+def test_long_runs_of_one_character_class_take_linear_time(char):
+    import time
+
+    text = "Sure! " + char * (1_000_000 // len(char.encode()))
+    prompts = [
+        "Answer in at most 50 words.",
+        "Answer in 3 sentences.",
+        "Write two paragraphs separated by ***.",
+        "Give 3 bullet points.",
+        "Answer in under 100 characters.",
+    ]
+    t0 = time.perf_counter()
+    for prompt in prompts:
+        check(text, prompt)
+    check(text, "Say hi.", finish_reason="length")
+    assert time.perf_counter() - t0 < 20  # about a second each on one core; quadratic was hours
+
+
+@pytest.mark.parametrize(
+    "prompt,value",
+    [
+        ("Describe the bees. Don't use more than 2 sentences.", 2),
+        ("Don't go past 3 sentences when you describe rain.", 3),
+        ("It should not run past 2 sentences.", 2),
+    ],
+)
+def test_negated_more_than_and_go_past_are_maximums(prompt, value):
+    assert [(lim.unit, lim.kind, lim.value) for lim in prompt_limits(prompt)] == [
+        ("sentences", "max", value)
+    ]
+    f = check("One. Two is here. Three is here. Four is here. Five.", prompt, finish_reason="stop")
+    assert f.flagged and "over the prompt's limit" in f.message
+
+
+def test_an_explicit_word_limit_outranks_keep_it_short():
+    text = " ".join(["Bees make honey in the hive."] * 45)  # 270 words
+    prompt = "Please keep it short, 300 words at most, on bees."
+    assert not check(text, prompt, finish_reason="stop").flagged

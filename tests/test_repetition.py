@@ -166,3 +166,136 @@ def test_a_whole_list_copied_after_itself():
     f = check(text)
     assert f.flagged
     assert covered(f, text)[0].startswith("NASA") and covered(f, text)[0].endswith("Comet")
+
+
+# -- real-output rules: token runs, list loops, quotes, choruses, code ------------------------------
+@pytest.mark.parametrize(
+    "text",
+    [
+        "😊" * 40,  # one emoji to the token limit, no words at all
+        "Great! " + "🎉 " * 30,
+        "The answer is " + "7" * 120,
+        "0 0 0 0 0 0 0 0 0 0 0 0 0 0",
+        "Wow" + "!" * 50,
+        "Wait" + ";" * 80,
+        "1. 1. 1. 2. 2.",
+        "It will output: `1000000110000011000001100001100001100001100001100001100001`",
+        "Registration form:\n" + "|\n" * 30,
+    ],
+    ids=[
+        "emoji",
+        "spaced-emoji",
+        "digit",
+        "number",
+        "bang",
+        "semicolon",
+        "markers",
+        "pattern",
+        "pipes",
+    ],
+)
+def test_runs_of_one_token_are_flagged_at_any_length(text):
+    f = check(text)
+    assert f.flagged, f.message
+
+
+def test_numbered_list_whose_items_repeat_one_word_is_a_loop():
+    text = "Here are some ideas:\n" + "\n".join(f"{i}. be" for i in range(1, 54))
+    assert check(text).flagged
+    assert check("Sure! " + " ".join(f"{i}. be" for i in range(1, 30))).flagged
+    assert check("Acrostic:\n" + "\n".join(f"{i}. Inspire" for i in range(1, 12))).flagged
+
+
+def test_list_items_that_repeat_the_same_content_are_flagged():
+    items = ["1 lb of bread", "1 lb of cheese", "1 lb of vegetables"] * 4
+    text = "Ingredients:\n" + "\n".join(f"- {x}" for x in items)
+    assert check(text).flagged
+    two = (
+        "1. Both of them were soldiers and filmmakers in the war.\n"
+        "2. Both of them were actors and filmmakers.\n"
+        "3. Both of them were soldiers and filmmakers in the war."
+    )
+    assert check(two).flagged
+
+
+def test_table_rows_looping_are_flagged():
+    text = "| Animal | Speed |\n| --- | --- |\n| Dog | 60 |\n" + "| Fish | 15 |\n" * 6
+    assert check(text).flagged
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\n".join(f"{i}. {w}" for i, w in enumerate("apple pear plum kiwi fig lime".split(), 1)),
+        "Rating: ⭐⭐⭐⭐⭐\nGreat product, would buy again.",
+        "Title\n" + "-" * 60 + "\nSome text under the title.",
+        "A billion is 1000000000 and a trillion is 1000000000000.",
+        "1. The Art of Friendship\n2. The Unyielding Road\n3. The Unwaftable Road",
+    ],
+    ids=["distinct-items", "stars", "divider", "big-numbers", "shared-frame"],
+)
+def test_distinct_items_ratings_dividers_and_numbers_are_not_degeneration(text):
+    assert not check(text).flagged
+
+
+def test_a_span_quoted_twice_is_not_degeneration():
+    span = "the quick brown fox jumps over the lazy dog near the old red barn every morning"
+    text = f'The phrase "{span}" is a pangram. People type "{span}" to test keyboards.'
+    assert not check(text).flagged
+
+
+def test_a_labelled_chorus_in_a_song_is_not_degeneration():
+    chorus = (
+        "Chorus:\nOh we sing together all night long under the silver moon\n"
+        "We sing until the morning comes and the birds wake up\n"
+        "Oh we sing together all night long, my friends, my friends"
+    )
+    text = (
+        "Verse 1:\nThe road is long and the night is cold\nI walk alone\n\n"
+        + chorus
+        + "\n\nVerse 2:\nThe sun is up and the birds are loud\nI walk with you\n\n"
+        + chorus
+        + "\n\n"
+        + chorus
+    )
+    assert not check(text, "Write a song about friendship.").flagged
+    assert not check(text).flagged  # the label alone says it is a chorus
+
+
+def test_code_and_example_blocks_said_twice_are_not_degeneration():
+    block = "```python\nx = load('a.csv')\nresult = model.fit(x, epochs=10, verbose=True)\n```"
+    text = f"Example:\n{block}\nAnother example:\n{block}"
+    assert not check(text).flagged
+
+
+def test_doubled_phrases_and_hyphenated_words_stutter():
+    assert check("directed by Yeon Sang-ho Yeon Sang-ho and starring Gong Yoo.").flagged
+    assert check("released on DVD, Blu-ray, and Blu-ray Blu-ray.").flagged
+    assert check("a branch of the House of House of Cumberland").flagged
+    assert not check("We went to New York, then York, then home.").flagged
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["a", "!", "😀", "7", " ", ".", "?!", "be ", "1. be\n", "|\n", "https://x.io/a-b?q=1 "],
+    ids=[
+        "letters",
+        "punctuation",
+        "emoji",
+        "digits",
+        "whitespace",
+        "dots",
+        "mixed-punct",
+        "word",
+        "list-lines",
+        "symbol-lines",
+        "urls",
+    ],
+)
+def test_a_megabyte_of_one_character_class_takes_linear_time(unit):
+    import time
+
+    text = "Sure! " + unit * (1_000_000 // len(unit.encode()))
+    t0 = time.perf_counter()
+    check(text)
+    assert time.perf_counter() - t0 < 20  # about a second on one core; quadratic was minutes

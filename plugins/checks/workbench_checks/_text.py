@@ -11,16 +11,21 @@ from typing import NamedTuple
 
 # A word: letters/digits with inner apostrophes or hyphens ("don't", "well-known", "3.14" -> 3, 14).
 WORD_RE = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
-# A whitespace token that holds at least one letter or digit: what people count as a word.
-COUNTED_WORD_RE = re.compile(r"\S*[^\W_]\S*")
+# A whitespace token; it counts as a word when it holds a letter or digit. Tokens are found first
+# and tested after: a single pattern such as \S*[^\W_]\S* backtracks over every start of a long
+# run of punctuation or emoji (time quadratic in the run).
+_TOKEN_RE = re.compile(r"\S+")
+_ALNUM_RE = re.compile(r"[^\W_]")
 
 # Common abbreviations whose period does not end a sentence.
 _ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof sr jr st vs etc e.g i.e eg ie al fig no nos vol approx dept est inc ltd
     co corp jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k a.m p.m ph.d cf ca resp""".split()
 )
-# Sentence end: terminal punctuation (with closing quotes/brackets) followed by whitespace.
-_SENT_END_RE = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n\s*")
+# Sentence end: terminal punctuation (with closing quotes/brackets) followed by whitespace. A run of
+# punctuation is only entered at its first character and taken whole (possessive): tried from every
+# character of a long "!!!!..." run, it would cost time quadratic in the run.
+_SENT_END_RE = re.compile(r"(?<![.!?…])[.!?…]++[\"'”’)\]]*+(?=\s)|\n\s*+")
 
 
 class Token(NamedTuple):
@@ -46,7 +51,8 @@ def count_words(text: str) -> int:
 
 def counted_word_spans(text: str) -> list[tuple[int, int]]:
     """Offsets of the tokens ``count_words`` counts, in order."""
-    return [m.span() for m in COUNTED_WORD_RE.finditer(text)]
+    alnum = _ALNUM_RE.search
+    return [m.span() for m in _TOKEN_RE.finditer(text) if alnum(m.group())]
 
 
 def _is_abbreviation(text: str, end: int) -> bool:

@@ -67,12 +67,15 @@ _UNIT = (
 _NOUN_AFTER = r"(?!\s*(?:each|per|apiece|long each)\b)"  # "240 characters max each": per item
 _HARD_MAX = (
     r"at\s+most|no\s+more\s+than|not\s+more\s+than|"
-    r"(?:not|n't|never)\s+(?:\w+\s+){0,3}?(?:more|longer)\s+than|no\s+longer\s+than|not\s+longer\s+than|"
-    r"up\s+to|a\s+maximum\s+of|maximum\s+of|max(?:imum)?\.?|fewer\s+than|less\s+than|"
+    r"(?:not|never|\w+n't)\s+(?:\w+\s+){0,3}?(?:more|longer)\s+than|no\s+longer\s+than|"
+    r"not\s+longer\s+than|(?:not|never|\w+n't)\s+(?:\w+\s+){0,2}?(?:exceed|go\s+(?:past|over|beyond)|"
+    r"run\s+(?:past|over|beyond)|pass)|"
+    r"up\s+to|a\s+maximum\s+of|maximum\s+of|max(?:imum)?\.?|"
+    r"(?<!\bno\s)(?<!\bnot\s)(?:fewer|less)\s+than|"
     r"(?:in\s+)?under|below|within|no\s+greater\s+than|shorter\s+than|"
     r"(?:do|does|should|must|may|can|will)?\s*not\s+(?:to\s+)?(?:exceed|go\s+over|be\s+longer\s+than)|"
     r"not\s+exceeding|without\s+exceeding|exceeding\s+no|limit(?:ed)?\s+(?:\w+\s+){0,3}?to|"
-    r"keep\s+(?:\w+\s+){0,3}?(?:under|below|to|within)|cap(?:ped)?\s+(?:\w+\s+){0,3}?at"
+    r"keep(?:s|ing)?\s+(?:\w+\s+){0,3}?(?:under|below|to|within)|cap(?:ped)?\s+(?:\w+\s+){0,3}?at"
 )
 _MIN = (
     r"at\s+least|no\s+fewer\s+than|no\s+less\s+than|not\s+less\s+than|a\s+minimum\s+of|"
@@ -91,7 +94,7 @@ _RE_HARD = re.compile(
 )
 _RE_OR_LESS = re.compile(
     rf"\b(?P<n>{_NUM})[\s-]+{_ADJ}{_UNIT}\s*(?:or\s+(?:less|fewer|under|shorter|below)|max(?:imum)?\b|"
-    rf"at\s+(?:most|max(?:imum)?)|tops\b|limit\b){_NOUN_AFTER}",
+    rf"at\s+(?:most|max(?:imum)?)|tops\b|limit\b|only\b){_NOUN_AFTER}",
     re.I,
 )
 _RE_LIMIT_OF = re.compile(
@@ -112,6 +115,7 @@ _RE_ABOUT = re.compile(
 )
 _RE_MIN = re.compile(rf"\b(?:{_MIN})\s+(?P<n>{_NUM})[\s-]+{_UNIT}\b{_NOUN_AFTER}", re.I)
 _RE_OR_MORE = re.compile(rf"\b(?P<n>{_NUM})[\s-]+{_UNIT}\s+or\s+(?:more|longer)\b", re.I)
+_RE_OR_MORE_BEFORE = re.compile(rf"\b(?P<n>{_NUM})\s+or\s+more\s+{_ADJ}{_UNIT}\b", re.I)
 _RE_PLUS = re.compile(rf"\b(?P<n>\d+)\+\s*{_UNIT}\b", re.I)  # "500+ words"
 # "no longer than a paragraph", "no more than a sentence", "keep it to a sentence"
 _RE_MAX_ONE = re.compile(
@@ -128,18 +132,29 @@ _RE_ONE_LINE = re.compile(r"\b(?:a\s+)?(?:one|single)[- ]line(?:r)?\b(?!s)", re.
 # targets: "in 50 words", "in one sentence", "using three sentences", "a 100-word story",
 # "write two sentences", "100 words long", "a story of 100 words"
 _RE_TARGET = re.compile(
-    rf"\b(?:in|use|using|with|into|of|as|write|give|generate|create|compose|provide|answer\s+in|"
+    rf"\b(?:in|use|using|with|into|of|as|(?:write|give|generate|create|compose|provide|need|want|"
+    rf"list|send)(?:\s+(?:me|us))?|answer\s+in|"
     rf"respond\s+in|reply\s+in|summari[sz]e\s+(?:\w+\s+){{0,4}}?in)\s+(?:exactly\s+|just\s+|only\s+)?"
     rf"(?P<n>{_NUM})[\s-]+(?:short\s+|brief\s+|simple\s+|concise\s+|complete\s+)?{_UNIT}\b{_NOUN_AFTER}",
     re.I,
 )
 _RE_COMPOUND = re.compile(
     rf"\b(?P<n>{_NUM})[- ](?P<unit>word|sentence|paragraph|line|character|bullet)(?:s)?[- ]?"
-    rf"(?:long\s+)?(?:answer|response|reply|summary|description|story|essay|poem|paragraph|"
+    rf"(?:long\s+)?(?:[a-z]+\s+)?(?:answer|response|reply|summary|description|story|essay|poem|paragraph|"
     rf"explanation|overview|bio|biography|post|review|article|piece|tweet|message|statement|"
     rf"slogan|tagline|pitch|definition|abstract|intro|introduction|dialogue|speech|letter|note|"
     rf"caption|headline|title|fable|tale|scenario|narrative|recap|synopsis|version|text|blurb|"
     rf"advert|ad|list|outline|report|update|email|memo|reply)\b{_NOUN_AFTER}",
+    re.I,
+)
+# how a target that bounds the form of an answer starts ("in 3 sentences", "using 2 paragraphs")
+_FORM_WORD = re.compile(
+    r"(?:in|use|using|with|into|of|as|answer|respond|reply|summari[sz]e)\b", re.I
+)
+# "300 words on the causes of ...", "5 bullet points about ...": the amount asked for
+_RE_AMOUNT_ON = re.compile(
+    rf"\b(?:exactly\s+)?(?P<n>{_NUM})[\s-]+{_ADJ}{_UNIT}\s+(?:on|about|describing|explaining|"
+    rf"summari[sz]ing|covering|for)\b",
     re.I,
 )
 _RE_LONG = re.compile(rf"\b(?P<n>{_NUM})[\s-]+{_UNIT}\s+(?:long|in\s+length)\b", re.I)
@@ -182,12 +197,15 @@ _RE_VAGUE = re.compile(
 @dataclass(frozen=True, slots=True)
 class Limit:
     """A length limit read from a prompt: ``unit`` is words, characters, sentences, paragraphs,
-    bullets or lines; ``kind`` is ``max`` (hard), ``target`` (approximate), ``min`` or ``vague``."""
+    bullets or lines; ``kind`` is ``max`` (hard), ``target`` (approximate), ``min`` or ``vague``.
+    ``amount``: a target that asks for so many units ("write two paragraphs", "give me 5 bullet
+    points", "a 3-sentence story"), not a bound on the answer's form ("answer in 3 sentences")."""
 
     unit: str
     kind: str
     value: int
     phrase: str
+    amount: bool = False
 
 
 def _number(text: str) -> int | None:
@@ -241,13 +259,13 @@ def _prompt_limits(prompt: str) -> tuple[Limit, ...]:
     found: list[Limit] = []
     taken: list[tuple[int, int]] = []
 
-    def add(m: re.Match, unit: str, kind: str, value: int | None) -> None:
+    def add(m: re.Match, unit: str, kind: str, value: int | None, amount: bool = False) -> None:
         if value is None or value <= 0:
             return
         if any(a < m.end() and m.start() < b for a, b in taken):
             return  # a more specific pattern already read this phrase
         taken.append(m.span())
-        found.append(Limit(unit, kind, value, m.group().strip()))
+        found.append(Limit(unit, kind, value, m.group().strip(), amount))
 
     for m in _RE_RANGE.finditer(prompt):
         lo, hi = _number(m["lo"]), _number(m["hi"])
@@ -271,6 +289,8 @@ def _prompt_limits(prompt: str) -> tuple[Limit, ...]:
         add(m, _unit(m["unit"]), "min", _number(m["n"]))
     for m in _RE_OR_MORE.finditer(prompt):
         add(m, _unit(m["unit"]), "min", _number(m["n"]))
+    for m in _RE_OR_MORE_BEFORE.finditer(prompt):
+        add(m, _unit(m["unit"]), "min", _number(m["n"]))
     for m in _RE_PLUS.finditer(prompt):
         add(m, _unit(m["unit"]), "min", _number(m["n"]))
     for m in _RE_ONE_WORD.finditer(prompt):
@@ -284,13 +304,16 @@ def _prompt_limits(prompt: str) -> tuple[Limit, ...]:
     for m in _RE_ONE_LINE.finditer(prompt):
         add(m, "lines", "max", 1)
     for m in _RE_COMPOUND.finditer(prompt):
-        add(m, _unit(m["unit"]), "target", _number(m["n"]))
+        add(m, _unit(m["unit"]), "target", _number(m["n"]), amount=True)
     for m in _RE_LONG.finditer(prompt):
         add(m, _unit(m["unit"]), "target", _number(m["n"]))
     for m in _RE_PAREN.finditer(prompt):
         add(m, _unit(m["unit"]), "target", _number(m["n"]))
     for m in _RE_TARGET.finditer(prompt):
-        add(m, _unit(m["unit"]), "target", _number(m["n"]))
+        amount = _FORM_WORD.match(m.group()) is None
+        add(m, _unit(m["unit"]), "target", _number(m["n"]), amount=amount)
+    for m in _RE_AMOUNT_ON.finditer(prompt):
+        add(m, _unit(m["unit"]), "target", _number(m["n"]), amount=True)
     for m in _RE_FEW_WORDS.finditer(prompt):
         add(m, "words", "vague", 40)
     for m in _RE_FEW_SENTENCES.finditer(prompt):
@@ -326,13 +349,59 @@ def _line_starts(text: str) -> list[int]:
     return out
 
 
-def _paragraph_starts(text: str) -> list[int]:
-    starts, pos = [], 0
-    for p in paragraphs(text):
-        k = text.find(p, pos)
-        starts.append(k)
-        pos = k + len(p)
+# a divider line between paragraphs: "***", "---", "* * *", "___", "~~~", "###"
+_DIVIDER_LINE = re.compile(r"^[ \t]*([-*_=~#•·+])(?:[ \t]*\1){2,}[ \t]*$", re.M)  # not ``` fences
+# the separator a prompt names: "separated by ***", "Separate paragraphs with the markdown
+# divider ---", "use | between paragraphs"
+_RE_SEPARATOR = re.compile(
+    r"\bseparat(?:ed|e|ing)\s+(?:(?:the\s+|your\s+|each\s+)?(?:paragraphs?|sections?|parts?)\s+)?"
+    r"(?:with|by|using)\s+(?:the\s+|a\s+)?(?:markdown\s+)?(?:divider\s+|separator\s+)?"
+    r"[\"'`]?(?P<sep>[^\w\s\"'`]{1,6})",
+    re.I,
+)
+
+
+@lru_cache(maxsize=4096)
+def paragraph_separator(prompt: str) -> str | None:
+    """The symbol a prompt asks paragraphs to be separated with ("***"), if any."""
+    m = _RE_SEPARATOR.search(prompt) if prompt else None
+    return m["sep"].rstrip(".,;:!?)") or None if m else None
+
+
+def _paragraph_starts(text: str, separator: str | None = None) -> list[int]:
+    """Where each paragraph starts: blocks split by blank lines, divider lines ("***", "---")
+    and the prompt's own separator; a block holding only a divider is no paragraph."""
+    cuts = [(m.start(), m.end()) for m in _DIVIDER_LINE.finditer(text)]
+    if separator and len(separator) >= 2:
+        k = text.find(separator)
+        while k >= 0:
+            cuts.append((k, k + len(separator)))
+            k = text.find(separator, k + len(separator))
+    if not cuts:
+        starts, pos = [], 0
+        for p in paragraphs(text):
+            k = text.find(p, pos)
+            starts.append(k)
+            pos = k + len(p)
+        return starts
+    cuts.sort()
+    starts: list[int] = []
+    pos = 0
+    for a, b in [*cuts, (len(text), len(text))]:
+        if a < pos:
+            continue
+        chunk = text[pos:a]
+        off = pos
+        for p in paragraphs(chunk):
+            k = chunk.find(p, off - pos)
+            if any(ch.isalnum() for ch in p):
+                starts.append(pos + k)
+            off = pos + k + len(p)
+        pos = b
     return starts
+
+
+_INLINE_NUMBER = re.compile(r"(?:^|\s)\(?\d{1,2}[.)]\s+(?=\S)")
 
 
 _FENCED = re.compile(r"```.*?(?:```|\Z)", re.S)
@@ -348,7 +417,7 @@ def _prose_sentence_spans(text: str) -> list[tuple[int, int]]:
         text = _FENCED.sub(lambda m: " " * len(m.group()), text)
     spans: list[tuple[int, int]] = []
     for a, b in sentence_spans(text):
-        if spans and not _ENDS_SENTENCE.search(text, 0, spans[-1][1]):
+        if spans and not _ENDS_SENTENCE.search(text, max(0, spans[-1][1] - 16), spans[-1][1]):
             spans[-1] = (spans[-1][0], b)
             continue
         spans.append((a, b))
@@ -358,8 +427,13 @@ def _prose_sentence_spans(text: str) -> list[tuple[int, int]]:
 _ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’)\]]*$")
 
 
-def measure(text: str, unit: str) -> tuple[int, list[int]]:
-    """How many ``unit``s ``text`` has, and where each starts (for spans past a limit)."""
+def measure(
+    text: str, unit: str, separator: str | None = None, lenient: bool = False
+) -> tuple[int, list[int]]:
+    """How many ``unit``s ``text`` has, and where each starts (for spans past a limit).
+    ``separator``: the paragraph separator the prompt asked for. ``lenient``: count as high as
+    any fair reading does (for a minimum: points written as numbered runs on one line, as
+    paragraphs or as sentences count as bullet points)."""
     if unit == "words":
         starts = [a for a, _ in counted_word_spans(text)]
     elif unit == "characters":
@@ -367,13 +441,26 @@ def measure(text: str, unit: str) -> tuple[int, list[int]]:
         off = len(text) - len(text.lstrip())
         return len(s), [off + i for i in range(len(s))]
     elif unit == "sentences":
-        starts = [a for a, _ in _prose_sentence_spans(text)]
+        spans = sentence_spans(text) if lenient else _prose_sentence_spans(text)
+        starts = [a for a, _ in spans]
     elif unit == "paragraphs":
-        starts = _paragraph_starts(text)
+        starts = _paragraph_starts(text, separator)
+        if lenient and len(starts) <= 1:  # paragraphs set apart by single line breaks
+            starts = max(starts, _line_starts(text), key=len)
     elif unit == "lines":
         starts = _line_starts(text)
     else:
         starts = _bullet_starts(text)
+        if lenient:
+            alt = max(
+                (
+                    [m.start() for m in _INLINE_NUMBER.finditer(text)],
+                    _paragraph_starts(text),
+                    [a for a, _ in sentence_spans(text)],
+                ),
+                key=len,
+            )
+            starts = alt if len(alt) > len(starts) else starts
     return len(starts), starts
 
 
@@ -617,6 +704,19 @@ def detect_truncation(text: str, prompt: str = "") -> _Trunc | None:
     return _Trunc(0.75, sent_start, "ends mid-sentence")
 
 
+def _fewest(lim: Limit) -> float:
+    """The fewest units that still meet a target: half of a word or character target (of 20 or
+    more; fewer is a limit, not an amount asked for); of an amount of sentences, paragraphs,
+    bullet points or lines asked for, all of a small count, one fewer from four on. "Answer in 3
+    sentences" bounds the answer's form: fewer meets it, down to half of four or more."""
+    if lim.unit in ("words", "characters"):
+        return 0.5 * lim.value if lim.value >= 20 else 0
+    if not lim.amount:
+        # "in 5 sentences" answered in one or two: well short of the form asked for
+        return lim.value / 2 if lim.value >= 4 else 0
+    return lim.value - lim.value // 4
+
+
 # -- the check ------------------------------------------------------------------------------
 @dataclass(slots=True)
 class _Problem:
@@ -662,7 +762,10 @@ class LengthCheck(Check):
             0.5, gt=0, lt=1, description="Too short: fewer than this times the reference's words."
         )
         min_reference_words: int = Field(
-            10, ge=1, description="References shorter than this are not used for 'too short'."
+            10,
+            ge=1,
+            description="References shorter than this say nothing about an answer's length: "
+            "they are not compared.",
         )
 
     def run(self, records: Sequence[Record]) -> Iterable[Finding]:
@@ -719,9 +822,28 @@ class LengthCheck(Check):
         opts = self.options
         out: list[_Problem] = []
         end = len(text)
+        separator = paragraph_separator(prompt)
         for lim in prompt_limits(prompt):
-            count, starts = measure(text, lim.unit)
+            count, starts = measure(text, lim.unit, separator, lenient=lim.kind == "min")
             unit = lim.unit if count != 1 else lim.unit.rstrip("s")
+            if lim.kind == "target" and count < _fewest(lim):
+                most = measure(text, lim.unit, separator, lenient=True)[0]
+            else:
+                most = count
+            if lim.kind == "target" and most < _fewest(lim):
+                # "a 2000-word essay" answered in 150 words; "two paragraphs" in one (counted
+                # as high as any fair reading does)
+                count = most
+                short = 1 - count / lim.value
+                out.append(
+                    _Problem(
+                        "under_limit",
+                        0.55 + 0.4 * min(1.0, short),
+                        (0, end),
+                        f"too short for the prompt ({lim.phrase!r}): {count} {unit}",
+                    )
+                )
+                continue
             if lim.kind == "min":
                 if count < lim.value:
                     short = 1 - count / lim.value
@@ -757,7 +879,8 @@ class LengthCheck(Check):
                 )
             elif count > 0.9 * lim.value:
                 out.append(_Problem("near_limit", 0.3, (0, 0), "near the prompt's limit"))
-        if not any(p.kind == "over_limit" and "words" in p.message for p in out):
+        if not any(lim.unit in ("words", "characters") for lim in prompt_limits(prompt)):
+            # "keep it short, 300 words at most": the number is the limit, not "short"
             vague = vague_brevity(prompt)
             words = count_words(text)
             if vague and words > opts.vague_max_words:
@@ -775,6 +898,10 @@ class LengthCheck(Check):
     def _reference(self, reference: str, text: str) -> list[_Problem]:
         opts = self.options
         ref = count_words(reference)
+        if ref < opts.min_reference_words:
+            # a one-word or short-phrase reference (QA gold answers) says what the answer is,
+            # not how long it should be: a full-sentence answer to it is fine
+            return []
         words = count_words(text)
         end = len(text)
         allowed = math.floor(opts.max_ratio_to_reference * ref) + opts.ratio_slack_words

@@ -41,7 +41,7 @@ _REFRAIN_PROMPT = re.compile(
     r"(?:songs?|lyrics?|chants?|anthems?|jingles?|hymns?|choruse?s?|refrains?|nursery rhymes?)\b",
     re.I,
 )
-_REFRAIN_LABEL = re.compile(r"^\W*(chorus|refrain|hook)\b", re.I | re.M)
+_REFRAIN_LABEL = re.compile(r"^[^\w\n]*(chorus|refrain|hook)\b", re.I | re.M)  # one line only
 # Words that legitimately double ("had had", "that that") and interjections that stutter by design.
 _OK_DOUBLES = frozenset(
     """had that bye ha ho hee yo la na knock tick tock ding dong ping pong hip boo hush tut tsk
@@ -96,12 +96,13 @@ class RepetitionCheck(Check):
     def _check(self, record: Record) -> Finding:
         text = record.output
         toks = _Words(text)
-        if len(toks.norm) < 2 and not _char_runs(text, toks.norm):
-            return self.finding(record, flagged=False, score=0.0, message="too short to repeat")
         ctx = _Context(text, record.prompt or "")
-        stutters = self._stutters(text, toks, ctx) + _char_runs(text, toks.norm)
+        runs = _char_runs(text, toks.norm) + _token_runs(text, ctx)
+        if len(toks.norm) < 2 and not runs:
+            return self.finding(record, flagged=False, score=0.0, message="too short to repeat")
+        stutters = self._stutters(text, toks, ctx) + self._pair_doubles(text, toks, ctx) + runs
         stuttered = {h.start for h in stutters}
-        hits = stutters + self._runs(text, toks, ctx, stuttered)
+        hits = stutters + self._runs(text, toks, ctx, stuttered) + _line_loops(text, ctx)
         flagged = [h for h in hits if h.score >= 0.5]
         if not flagged:
             best = max((h.score for h in hits), default=0.0)
@@ -109,7 +110,7 @@ class RepetitionCheck(Check):
         flagged.sort(key=lambda h: -h.score)
         top = flagged[0]
         repeated_words = sum(h.words for h in flagged)
-        share = min(1.0, repeated_words / len(toks.norm))
+        share = min(1.0, repeated_words / max(1, len(toks.norm)))
         score = min(1.0, top.score + 0.1 * share)
         msg = _describe(top)
         if len(flagged) > 1:
@@ -151,7 +152,7 @@ class RepetitionCheck(Check):
             word = norm[i]
             # three in a row is never code style; a plain double may be ("Scanner scanner")
             # a doubled number ("in 2021 2021") counts too, but not digits ("1 1" in a matrix)
-            wordy = word.isalpha() or (word.isdigit() and len(word) >= 2)
+            wordy = _alpha(word) or (word.isdigit() and len(word) >= 2)
             if reps >= 2 and wordy and (reps >= 3 or not ctx.in_code(toks.start(i))):
                 if reps >= opts.min_stutter and not (len(word) == 1 and word not in "ai"):
                     score = min(1.0, 0.75 + 0.05 * reps)
@@ -169,6 +170,31 @@ class RepetitionCheck(Check):
                 )
             last_end = j
         return hits + self._raw_doubles(text, [(h.start, h.end) for h in hits], ctx)
+
+    def _pair_doubles(self, text: str, toks: _Words, ctx: _Context) -> list[_Hit]:
+        """A two-word phrase said twice with only spaces between ("House of House of", "Yeon
+        Sang-ho Yeon Sang-ho"): a stutter one word wide."""
+        norm = toks.norm
+        hits: list[_Hit] = []
+        if not self.options.flag_doubled_words:
+            return hits
+        for k in range(len(norm) - 3):
+            if (
+                norm[k] != norm[k + 2]
+                or norm[k + 1] != norm[k + 3]
+                or norm[k] == norm[k + 1]
+                or not (_alpha(norm[k]) and _alpha(norm[k + 1]))
+                or norm[k] in _OK_DOUBLES
+            ):
+                continue
+            gaps = [(toks.end(j), toks.start(j + 1)) for j in range(k, k + 3)]
+            if any(_SPACES.fullmatch(text, a, b) is None for a, b in gaps):
+                continue  # "in 2001, in 2002", "yes. Yes" : punctuation between the copies
+            if ctx.in_code(toks.start(k)):
+                continue
+            a, b = toks.start(k + 2), toks.end(k + 3)
+            hits.append(_Hit("stutter", a, b, 2, text[toks.start(k) : toks.end(k + 1)], 2, 0.6))
+        return hits
 
     def _raw_doubles(self, text: str, seen: list[tuple[int, int]], ctx: _Context) -> list[_Hit]:
         """The same token twice, punctuation and all ("morning. morning.", "(due (due"): a
@@ -262,7 +288,7 @@ class RepetitionCheck(Check):
             unit = text[toks.start(j) : toks.end(min(j + d, n) - 1)]
             # code repeats statement shapes by design ("case '+': ... case '-': ..."): words
             # alone cannot tell, so there the copies must also match symbol for symbol
-            code = ctx.in_code(a) or ctx.in_code(toks.start(j))
+            code = ctx.in_code(a) or ctx.in_code(toks.start(j)) or ctx.code_share(a, b) >= 0.5
             if code and _SYMBOLS.findall(text, toks.start(i - d), toks.end(e - 1 - d)) != (
                 _SYMBOLS.findall(text, a, toks.end(e - 1))
             ):
@@ -271,7 +297,9 @@ class RepetitionCheck(Check):
             refrain = ctx.refrain()
             if sents is None:
                 sents = sentence_spans(text)
-            whole = _covers_sentence(sents, a, b, toks, opts.min_block_words)
+            whole = _covers_sentence(sents, a, b, toks, opts.min_block_words) or (
+                length >= opts.min_block_words and _sentence_bounded(text, a, b)
+            )
             if length >= d:
                 # a phrase doubled inside one sentence, or whole sentences said again
                 joined = whole or not _SENTENCE_BREAK.search(text, toks.end(i - 1), toks.start(i))
@@ -301,8 +329,9 @@ class RepetitionCheck(Check):
         elif copies >= 2 and d >= opts.min_block_words and joined and not code and not refrain:
             # a phrase or sentence said twice back to back ("... night. The ... night")
             score = 0.55 + min(0.35, 0.02 * (d - opts.min_block_words))
-        elif copies >= 2 and length >= opts.long_block_words * (2 if code or refrain else 1):
-            # a long block (a list, a paragraph) copied right after itself
+        elif copies >= 2 and not refrain and length >= opts.long_block_words * (2 if code else 1):
+            # a long block (a list, a paragraph) copied right after itself; a song may sing its
+            # chorus twice over
             score = 0.7
         else:
             score = min(0.45, 0.1 * copies + 0.01 * length)
@@ -310,10 +339,16 @@ class RepetitionCheck(Check):
 
     def _dup_hit(self, a, b, length, whole, unit, code, refrain) -> _Hit | None:
         opts = self.options
-        long_words = opts.long_block_words * (2 if code or refrain else 1)
+        if code or refrain:
+            # code repeats statements, songs their chorus, READMEs their example blocks: a block
+            # said twice there is by design (a loop, said three times and more, is not)
+            return _Hit("duplicate", a, b, length, _short(unit), 2, min(0.45, 0.03 * length))
+        # a stretch copied once inside other sentences is a quote ("... the phrase 'X' means
+        # ... so 'X' ..."); a whole sentence or paragraph said again is a repeated block
+        long_words = opts.long_block_words * (1 if whole else 3)
         if length >= long_words:
             score = 0.7 + min(0.25, 0.01 * (length - long_words))
-        elif whole and not code and not refrain:
+        elif whole:
             score = 0.6 + min(0.3, 0.02 * (length - opts.min_block_words))
         else:
             score = min(0.45, 0.03 * length)
@@ -321,10 +356,26 @@ class RepetitionCheck(Check):
 
 
 _SYMBOLS = re.compile(r"[^\w\s]")
+_SPACES = re.compile(r"[ \t]+")
+_BEFORE_SENTENCE = re.compile(r"(?:^|[.!?:]|\n[ \t]*(?:[-*•]|\(?\w{1,3}[.)])?)[\"'”’)\]]*[ \t]*$")
+_AFTER_SENTENCE = re.compile(r"[ \t]*(?:[.!?]|\n|$)")
+
+
+def _sentence_bounded(text: str, a: int, b: int) -> bool:
+    """Does [a, b) start where a sentence starts and end where one ends (a copied sentence, not a
+    stretch quoted inside other sentences)?"""
+    return bool(_BEFORE_SENTENCE.search(text, max(0, a - 16), a) and _AFTER_SENTENCE.match(text, b))
+
+
 _SENTENCE_BREAK = re.compile(r"[.!?:]|\n")
 _AFTER_MARKER = re.compile(r"(?:^|\n)[ \t]*(?:[-*•]|\(?\w{1,3}[.)])[ \t]*$")
 _AT_LINE_START = re.compile(r"(?:^|\n)[ \t]*$")
 _MARKER = re.compile(r"\(?\w{1,3}[.)][ \t]")
+
+
+def _alpha(word: str) -> bool:
+    """A word of letters, hyphens and apostrophes allowed ("blu-ray", "don't")."""
+    return word.replace("-", "").replace("'", "").replace("’", "").isalpha()
 
 
 def _starts_list_item(text: str, pos: int) -> bool:
@@ -335,6 +386,235 @@ def _starts_list_item(text: str, pos: int) -> bool:
 
 
 _CHAR_RUN = re.compile(r"([^\W\d_])\1{9,}|([!?])\2{5,}")
+# one token over and over, whatever the token is: a symbol or emoji (spaces, variation selectors,
+# joiners and skin tones between copies allowed), a digit, punctuation. Thresholds sit above what
+# writing does on purpose: "⭐⭐⭐⭐⭐" ratings, "🎉🎉🎉", "...", "1000000000" (a billion), and
+# divider lines ("-----", "=====", "*****") up to a screen wide.
+_GLUE = "[\\s\ufe0f\u200d\U0001f3fb-\U0001f3ff]*"
+_SYMBOL_RUN = re.compile(rf"([^\w\s\-=_*#~.!?|+<>/\\])(?:{_GLUE}\1){{7,}}")
+_DIVIDER_RUN = re.compile(r"([\-=_*#~|+<>/\\])(?:\s*\1){119,}")
+_DOT_RUN = re.compile(r"\.(?:\s*\.){11,}")
+_DIGIT_RUN = re.compile(r"(\d)\1{15,}")
+# a short pattern over and over inside one token: "1100001100001100001...", "ababababab..."
+_PERIODIC = re.compile(r"(\S{1,12}?)\1{5,}")
+_LONG_TOKEN = re.compile(r"\S{24,}")
+# what every run below needs (a cheap superset): a symbol three times close together, eight of one
+# digit, two bare list markers, one number four times (a long token is tested apart: a pattern
+# for it would scan every position)
+_ANY_RUN = re.compile(
+    r"([^\w\s])(?:[\s\ufe0f\u200d\U0001f3fb-\U0001f3ff]{0,3}\1){2,}|(\d)\2{7,}|"
+    r"(?<!\S)\(?\d{1,3}[.)]\s+\(?\d{1,3}[.)](?=\s|$)|(?<![\w.])(\d+)(?:[ \t,;]+\3(?![\w.])){3,}"
+)
+_ALNUM = re.compile(r"[^\W_]")
+# one number ten times in a row ("0 0 0 0 ...", "1, 1, 1, ..."), outside code
+_NUMBER_RUN = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?:[ \t,;]+\1(?![\w.])){9,}")
+# list markers with nothing after them: "1. 1. 1. 2. 2."
+_MARKER_RUN = re.compile(r"(?:(?<!\S)\(?\d{1,3}[.)](?=\s|$)\s*){4,}")
+_MARKER_TOKEN = re.compile(r"(?<!\S)(\(?\d{1,3}[.)])(?:\s+\1){2,}(?=\s|$)")
+
+
+def _token_runs(text: str, ctx: _Context) -> list[_Hit]:
+    """Runs of one token: a symbol or emoji, a digit, dots, a divider character held far past a
+    line, a short pattern repeated inside one long token, bare list markers."""
+    hits: list[_Hit] = []
+    if not _ANY_RUN.search(text) and not any(len(t) >= 24 for t in text.split()):
+        return hits  # one pass rules out every kind below (most outputs)
+    for rx in (_SYMBOL_RUN, _DIVIDER_RUN):
+        hits += [
+            _Hit("run", m.start(), m.end(), 1, m.group()[:12], m.group().count(m.group(1)), 0.8)
+            for m in rx.finditer(text)
+        ]
+    if "......" in text or ". . . ." in text:
+        hits += [
+            _Hit("run", m.start(), m.end(), 1, m.group()[:12], m.group().count("."), 0.75)
+            for m in _DOT_RUN.finditer(text)
+        ]
+    for m in _LONG_TOKEN.finditer(text):
+        tok = m.group()
+        d = _DIGIT_RUN.search(tok)
+        if d:
+            hits.append(
+                _Hit("run", m.start() + d.start(), m.end(), 1, d.group()[:12], len(d.group()), 0.8)
+            )
+            continue
+        p = max(
+            (x for x in _PERIODIC.finditer(tok) if _ALNUM.search(x.group(1))),
+            key=lambda x: x.end() - x.start(),
+            default=None,
+        )
+        if p and p.end() - p.start() >= 24:
+            copies = (p.end() - p.start()) / len(p.group(1))
+            hits.append(_Hit("loop", m.start() + p.start(), m.end(), 1, p.group(1), copies, 0.8))
+    for m in _NUMBER_RUN.finditer(text):
+        if not ctx.in_code(m.start()):
+            hits.append(_Hit("run", m.start(), m.end(), 1, m.group()[:12], 10, 0.75))
+    for rx in (_MARKER_RUN, _MARKER_TOKEN):
+        for m in rx.finditer(text):
+            hits.append(_Hit("run", m.start(), m.end(), 1, m.group()[:12], 3, 0.75))
+    return hits
+
+
+_ITEM = re.compile(r"^\s*(?:[-*•‣◦▪+]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)])\s+(.*)$")
+_INLINE_ITEMS = re.compile(r"(?:^|\s)\(?\d{1,3}[.)]\s+([^\d\n]*?)(?=\s+\(?\d{1,3}[.)]\s|\s*$)")
+_TABLE = re.compile(r"^\s*\|")
+_KEY = str.maketrans("", "", "0123456789!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~’“”•")
+_PLACEHOLDER = re.compile(r"^\s*\[[^\[\]]*\]\s*$")  # "[Your Name]": a template slot, not code
+
+
+def _content(line: str) -> str:
+    return " ".join(WORD_RE.findall(line.lower()))
+
+
+def _line_loops(text: str, ctx: _Context) -> list[_Hit]:
+    """List items or lines that say the same thing again and again: "1. be 2. be 3. be", the
+    same line three times in a row, an item repeated three times in one list. Lists of distinct
+    items, tables, code and a labelled chorus are left alone."""
+    if text.count("\n") < 2 and text.count(". ") < 3:
+        return []
+    # every rule below needs two lines (or items on one line) with the same words: a cheap
+    # superset first (lines without digits, punctuation, case or spacing), as most outputs have
+    # none
+    keys = [
+        " ".join(ln.translate(_KEY).lower().split()) or "\0" + ln.strip()
+        for ln in text.split("\n")
+        if ln.strip()
+    ]
+    if len(set(keys)) == len(keys) and not any(
+        ln.count(". ") + ln.count(") ") >= 3 for ln in text.split("\n")
+    ):
+        return []
+    hits: list[_Hit] = []
+    items: list[tuple[str, int, int]] = []  # (content, start, end) of list items, in order
+    lines: list[tuple[str, int, int]] = []  # every prose line and table row
+    bare: list[tuple[str, int, int]] = []  # lines without a letter or digit
+    code: list[tuple[str, int, int]] = []  # lines of code
+    pos = 0
+    block = 0  # list block: items separated by nothing but blank lines share one
+    for n, raw in enumerate(text.split("\n")):
+        a, b = pos, pos + len(raw)
+        pos = b + 1
+        if not raw.strip():
+            continue
+        if not _ALNUM.search(raw):
+            # a line of symbols only ("|", "* * *"): many of one in a row is a run
+            bare.append((raw.strip(), a, b, n))
+            continue
+        if _TABLE.match(raw):  # table rows: a row again and again, or rows a table repeats
+            lines.append(("|" + _content(raw), a, b))
+            items.append(("|" + _content(raw), a, b, block))
+            continue
+        if ctx.in_code(a + len(raw) - len(raw.lstrip())) and not _PLACEHOLDER.match(raw):
+            code.append((raw.strip(), a, b, n))
+            continue
+        inline = _INLINE_ITEMS.findall(raw) if raw.count(". ") + raw.count(") ") >= 3 else []
+        if len(inline) >= 3:  # "1. be 2. be 3. be" on one line
+            block += 1
+            items += [(_content(x), a, b, block) for x in inline]
+            continue
+        m = _ITEM.match(raw)
+        if m:
+            items.append((_content(m.group(1)), a, b, block))
+        else:
+            block += 1
+        lines.append((_content(raw), a, b))
+    refrain = ctx.refrain()
+    # a line (or item) said on three lines in a row
+    need_run = 4 if refrain else 3
+    run_start = 0
+    for k in range(1, len(lines) + 1):
+        if (
+            k < len(lines)
+            and lines[k][0]
+            and lines[k][0] == lines[run_start][0]
+            and _adjacent(text, lines[k - 1][2], lines[k][1])
+        ):
+            continue
+        if k - run_start >= need_run and lines[run_start][0]:
+            a, b = lines[run_start + 1][1], lines[k - 1][2]
+            words = len(lines[run_start][0].split()) * (k - run_start - 1)
+            hits.append(_Hit("loop", a, b, words, _short(lines[run_start][0]), k - run_start, 0.8))
+        run_start = k
+    # many copies of one line in a row: a line of symbols (8), a line of code (6: code repeats a
+    # statement a few times by design, a screenful of one line is a loop)
+    for group, need in ((bare, 8), (code, 6)):
+        k = 0
+        while k < len(group):
+            j = k
+            while (
+                j + 1 < len(group)
+                and group[j + 1][0] == group[k][0]
+                and _adjacent(text, group[j][2], group[j + 1][1])
+            ):
+                j += 1
+            if j - k + 1 >= need:
+                hits.append(
+                    _Hit("run", group[k + 1][1], group[j][2], 0, group[k][0], j - k + 1, 0.8)
+                )
+            k = j + 1
+    # list items that repeat the same content: three copies of one item, a good share of the
+    # list; parallel lists under different headings ("In Word: 1. Highlight the text ... In
+    # Docs: 1. Highlight the text ...") are separate lists
+    lists: dict[int, list[tuple[str, int, int, int]]] = {}
+    for it in items:
+        lists.setdefault(it[3], []).append(it)
+    for part in lists.values():
+        hits += _item_loops(part, refrain)
+    # lines of one stanza or block ("[Your Position] [Your Company] [Your Job Title]" round and
+    # round): three copies of one line, a good share of the block
+    stanza: list[tuple[str, int, int, int]] = []
+    for content, a, b in [*lines, ("", len(text), len(text))]:
+        if stanza and (not content or not _adjacent_lines(text, stanza[-1][2], a)):
+            if len(stanza) >= 3 and not hits:
+                hits += _item_loops(stanza, refrain, pairs=False)
+            stanza = []
+        if content:
+            stanza.append((content, a, b, 0))
+    return hits
+
+
+def _adjacent_lines(text: str, end: int, start: int) -> bool:
+    """Is ``start`` on the line right after the one ending at ``end``?"""
+    return text.count("\n", end, start) == 1
+
+
+def _adjacent(text: str, end: int, start: int) -> bool:
+    """Only blank lines between the end of one line and the start of the next?"""
+    return not text[end:start].strip()
+
+
+def _item_loops(
+    items: list[tuple[str, int, int, int]], refrain: bool, pairs: bool = True
+) -> list[_Hit]:
+    hits: list[_Hit] = []
+    if len(items) >= 2:
+        counts = Counter(c for c, _, _, _ in items)
+        content, top = counts.most_common(1)[0]
+        dups = len(items) - len(counts)
+        long_twice = [
+            c for c, k in counts.items() if k >= 2 and len(c.split()) >= 5 and c[:1] != "|"
+        ]
+        if long_twice and pairs and not refrain:
+            # two items word for word the same over a sentence: a list that went round again
+            copies = [(a, b) for c, a, b, _ in items if c == long_twice[0]]
+            words = len(long_twice[0].split())
+            hits.append(
+                _Hit("duplicate", copies[1][0], copies[1][1], words, _short(long_twice[0]), 2, 0.7)
+            )
+        if top >= (5 if refrain else 3) and dups >= max(2, 0.25 * len(items)):
+            copies = [(a, b) for c, a, b, _ in items if c == content]
+            words = len(content.split()) * (top - 1)
+            hits.append(
+                _Hit(
+                    "loop",
+                    copies[1][0],
+                    copies[-1][1],
+                    words,
+                    _short(content or "(empty)"),
+                    top,
+                    0.8,
+                )
+            )
+    return hits
 
 
 def _char_runs(text: str, words: list[str]) -> list[_Hit]:
@@ -364,6 +644,13 @@ class _Context:
         if self._code is None:
             self._code = code_spans(self.text)
         return in_spans(self._code, pos)
+
+    def code_share(self, a: int, b: int) -> float:
+        """The share of [a, b) that lies in code."""
+        if self._code is None:
+            self._code = code_spans(self.text)
+        inside = sum(max(0, min(b, e) - max(a, s)) for s, e in self._code)
+        return inside / max(1, b - a)
 
     def refrain(self) -> bool:
         """Does the prompt ask for a song or the output label a chorus?"""
@@ -422,6 +709,8 @@ def _describe(h: _Hit) -> str:
         return f"character held down: {h.unit!r}…"
     if h.kind == "stutter":
         return f"word stutter: {h.unit!r} x{int(h.copies)}"
+    if h.kind == "run":
+        return f"one token over and over: {h.unit!r}… (x{int(h.copies)})"
     if h.kind == "loop":
         return f"looping: {h.unit!r} repeated back to back ({h.copies:.1f} copies, {h.words} words)"
     return f"duplicated block of {h.words} words: {h.unit!r}"

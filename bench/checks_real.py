@@ -1,0 +1,170 @@
+"""Every check on hand-labelled real model outputs (bench/realdata/*.jsonl, docs/labelling.md).
+
+Each labelled file holds real outputs with the categories a person labelled (``labels``); prompts,
+contexts and references of public dev items are joined at run time from ../shared/data by
+``source_id`` (their text is not stored here). Every registered check whose category is labelled
+is scored on the outputs that carry that label: precision, recall, and flags (all, and false
+ones) per 1,000 words of output.
+
+    python -m bench.checks_real [--show CATEGORY]   # --show: print each output's verdict
+
+Without ../shared/data (or $WORKBENCH_SHARED_DATA) the outputs of dev items cannot be joined
+with their prompts: the benchmark says so and is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import bench
+from workbench.checks import Record
+
+REALDATA = bench.ROOT / "bench" / "realdata"
+
+
+def _dev_items(root: Path) -> dict[tuple[str, str], dict]:
+    """(source, id) -> {prompt, context, reference} for the dev data the labelled sets use."""
+    items: dict[tuple[str, str], dict] = {}
+    general = root / "halueval" / "general_dev.jsonl"
+    if general.is_file():
+        for line in general.open():
+            row = json.loads(line)
+            items[("halueval_general_dev", str(row["ID"]))] = {"prompt": row["user_query"]}
+    qa = root / "halueval" / "qa_dev.jsonl"
+    if qa.is_file():
+        for line in qa.open():
+            row = json.loads(line)
+            items[("halueval_qa_dev", str(row["id"]))] = {
+                "prompt": row["question"],
+                "context": row["knowledge"],
+                "reference": row["right_answer"],
+            }
+    return items
+
+
+def load(root: Path | None = None) -> list[tuple[Record, dict, str]] | None:
+    """(record, labels, file name) for every labelled output; None when the dev data is absent."""
+    root = root or bench.shared_data_dir()
+    if root is None:
+        return None
+    items = _dev_items(root)
+    out = []
+    for path in sorted(REALDATA.glob("*.jsonl")):
+        for n, line in enumerate(path.open()):
+            row = json.loads(line)
+            labels = {k: v for k, v in (row.get("labels") or {}).items() if isinstance(v, bool)}
+            if not labels:
+                continue
+            joined = items.get((row["source"], str(row.get("source_id"))), {})
+            prompt = row.get("prompt") or joined.get("prompt")
+            if prompt is None:
+                continue  # a dev item this copy of the data lacks
+            rec = Record(
+                id=f"{path.stem}:{n}",
+                prompt=prompt,
+                output=row["output"],
+                reference=row.get("reference") or joined.get("reference"),
+                context=row.get("context") or joined.get("context"),
+                finish_reason=row.get("finish_reason"),
+                max_new_tokens=(row.get("generation") or {}).get("max_new_tokens"),
+                tags=tuple(f"{k}={v}" for k, v in (row.get("notes") or {}).items()),
+            )
+            out.append((rec, labels, path.name))
+    return bench.limit(out, 60)
+
+
+def rows_notes(rows, category: str):
+    """The positives of ``category`` with the kinds a labeller noted (notes.<category>)."""
+    for r, lab, name in rows:
+        if lab.get(category):
+            note = (r.tags and dict(t.split("=", 1) for t in r.tags).get(category)) or ""
+            yield r, lab, name, [k for k in note.split(",") if k]
+
+
+def score(rows: list[tuple[Record, dict, str]], checks) -> dict:
+    """Per check: precision, recall and flags per 1,000 words on the outputs labelled for its
+    category."""
+    from workbench_checks._text import count_words
+
+    figures: dict = {}
+    for check in checks:
+        part = [(r, lab[check.category]) for r, lab, _ in rows if check.category in lab]
+        if not part:
+            continue
+        found = {f.record_id: f for f in check.run([r for r, _ in part])}
+        tp = sum(1 for r, y in part if y and found[r.id].flagged)
+        fp = sum(1 for r, y in part if not y and found[r.id].flagged)
+        pos = sum(1 for _, y in part if y)
+        words = sum(count_words(r.output) for r, _ in part) or 1
+        by_note: dict[str, list[bool]] = {}
+        for r, _, _, notes in rows_notes(rows, check.category):
+            for note in notes:
+                by_note.setdefault(note, []).append(found[r.id].flagged)
+        figures[check.name] = {
+            "category": check.category,
+            "outputs": len(part),
+            "positives": pos,
+            "flagged": tp + fp,
+            "precision": round(tp / (tp + fp), 3) if tp + fp else None,
+            "recall": round(tp / pos, 3) if pos else None,
+            "flags_per_1k_words": round(1000 * (tp + fp) / words, 2),
+            "false_flags_per_1k_words": round(1000 * fp / words, 2),
+            "recall_by_kind": {k: round(sum(v) / len(v), 3) for k, v in sorted(by_note.items())},
+        }
+    return figures
+
+
+def _table(figures: dict) -> str:
+    head = f"{'check':<15} {'outputs':>7} {'pos':>5} {'flagged':>7} {'prec':>6} {'recall':>6} "
+    head += f"{'flags/1kw':>9} {'false/1kw':>9}"
+    lines = [head]
+    for name, f in figures.items():
+        p = "-" if f["precision"] is None else f"{f['precision']:.3f}"
+        r = "-" if f["recall"] is None else f"{f['recall']:.3f}"
+        lines.append(
+            f"{name:<15} {f['outputs']:>7} {f['positives']:>5} {f['flagged']:>7} {p:>6} {r:>6} "
+            f"{f['flags_per_1k_words']:>9} {f['false_flags_per_1k_words']:>9}"
+        )
+    return "\n".join(lines)
+
+
+def run() -> dict:
+    rows = load()
+    if rows is None:
+        print(
+            "skipped: ../shared/data not found (the labelled outputs are joined with the dev data "
+            "there); set WORKBENCH_SHARED_DATA",
+            file=sys.stderr,
+        )
+        return {"skipped": "shared data absent"}
+    from workbench.plugins import Plugins
+
+    figures = score(rows, Plugins().make_checks())
+    print(_table(figures), file=sys.stderr)
+    figures["bar"] = "precision >= 0.90 and recall >= 0.85 where a category has >= 40 positives"
+    return figures
+
+
+def show(category: str) -> None:
+    """Each labelled output's verdict for ``category`` (for reading flags and passes)."""
+    from workbench.plugins import Plugins
+
+    rows = load() or []
+    for check in Plugins().make_checks():
+        if check.category != category:
+            continue
+        part = [(r, lab[category]) for r, lab, _ in rows if category in lab]
+        found = {f.record_id: f for f in check.run([r for r, _ in part])}
+        for r, y in part:
+            f = found[r.id]
+            mark = "ok " if f.flagged == y else "BAD"
+            print(f"{mark} label={int(y)} flag={int(f.flagged)} {r.id} {f.message[:90]}")
+
+
+if __name__ == "__main__":
+    if "--show" in sys.argv:
+        show(sys.argv[sys.argv.index("--show") + 1])
+    else:
+        print(json.dumps(run(), indent=2))
