@@ -249,3 +249,31 @@ def test_a_misspelled_name_of_the_context_is_not_a_new_name():
     f = one("The company that acquired Mirabel is Cognizant.", context=ctx, prompt="Who?")
     assert not f.flagged and f.evidence["misspelled"] == ["Mirabel"]
     assert one("The company that acquired Zorbex is Cognizant.", context=ctx).flagged
+
+
+def test_a_last_word_cut_off_by_the_token_limit_is_not_a_claim():
+    from workbench.checks import Record
+    from workbench_checks.hallucination import HallucinationCheck as Hallucination
+
+    ctx = "Thaeround is a town of 43177 people in the province of Trypern."
+    out = "Thaeround is a town of 43"
+    check = Hallucination(Hallucination.Options())
+    cut = next(iter(check.run([Record(id="a", prompt="q", output=out, context=ctx,
+                                      finish_reason="length")])))
+    assert not cut.flagged, cut.message
+    # the same text ending on its own (eos) does claim 43 people
+    whole = next(iter(check.run([Record(id="b", prompt="q", output=out + ".", context=ctx,
+                                        finish_reason="eos")])))
+    assert whole.flagged and "43" in whole.message
+
+
+def test_a_light_verb_of_place_is_no_claim():
+    from workbench.checks import Record
+    from workbench_checks.hallucination import HallucinationCheck as Hallucination
+
+    ctx = "Stymysk is a town of 5120 people in the province of Nynarn."
+    check = Hallucination(Hallucination.Options())
+    f = next(iter(check.run([Record(id="a", prompt="In which province is Stymysk?",
+                                    output="The town of Stymysk is located in the province of "
+                                           "Nynarn.", context=ctx)])))
+    assert not f.flagged, f.message

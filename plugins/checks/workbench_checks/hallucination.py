@@ -59,7 +59,7 @@ class HallucinationCheck(Check):
                 )
                 continue
             s = assess(
-                rec.output,
+                _complete_part(rec),
                 evidence,
                 rec.prompt or "",
                 weights=weights,
@@ -89,6 +89,21 @@ class HallucinationCheck(Check):
                     "extractive": s.extractive,
                 },
             )
+
+
+def _complete_part(rec: Record) -> str:
+    """The output without a last word cut off by the token limit ("a town of 43" for "43,000").
+
+    A cut-off word is the length check's finding (truncation); read as a claim it would be a
+    number or name the context never gives. The part kept is a prefix, so spans stay valid.
+    """
+    text = rec.output
+    if rec.finish_reason != "length" or not text or not text[-1].isalnum():
+        return text
+    cut = len(text)
+    while cut > 0 and not text[cut - 1].isspace():
+        cut -= 1
+    return text[:cut] if cut > 0 else text
 
 
 def _message(s: Support, source: str) -> str:

@@ -52,10 +52,12 @@ FUNCTION_WORDS = frozenset(
 )
 
 # Words that frame an answer rather than make a claim ("The answer is: 1969", "According to the
-# context, ..."): never counted as unsupported.
+# context, ..."), and light verbs of place ("X is located in Y" says what "X is in Y" says: the
+# claim is the place): never counted as unsupported.
 FRAME_WORDS = frozenset(
     """answer answers question questions context passage text information provided given
-    mentioned according based states stated says said correct response therefore thus""".split()
+    mentioned according based states stated says said correct response therefore thus
+    located situated""".split()
 )
 
 # A negation the evidence lacks turns a supported sentence into a claim the evidence does not make.
