@@ -2,8 +2,11 @@
 
 On a busy 2-core machine two intra-op threads ran ~9x slower than one: the threads wait on each
 other while the other core is taken. So the default is the cores this process may run on minus
-the ones already busy (the 1-minute load average, rounded), at least one. ``WORKBENCH_THREADS``
-(or the usual ``OMP_NUM_THREADS``) sets the number instead. torch is configured once per process.
+the ones other processes keep busy, at least one. Busy is read from the kernel's count of
+runnable tasks (``/proc/loadavg``) less this process, at its lowest over a few samples 20 ms
+apart; the 1-minute load average is no guide, since it counts this process's own recent work
+(a model conversion just before, say). ``WORKBENCH_THREADS`` (or the usual ``OMP_NUM_THREADS``)
+sets the number instead. torch is configured once per process.
 """
 
 from __future__ import annotations
@@ -32,12 +35,28 @@ def choose_threads() -> tuple[int, str]:
             if n > 0:
                 return n, f"{var}={n}"
     cores = _cores()
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        load = 0.0
-    n = max(1, min(cores, cores - int(load + 0.5)))
-    return n, f"{cores} cores, load {load:.1f}; WORKBENCH_THREADS overrides"
+    busy = _busy_elsewhere()
+    n = max(1, cores - busy)
+    return n, f"{cores} cores, {busy} busy elsewhere; WORKBENCH_THREADS overrides"
+
+
+def _busy_elsewhere(samples: int = 5) -> int:
+    """Runnable tasks other than this one, at the quietest of a few samples."""
+    import time
+
+    seen = []
+    for i in range(samples):
+        try:
+            running = int(open("/proc/loadavg").read().split()[3].split("/")[0])
+        except (OSError, ValueError, IndexError):  # not Linux: the 1-minute load average
+            try:
+                return int(os.getloadavg()[0] + 0.5)
+            except OSError:
+                return 0
+        seen.append(max(0, running - 1))
+        if i + 1 < samples:
+            time.sleep(0.02)
+    return min(seen)
 
 
 def configure_torch_threads() -> tuple[int, str]:
