@@ -18,7 +18,7 @@ def test_real_demo_closes_the_loop_and_its_verdict_holds_by_the_task_metric(cli,
     assert res.exit_code == 0, res.output
     info = json.loads(res.stdout, parse_constant=lambda c: pytest.fail(f"{c} in --json"))
     assert info["model"] == "smollm2-135m" and info["suite"] == "facts"
-    assert info["items"] == 80
+    assert info["items"] == 64
     assert set(info["findings"]) == {"repetition", "length", "misspelling", "hallucination"}
     loop = info["loop"]
     assert loop["rounds"], loop["stopped"]

@@ -24,7 +24,7 @@ from pathlib import Path
 from .corpus import Entity, _entities
 
 SEED = 2024
-N_EVAL, N_TRAIN = 80, 240
+N_EVAL, N_TRAIN = 64, 240
 DATA_DIR = Path(__file__).parent / "data"
 
 
