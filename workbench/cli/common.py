@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -39,8 +40,30 @@ def open_store(db: Path | None, read_only: bool = False) -> Store:
     return Store(db if db is not None else default_db_path(), read_only=read_only)
 
 
+def strict_json(obj: Any) -> Any:
+    """obj with what JSON cannot hold made null: NaN and infinities (pandas' missing numbers and
+    strings), and pandas' missing timestamps, through dicts, lists and tuples."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [strict_json(v) for v in obj]
+    if type(obj).__name__ == "NaTType":
+        return None
+    return obj
+
+
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+    """JSON for scripts on stdout: always valid JSON (no NaN), whatever the data holds."""
+    sys.stdout.write(json.dumps(strict_json(obj), indent=2, default=str, allow_nan=False) + "\n")
+
+
+def cell(value: Any, missing: str = "-") -> str:
+    """A table cell: missing values (None, NaN, NaT) as ``missing``, anything else as text."""
+    if value is None or strict_json(value) is None:
+        return missing
+    return str(value)
 
 
 def progress(transient: bool = False):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import DbOption, JsonOption, console, err_console, open_store, print_json
+from .common import DbOption, JsonOption, cell, console, err_console, open_store, print_json
 
 
 def _summary(result) -> None:  # noqa: ANN001 - a SuggestionSet
@@ -125,9 +125,9 @@ def register(app: typer.Typer) -> None:
             for col in ("set", "run", "pool", "examples", "dropped", "created", "file"):
                 table.add_column(col, overflow="fold", no_wrap=col in ("set", "run", "created"))
             for r in sets.itertuples():
-                table.add_row(r.set_id, r.run_id, r.pool, str(r.n_suggestions),
-                              str(r.n_dropped_contaminated), str(r.created_at)[:16],
-                              r.export_path or "-")
+                table.add_row(cell(r.set_id), cell(r.run_id), cell(r.pool),
+                              cell(r.n_suggestions), cell(r.n_dropped_contaminated),
+                              cell(r.created_at)[:16], cell(r.export_path))
             console.print(table)
             return
         info = sq.get_set(store, set_ref)
