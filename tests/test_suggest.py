@@ -350,3 +350,20 @@ def test_train_outputs_without_findings_are_not_targets(store):
     res = suggest(store, run)
     # t2 has no reference and its unflagged output is no evidence of a right answer
     assert [(s.pool_row, s.target) for s in res.rows] == [("t1", "The Lune.")]
+
+
+def test_a_wrong_answer_no_check_flags_is_a_failure_too(store):
+    """e1 answers wrongly (answer metric 0) with no finding flagged: it still gets suggestions,
+    under the category metric:answer; a metric that is not pass/fail is not read as one."""
+    add_suite(store, "qa@2", [*EVAL, *[{**t, "split": "train"} for t in TRAIN]])
+    run = add_run(store, "qa@2", "base", {
+        "e1": {"text": "Norland's capital is Dorn.", "findings": _findings(set()),
+               "metrics": {"answer": 0.0, "bleu": 0.0}},
+        "e2": {"text": "The Lune.", "findings": _findings(set()),
+               "metrics": {"answer": 1.0, "bleu": 0.4}},
+    })
+    res = suggest(store, run, per_failure=2)
+    assert set(res.per_category) == {"metric:answer"}
+    assert res.per_category["metric:answer"]["failures"] == 1
+    assert res.rows and all(s.category == "metric:answer" for s in res.rows)
+    assert all("e1" in s.source_item_ids for s in res.rows)

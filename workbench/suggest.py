@@ -1,7 +1,8 @@
 """Turn a run's failures into targeted training examples, with provenance and a contamination guard.
 
 For every failing (item, category), the most similar rows of a *pool* of training examples are
-suggested: by default the suite's train split, or any JSONL file. Categories that fail more often
+suggested (a pass/fail task metric that scored an output 0, such as ``answer`` or ``exact_match``,
+is a failure too, of category ``metric:<name>``: a wrong answer no check flags still needs data): by default the suite's train split, or any JSONL file. Categories that fail more often
 get more examples per failure. Eval items are never training data: a pool row that is an eval
 item or a near-duplicate of one (fuzzy ratio and distinctive-word overlap over the prompt text)
 is dropped and counted.

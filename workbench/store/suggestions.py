@@ -10,17 +10,45 @@ from ..errors import NotFoundError
 from .store import Store, from_json
 
 
-def run_failures(store: Store, run_id: str) -> pd.DataFrame:
-    """Every flagged finding of a run with its output and item (one row per finding)."""
-    return store.query_df(
+def run_failures(store: Store, run_id: str, metrics: bool = True) -> pd.DataFrame:
+    """Every flagged finding of a run with its output and item (one row per finding).
+
+    With ``metrics``, also one row per output that a pass/fail task metric (every value of it in
+    the run is 0 or 1: exact_match, answer, lm-eval acc...) scored 0, as category
+    ``metric:<name>``: a wrong answer no check flags is a failure too.
+    """
+    findings = (
         "SELECT f.category, f.check_name, f.score, f.spans, f.message, f.evidence,"
         " o.output_id, o.item_id, o.text, o.finish_reason,"
         " i.prompt, i.context, i.reference, i.messages, i.split"
         " FROM findings f JOIN outputs o USING (output_id) JOIN runs r ON r.run_id = o.run_id"
         " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id"
         " WHERE f.run_id = ? AND f.flagged AND f.error IS NULL"
-        " ORDER BY f.category, o.item_id, f.check_name",
-        [run_id],
+    )
+    if not metrics:
+        return store.query_df(findings + " ORDER BY f.category, o.item_id, f.check_name",
+                              [run_id])
+    metric_rows = (
+        "m AS (SELECT o.output_id, t.k AS metric,"
+        "  TRY_CAST(json_extract_string(o.metrics, '$.\"' || t.k || '\"') AS DOUBLE) AS v"
+        "  FROM outputs o, unnest(json_keys(o.metrics)) AS t(k)"
+        "  WHERE o.run_id = ? AND o.metrics IS NOT NULL),"
+        " pass_fail AS (SELECT metric FROM m GROUP BY metric HAVING bool_and(v IN (0, 1)))"
+    )
+    wrong = (
+        "SELECT 'metric:' || m.metric AS category, m.metric AS check_name, 1.0 AS score,"
+        " NULL AS spans, 'the ' || m.metric || ' metric scored 0' AS message, NULL AS evidence,"
+        " o.output_id, o.item_id, o.text, o.finish_reason,"
+        " i.prompt, i.context, i.reference, i.messages, i.split"
+        " FROM m JOIN pass_fail USING (metric) JOIN outputs o USING (output_id)"
+        " JOIN runs r ON r.run_id = o.run_id"
+        " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id"
+        " WHERE m.v = 0"
+    )
+    return store.query_df(
+        f"WITH {metric_rows} SELECT * FROM ({findings} UNION ALL BY NAME {wrong})"
+        " ORDER BY category, item_id, check_name",
+        [run_id, run_id],
     )
 
 
