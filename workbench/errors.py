@@ -33,3 +33,8 @@ class StoreError(WorkbenchError):
 
 class NotFoundError(WorkbenchError):
     """A run, model, suite or suggestion set named by the user does not exist."""
+
+
+class OutputError(WorkbenchError):
+    """An output file was refused (it is an input, or exists without --force) or could not be
+    written (disk full, permission); the old file, if any, is left as it was."""

@@ -33,6 +33,7 @@ import pandas as pd
 from .errors import ConfigError, NotFoundError, WorkbenchError
 from .pool import PoolRow, eval_texts, load_pool_file, sample_pool, suite_pool
 from .repairs import apply_corrections, corrections_from, remove_spans
+from .safe_write import Inputs, check_output, safe_output
 from .similarity import (
     DEFAULT_MIN_OVERLAP,
     DEFAULT_THRESHOLD,
@@ -187,17 +188,21 @@ def suggest(store: Store, run_id: str, pool: str | Path | Sequence[PoolRow] | No
             per_failure: int = 3, max_examples: int | None = None,
             out: str | Path | None = None, threshold: float = DEFAULT_THRESHOLD,
             similarity: str = "hybrid",
-            min_overlap: float = DEFAULT_MIN_OVERLAP) -> SuggestionSet:
+            min_overlap: float = DEFAULT_MIN_OVERLAP, force: bool = False) -> SuggestionSet:
     """Suggest training examples for a run's failures; store the set and (with ``out``) export
     it as chat-format JSONL (``{set_id}`` in ``out`` is replaced by the set id).
 
     ``pool``: a JSONL path, a list of PoolRow, or None for the train split of the run's suite.
     ``threshold`` and ``min_overlap`` define a near-duplicate of an eval item (see
-    :func:`workbench.similarity.near_duplicates`).
+    :func:`workbench.similarity.near_duplicates`). ``out`` is never the database, the pool or
+    the suite's files, and replaces an existing file only with ``force``.
     """
     _check_options(per_failure, max_examples, threshold, min_overlap, similarity)
     run = store.get_run(run_id)
     run_id, suite_id = run["run_id"], run["suite_id"]
+    inputs = _inputs(store, suite_id, pool)
+    if out is not None and "{set_id}" not in str(out):
+        check_output(out, inputs, force=force)  # before any work
     rows, pool_name = _load_pool(store, suite_id, pool)
     findings = _failures(store, run_id)
     fail_by_output: dict[str, list[dict[str, Any]]] = {}
@@ -243,7 +248,7 @@ def suggest(store: Store, run_id: str, pool: str | Path | Sequence[PoolRow] | No
     path = None
     if out is not None:
         path = str(out).replace("{set_id}", set_id)
-        write_jsonl(path, [{"messages": s.messages} for s in suggestions])
+        write_jsonl(path, [{"messages": s.messages} for s in suggestions], inputs, force=force)
     result = SuggestionSet(
         set_id=set_id, run_id=run_id, rows=suggestions,
         dropped=len(set().union(*dropped.values())) if dropped else 0,
@@ -411,13 +416,30 @@ def _cap(picks: list[_Pick], max_examples: int | None) -> list[_Pick]:
     return kept
 
 
-def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
-    path = Path(path)
-    if not path.parent.exists():
-        raise ConfigError(f"directory does not exist: {path.parent}")
-    with path.open("w", encoding="utf-8") as fh:
+def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]], inputs: Inputs = (), *,
+                force: bool = False) -> None:
+    with safe_output(path, inputs, force=force) as tmp, tmp.open("w", encoding="utf-8") as fh:
         for r in records:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def _inputs(store: Store, suite_id: str, pool: object) -> list[tuple[str, Any]]:
+    """What the export may never overwrite: the database, the pool file, the suite's files."""
+    found: list[tuple[str, Any]] = [("the database", store.path),
+                                    ("the database's log", f"{store.path}.wal")]
+    if isinstance(pool, str | Path):
+        found.append(("the pool", pool))
+    try:
+        suite = store.get_suite(suite_id)
+    except NotFoundError:
+        return found
+    if isinstance(suite.get("path"), str) and suite["path"]:
+        yaml_path = Path(suite["path"])
+        found.append(("the suite file", yaml_path))
+        data = (from_json(suite.get("config")) or {}).get("data")
+        if isinstance(data, str) and data:
+            found.append(("the suite's data", yaml_path.parent / data))
+    return found
 
 
 def _save(store: Store, s: SuggestionSet) -> None:

@@ -7,12 +7,14 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from ..errors import ConfigError
+from ..safe_write import check_output, safe_output
 from .common import JsonOption, PluginsDirOption, console, err_console, print_json, progress
 
 BATCH = 512
@@ -162,6 +164,9 @@ def check_cmd(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write findings JSONL here (default: stdout).")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing --out file (never the input).")
+    ] = False,
     all_scores: Annotated[
         bool,
         typer.Option("--all-scores", help="One row per record and check, flagged or not."),
@@ -197,33 +202,35 @@ def check_cmd(
     n_records = 0
     flagged: Counter[str] = Counter()
     errors: Counter[str] = Counter()
-    try:
-        sink = out.open("w", encoding="utf-8") if out else sys.stdout
-    except OSError as exc:
-        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from None
+    inputs = [("the input", records)]
+    if out:
+        check_output(out, inputs, force=force)  # before any work
     total = _count_lines(records)
-    try:
-        # a progress bar (stderr) only for files big enough to wait on
-        with progress(transient=True) if total >= PROGRESS_MIN_LINES else _NoBar() as bar:
-            task = bar.add_task("checking", total=total, rate="")
-            for batch in read_records(records, skipped):
-                report = run_checks(batch, instances)
-                rows = []
-                for f in report.findings:
-                    if f.error:
-                        errors[f.check] += 1
-                    if f.flagged:
-                        flagged[f.category] += 1
-                    if all_scores or f.flagged:
-                        rows.append(json.dumps(f.to_dict(), ensure_ascii=False))
-                if rows:
-                    sink.write("\n".join(rows) + "\n")
-                n_records += len(batch)
-                bar.update(task, completed=min(total, n_records + len(skipped)), rate="lines")
-    finally:
-        if out:
-            sink.close()
-        else:
+    with ExitStack() as stack:
+        sink = sys.stdout
+        if out:  # a temporary file renamed onto --out only when every record is checked
+            tmp = stack.enter_context(safe_output(out, inputs, force=force))
+            sink = stack.enter_context(tmp.open("w", encoding="utf-8"))
+        try:
+            # a progress bar (stderr) only for files big enough to wait on
+            with progress(transient=True) if total >= PROGRESS_MIN_LINES else _NoBar() as bar:
+                task = bar.add_task("checking", total=total, rate="")
+                for batch in read_records(records, skipped):
+                    report = run_checks(batch, instances)
+                    rows = []
+                    for f in report.findings:
+                        if f.error:
+                            errors[f.check] += 1
+                        if f.flagged:
+                            flagged[f.category] += 1
+                        if all_scores or f.flagged:
+                            rows.append(json.dumps(f.to_dict(), ensure_ascii=False))
+                    if rows:
+                        sink.write("\n".join(rows) + "\n")
+                    n_records += len(batch)
+                    done = min(total, n_records + len(skipped))
+                    bar.update(task, completed=done, rate="lines")
+        finally:
             sys.stdout.flush()
 
     parts = ", ".join(f"{c} {n}" for c, n in sorted(flagged.items())) or "none"

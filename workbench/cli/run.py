@@ -313,29 +313,42 @@ def export_cmd(
     fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl or parquet.")] = "jsonl",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file "
                                              "(default: <run>.<format>; '-' for stdout jsonl).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output file "
+                                        "(never the database).")] = False,
     db: DbOption = None,
 ) -> None:
     """Export a run's outputs joined with their items and findings."""
+    import json
     import sys
 
+    from ..safe_write import check_output, safe_output
     from ..store.runs import export_frame
 
     if fmt not in ("jsonl", "parquet"):
         raise ConfigError(f"unknown --format {fmt!r} (jsonl or parquet)")
     store = open_store(db)
     run_id = store.resolve_run(run)
-    df = export_frame(store, run_id)
     if out is not None and str(out) == "-":
         if fmt != "jsonl":
             raise ConfigError("only jsonl can go to stdout")
+        df = export_frame(store, run_id)
         sys.stdout.write(df.to_json(orient="records", lines=True, force_ascii=False))
         return
     out = out or Path(f"{run_id}.{fmt}")
+    inputs = [("the database", store.path), ("the database's log", f"{store.path}.wal")]
+    check_output(out, inputs, force=force)  # before the export is built
+    df = export_frame(store, run_id)
     if fmt == "jsonl":
         text = df.to_json(orient="records", lines=True, force_ascii=False, date_format="iso")
-        out.write_text(text if text.endswith("\n") or not text else text + "\n", encoding="utf-8")
+        with safe_output(out, inputs, force=force) as tmp:
+            tmp.write_text(text if text.endswith("\n") or not text else text + "\n",
+                           encoding="utf-8")
     else:
-        df.to_parquet(out, index=False)
+        # metrics as JSON text: their keys vary by run (none at all without references, which
+        # parquet cannot hold as a struct)
+        df["metrics"] = [json.dumps(m, ensure_ascii=False) for m in df["metrics"]]
+        with safe_output(out, inputs, force=force) as tmp:
+            df.to_parquet(tmp, index=False)
     console.print(f"wrote {len(df)} outputs of run {run_id} to {out}", highlight=False)
 
 

@@ -67,6 +67,10 @@ def register(app: typer.Typer) -> None:
             "--out", help="Where to write the chat JSONL; {set_id} is replaced "
                           "(default: suggestions-{set_id}.jsonl).",
         )] = None,
+        force: Annotated[bool, typer.Option(
+            "--force", help="Overwrite an existing --out file (never the database, the pool or "
+                            "the suite's files).",
+        )] = False,
         threshold: Annotated[float, typer.Option(
             "--threshold", min=1.0, max=100.0,
             help="Contamination guard: drop pool rows whose prompt is this similar (fuzzy "
@@ -92,7 +96,7 @@ def register(app: typer.Typer) -> None:
             result = suggest(store, run, pool=pool, per_failure=per_failure,
                              max_examples=max_examples, out=out or "suggestions-{set_id}.jsonl",
                              threshold=threshold, similarity=similarity,
-                             min_overlap=min_overlap)
+                             min_overlap=min_overlap, force=force)
         if json_out:
             print_json(result.to_dict(rows=True))
             return
