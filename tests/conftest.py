@@ -18,6 +18,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# tiny models run fastest on one torch thread (workbench.threads reads this before each phase)
+os.environ.setdefault("WORKBENCH_THREADS", "1")
 
 TINY_TEXT = [
     "### Instruction:\nWhat is the capital of Norland?\n\n### Response:\nThe capital of Norland is Vell.",

@@ -334,11 +334,14 @@ def generate(
     their indices into ``prompts``, so callers can store results and advance a progress bar.
     Returns the outputs in prompt order.
     """
+    from .threads import configure_torch_threads
+
     config = config or GenerationConfig()
     if batch_size < 1:
         raise ConfigError(f"batch size must be >= 1, got {batch_size}")
     if not prompts:
         return []
+    configure_torch_threads()
     engine = _Engine(loaded, config, batch_size)
     ids = _encode(loaded.tokenizer, prompts)
     limit = getattr(loaded, "max_length", None)

@@ -6,15 +6,12 @@ the ones other processes keep busy, at least one. Busy is read from the kernel's
 runnable tasks (``/proc/loadavg``) less this process, at its lowest over a few samples 20 ms
 apart; the 1-minute load average is no guide, since it counts this process's own recent work
 (a model conversion just before, say). ``WORKBENCH_THREADS`` (or the usual ``OMP_NUM_THREADS``)
-sets the number instead. torch is configured once per process.
+sets the number instead. torch is configured when a model loads and before each generation or training.
 """
 
 from __future__ import annotations
 
 import os
-
-_chosen: tuple[int, str] | None = None
-
 
 def _cores() -> int:
     try:
@@ -60,11 +57,15 @@ def _busy_elsewhere(samples: int = 5) -> int:
 
 
 def configure_torch_threads() -> tuple[int, str]:
-    """Set torch's intra-op thread count (once per process); return (threads, why)."""
-    global _chosen
-    if _chosen is None:
-        import torch
+    """Set torch's intra-op thread count for the work about to start; return (threads, why).
 
-        _chosen = choose_threads()
-        torch.set_num_threads(_chosen[0])
-    return _chosen
+    Called when a model loads and again before each long phase (generation, training): the
+    machine may have got busier or quieter since, and a thread too many on a taken core is the
+    costly mistake.
+    """
+    import torch
+
+    chosen = choose_threads()
+    if torch.get_num_threads() != chosen[0]:
+        torch.set_num_threads(chosen[0])
+    return chosen

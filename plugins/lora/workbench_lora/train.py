@@ -61,8 +61,11 @@ def train_lora(
     from accelerate.utils import set_seed
     from peft import LoraConfig, get_peft_model
 
+    from workbench.threads import configure_torch_threads
+
     accelerator = Accelerator()
     set_seed(cfg.seed)
+    configure_torch_threads()  # the machine may be busier than when the model loaded
 
     # -- data: mix in replay, tokenize with the prompt masked, group by length ---------------
     mix = mix_replay(examples, replay, cfg.replay_share, cfg.seed)
