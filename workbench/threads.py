@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+
 def _cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
