@@ -129,6 +129,10 @@ class Lexicon:
         self.rare: frozenset[str] = frozenset(
             w for w in self.words if w.isalpha() and self.zipf(w) < RARE_ZIPF
         )
+        # Dictionary words that are also a contraction less its apostrophe (cant, wont, ill).
+        self.unapostrophed: frozenset[str] = frozenset(
+            w.replace("'", "") for w in self.words if "'" in w
+        ) & self.words.keys()
         self.verdict = lru_cache(maxsize=200_000)(self._verdict)
         self.likely_typo = lru_cache(maxsize=200_000)(self.likely_typo)
         self.other_language = lru_cache(maxsize=50_000)(self.other_language)
@@ -213,7 +217,7 @@ class Lexicon:
             stem = word[:-4]
             # keep the e after ee/oe/ye (seeing, hoeing, dyeing) and where dropping it makes
             # another word's -ing form (singeing, not singing)
-            if len(stem) >= 2 and stem[-1] not in "eoy" and not self.common(stem):
+            if stem[-1:] not in ("", "e", "o", "y") and not (stem.endswith("ng") and self.common(stem)):
                 if self.common(stem + "e"):
                     alts.append(stem + "ing")
         if word.endswith("icly") and word != "publicly":
