@@ -151,9 +151,10 @@ class MisspellingCheck(Check):
         masked = mask(rec.output)
         tokens = lowercase_words(masked)
         flags = self._nonword_flags(rec, lex, masked, tokens)
-        if o.real_word_errors and o.real_word_score >= o.threshold and tokens & CONFUSABLE:
+        confusable = tokens & CONFUSABLE
+        if o.real_word_errors and o.real_word_score >= o.threshold and confusable:
             known = _source_words(rec.prompt, rec.context, rec.reference)
-            for e in real_word_errors(masked, get_bigrams()):
+            for e in real_word_errors(masked, get_bigrams(), confusable):
                 if e.correction in known and e.word.lower() not in known:
                     continue  # the prompt uses the partner: it may well be a quotation
                 w = Word(e.word, e.word.lower(), e.start, e.end, False)

@@ -129,10 +129,6 @@ class Lexicon:
         self.rare: frozenset[str] = frozenset(
             w for w in self.words if w.isalpha() and self.zipf(w) < RARE_ZIPF
         )
-        # Dictionary words that are also a contraction less its apostrophe (cant, wont, ill).
-        self.unapostrophed: frozenset[str] = frozenset(
-            w.replace("'", "") for w in self.words if "'" in w
-        ) & self.words.keys()
         self.verdict = lru_cache(maxsize=200_000)(self._verdict)
         self.likely_typo = lru_cache(maxsize=200_000)(self.likely_typo)
         self.other_language = lru_cache(maxsize=50_000)(self.other_language)
@@ -140,6 +136,12 @@ class Lexicon:
         self.derived = lru_cache(maxsize=200_000)(self.derived)
         self.misderived = lru_cache(maxsize=200_000)(self.misderived)
         self.contraction = lru_cache(maxsize=50_000)(self.contraction)
+        # Dictionary words a writer may have meant as a contraction (cant -> can't; not ill).
+        self.unapostrophed: frozenset[str] = frozenset(
+            w
+            for w in {c.replace("'", "") for c in self.words if "'" in c} & self.words.keys()
+            if self.contraction(w)
+        )
 
     def zipf(self, word: str) -> float:
         """Zipf frequency (log10 per billion words); 0 for a form wordfreq never saw."""

@@ -42,7 +42,8 @@ SIDE_RATIO = 3.0
 RATIO = 200.0
 MIN_PAIR = 1e6
 
-_TOKEN_RE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
+_BEFORE_RE = re.compile(r"(?<![A-Za-z'’])([A-Za-z]+) +$")
+_AFTER_RE = re.compile(r" +([A-Za-z]+)(?![A-Za-z'’])")
 
 
 class RealWordError(NamedTuple):
@@ -52,23 +53,36 @@ class RealWordError(NamedTuple):
     correction: str
 
 
-def real_word_errors(masked: str, bigrams: Bigrams) -> list[RealWordError]:
-    """Confusion-set words whose partner the neighbours strongly prefer (on both sides).
+def _occurrences(masked: str, words: set[str]) -> list[tuple[int, int]]:
+    """Where the lowercase ``words`` occur in ``masked`` as whole words, in order."""
+    lower = masked.lower()
+    found = []
+    for tok in words:
+        i = lower.find(tok)
+        while i >= 0:
+            j = i + len(tok)
+            if not (lower[i - 1 : i].isalpha() or lower[j : j + 1].isalpha()):
+                found.append((i, j))
+            i = lower.find(tok, j)
+    return sorted(found)
 
-    Neighbours must be in the same clause: only spaces between them and the word.
-    """
-    toks = list(_TOKEN_RE.finditer(masked))
+
+def real_word_errors(masked: str, bigrams: Bigrams, words: set[str]) -> list[RealWordError]:
+    """Confusion-set words (of ``words``, lowercase) whose partner the neighbours strongly
+    prefer, on both sides. Neighbours must be in the same clause: only spaces between."""
     out = []
-    for i in range(1, len(toks) - 1):
-        m = toks[i]
-        w = m.group()
+    if len(masked.lower()) != len(masked):
+        return out  # a few letters change length when lowered: offsets would drift
+    for start, end in _occurrences(masked, words):
+        w = masked[start:end]
         low = w.lower()
-        if low not in CONFUSABLE or (w[0].isupper() and w != w.capitalize()):
+        if w[0].isupper() and w != w.capitalize():
             continue
-        p, n = toks[i - 1], toks[i + 1]
-        if masked[p.end() : m.start()].strip() or masked[m.end() : n.start()].strip():
+        p = _BEFORE_RE.search(masked, max(0, start - 30), start)
+        n = _AFTER_RE.match(masked, end, end + 30)
+        if p is None or n is None:
             continue
-        prev, nxt = p.group().lower(), n.group().lower()
+        prev, nxt = p.group(1).lower(), n.group(1).lower()
         left_w, right_w = bigrams.count(prev, low), bigrams.count(low, nxt)
         best, best_gain = None, 0.0
         for alt in PARTNERS[low]:
@@ -80,5 +94,5 @@ def real_word_errors(masked: str, bigrams: Bigrams) -> list[RealWordError]:
             if min(left, right) >= SIDE_RATIO and gain >= RATIO and gain > best_gain:
                 best, best_gain = alt, gain
         if best is not None:
-            out.append(RealWordError(m.start(), m.end(), w, best))
+            out.append(RealWordError(start, end, w, best))
     return out
