@@ -125,6 +125,8 @@ class MisspellingCheck(Check):
             # Mostly abbreviations (tsp, hr); a slip only when one edit from one of the very
             # commonest words (gf -> of, thw -> the).
             clear = v.zipf < 4.0 and v.distance == 1 and v.correction_zipf >= 6.0
+            # or a form wordfreq hardly knows, next to a very common word (thng -> thing)
+            clear = clear or (v.zipf < 1.5 and v.distance == 1 and v.correction_zipf >= 5.5)
             return 0.85 if clear else 0.0
         if not near_common and lex.derived(word):
             return 0.0  # regular derivations and compounds
@@ -283,9 +285,9 @@ def _capital_typo(w: Word, v: Verdict, lex: Lexicon, masked: str) -> bool:
     """Is a capitalised word inside a sentence a typo rather than a name? Only when the form is
     rare, a far commoner word is one edit away (or two, for a form wordfreq hardly knows), it is
     no word of another language, and no capitalised word stands next to it (New Yrok, Dr Smith)."""
-    if len(w.norm) < 5 or v.known or not v.correction or v.zipf >= 2.0:
+    if len(w.norm) < 5 or v.known or not v.correction or v.zipf >= 3.0:
         return False
-    if v.correction_zipf < 4.0 or v.correction_zipf - v.zipf < 2.75:
+    if v.correction_zipf < 3.5 or v.correction_zipf - v.zipf < 2.5:
         return False
     if v.distance > 1 and (v.zipf >= 1.0 or v.correction_zipf < 4.5):
         return False
