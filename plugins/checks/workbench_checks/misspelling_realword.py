@@ -23,7 +23,6 @@ CONFUSION_SETS: tuple[tuple[str, ...], ...] = (
     ("advice", "advise"),
     ("piece", "peace"),
     ("know", "now"),
-    ("of", "off"),
     ("passed", "past"),
     ("principal", "principle"),
     ("breath", "breathe"),
