@@ -185,8 +185,11 @@ def evaluate_nonwords(check, items) -> dict:  # noqa: ANN001
     }
 
 
-def realword_items() -> list[tuple[str, tuple[int, int] | None]] | None:
-    from workbench_checks.misspelling_realword import PARTNERS
+def realword_items() -> list[tuple[str, tuple[int, int] | None, str]] | None:
+    from workbench_checks.misspelling_realword import CONFUSION_SETS
+
+    # every member swapped for its set's next member, whether or not the check looks at it
+    partner = {w: ws[(i + 1) % len(ws)] for ws in CONFUSION_SETS for i, w in enumerate(ws)}
 
     root = shared_data_dir()
     if root is None or not (root / TEXTS).is_file():
@@ -194,21 +197,23 @@ def realword_items() -> list[tuple[str, tuple[int, int] | None]] | None:
     rows = [json.loads(x) for x in (root / TEXTS).read_text().splitlines() if x.strip()]
     texts = [r["chatgpt_response"] for r in rows if r.get("hallucination") == "no"]
     texts = limit([t for t in texts if t], 60)
-    items: list[tuple[str, tuple[int, int] | None]] = []
-    pat = re.compile(r"\b(" + "|".join(sorted(PARTNERS)) + r")\b")
+    items: list[tuple[str, tuple[int, int] | None, str]] = []
+    pat = re.compile(r"\b(" + "|".join(sorted(partner)) + r")\b")
     for t in texts:
-        items.append((t, None))
+        items.append((t, None, ""))
         m = pat.search(t)
         if m:
-            alt = PARTNERS[m.group()][0]
-            items.append((t[: m.start()] + alt + t[m.end() :], (m.start(), m.start() + len(alt))))
+            alt = partner[m.group()]
+            swapped = t[: m.start()] + alt + t[m.end() :]
+            items.append((swapped, (m.start(), m.start() + len(alt)), f"{m.group()}->{alt}"))
     return items
 
 
 def evaluate_realwords(check, items) -> dict:  # noqa: ANN001
     tp = fp = fn = 0
     false = []
-    for i, (text, gold) in enumerate(items):
+    by_swap: dict[str, list[int]] = {}
+    for i, (text, gold, swap) in enumerate(items):
         f = next(iter(check.run([Record(id=str(i), prompt="", output=text)])))
         words = (f.evidence or {}).get("words", []) if f.flagged else []
         spans = {tuple(w["span"]) for w in words if w["score"] < 0.6}  # real-word flags
@@ -216,12 +221,21 @@ def evaluate_realwords(check, items) -> dict:  # noqa: ANN001
         tp += hit
         fn += gold is not None and not hit
         fp += len(spans - {gold})
-        false += [text[a:b] for a, b in spans - {gold}]
+        false += [text[max(0, a - 20) : b + 20] for a, b in spans - {gold}]
+        if swap:
+            by_swap.setdefault(swap, [0, 0])[0] += hit
+            by_swap[swap][1] += 1
     return {
         "texts": len(items),
         "swapped": tp + fn,
         "recall": round(tp / max(1, tp + fn), 4),
         "precision": round(tp / max(1, tp + fp), 4),
+        "recall_without_to_too": round(
+            sum(h for k, (h, _) in by_swap.items() if k != "to->too")
+            / max(1, sum(n for k, (_, n) in by_swap.items() if k != "to->too")),
+            4,
+        ),
+        "recall_by_swap": {k: f"{h}/{n}" for k, (h, n) in sorted(by_swap.items())},
         "false_flags": false[:15],
     }
 
