@@ -155,8 +155,9 @@ class MisspellingCheck(Check):
         flags = self._nonword_flags(rec, lex, masked, tokens)
         confusable = tokens & CONFUSABLE
         if o.real_word_errors and o.real_word_score >= o.threshold and confusable:
-            known = _source_words(rec.prompt, rec.context, rec.reference)
-            for e in real_word_errors(masked, get_bigrams(), confusable):
+            errors = real_word_errors(masked, get_bigrams(), confusable)
+            known = _source_words(rec.prompt, rec.context, rec.reference) if errors else set()
+            for e in errors:
                 if e.correction in known and e.word.lower() not in known:
                     continue  # the prompt uses the partner: it may well be a quotation
                 w = Word(e.word, e.word.lower(), e.start, e.end, False)
