@@ -152,11 +152,12 @@ class MisspellingCheck(Check):
         o = self.options
         masked = mask(rec.output)
         tokens = lowercase_words(masked)
-        flags = self._nonword_flags(rec, lex, masked, tokens)
+        flags, known = self._nonword_flags(rec, lex, masked, tokens)
         confusable = tokens & CONFUSABLE
         if o.real_word_errors and o.real_word_score >= o.threshold and confusable:
             errors = real_word_errors(masked, get_bigrams(), confusable)
-            known = _source_words(rec.prompt, rec.context, rec.reference) if errors else set()
+            if errors and known is None:
+                known = _source_words(rec.prompt, rec.context, rec.reference)
             for e in errors:
                 if e.correction in known and e.word.lower() not in known:
                     continue  # the prompt uses the partner: it may well be a quotation
@@ -168,7 +169,8 @@ class MisspellingCheck(Check):
 
     def _nonword_flags(
         self, rec: Record, lex: Lexicon, masked: str, tokens: set[str]
-    ) -> list[tuple[Word, Verdict, float]]:
+    ) -> tuple[list[tuple[Word, Verdict, float]], set[str] | None]:
+        """The non-word flags, and the prompt's, context's and reference's words when read."""
         o = self.options
         # Fast path: most texts hold only dictionary words.
         words = lex.words
@@ -179,7 +181,7 @@ class MisspellingCheck(Check):
             unknown |= tokens & lex.rare
         unknown |= tokens & lex.unapostrophed  # cant, wont: words, but maybe contractions
         if not unknown:
-            return []
+            return [], None
         known = _source_words(rec.prompt, rec.context, rec.reference) | self._allowed
         unknown = {t for t in unknown if t not in known and _strip_s(t) not in known}
         flags = []
@@ -233,7 +235,7 @@ class MisspellingCheck(Check):
             # ("prodect" in an answer about a product is "product", not "project").
             here = tokens | known
             flags = [(w, _in_context(v, here), score) for w, v, score in flags]
-        return flags
+        return flags, known
 
     def _finding(self, rec: Record, flags: list) -> Finding:
         if not flags:
@@ -286,7 +288,7 @@ def _capital_typo(w: Word, v: Verdict, lex: Lexicon, masked: str) -> bool:
     """Is a capitalised word inside a sentence a typo rather than a name? Only when the form is
     rare, a far commoner word is one edit away (or two, for a form wordfreq hardly knows), it is
     no word of another language, and no capitalised word stands next to it (New Yrok, Dr Smith)."""
-    if len(w.norm) < 5 or v.known or not v.correction or v.zipf >= 3.0:
+    if len(w.norm) < 5 or v.known or not v.correction or v.zipf >= 2.5:
         return False
     if v.correction_zipf < 3.5 or v.correction_zipf - v.zipf < 2.5:
         return False
