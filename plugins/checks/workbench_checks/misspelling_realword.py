@@ -52,9 +52,8 @@ class RealWordError(NamedTuple):
     correction: str
 
 
-def _occurrences(masked: str, words: set[str]) -> list[tuple[int, int]]:
-    """Where the lowercase ``words`` occur in ``masked`` as whole words, in order."""
-    lower = masked.lower()
+def _occurrences(lower: str, words: set[str]) -> list[tuple[int, int]]:
+    """Where the lowercase ``words`` occur in the lowercased text as whole words, in order."""
     found = []
     for tok in words:
         i = lower.find(tok)
@@ -69,10 +68,11 @@ def _occurrences(masked: str, words: set[str]) -> list[tuple[int, int]]:
 def real_word_errors(masked: str, bigrams: Bigrams, words: set[str]) -> list[RealWordError]:
     """Confusion-set words (of ``words``, lowercase) whose partner the neighbours strongly
     prefer, on both sides. Neighbours must be in the same clause: only spaces between."""
-    out = []
-    if len(masked.lower()) != len(masked):
+    out: list[RealWordError] = []
+    lower = masked.lower()
+    if len(lower) != len(masked):
         return out  # a few letters change length when lowered: offsets would drift
-    for start, end in _occurrences(masked, words):
+    for start, end in _occurrences(lower, words):
         w = masked[start:end]
         low = w.lower()
         if w[0].isupper() and w != w.capitalize():
