@@ -192,9 +192,11 @@ class MisspellingCheck(Check):
             if whole is not None and _plausible_compound(whole.lower(), lex):
                 continue  # part of a hyphenated word that is a word as a whole (sci-fi, x-ray)
             if w.mid_capital:
-                v = lex.verdict(w.norm)
-                if _capital_typo(w, v, lex, masked):
-                    flags.append((w, v, 0.7))
+                # cheap tests first: most are names, and a name's 2-edit search is slow
+                if len(w.norm) >= 5 and lex.zipf(w.norm) < 2.5 and lex.near1(w.norm):
+                    v = lex.verdict(w.norm)
+                    if _capital_typo(w, v, lex, masked):
+                        flags.append((w, v, 0.7))
                 continue
             fix = _written_wrong(w.norm, lex)
             if fix is not None:
@@ -286,13 +288,11 @@ def _plausible_compound(whole: str, lex: Lexicon) -> bool:
 
 def _capital_typo(w: Word, v: Verdict, lex: Lexicon, masked: str) -> bool:
     """Is a capitalised word inside a sentence a typo rather than a name? Only when the form is
-    rare, a far commoner word is one edit away (or two, for a form wordfreq hardly knows), it is
-    no word of another language, and no capitalised word stands next to it (New Yrok, Dr Smith)."""
-    if len(w.norm) < 5 or v.known or not v.correction or v.zipf >= 2.5:
+    rare, a far commoner word is one edit away, it is no word of another language, and no
+    capitalised word stands next to it (New Yrok, Dr Smith)."""
+    if len(w.norm) < 5 or v.known or not v.correction or v.zipf >= 2.5 or v.distance != 1:
         return False
     if v.correction_zipf < 3.5 or v.correction_zipf - v.zipf < 2.5:
-        return False
-    if v.distance > 1 and (v.zipf >= 1.0 or v.correction_zipf < 4.5):
         return False
     before = masked[max(0, w.start - 30) : w.start].split()
     after = masked[w.end : w.end + 30].split()

@@ -136,6 +136,7 @@ class Lexicon:
         self.derived = lru_cache(maxsize=200_000)(self.derived)
         self.misderived = lru_cache(maxsize=200_000)(self.misderived)
         self.contraction = lru_cache(maxsize=50_000)(self.contraction)
+        self.near1 = lru_cache(maxsize=50_000)(self.near1)
         # Dictionary words a writer may have meant as a contraction (cant -> can't; not ill).
         self.unapostrophed: frozenset[str] = frozenset(
             w
@@ -277,6 +278,12 @@ class Lexicon:
         best = max(near, key=lambda w: (self.zipf(w), w))
         zb = self.zipf(best)
         return (best, zb) if zb - self.zipf(word) >= RARE_GAP else None
+
+    def near1(self, word: str) -> list[str]:
+        """Dictionary words one edit from ``word``."""
+        if len(word) > MAX_CORRECTABLE:
+            return []
+        return [w for w in _edits1(word) if w in self.words and w.isalpha()]
 
     def candidates(self, word: str, max_distance: int = 2) -> tuple[str | None, int]:
         """The most frequent dictionary word at the smallest edit distance (OSA), or None."""
