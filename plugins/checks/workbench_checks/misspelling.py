@@ -192,8 +192,10 @@ class MisspellingCheck(Check):
             if whole is not None and _plausible_compound(whole.lower(), lex):
                 continue  # part of a hyphenated word that is a word as a whole (sci-fi, x-ray)
             if w.mid_capital:
-                # cheap tests first: most are names, and a name's 2-edit search is slow
-                if len(w.norm) >= 5 and lex.zipf(w.norm) < 2.5 and lex.near1(w.norm):
+                # cheap tests first: most are names, and a name's 2-edit search is slow (only
+                # long forms wordfreq does not know get one)
+                z = lex.zipf(w.norm)
+                if len(w.norm) >= 5 and z < 2.5 and (lex.near1(w.norm) or _far(w.norm, z)):
                     v = lex.verdict(w.norm)
                     if _capital_typo(w, v, lex, masked):
                         flags.append((w, v, 0.7))
@@ -288,9 +290,12 @@ def _plausible_compound(whole: str, lex: Lexicon) -> bool:
 
 def _capital_typo(w: Word, v: Verdict, lex: Lexicon, masked: str) -> bool:
     """Is a capitalised word inside a sentence a typo rather than a name? Only when the form is
-    rare, a far commoner word is one edit away, it is no word of another language, and no
-    capitalised word stands next to it (New Yrok, Dr Smith)."""
-    if len(w.norm) < 5 or v.known or not v.correction or v.zipf >= 2.5 or v.distance != 1:
+    rare, a far commoner word is one edit away (two, for a long form wordfreq does not know),
+    it is no word of another language, and no capitalised word stands next to it (New Yrok,
+    Dr Smith)."""
+    if len(w.norm) < 5 or v.known or not v.correction or v.zipf >= 2.5:
+        return False
+    if v.distance != 1 and not (_far(w.norm, v.zipf) and v.correction_zipf >= 4.5):
         return False
     if v.correction_zipf < 3.5 or v.correction_zipf - v.zipf < 2.5:
         return False
@@ -302,6 +307,12 @@ def _capital_typo(w: Word, v: Verdict, lex: Lexicon, masked: str) -> bool:
         if len(before) > 1 and before[-2][-1:] not in ".!?:":
             return False
     return not lex.other_language(w.norm)
+
+
+def _far(word: str, zipf: float) -> bool:
+    """May a capitalised form be two edits from the word meant: seven letters or more, unknown
+    to wordfreq (Definitally)?"""
+    return len(word) >= 7 and zipf == 0.0
 
 
 def _in_context(v: Verdict, here: set[str]) -> Verdict:
