@@ -235,3 +235,57 @@ def test_two_edit_search_finds_what_a_full_scan_finds():
     found = [lex.candidates(w) for w in words]
     assert found == [full_scan(w) for w in words]
     assert any(c for c, _ in found) and any(c is None for c, _ in found)
+
+
+def corrections(finding) -> dict[str, str | None]:
+    return {w["word"]: w["correction"] for w in (finding.evidence or {}).get("words", [])}
+
+
+def test_run_together_words_are_flagged_as_the_phrase():
+    f = check("I have alot of work. Infact we help eachother aswell, incase it rains.")
+    assert corrections(f) == {
+        "alot": "a lot",
+        "Infact": "In fact",
+        "eachother": "each other",
+        "aswell": "as well",
+        "incase": "in case",
+    }
+    # closed compounds in use are words, not run-together phrases
+    assert not check("Tick the checkboxes online, then log in to the website.").flagged
+
+
+def test_contractions_without_apostrophe_are_flagged_by_frequency():
+    f = check("I dont know why he doesnt call, and I cant wait.")
+    assert corrections(f) == {"dont": "don't", "doesnt": "doesn't", "cant": "can't"}
+    # words whose own use is common enough stay words
+    assert not check("I will be well; the wont of the town lets it rest.").flagged
+
+
+def test_capitalised_typos_inside_a_sentence_are_flagged_but_names_are_not():
+    f = check("In many countries the Goverments buy a new Compuer every year.")
+    assert corrections(f) == {"Goverments": "Governments", "Compuer": "Computer"}
+    names = "Then Mr Kraebes met Chinonso Okonkwo, and later Okonkwo met Kraebes in Lagos."
+    assert not check(names).flagged
+    assert not check("The letter was signed by Kraebes and read by Okonkwo.").flagged
+
+
+def test_derivations_against_the_suffix_rule_are_flagged():
+    f = check("They are useing it, prices rose drasticly and the bus is stoping.")
+    assert corrections(f) == {"useing": "using", "drasticly": "drastically", "stoping": "stopping"}
+    # rule-following or attested forms stay words
+    assert not check("We were seeing it publicly, agreeing and singeing the edges.").flagged
+
+
+def test_parts_of_plausible_hyphenated_words_are_not_checked_alone():
+    assert not check("I like sci-fi, send an e-mail to the co-op and get an x-ray.").flagged
+    # a typo inside a hyphenated word is still a typo
+    assert flagged_words(check("It is a well-knwon fact.")) == ["knwon"]
+
+
+def test_real_word_errors_get_a_low_severity_flag():
+    f = check("I think their is a problem, and she is taller then her brother.")
+    assert corrections(f) == {"their": "there", "then": "than"}
+    assert f.severity == "low"
+    # the right word in the same places is not flagged
+    assert not check("I think there is a problem, and she is taller than her brother.").flagged
+    assert not check("I think their is a problem.", real_word_errors=False).flagged

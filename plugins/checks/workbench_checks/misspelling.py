@@ -11,8 +11,17 @@ from pydantic import Field
 
 from workbench.checks import Check, Finding, Record
 
+from .misspelling_bigrams import get_bigrams
 from .misspelling_lexicon import Lexicon, Verdict, get_lexicon
-from .misspelling_tokens import Word, lowercase_words, lowercase_words_list, mask, prose_words
+from .misspelling_realword import CONFUSABLE, real_word_errors
+from .misspelling_tokens import (
+    Word,
+    hyphenated,
+    lowercase_words,
+    lowercase_words_list,
+    mask,
+    prose_words,
+)
 
 _SOURCE_WORD_RE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
 _VOWEL_RE = re.compile(r"[aeiouy]")
@@ -83,6 +92,19 @@ class MisspellingCheck(Check):
         check_sentence_start: bool = Field(
             True, description="also check capitalised words that start a sentence"
         )
+        mid_sentence_capitals: bool = Field(
+            True,
+            description="also flag capitalised words inside a sentence that are clear typos of "
+            "a common word (Goverments), never ones that look like names",
+        )
+        real_word_errors: bool = Field(
+            True,
+            description="also flag confusion-set words (their/there, then/than) that word-pair "
+            "counts on both sides say were meant as their partner",
+        )
+        real_word_score: float = Field(
+            0.55, ge=0, le=1, description="score of a real-word flag (low severity)"
+        )
 
     def __init__(self, options=None):
         super().__init__(options)
@@ -103,6 +125,8 @@ class MisspellingCheck(Check):
             # Mostly abbreviations (tsp, hr); a slip only when one edit from one of the very
             # commonest words (gf -> of, thw -> the).
             clear = v.zipf < 4.0 and v.distance == 1 and v.correction_zipf >= 6.0
+            # or a form wordfreq hardly knows, next to a very common word (thng -> thing)
+            clear = clear or (v.zipf < 1.5 and v.distance == 1 and v.correction_zipf >= 5.5)
             return 0.85 if clear else 0.0
         if not near_common and lex.derived(word):
             return 0.0  # regular derivations and compounds
@@ -127,21 +151,59 @@ class MisspellingCheck(Check):
     def _flags(self, rec: Record, lex: Lexicon) -> list[tuple[Word, Verdict, float]]:
         o = self.options
         masked = mask(rec.output)
+        tokens = lowercase_words(masked)
+        flags, known = self._nonword_flags(rec, lex, masked, tokens)
+        confusable = tokens & CONFUSABLE
+        if o.real_word_errors and o.real_word_score >= o.threshold and confusable:
+            errors = real_word_errors(masked, get_bigrams(), confusable)
+            if errors and known is None:
+                known = _source_words(rec.prompt, rec.context, rec.reference)
+            for e in errors:
+                if e.correction in known and e.word.lower() not in known:
+                    continue  # the prompt uses the partner: it may well be a quotation
+                w = Word(e.word, e.word.lower(), e.start, e.end, False)
+                v = Verdict(True, lex.zipf(w.norm), e.correction, 1, lex.zipf(e.correction))
+                flags.append((w, v, o.real_word_score))
+            flags.sort(key=lambda f: f[0].start)
+        return flags
+
+    def _nonword_flags(
+        self, rec: Record, lex: Lexicon, masked: str, tokens: set[str]
+    ) -> tuple[list[tuple[Word, Verdict, float]], set[str] | None]:
+        """The non-word flags, and the prompt's, context's and reference's words when read."""
+        o = self.options
         # Fast path: most texts hold only dictionary words.
         words = lex.words
-        tokens = lowercase_words(masked)
         unknown = tokens.difference(words)  # a set minus a dict's keys, in C
         if unknown:
             unknown = {t for t in unknown if _strip_s(t) not in words}
         if o.rare_word_typos:
             unknown |= tokens & lex.rare
+        unknown |= tokens & lex.unapostrophed  # cant, wont: words, but maybe contractions
         if not unknown:
-            return []
+            return [], None
         known = _source_words(rec.prompt, rec.context, rec.reference) | self._allowed
         unknown = {t for t in unknown if t not in known and _strip_s(t) not in known}
         flags = []
-        for w in prose_words(rec.output, masked, unknown):
+        for w in prose_words(rec.output, masked, unknown, o.mid_sentence_capitals):
             if len(w.norm) < o.min_length or w.norm in known:
+                continue
+            whole = hyphenated(masked, w.start, w.end)
+            if whole is not None and _plausible_compound(whole.lower(), lex):
+                continue  # part of a hyphenated word that is a word as a whole (sci-fi, x-ray)
+            if w.mid_capital:
+                # cheap tests first: most are names, and a name's 2-edit search is slow (only
+                # long forms wordfreq does not know get one)
+                z = lex.zipf(w.norm)
+                if len(w.norm) >= 5 and z < 2.5 and (lex.near1(w.norm) or _far(w.norm, z)):
+                    v = lex.verdict(w.norm)
+                    if _capital_typo(w, v, lex, masked):
+                        flags.append((w, v, 0.7))
+                continue
+            fix = _written_wrong(w.norm, lex)
+            if fix is not None:
+                v = Verdict(False, lex.zipf(w.norm), fix, 1, lex.zipf(fix.split()[0]))
+                flags.append((w, v, 0.9))
                 continue
             if w.sentence_start and not o.check_sentence_start:
                 continue
@@ -177,7 +239,7 @@ class MisspellingCheck(Check):
             # ("prodect" in an answer about a product is "product", not "project").
             here = tokens | known
             flags = [(w, _in_context(v, here), score) for w, v, score in flags]
-        return flags
+        return flags, known
 
     def _finding(self, rec: Record, flags: list) -> Finding:
         if not flags:
@@ -206,6 +268,51 @@ class MisspellingCheck(Check):
             message=f"{len(flags)} {noun}: {', '.join(shown[:8])}{more}",
             evidence={"words": words},
         )
+
+
+def _written_wrong(word: str, lex: Lexicon) -> str | None:
+    """The right form of a word written against a rule: a derivation that breaks its suffix's
+    spelling rule (useing), a contraction without its apostrophe (dont), or a common phrase run
+    together (alot); None otherwise."""
+    if word in lex.words and word not in lex.rare:
+        return lex.contraction(word)  # only cant-like forms: common words are words
+    fix = lex.misderived(word) or lex.contraction(word)
+    if fix is None and len(word) >= 4 and lex.zipf(word) < 4.5:
+        fix = get_bigrams().run_together(word)
+    return fix
+
+
+def _plausible_compound(whole: str, lex: Lexicon) -> bool:
+    """Is a hyphenated word a word as a whole: attested with or without its hyphens?"""
+    joined = whole.replace("-", "")
+    return joined in lex.words or lex.zipf(joined) >= 1.5 or lex.zipf(whole) >= 1.5
+
+
+def _capital_typo(w: Word, v: Verdict, lex: Lexicon, masked: str) -> bool:
+    """Is a capitalised word inside a sentence a typo rather than a name? Only when the form is
+    rare, a far commoner word is one edit away (two, for a long form wordfreq does not know),
+    it is no word of another language, and no capitalised word stands next to it (New Yrok,
+    Dr Smith)."""
+    if len(w.norm) < 5 or v.known or not v.correction or v.zipf >= 2.5:
+        return False
+    if v.distance != 1 and not (_far(w.norm, v.zipf) and v.correction_zipf >= 4.5):
+        return False
+    if v.correction_zipf < 3.5 or v.correction_zipf - v.zipf < 2.5:
+        return False
+    before = masked[max(0, w.start - 30) : w.start].split()
+    after = masked[w.end : w.end + 30].split()
+    if after and after[0][:1].isupper():
+        return False
+    if before and before[-1][:1].isupper() and before[-1][-1:].isalpha():
+        if len(before) > 1 and before[-2][-1:] not in ".!?:":
+            return False
+    return not lex.other_language(w.norm)
+
+
+def _far(word: str, zipf: float) -> bool:
+    """May a capitalised form be two edits from the word meant: seven letters or more, unknown
+    to wordfreq (Definitally)?"""
+    return len(word) >= 7 and zipf == 0.0
 
 
 def _in_context(v: Verdict, here: set[str]) -> Verdict:

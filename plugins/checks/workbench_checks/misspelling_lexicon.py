@@ -134,6 +134,15 @@ class Lexicon:
         self.other_language = lru_cache(maxsize=50_000)(self.other_language)
         self.american = lru_cache(maxsize=200_000)(self.american)
         self.derived = lru_cache(maxsize=200_000)(self.derived)
+        self.misderived = lru_cache(maxsize=200_000)(self.misderived)
+        self.contraction = lru_cache(maxsize=50_000)(self.contraction)
+        self.near1 = lru_cache(maxsize=50_000)(self.near1)
+        # Dictionary words a writer may have meant as a contraction (cant -> can't; not ill).
+        self.unapostrophed: frozenset[str] = frozenset(
+            w
+            for w in {c.replace("'", "") for c in self.words if "'" in c} & self.words.keys()
+            if self.contraction(w)
+        )
 
     def zipf(self, word: str) -> float:
         """Zipf frequency (log10 per billion words); 0 for a form wordfreq never saw."""
@@ -164,6 +173,8 @@ class Lexicon:
         # Parts must be common words: the dictionary also lists rare scraps (poss, grom) that
         # would make almost any typo look like a derivation.
         common = self.common
+        if self.misderived(word):
+            return False  # stem + suffix written against the suffix's spelling rule
 
         for pre in _PREFIXES:
             rest = word[len(pre) :]
@@ -195,6 +206,61 @@ class Lexicon:
                     return True
         return False
 
+    def misderived(self, word: str) -> str | None:
+        """The correct form of a derivation written against its suffix's spelling rule, or None.
+
+        Rules: a vowel suffix drops a final silent e (use -> using, never useing); -ly after
+        -ic is -ically (drastic -> drastically; publicly is the exception); -ly after -le
+        replaces the e (simple -> simply); a stressed consonant-vowel-consonant stem doubles
+        its last consonant (stop -> stopping). The correct form must be a common word, far
+        commoner than ``word``.
+        """
+        alts = []
+        if word.endswith("eing"):
+            stem = word[:-4]
+            # keep the e after ee/oe/ye (seeing, hoeing, dyeing) and where dropping it makes
+            # another word's -ing form (singeing, not singing)
+            if stem[-1:] not in ("", "e", "o", "y") and not (stem.endswith("ng") and self.common(stem)):
+                if self.common(stem + "e"):
+                    alts.append(stem + "ing")
+        if word.endswith("icly") and word != "publicly":
+            alts.append(word[:-2] + "ally")
+        if word.endswith("lely") and self.common(word[:-2]):
+            alts.append(word[:-3] + "y")
+        for suf in ("ing", "ed", "er"):
+            stem = word[: -len(suf)]
+            if (
+                word.endswith(suf)
+                and len(stem) >= 3
+                and stem[-1] not in "aeiouwxy"
+                and stem[-2] in "aeiou"
+                and stem[-3] not in "aeiou"
+            ):
+                alts.append(stem + stem[-1] + suf)
+        z = self.zipf(word)
+        for alt in alts:
+            if self.common(alt) and self.zipf(alt) - z >= 1.5:
+                return alt
+        return None
+
+    def contraction(self, word: str) -> str | None:
+        """The contraction ``word`` writes without its apostrophe (dont -> don't), or None.
+
+        A form that is itself a word (cant, wont, lets, ill, were) counts only when it is
+        uncommon and the contraction far commoner (cant -> can't, but not lets or were).
+        """
+        if len(word) < 2:
+            return None
+        cands = [word[:-i] + "'" + word[-i:] for i in (1, 2) if len(word) > i]
+        cands = [c for c in cands if c in self.words and self.zipf(c) >= 4.5]
+        if not cands:
+            return None
+        best = max(cands, key=self.zipf)
+        z, zb = self.zipf(word), self.zipf(best)
+        if word in self.words:
+            return best if z < 4.5 and zb - z >= 1.4 else None
+        return best if zb > z else None
+
     def other_language(self, word: str) -> bool:
         """Is ``word`` common (Zipf >= 3) in a major European language other than English?"""
         from wordfreq import zipf_frequency
@@ -212,6 +278,12 @@ class Lexicon:
         best = max(near, key=lambda w: (self.zipf(w), w))
         zb = self.zipf(best)
         return (best, zb) if zb - self.zipf(word) >= RARE_GAP else None
+
+    def near1(self, word: str) -> list[str]:
+        """Dictionary words one edit from ``word``."""
+        if len(word) > MAX_CORRECTABLE:
+            return []
+        return [w for w in _edits1(word) if w in self.words and w.isalpha()]
 
     def candidates(self, word: str, max_distance: int = 2) -> tuple[str | None, int]:
         """The most frequent dictionary word at the smallest edit distance (OSA), or None."""

@@ -52,6 +52,8 @@ class Word(NamedTuple):
     start: int
     end: int
     sentence_start: bool
+    # capitalised inside a sentence (usually a name; returned only when asked for)
+    mid_capital: bool = False
 
 
 def _blank(m: re.Match[str]) -> str:
@@ -165,7 +167,26 @@ def _titled(masked: str, end: int) -> bool:
     return after[:1] == ":" or after[:2] in (" -", " –", " —")
 
 
-def prose_words(text: str, masked: str | None = None, only: set[str] | None = None) -> list[Word]:
+def hyphenated(masked: str, start: int, end: int) -> str | None:
+    """The whole hyphenated word (sci-fi) that the word at [start, end) is a part of, or None."""
+    i, j = start, end
+    while i >= 2 and masked[i - 1] == "-" and masked[i - 2].isalpha():
+        i -= 2
+        while i > 0 and masked[i - 1].isalpha():
+            i -= 1
+    while j + 1 < len(masked) and masked[j] == "-" and masked[j + 1].isalpha():
+        j += 2
+        while j < len(masked) and masked[j].isalpha():
+            j += 1
+    return masked[i:j] if (i, j) != (start, end) else None
+
+
+def prose_words(
+    text: str,
+    masked: str | None = None,
+    only: set[str] | None = None,
+    mid_capitals: bool = False,
+) -> list[Word]:
     """The words of ``text`` worth spell-checking, in order.
 
     ``only`` (lowercase forms) restricts the work to those words: the check passes the few a
@@ -193,6 +214,8 @@ def prose_words(text: str, masked: str | None = None, only: set[str] | None = No
         sentence_start = w[0].isupper() and _starts_sentence(masked, start)
         if w[0].isupper() and not sentence_start:
             names.add(w)
+            if mid_capitals:
+                out.append(Word(w, w.lower(), start, m.end(), False, True))
             continue  # capitalised inside a sentence: a name
         if sentence_start and _titled(masked, m.end()):
             continue
@@ -202,4 +225,7 @@ def prose_words(text: str, masked: str | None = None, only: set[str] | None = No
         out.append(Word(w, norm, start, m.end(), sentence_start))
     if names:
         out = [x for x in out if not (x.sentence_start and x.text in names)]
+        if mid_capitals:  # a capitalised form written twice is a name, not a slip
+            seen = [x.text for x in out if x.mid_capital]
+            out = [x for x in out if not (x.mid_capital and seen.count(x.text) > 1)]
     return out
