@@ -50,7 +50,8 @@ def test_every_module_is_covered():
     covered = {"generation", "run_cache", "store_ingest", "checks_speed", "train_lora",
                "lmeval_overhead", "compare_suggest", "checks_repetition", "checks_length",
                "checks_hallucination", "checks_misspelling", "gguf_real",
-               "checks_hallucination_real", "checks_real", "checks_length_phrasing"}
+               "checks_hallucination_real", "checks_real", "checks_length_phrasing",
+               "checks_misspelling_real"}
     assert set(_modules()) == covered
 
 
@@ -150,7 +151,8 @@ def test_compare_suggest():
 @needs_data
 @pytest.mark.parametrize("name", ["checks_repetition", "checks_length", "checks_hallucination",
                                   "checks_misspelling", "checks_hallucination_real",
-                                  "checks_real", "checks_length_phrasing"])
+                                  "checks_real", "checks_length_phrasing",
+                                  "checks_misspelling_real"])
 def test_detector_quality(name):
     f = _run(name)
     shares = [v for k, v in _leaves(f) if k.split(".")[-1] in ("recall", "fpr", "precision",
