@@ -367,3 +367,17 @@ def test_a_wrong_answer_no_check_flags_is_a_failure_too(store):
     assert res.per_category["metric:answer"]["failures"] == 1
     assert res.rows and all(s.category == "metric:answer" for s in res.rows)
     assert all("e1" in s.source_item_ids for s in res.rows)
+
+
+def test_missing_finding_fields_stay_none_beside_metric_failures(store):
+    """A misspelling finding without a message next to a metric failure: the union of both
+    must not turn the missing message into NaN (the correction parser reads it as text)."""
+    add_suite(store, "qa@3", [*EVAL, *[{**t, "split": "train"} for t in TRAIN]])
+    run = add_run(store, "qa@3", "base", {
+        "e3": {"text": "teh sun is out.", "findings": _findings(
+            {"misspelling"}, misspelling={"spans": [[0, 3]], "message": None})},
+        "e1": {"text": "Norland's capital is Dorn.", "findings": _findings(set()),
+               "metrics": {"answer": 0.0}},
+    })
+    res = suggest(store, run, per_failure=1)
+    assert set(res.per_category) == {"misspelling", "metric:answer"}

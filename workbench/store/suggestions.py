@@ -45,11 +45,13 @@ def run_failures(store: Store, run_id: str, metrics: bool = True) -> pd.DataFram
         " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id"
         " WHERE m.v = 0"
     )
-    return store.query_df(
+    df = store.query_df(
         f"WITH {metric_rows} SELECT * FROM ({findings} UNION ALL BY NAME {wrong})"
         " ORDER BY category, item_id, check_name",
         [run_id, run_id],
     )
+    # missing values as None, as the findings-only query gives them (not NaN in a str column)
+    return df.astype(object).where(df.notna(), None)
 
 
 def category_rates(store: Store, run_id: str) -> pd.DataFrame:
