@@ -19,7 +19,8 @@ FACTS_SUITE = DATA_DIR / "facts.yaml"
 REAL_MODEL_NAME = "smollm2-135m"
 TINY_MODEL_NAME = "demo-base"
 # LoRA settings for a round on the real model (see README: the demo's figures)
-REAL_TRAIN_CONFIG = {"epochs": 1.0, "learning_rate": 1e-3, "r": 16, "batch_size": 8}
+REAL_TRAIN_CONFIG = {"epochs": 1.0, "learning_rate": 1e-3, "r": 16, "batch_size": 8,
+                     "max_batch_tokens": 384}
 
 
 def ensure_demo_model(rebuild: bool = False, progress: bool = True, small: bool = False,
