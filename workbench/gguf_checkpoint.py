@@ -281,6 +281,6 @@ def ensure_converted(path: Path, progress: Progress | None = None) -> Path:
 
 def stderr_progress() -> contextlib.AbstractContextManager:
     """A progress reporter on stderr (a bar on a terminal, plain lines otherwise)."""
-    from .cli.common import StageProgress
+    from .progress import StageProgress
 
     return StageProgress()

@@ -133,3 +133,94 @@ def progress(transient: bool = False) -> Any:
         console=console,
         transient=transient,
     )
+
+
+def _err() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+class StageProgress:
+    """Progress of a long step made of stages (``report(stage, done, total)``), on stderr.
+
+    On a terminal it is a rich bar per stage. Otherwise (a log, CI) it prints plain lines: a stage
+    that lasts over a second prints where it is every ``interval`` seconds, even while the step
+    blocks between reports, and a line when it is done; quick stages print nothing.
+    """
+
+    def __init__(self, interval: float = 5.0):
+        import threading
+
+        self.interval = interval
+        self.bar = progress(transient=True) if _err().is_terminal else None
+        self._stage: str | None = None
+        self._done, self._total = 0, 0
+        self._task = None
+        self._started = 0.0
+        self._last: float | None = None  # when the current stage last printed a line
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None if self.bar is not None else threading.Thread(
+            target=self._tick, daemon=True)
+
+    def __enter__(self) -> StageProgress:
+        if self.bar is not None:
+            self.bar.__enter__()
+        else:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+            return
+        self._stop.set()
+        self._thread.join()
+        if exc[0] is None:
+            with self._lock:
+                self._end_stage()
+
+    def note(self, text: str) -> None:
+        """A line of its own (above the bar on a terminal)."""
+        (self.bar.console if self.bar is not None else _err()).print(text, highlight=False)
+
+    @staticmethod
+    def _print(text: str) -> None:
+        _err().print(text, highlight=False, soft_wrap=True)
+
+    def _end_stage(self) -> None:
+        if self._stage is not None and self._last is not None:
+            self._print(f"{self._stage}: done")
+
+    def _tick(self) -> None:
+        import time
+
+        while not self._stop.wait(0.25):
+            now = time.monotonic()
+            with self._lock:
+                if self._stage is None:
+                    continue
+                due = (now - self._started >= 1.0 if self._last is None
+                       else now - self._last >= self.interval)
+                if due:
+                    total, done = self._total, self._done
+                    where = (f"{100 * done // total}%" if total > 1
+                             else f"{now - self._started:.0f} s")
+                    self._print(f"{self._stage}: {where}")
+                    self._last = now
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        import time
+
+        if self.bar is not None:
+            if stage != self._stage:
+                self._task = self.bar.add_task(stage, total=total or None, rate="")
+            self.bar.update(self._task, completed=done, total=total or None)
+            self._stage = stage
+            return
+        with self._lock:
+            if stage != self._stage:
+                self._end_stage()
+                self._stage, self._started, self._last = stage, time.monotonic(), None
+            self._done, self._total = done, total
