@@ -102,6 +102,34 @@ def test_sampling_is_seeded_and_batch_independent(model):
     assert g != a
 
 
+def _k_samples(k: int) -> tuple[list[str], list[int]]:
+    prompts = [p for p in PROMPTS for _ in range(k)]
+    return prompts, [s for _ in PROMPTS for s in range(k)]
+
+
+def test_samples_are_seeded_per_index_and_batch_independent(model):
+    cfg = greedy(16, temperature=1.0, top_p=0.95, seed=3)
+    prompts, idx = _k_samples(4)
+    runs = {bs: [o.text for o in generate(model, prompts, cfg, batch_size=bs, samples=idx)]
+            for bs in (1, 3, 8)}
+    assert runs[3] == runs[1] and runs[8] == runs[1]
+    # sample 0 is the answer a one-sample run gives; later samples differ from it
+    single = [o.text for o in generate(model, PROMPTS, cfg, batch_size=2)]
+    assert runs[1][::4] == single
+    per_prompt = [set(runs[1][i:i + 4]) for i in range(0, len(prompts), 4)]
+    assert sum(len(s) > 1 for s in per_prompt) >= len(PROMPTS) // 2
+    # a sample's text does not depend on which other samples are asked for
+    only_third = generate(model, PROMPTS, cfg, batch_size=4, samples=[2] * len(PROMPTS))
+    assert [o.text for o in only_third] == runs[1][2::4]
+
+
+def test_greedy_first_sample(model):
+    cfg = greedy(16, temperature=1.0, seed=3, samples=3, first="greedy")
+    prompts, idx = _k_samples(3)
+    out = [o.text for o in generate(model, prompts, cfg, batch_size=5, samples=idx)]
+    assert out[::3] == [o.text for o in generate(model, PROMPTS, greedy(16))]
+
+
 def test_chat_messages_use_the_chat_template(model):
     msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name a colour."}]
     text = render_chat(model.tokenizer, msgs)

@@ -31,6 +31,15 @@ class Record:
     finish_reason: FinishReason | None = None
     max_new_tokens: int | None = None
     tags: tuple[str, ...] = ()
+    # every answer sampled for this item when there are several (``samples[0]`` is ``output``)
+    samples: tuple[str, ...] = ()
+    # the paraphrase group of the item: items sharing it ask one question in other words
+    group: str | None = None
+
+    @property
+    def answers(self) -> tuple[str, ...]:
+        """Every answer to this record's prompt: its samples, or its one output."""
+        return self.samples or (self.output,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +113,14 @@ def record_from_dict(obj: Any) -> Record:
     tags = obj.get("tags") or ()
     if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
         raise ValueError("'tags' must be a list of strings")
+    samples = obj.get("samples") or ()
+    if not isinstance(samples, list | tuple) or not all(isinstance(t, str) for t in samples):
+        raise ValueError("'samples' must be a list of strings (every answer to the prompt)")
+    if samples and samples[0] != obj["output"]:
+        samples = (obj["output"], *samples)  # the output is always the first answer
+    group = obj.get("group")
+    if group is not None and (isinstance(group, bool) or not isinstance(group, str | int)):
+        raise ValueError("'group' must be a string or an integer")
     for key in ("id", "prompt", "output", "reference", "context"):
         value = obj.get(key)
         if isinstance(value, str) and not _encodable(value):
@@ -118,6 +135,8 @@ def record_from_dict(obj: Any) -> Record:
         finish_reason=finish,
         max_new_tokens=mnt,
         tags=tuple(tags),
+        samples=tuple(samples) if len(samples) > 1 else (),
+        group=None if group is None else str(group),
     )
 
 
@@ -127,6 +146,11 @@ class Check:
     ``run`` receives a batch of records and yields exactly one Finding per record (flagged or
     not), built with ``self.finding(...)``. Options come from the suite YAML or the CLI and are
     validated by the nested pydantic ``Options`` model.
+
+    A check with ``scope = "group"`` compares answers: each call of ``run`` receives exactly one
+    group, the records of the items sharing a ``group`` (paraphrases of one question) or one
+    record with several ``samples``, and only groups holding two answers or more; it still
+    yields one Finding per record it receives.
     """
 
     name: ClassVar[str] = ""
@@ -135,6 +159,8 @@ class Check:
     description: ClassVar[str] = ""
     # seconds the check may spend on one batch (None: DEFAULT_TIMEOUT_S); see check_timeout
     timeout_s: ClassVar[float | None] = None
+    # "output": run on batches of records; "group": run on one group of answers at a time
+    scope: ClassVar[Literal["output", "group"]] = "output"
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -356,12 +382,27 @@ def run_check(
     return results
 
 
+def answer_groups(records: Sequence[Record]) -> list[list[Record]]:
+    """The groups a ``scope = "group"`` check compares: records sharing a ``group``, each other
+    record alone; only groups holding two answers or more (several records, or samples)."""
+    groups: dict[tuple[str, str], list[Record]] = {}
+    for r in records:
+        key = ("group", r.group) if r.group is not None else ("item", r.id)
+        groups.setdefault(key, []).append(r)
+    return [g for g in groups.values() if sum(len(r.answers) for r in g) >= 2]
+
+
 def run_checks(records: Sequence[Record], checks: Sequence[Check]) -> CheckReport:
-    """Run every check on every record; a check that raises is recorded as an error finding."""
+    """Run every check on every record; a check that raises is recorded as an error finding.
+    A group check runs once per group of answers (see ``answer_groups``); records with no other
+    answer to compare get no finding from it."""
     report = CheckReport()
     for check in checks:
         t0 = time.perf_counter()
-        found = run_check(check, records)
+        if getattr(check, "scope", "output") == "group":
+            found = [f for g in answer_groups(records) for f in run_check(check, g)]
+        else:
+            found = run_check(check, records)
         report.seconds[check.name] = time.perf_counter() - t0
         report.errors[check.name] = sum(1 for f in found if f.error)
         report.findings.extend(found)

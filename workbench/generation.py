@@ -9,7 +9,8 @@ finished sequences, and a batch is never held back by its longest answer.
 
 Greedy decoding gives the same text at any batch size: positions come from the attention mask
 (left padding does not shift them) and padded keys are masked out. Sampling draws each sequence
-from its own generator seeded from (seed, prompt), so it too does not depend on the batching.
+from its own generator seeded from (seed, sample index, prompt), so it too does not depend on the
+batching. Several samples of one prompt are prefilled once and their cache rows copied.
 """
 
 from __future__ import annotations
@@ -95,8 +96,9 @@ def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
     return ids
 
 
-def _row_seed(seed: int, ids: list[int]) -> int:
-    h = hashlib.blake2b(f"{seed}:{ids}".encode(), digest_size=8).digest()
+def _row_seed(seed: int, ids: list[int], sample: int = 0) -> int:
+    key = f"{seed}:{ids}" if sample == 0 else f"{seed}:{sample}:{ids}"
+    h = hashlib.blake2b(key.encode(), digest_size=8).digest()
     return int.from_bytes(h, "little") & ((1 << 63) - 1)
 
 
@@ -157,7 +159,15 @@ class _Engine:
         return out.logits[:, -1, :]
 
     def _prefill(self, seqs: list[list[int]]) -> tuple[Any, Any, Any, Any]:
-        """Logits for the next token, cache, mask and next positions of a left-padded group."""
+        """Logits for the next token, cache, mask and next positions of a left-padded group.
+        Identical prompts (the samples of one item) are computed once and their rows copied."""
+        first: dict[tuple[int, ...], int] = {}
+        rows = [first.setdefault(tuple(s), len(first)) for s in seqs]
+        if len(first) < len(seqs):
+            logits, cache, mask, pos = self._prefill([list(k) for k in first])
+            sel = self.torch.tensor(rows, dtype=self.torch.long, device=self.device)
+            cache.batch_select_indices(sel)
+            return logits[sel], cache, mask[sel], pos[sel]
         torch = self.torch
         n, width = len(seqs), max(len(s) for s in seqs)
         ids = torch.full((n, width), self.pad_id, dtype=torch.long)
@@ -173,17 +183,22 @@ class _Engine:
 
     # -- token choice and finishing ----------------------------------------------------------
     def _choose(self, logits: Any, rows: list[_Row]) -> list[int]:
+        """The next token of each row: argmax for greedy rows (no generator), else a draw."""
         torch = self.torch
-        if self.config.greedy:
-            return logits.argmax(-1).tolist()
-        probs = torch.softmax(logits.float() / self.config.temperature, dim=-1)
+        picked = logits.argmax(-1).tolist()
+        sampled = [j for j, row in enumerate(rows) if row.generator is not None]
+        if not sampled:
+            return picked
+        sel = torch.tensor(sampled, dtype=torch.long, device=logits.device)
+        probs = torch.softmax(logits[sel].float() / self.config.temperature, dim=-1)
         if self.config.top_p < 1.0:
             sp, si = probs.sort(dim=-1, descending=True)
             cum = sp.cumsum(-1)
             sp[(cum - sp) > self.config.top_p] = 0.0  # keep the smallest set reaching top_p
             probs = torch.zeros_like(probs).scatter_(-1, si, sp)
-        return [int(torch.multinomial(probs[j], 1, generator=row.generator).item())
-                for j, row in enumerate(rows)]
+        for n, j in enumerate(sampled):
+            picked[j] = int(torch.multinomial(probs[n], 1, generator=rows[j].generator).item())
+        return picked
 
     def _step_row(self, row: _Row, t: int) -> str | None:
         """Take token ``t`` for ``row``; the finish reason if that ends it."""
@@ -209,9 +224,13 @@ class _Engine:
                          latency_s=round(time.perf_counter() - row.started, 6), token_ids=toks)
 
     # -- the loop ----------------------------------------------------------------------------
+    def _greedy(self, sample: int) -> bool:
+        return self.config.greedy or (sample == 0 and self.config.first == "greedy")
+
     def run(self, ids: list[list[int]], order: list[int],
-            emit: Callable[[int, GenOutput], None]) -> None:
-        """Decode every prompt in ``order``, calling ``emit(index, output)`` as each finishes."""
+            emit: Callable[[int, GenOutput], None], samples: Sequence[int] | None = None) -> None:
+        """Decode every prompt in ``order``, calling ``emit(index, output)`` as each finishes.
+        ``samples[i]`` is prompt i's sample index (its seed; see ``generate``)."""
         torch = self.torch
         pending = list(reversed(order))  # pop() takes the next in order
         rows: list[_Row] = []
@@ -224,10 +243,12 @@ class _Engine:
                     take = [pending.pop() for _ in range(min(free, len(pending)))]
                     now = time.perf_counter()
                     new = [_Row(i, len(ids[i]), now) for i in take]
-                    if not self.config.greedy:
-                        for row in new:
+                    for row in new:
+                        sample = samples[row.index] if samples is not None else 0
+                        if not self._greedy(sample):
                             row.generator = torch.Generator(device=self.device)
-                            row.generator.manual_seed(_row_seed(self.config.seed, ids[row.index]))
+                            row.generator.manual_seed(
+                                _row_seed(self.config.seed, ids[row.index], sample))
                     lg, c, m, p = self._prefill([ids[i] for i in take])
                     if not rows:
                         cache, mask, next_pos, logits = c, m, p, lg
@@ -326,8 +347,14 @@ def generate(
     config: GenerationConfig | None = None,
     batch_size: int = 8,
     on_batch: Callable[[list[int], list[GenOutput]], None] | None = None,
+    samples: Sequence[int] | None = None,
 ) -> list[GenOutput]:
     """Generate one output per prompt (text, or chat messages rendered by the chat template).
+
+    ``samples[i]`` numbers prompt i's sample when one prompt is given several times: sample k
+    is drawn with the seed of (config.seed, k, prompt), so each sample is the same whatever the
+    batch and whichever other samples are asked for; sample 0 is decoded greedily when
+    ``config.first == "greedy"``. Without ``samples`` every prompt is sample 0.
 
     At most ``batch_size`` sequences are decoded at once. ``on_batch(indices, outputs)`` is
     called each time ``batch_size`` more outputs have finished (and once for the rest), with
@@ -380,7 +407,7 @@ def generate(
             flush()
 
     try:
-        engine.run(ids, order, emit)
+        engine.run(ids, order, emit, samples)
     except RuntimeError as exc:
         if "out of memory" in str(exc).lower():
             raise WorkbenchError(

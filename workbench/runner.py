@@ -73,7 +73,15 @@ def identity(model_fp: str, dtype: str | None, suite: Suite, split: str,
 def _generation_identity(suite: Suite, dtype: str | None) -> dict[str, Any]:
     """What decides a suite's outputs besides the model and the prompts: its generation config,
     and the dtype (bf16 and fp32 greedy texts can differ)."""
-    return {**suite.generation.model_dump(), "dtype": dtype}
+    return {**suite.generation.identity(), "dtype": dtype}
+
+
+def sample_keys(model_fp: str, rendered_prompt: str, suite: Suite,
+                dtype: str | None) -> list[str]:
+    """The cache key of each sample of one prompt (one key when the suite asks for one)."""
+    gen = suite.generation
+    return [cache_key(model_fp, rendered_prompt, {**gen.sample_identity(s), "dtype": dtype})
+            for s in range(gen.samples)]
 
 
 def finished_run(store: Store, key: str, suite: Suite, split: str = "eval") -> RunResult | None:
@@ -178,7 +186,8 @@ def findings_frame(findings: Sequence[Finding], run_id: str) -> pd.DataFrame:
 
 
 class _Writer:
-    """Turns finished outputs into store rows (metrics, findings) and writes them per batch."""
+    """Turns finished items into store rows (output, further samples, metrics, findings) and
+    writes them per batch."""
 
     def __init__(self, store: Store, run_id: str, checks: list[Check], metric_names: list[str],
                  max_new_tokens: int):
@@ -186,37 +195,72 @@ class _Writer:
         self.metric_names, self.max_new_tokens = metric_names, max_new_tokens
         self.check_errors: dict[str, int] = {}
 
-    def write(self, items: list[Item], rendered: list[str], keys: list[str],
-              outs: list[GenOutput], cached: bool) -> None:
+    def write(self, items: list[Item], rendered: list[str], keys: list[list[str]],
+              answers: list[list[GenOutput]], cached: list[list[bool]]) -> None:
+        """Store whole items: ``answers[i]`` holds item i's samples (the first is its output),
+        ``keys[i]`` their cache keys, ``cached[i]`` whether each came from the cache."""
         oids = [output_id(self.run_id, it.id) for it in items]
+        firsts = [a[0] for a in answers]
         rows = pd.DataFrame({
             "output_id": oids,
             "run_id": self.run_id,
             "item_id": [it.id for it in items],
-            "text": [o.text for o in outs],
+            "text": [o.text for o in firsts],
             "rendered_prompt": rendered,
-            "tokens_in": [int(o.tokens_in) for o in outs],
-            "tokens_out": [int(o.tokens_out) for o in outs],
-            "finish_reason": [o.finish_reason for o in outs],
-            "latency_s": [float(o.latency_s) for o in outs],
-            "cache_key": keys,
-            "cached": cached,
+            "tokens_in": [int(o.tokens_in) for o in firsts],
+            "tokens_out": [int(o.tokens_out) for o in firsts],
+            "finish_reason": [o.finish_reason for o in firsts],
+            "latency_s": [float(o.latency_s) for o in firsts],
+            "cache_key": [k[0] for k in keys],
+            "cached": [c[0] for c in cached],
             "metrics": [to_json(score(o.text, it.reference, self.metric_names, it.extra))
-                        for it, o in zip(items, outs, strict=True)],
+                        for it, o in zip(items, firsts, strict=True)],
         })
+        extra = [(oid, it.id, s, o, k[s], c[s])
+                 for oid, it, a, k, c in zip(oids, items, answers, keys, cached, strict=True)
+                 for s, o in enumerate(a) if s > 0]
+        samples = pd.DataFrame({
+            "output_id": [e[0] for e in extra], "sample": [e[2] for e in extra],
+            "run_id": self.run_id, "item_id": [e[1] for e in extra],
+            "text": [e[3].text for e in extra],
+            "tokens_in": [int(e[3].tokens_in) for e in extra],
+            "tokens_out": [int(e[3].tokens_out) for e in extra],
+            "finish_reason": [e[3].finish_reason for e in extra],
+            "latency_s": [float(e[3].latency_s) for e in extra],
+            "cache_key": [e[4] for e in extra], "cached": [e[5] for e in extra],
+        }) if extra else None
         findings = None
         if self.checks:
             records = [
-                Record(id=oid, prompt=r, output=o.text, reference=it.reference,
-                       context=it.context, finish_reason=o.finish_reason,
-                       max_new_tokens=self.max_new_tokens, tags=tuple(it.tags))
-                for oid, r, it, o in zip(oids, rendered, items, outs, strict=True)
+                Record(id=oid, prompt=r, output=a[0].text, reference=it.reference,
+                       context=it.context, finish_reason=a[0].finish_reason,
+                       max_new_tokens=self.max_new_tokens, tags=tuple(it.tags),
+                       samples=tuple(o.text for o in a) if len(a) > 1 else (),
+                       group=it.group)
+                for oid, r, it, a in zip(oids, rendered, items, answers, strict=True)
             ]
             report = run_checks(records, self.checks)
             for k, v in report.errors.items():
                 self.check_errors[k] = self.check_errors.get(k, 0) + v
             findings = findings_frame(report.findings, self.run_id)
-        self.store.add_outputs(rows, findings)
+        self.store.add_outputs(rows, findings, samples)
+
+
+def units(items: Sequence[Item], todo: Sequence[int]) -> list[list[int]]:
+    """The items to write together, as indices: each paraphrase group whole (a group check
+    compares its answers), every other item alone."""
+    groups: dict[str, list[int]] = {}
+    out: list[list[int]] = []
+    for k in todo:
+        g = items[k].group
+        if g is None:
+            out.append([k])
+        elif g in groups:
+            groups[g].append(k)
+        else:
+            groups[g] = [k]
+            out.append(groups[g])
+    return out
 
 
 def _progress_bar(total: int, label: str):
@@ -268,8 +312,7 @@ def run_suite(
     prompts, rendered = zip(*(prompt_for(suite, it, loaded.tokenizer) for it in items),
                             strict=True)
     gen = suite.generation.model_dump()
-    ident = _generation_identity(suite, getattr(loaded, "dtype", None))
-    keys = [cache_key(fp, r, ident) for r in rendered]
+    keys = [sample_keys(fp, r, suite, getattr(loaded, "dtype", None)) for r in rendered]
 
     # One connection for the bookkeeping: opening and closing the database file costs tens of
     # milliseconds each time, and a rerun of an unchanged suite is little but bookkeeping.
@@ -299,59 +342,92 @@ def run_suite(
 
 
 def _execute(store: Store, run_id: str, loaded: Any, items: list[Item], prompts: list[Prompt],
-             rendered: list[str], keys: list[str], checks: list[Check], metric_names: list[str],
-             suite: Suite, batch_size: int, progress: bool,
+             rendered: list[str], keys: list[list[str]], checks: list[Check],
+             metric_names: list[str], suite: Suite, batch_size: int, progress: bool,
              on_progress: Callable[[int, int], None] | None) -> dict[str, Any]:
     gen_cfg = suite.generation
+    n_samples = gen_cfg.samples
     writer = _Writer(store, run_id, checks, metric_names, gen_cfg.max_new_tokens)
     with store.connect():  # both lookups on one connection (see run_suite)
         done = store.done_item_ids(run_id)
         todo = [k for k, it in enumerate(items) if it.id not in done]
-        hits = store.cached_outputs([keys[k] for k in todo])
+        hits = store.cached_outputs([key for k in todo for key in keys[k]])
     total, finished = len(todo), 0
 
-    # 1. outputs some earlier run stored under the same cache key: copy them
+    # every answer some earlier run stored under the same cache key is reused
     by_key = {row.cache_key: row for row in hits.itertuples()} if len(hits) else {}
-    copy = [k for k in todo if keys[k] in by_key]
-    for s in range(0, len(copy), CACHED_CHUNK):
-        chunk = copy[s:s + CACHED_CHUNK]
-        outs = [GenOutput(text=r.text, tokens_in=int(r.tokens_in), tokens_out=int(r.tokens_out),
-                          finish_reason=r.finish_reason, latency_s=float(r.latency_s))
-                for r in (by_key[keys[k]] for k in chunk)]
-        writer.write([items[k] for k in chunk], [rendered[k] for k in chunk],
-                     [keys[k] for k in chunk], outs, cached=True)
-        finished += len(chunk)
+    answers: dict[int, list[GenOutput | None]] = {}
+    for k in todo:
+        answers[k] = [None] * n_samples
+        for s_, key in enumerate(keys[k]):
+            if (r := by_key.get(key)) is not None:
+                answers[k][s_] = GenOutput(
+                    text=r.text, tokens_in=int(r.tokens_in), tokens_out=int(r.tokens_out),
+                    finish_reason=r.finish_reason, latency_s=float(r.latency_s))
+    from_cache = {k: [a is not None for a in answers[k]] for k in todo}
+    plan = units(items, todo)
+
+    def write(batch: list[list[int]]) -> None:
+        nonlocal finished
+        ks = [k for u in batch for k in u]
+        if not ks:
+            return
+        writer.write([items[k] for k in ks], [rendered[k] for k in ks], [keys[k] for k in ks],
+                     [answers[k] for k in ks], [from_cache[k] for k in ks])  # type: ignore[misc]
+        finished += len(ks)
         if on_progress:
             on_progress(finished, total)
 
-    # 2. generate the rest, writing each batch as it finishes
-    rest = [k for k in todo if keys[k] not in by_key]
+    # 1. whole units found in the cache: copy them
+    complete = [u for u in plan if all(all(from_cache[k]) for k in u)]
+    chunk: list[list[int]] = []
+    for u in complete:
+        chunk.append(u)
+        if sum(map(len, chunk)) >= CACHED_CHUNK:
+            write(chunk)
+            chunk = []
+    write(chunk)
+    copied = finished
+
+    # 2. generate the missing answers, writing units as they complete
+    rest = [u for u in plan if not all(all(from_cache[k]) for k in u)]
+    pairs = [(k, s_) for u in rest for k in u for s_ in range(n_samples) if answers[k][s_] is None]
+    unit_of = {k: n for n, u in enumerate(rest) for k in u}
+    missing = {n: sum(1 for k in u for a in answers[k] if a is None) for n, u in enumerate(rest)}
+    ready: list[list[int]] = []
     bar = task = None
+    n_rest = sum(map(len, rest))
     if progress and rest:
-        bar, task = _progress_bar(len(rest), f"{loaded.name} × {suite.name}")
+        bar, task = _progress_bar(n_rest, f"{loaded.name} × {suite.name}")
         bar.start()
     t0 = time.perf_counter()
     tokens = 0
 
     def on_batch(idx: list[int], outs: list[GenOutput]) -> None:
-        nonlocal finished, tokens
-        ks = [rest[i] for i in idx]
-        writer.write([items[k] for k in ks], [rendered[k] for k in ks], [keys[k] for k in ks],
-                     outs, cached=False)
-        finished += len(ks)
-        tokens += sum(o.tokens_out for o in outs)
-        if bar is not None:
-            rate = (finished - len(copy)) / max(time.perf_counter() - t0, 1e-9)
-            bar.update(task, advance=len(ks), rate=f"{rate:.1f} items/s")
-        if on_progress:
-            on_progress(finished, total)
+        nonlocal tokens, ready
+        for i, o in zip(idx, outs, strict=True):
+            k, s_ = pairs[i]
+            answers[k][s_] = o
+            tokens += o.tokens_out
+            n = unit_of[k]
+            missing[n] -= 1
+            if missing[n] == 0:
+                ready.append(rest[n])
+        if sum(map(len, ready)) >= batch_size:
+            batch, ready = ready, []
+            write(batch)
+            if bar is not None:
+                rate = (finished - copied) / max(time.perf_counter() - t0, 1e-9)
+                bar.update(task, completed=finished - copied, rate=f"{rate:.1f} items/s")
 
     try:
-        if rest:
-            generate(loaded, [prompts[k] for k in rest], gen_cfg, batch_size=batch_size,
-                     on_batch=on_batch)
+        if pairs:
+            generate(loaded, [prompts[k] for k, _ in pairs], gen_cfg, batch_size=batch_size,
+                     on_batch=on_batch, samples=[s_ for _, s_ in pairs])
+        write(ready)
     finally:
         if bar is not None:
+            bar.update(task, completed=finished - copied)
             bar.stop()
     gen_s = time.perf_counter() - t0
 
@@ -367,15 +443,16 @@ def _execute(store: Store, run_id: str, loaded: Any, items: list[Item], prompts:
     return {
         "status": "finished",
         "items": len(items),
-        "generated": len(rest),
-        "cached": len(copy),
+        "generated": n_rest,
+        "cached": copied,
         "skipped": len(items) - len(todo),
+        **({"samples": n_samples, "samples_generated": len(pairs)} if n_samples > 1 else {}),
         "metrics": agg["metrics"],
         "findings": agg["findings"],
         "n_outputs": agg["n_outputs"],
         "tokens_out_generated": tokens,
         "generation_s": round(gen_s, 3),
-        "items_per_s": round(len(rest) / gen_s, 2) if rest and gen_s > 0 else None,
+        "items_per_s": round(n_rest / gen_s, 2) if n_rest and gen_s > 0 else None,
     }
 
 

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import SuiteError
 
@@ -34,10 +41,46 @@ class GenerationConfig(BaseModel):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     stop: list[str] = Field(default_factory=list)
     seed: int = 0
+    # several answers per item, for consistency checks: each sample is drawn with its own seed
+    # from (seed, sample index, prompt); ``first: greedy`` decodes sample 0 greedily instead, so
+    # the answer the other checks and the metrics see is the greedy one
+    samples: int = Field(1, ge=1, le=64)
+    first: Literal["sample", "greedy"] = "sample"
 
     @property
     def greedy(self) -> bool:
         return self.temperature == 0.0
+
+    @model_validator(mode="after")
+    def _samples_need_sampling(self) -> GenerationConfig:
+        if self.samples > 1 and self.greedy:
+            raise ValueError(f"samples: {self.samples} with temperature 0 gives {self.samples} "
+                             "identical answers; set a temperature (e.g. 0.7)")
+        return self
+
+    def identity(self) -> dict[str, Any]:
+        """What of the config decides the outputs: every field, with ``samples`` and ``first``
+        left out at their defaults (so configs written before they existed keep their runs and
+        cached outputs)."""
+        out = self.model_dump()
+        if self.samples == 1:
+            out.pop("samples")
+        if self.first == "sample":
+            out.pop("first")
+        return out
+
+    def sample_identity(self, sample: int) -> dict[str, Any]:
+        """What decides sample ``sample``'s text: a greedy first sample is the greedy answer (the
+        cache shares it with greedy runs); sample 0 of a sampled config is that config's one
+        answer; later samples add their index."""
+        out = self.identity()
+        out.pop("samples", None)
+        out.pop("first", None)
+        if sample == 0 and self.first == "greedy":
+            out.update(temperature=0.0, top_p=1.0)
+        elif sample > 0:
+            out["sample"] = sample
+        return out
 
 
 class Item(BaseModel):
@@ -67,6 +110,16 @@ class Item(BaseModel):
         for m in self.messages or []:
             if set(m) - {"role", "content"} or "role" not in m or "content" not in m:
                 raise ValueError("each message needs exactly 'role' and 'content'")
+        group = (self.__pydantic_extra__ or {}).get("group")
+        if group is not None and (isinstance(group, bool) or not isinstance(group, str | int)):
+            raise ValueError("'group' must be a string or an integer (items asking one question "
+                             "share it)")
+
+    @property
+    def group(self) -> str | None:
+        """The paraphrase group this item belongs to (items sharing it ask one question)."""
+        g = (self.__pydantic_extra__ or {}).get("group")
+        return None if g is None else str(g)
 
     @property
     def extra(self) -> dict[str, Any]:
@@ -126,6 +179,26 @@ class Suite:
     def split(self, split: str) -> list[Item]:
         return [i for i in self.items if i.split == split]
 
+    def with_samples(self, samples: int, temperature: float | None = None) -> Suite:
+        """This suite asking for ``samples`` answers per item (``workbench run --samples``). A
+        greedy suite keeps its greedy answer first and samples the others at ``temperature``
+        (0.7 unless given); a sampling suite samples them all (at ``temperature`` if given)."""
+        gen = self.spec.generation.model_dump()
+        if temperature is not None:
+            gen["temperature"] = temperature
+        elif self.spec.generation.greedy and samples > 1:
+            gen["temperature"] = 0.7
+        if self.spec.generation.greedy and samples > 1:
+            gen["first"] = "greedy"
+        gen["samples"] = samples
+        try:
+            generation = GenerationConfig(**gen)
+        except ValidationError as exc:
+            raise SuiteError(_pyd_errors(exc)[0]) from None
+        spec = self.spec.model_copy(update={"generation": generation})
+        return Suite(spec=spec, items=self.items, path=self.path, source=self.source,
+                     fingerprint=_fingerprint(spec, self.items), problems=list(self.problems))
+
     def check_selection(self) -> dict[str, dict[str, Any]] | None:
         """Check name -> options, or None for every registered check with defaults."""
         c = self.spec.checks
@@ -162,7 +235,9 @@ def _compiled(template: str) -> Any:
 
 def _fingerprint(spec: SuiteSpec, items: list[Item]) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps(spec.model_dump(exclude={"description"}), sort_keys=True).encode())
+    dump = spec.model_dump(exclude={"description"})
+    dump["generation"] = spec.generation.identity()
+    h.update(json.dumps(dump, sort_keys=True).encode())
     for it in items:
         h.update(json.dumps(it.model_dump(), sort_keys=True).encode())
     return h.hexdigest()

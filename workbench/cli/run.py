@@ -85,6 +85,14 @@ def run_cmd(
         "--new-run", help="Record a new run even when a finished run of the same model, suite, "
         "generation config and checks is stored (by default that run is reported again and "
         "the model is not even loaded). Outputs still come from the cache.")] = False,
+    samples: Annotated[int | None, typer.Option(
+        "--samples", "-k", min=1, max=64, help="Answer each item K times (for the "
+        "inconsistency check). On a greedy suite the first answer stays the greedy one and "
+        "the others are sampled at --temperature; each sample is cached and resumed on its "
+        "own. Default: the suite's generation.samples (1).", show_default=False)] = None,
+    temperature: Annotated[float | None, typer.Option(
+        "--temperature", min=0.0, help="With --samples: the sampling temperature (default 0.7 "
+        "on a greedy suite, else the suite's).", show_default=False)] = None,
     plugins_dir: PluginsDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -104,6 +112,14 @@ def run_cmd(
     if len(set(names)) != len(names):
         raise ConfigError(f"model names must differ: {', '.join(names)}")
     the_suite = _load_suite(suite)
+    if temperature is not None and samples is None:
+        raise ConfigError("--temperature goes with --samples (set generation.temperature in "
+                          "the suite to sample its one answer)")
+    if samples is not None:
+        if the_suite.source == "lm-eval":
+            raise ConfigError("--samples: only for custom suites (lm-eval tasks set their own "
+                              "generation)")
+        the_suite = the_suite.with_samples(samples, temperature)
     lmeval_opts = {"--backend": backend, "--model-args": model_args, "--limit": limit,
                    "--num-fewshot": num_fewshot}
     if the_suite.source != "lm-eval" and any(v is not None for v in lmeval_opts.values()):

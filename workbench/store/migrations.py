@@ -221,6 +221,35 @@ def m004_flagged_categories(db: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration
+def m005_samples(db: duckdb.DuckDBPyConnection) -> None:
+    """The further answers of an item when a suite asks for several samples (``generation:
+    samples: K``): sample 0 is the item's output (what single-output checks, metrics, compare
+    and the failure browser read, one row per item as before); samples 1..K-1 are stored here,
+    each content-addressed by its own cache key, beside the output they belong to."""
+    db.execute(
+        """
+        CREATE TABLE samples (
+            output_id VARCHAR NOT NULL,        -- the item's output (sample 0)
+            sample INTEGER NOT NULL,           -- 1..K-1
+            run_id VARCHAR NOT NULL,
+            item_id VARCHAR NOT NULL,
+            text VARCHAR,
+            tokens_in INTEGER,
+            tokens_out INTEGER,
+            finish_reason VARCHAR,
+            latency_s DOUBLE,
+            cache_key VARCHAR,                 -- hash(model, rendered prompt, config, sample index)
+            cached BOOLEAN DEFAULT false,
+            created_at TIMESTAMP DEFAULT current_timestamp,
+            PRIMARY KEY (output_id, sample)
+        )
+        """
+    )
+    db.execute("CREATE INDEX samples_run ON samples(run_id)")
+    db.execute("CREATE INDEX samples_cache ON samples(cache_key)")
+
+
 def apply_migrations(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply the migrations not yet recorded; return the names applied."""
     db.execute(

@@ -386,27 +386,49 @@ class Store:
         return set(df.item_id)
 
     def cached_outputs(self, cache_keys: list[str]) -> pd.DataFrame:
-        """The newest stored output for each of these cache keys (those that exist)."""
+        """The newest stored answer (an output or a further sample) for each of these cache
+        keys (those that exist): cache_key, text, token counts, finish_reason, latency_s."""
         if not cache_keys:
             return pd.DataFrame()
         keys = pd.DataFrame({"cache_key": list(dict.fromkeys(cache_keys))})
+        cols = "cache_key, text, tokens_in, tokens_out, finish_reason, latency_s, created_at"
         with self.connect() as db:
             db.register("_wb_keys", keys)
             try:
                 return db.execute(
-                    "SELECT * FROM (SELECT o.*, row_number() OVER (PARTITION BY o.cache_key"
-                    " ORDER BY o.created_at DESC) AS rn FROM outputs o"
-                    " JOIN _wb_keys k USING (cache_key)) WHERE rn = 1"
+                    "SELECT * FROM (SELECT a.*, row_number() OVER (PARTITION BY a.cache_key"
+                    " ORDER BY a.created_at DESC) AS rn FROM ("
+                    f" SELECT {cols} FROM outputs JOIN _wb_keys USING (cache_key)"
+                    f" UNION ALL SELECT {cols} FROM samples JOIN _wb_keys USING (cache_key)"
+                    ") a) WHERE rn = 1"
                 ).df().drop(columns=["rn"])
             finally:
                 db.unregister("_wb_keys")
 
-    def add_outputs(self, outputs: pd.DataFrame, findings: pd.DataFrame | None = None) -> None:
-        """Store a batch of outputs (and their findings) in one short transaction."""
+    def add_outputs(self, outputs: pd.DataFrame, findings: pd.DataFrame | None = None,
+                    samples: pd.DataFrame | None = None) -> None:
+        """Store a batch of outputs (with their further samples and their findings) in one
+        short transaction."""
         with self.transaction() as db:
             self.insert_outputs(db, outputs, findings)
+            if samples is not None and len(samples):
+                self.insert_df("samples", samples, db=db)
             if findings is not None and len(findings):
                 self.insert_df("findings", findings, db=db)
+
+    def run_samples(self, run_id: str, item_ids: list[str] | None = None) -> pd.DataFrame:
+        """A run's further samples (1..K-1): output_id, item_id, sample, text, finish_reason,
+        tokens_out, latency_s; ordered by item and sample."""
+        sql = ("SELECT output_id, item_id, sample, text, finish_reason, tokens_out, latency_s"
+               " FROM samples WHERE run_id = ?")
+        params: list[Any] = [run_id]
+        if item_ids is not None:
+            if not item_ids:
+                return pd.DataFrame(columns=["output_id", "item_id", "sample", "text",
+                                             "finish_reason", "tokens_out", "latency_s"])
+            sql += f" AND item_id IN ({', '.join('?' for _ in item_ids)})"
+            params += list(item_ids)
+        return self.query_df(sql + " ORDER BY item_id, sample", params)
 
     def insert_outputs(self, db: duckdb.DuckDBPyConnection, outputs: pd.DataFrame,
                        findings: pd.DataFrame | None) -> None:
