@@ -82,11 +82,18 @@ def run(adapter: str | None = None, db: str | None = None) -> dict:
     from workbench.suites import load_suite
 
     items = paraphrase_items()
-    if quick():
-        items = items[:6]
-    base = str(ensure_real_model())
     out: dict = {"groups": len({r["group"] for r in items}), "items": len(items)}
     with tempfile.TemporaryDirectory() as tmp:
+        if quick():  # a tiny random model on six items: checks that the benchmark works
+            from workbench.tiny import build_tiny_llama, build_tokenizer
+
+            items, adapter = items[:6], None
+            tok = build_tokenizer([r["prompt"] + " " + r["context"] for r in items], 300)
+            build_tiny_llama(Path(tmp) / "tiny", tok)
+            base = str(Path(tmp) / "tiny")
+            out.update(groups=2, items=6)
+        else:
+            base = str(ensure_real_model())
         suite = load_suite(write_suite(Path(tmp), items))
         store = Store(db or Path(tmp) / "p.duckdb")
         specs = {"base": base}

@@ -51,7 +51,8 @@ def test_every_module_is_covered():
                "lmeval_overhead", "compare_suggest", "checks_repetition", "checks_length",
                "checks_hallucination", "checks_misspelling", "gguf_real",
                "checks_hallucination_real", "checks_real", "checks_length_phrasing",
-               "checks_misspelling_real"}
+               "checks_misspelling_real", "checks_inconsistency_real",
+               "inconsistency_paraphrase"}
     assert set(_modules()) == covered
 
 
@@ -133,6 +134,13 @@ def test_train_lora():
 
 
 @pytest.mark.slow
+def test_inconsistency_paraphrase():
+    f = _run("inconsistency_paraphrase")
+    assert (f["groups"], f["items"]) == (2, 6)
+    assert 0 <= f["base"]["inconsistent_groups"] <= 2
+    _share(f["base"]["inconsistent_share"])
+
+
 def test_lmeval_overhead():
     f = _run("lmeval_overhead")
     assert f["metrics_identical"] is True and f["samples"] > 0
@@ -152,7 +160,7 @@ def test_compare_suggest():
 @pytest.mark.parametrize("name", ["checks_repetition", "checks_length", "checks_hallucination",
                                   "checks_misspelling", "checks_hallucination_real",
                                   "checks_real", "checks_length_phrasing",
-                                  "checks_misspelling_real"])
+                                  "checks_misspelling_real", "checks_inconsistency_real"])
 def test_detector_quality(name):
     f = _run(name)
     shares = [v for k, v in _leaves(f) if k.split(".")[-1] in ("recall", "fpr", "precision",

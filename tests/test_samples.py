@@ -90,6 +90,19 @@ def test_samples_stored_cached_and_checked(tmp_path, cli, tiny_model_dir):
     inc = f[f.check_name == "inconsistency"]
     assert len(inc) == 6 and inc.message.str.contains(" in 3").all()
     assert (f.check_name == "length").sum() == 6
+    # the export carries every answer, and `workbench check` reads it back as groups
+    exported = tmp_path / "e.jsonl"
+    assert cli("export", run_id, "--db", str(db), "--out", str(exported)).exit_code == 0
+    rows = [json.loads(line) for line in exported.read_text().splitlines()]
+    assert all(len(r["samples"]) == 3 and r["samples"][0] == r["text"] for r in rows)
+    recheck = tmp_path / "r.jsonl"
+    recheck.write_text("".join(json.dumps({"id": r["item_id"], "prompt": r["rendered_prompt"],
+                                           "output": r["text"], "samples": r["samples"]}) + "\n"
+                               for r in rows))
+    res = cli("check", str(recheck), "--checks", "inconsistency", "--all-scores")
+    assert res.exit_code == 0 and len(res.stdout.splitlines()) == 6, res.output
+    stored = dict(zip(inc.item_id, inc.score.round(4), strict=True))
+    assert {json.loads(x)["id"]: json.loads(x)["score"] for x in res.stdout.splitlines()} == stored
 
     # same answers at another batch size (each sample has its own seed)
     db2 = tmp_path / "b.duckdb"

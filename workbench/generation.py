@@ -368,6 +368,8 @@ def generate(
         raise ConfigError(f"batch size must be >= 1, got {batch_size}")
     if not prompts:
         return []
+    if hasattr(loaded, "served"):  # an OpenAI-compatible server generates (workbench.backends)
+        return loaded.generate(prompts, config, batch_size, on_batch, samples)
     configure_torch_threads()
     engine = _Engine(loaded, config, batch_size)
     ids = _encode(loaded.tokenizer, prompts)

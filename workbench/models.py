@@ -93,6 +93,8 @@ def parse_model_arg(s: str) -> tuple[str, str]:
 
 
 def default_name(spec: str) -> str:
+    if spec.startswith("openai:"):  # openai:MODEL@URL: named after the served model
+        spec = spec[len("openai:"):].rpartition("@")[0] or spec
     last = spec.rstrip("/").replace("+", "/").split("/")[-1]
     return last or "model"
 
@@ -415,6 +417,10 @@ def identify(spec: str, *, device: str | None = None, dtype: str | None = None,
     """(fingerprint, dtype) that ``load_model`` would give SPEC, without loading the weights:
     enough to know whether a run of it is already stored (see ``runner.identity``). A GGUF SPEC
     is converted first when its converted dir is not cached yet."""
+    from .backends import openai
+
+    if openai.is_spec(spec):
+        return openai.identify(spec), None  # type: ignore[return-value]
     dt = pick_dtype(dtype, pick_device(device))
     c = _checkpoint(spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
                     progress=progress)
@@ -432,14 +438,18 @@ def load_model(
     allow_pickle: bool = False,
     progress: ProgressArg = True,
 ) -> LoadedModel:
-    """Load SPEC (model dir, hub id, adapter dir, ``BASE+ADAPTER`` or GGUF file) for generation.
+    """Load SPEC (model dir, hub id, adapter dir, ``BASE+ADAPTER`` or GGUF file) for generation,
+    or connect to ``openai:MODEL@URL`` (an OpenAI-compatible server; ``workbench.backends``).
 
     A LoRA adapter is merged into its freshly loaded base unless ``merge=False``. A GGUF file's
     first conversion reports to ``progress`` (True: on stderr).
     Every failure the user can fix raises ModelLoadError with one line.
     """
+    from .backends import openai
     from .threads import configure_torch_threads
 
+    if openai.is_spec(spec):  # served elsewhere: nothing to load
+        return openai.connect(spec, name or openai.parse_spec(spec)[0].split("/")[-1])  # type: ignore[return-value]
     name = name or default_name(spec)
     _quiet_transformers()
     configure_torch_threads()

@@ -21,8 +21,10 @@ from .common import (
 
 ModelOption = Annotated[
     list[str],
-    typer.Option("--model", "-m", help="NAME=SPEC: a model dir, hub id, PEFT adapter dir or "
-                 "BASE+ADAPTER. Repeat for several models.", show_default=False),
+    typer.Option("--model", "-m", help="NAME=SPEC: a model dir, hub id, PEFT adapter dir, "
+                 "BASE+ADAPTER, GGUF file, or openai:MODEL@URL (a model served by vLLM, SGLang "
+                 "or any OpenAI-compatible server). Repeat for several models.",
+                 show_default=False),
 ]
 
 
@@ -147,6 +149,10 @@ def run_cmd(
             err_console.print(f"[dim]loading {name} = {spec}[/dim]", highlight=False,
                               soft_wrap=True)
         if the_suite.source == "lm-eval":
+            if spec.startswith("openai:") and backend is None:
+                raise ConfigError("lm-eval suites on a served model go through lm-eval's own "
+                                  "client: --backend local-completions --model-args "
+                                  "model=NAME,base_url=URL/completions")
             store = store or open_store(db)
             from ..lmeval import run_lmeval_spec
 

@@ -42,9 +42,11 @@ def flagged_outputs(store: Store, run_id: str, limit: int = 5) -> list[dict[str,
 
 
 def export_frame(store: Store, run_id: str) -> pd.DataFrame:
-    """One row per output: the output, its item and a list of its findings."""
+    """One row per output: the output, its item and a list of its findings; with ``samples``
+    (every answer, the output first) when the run asked for several per item."""
     outs = store.run_outputs(run_id)
     finds = store.run_findings(run_id)
+    further = store.run_samples(run_id)
     by_output: dict[str, list[dict[str, Any]]] = {}
     for f in finds.itertuples():
         by_output.setdefault(f.output_id, []).append({
@@ -59,4 +61,10 @@ def export_frame(store: Store, run_id: str) -> pd.DataFrame:
     df["tags"] = [list(t) if t is not None else [] for t in df["tags"]] if len(df) else []
     df["findings"] = [by_output.get(o, []) for o in df["output_id"]] if len(df) else []
     df["flagged"] = [sorted({f["category"] for f in fs if f["flagged"]}) for fs in df["findings"]]
+    if len(further) and len(df):
+        texts: dict[str, list[str]] = {}
+        for r in further.itertuples():
+            texts.setdefault(r.output_id, []).append(r.text)
+        df["samples"] = [[t, *texts.get(o, [])] for o, t in zip(df["output_id"], df["text"],
+                                                                strict=True)]
     return df

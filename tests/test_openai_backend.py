@@ -1,0 +1,131 @@
+"""Custom suites on an OpenAI-compatible server (a fake one, served here from a thread)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from workbench.store import Store
+
+
+class FakeServer(BaseHTTPRequestHandler):
+    """/v1/models, /v1/completions and /v1/chat/completions: greedy answers echo the prompt's
+    last words; sampled answers name their seed. Every request is kept in ``requests``."""
+
+    requests: list[dict] = []
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    def _send(self, code: int, obj: dict) -> None:
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/v1/models":
+            self._send(200, {"object": "list", "data": [
+                {"id": "tiny-chat", "root": "/models/tiny", "max_model_len": 2048}]})
+        else:
+            self._send(404, {"error": {"message": "no such route"}})
+
+    def do_POST(self):
+        req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append({"path": self.path, **req})
+        if req.get("model") != "tiny-chat":
+            self._send(404, {"error": {"message": f"model {req.get('model')} not found"}})
+            return
+        chat = self.path.endswith("/chat/completions")
+        prompt = req["messages"][-1]["content"] if chat else req["prompt"]
+        text = ("answer: " + " ".join(prompt.split()[-2:]) if req["temperature"] == 0
+                else f"sample {req['seed'] % 1000}")
+        stop_reason = None
+        for s in req.get("stop") or []:
+            if s in text:
+                text, stop_reason = text[:text.index(s)], s
+        choice = {"finish_reason": "stop", "stop_reason": stop_reason}
+        choice.update({"message": {"role": "assistant", "content": text}} if chat
+                      else {"text": text})
+        self._send(200, {"choices": [choice], "usage": {"prompt_tokens": len(prompt.split()),
+                                                        "completion_tokens": len(text.split())}})
+
+
+@pytest.fixture
+def server():
+    FakeServer.requests = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeServer)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+
+
+def _suite(d: Path, chat: bool, gen: str = "  max_new_tokens: 8\n") -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    rows = [{"id": f"q{i}", "prompt": f"Name the colour {i} please"} for i in range(5)]
+    (d / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (d / "s.yaml").write_text(f"name: remote\ndata: d.jsonl\nchat_template: {str(chat).lower()}\n"
+                              f"checks: [length, inconsistency]\ngeneration:\n{gen}")
+    return d / "s.yaml"
+
+
+@pytest.mark.parametrize("chat", [False, True])
+def test_custom_suite_on_a_served_model(tmp_path, cli, server, chat):
+    suite, db = _suite(tmp_path / "s", chat), tmp_path / "a.duckdb"
+    args = ["run", "--model", f"srv=openai:tiny-chat@{server}", "--suite", str(suite),
+            "--db", str(db), "--json"]
+    res = cli(*args)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["generated"] == 5 and out["n_outputs"] == 5
+    outs = Store(db).run_outputs(out["run_id"])
+    assert sorted(outs.text) == [f"answer: {i} please" for i in range(5)]
+    paths = {r["path"] for r in FakeServer.requests}
+    assert paths == {"/v1/chat/completions" if chat else "/v1/completions"}
+    assert all(r["temperature"] == 0 and r["max_tokens"] == 8 for r in FakeServer.requests)
+    if chat:  # the server applies the chat template: the messages travel as they are
+        assert FakeServer.requests[0]["messages"][-1]["role"] == "user"
+    assert set(outs.tokens_out) == {3} and set(outs.finish_reason) == {"eos"}
+    # unchanged: reported again, nothing sent
+    n = len(FakeServer.requests)
+    again = json.loads(cli(*args).stdout)
+    assert again["reused"] and again["run_id"] == out["run_id"] and len(FakeServer.requests) == n
+
+
+def test_samples_and_stop_strings_on_a_served_model(tmp_path, cli, server):
+    gen = "  max_new_tokens: 8\n  temperature: 0.8\n  samples: 3\n  first: greedy\n  stop: [' please']\n"
+    suite, db = _suite(tmp_path / "s", False, gen), tmp_path / "a.duckdb"
+    res = cli("run", "--model", f"srv=openai:tiny-chat@{server}", "--suite", str(suite),
+              "--db", str(db), "--json", "--batch-size", "2")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["samples_generated"] == 15
+    store = Store(db)
+    outs = store.run_outputs(out["run_id"])
+    assert set(outs.finish_reason) == {"stop"} and "answer: 0" in set(outs.text)
+    seeds = [r["seed"] for r in FakeServer.requests if r["temperature"] > 0]
+    assert len(seeds) == 10 and len(set(seeds)) == 10  # one seed per sample
+    assert len(store.run_samples(out["run_id"])) == 10
+    inc = store.run_findings(out["run_id"])
+    assert set(inc[inc.check_name == "inconsistency"].item_id) == {f"q{i}" for i in range(5)}
+
+
+def test_served_model_errors_are_one_line(tmp_path, cli, server):
+    suite = _suite(tmp_path / "s", False)
+    res = cli("run", "--model", f"srv=openai:other@{server}", "--suite", str(suite),
+              "--db", str(tmp_path / "a.duckdb"))
+    assert res.exit_code == 2 and "does not serve 'other'" in res.output
+    assert "tiny-chat" in res.output and "Traceback" not in res.output
+    res = cli("run", "--model", "srv=openai:tiny-chat@http://127.0.0.1:9/v1", "--suite",
+              str(suite), "--db", str(tmp_path / "a.duckdb"))
+    assert res.exit_code == 2 and "cannot reach the server" in res.output
+    res = cli("run", "--model", "srv=openai:tiny-chat", "--suite", str(suite))
+    assert res.exit_code == 2 and "openai:MODEL@http" in res.output
+    assert not (tmp_path / "a.duckdb").exists()

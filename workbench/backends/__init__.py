@@ -1,0 +1,1 @@
+"""Where generation runs besides the local engine: OpenAI-compatible servers."""
