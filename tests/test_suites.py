@@ -108,3 +108,14 @@ def test_list_suites(tmp_path, cli):
     r = cli("suites", "list", tmp_path / "s")
     assert "1 problem(s)" in r.stdout and "ok" in r.stdout
     assert cli("suites", "list", tmp_path / "nowhere").exit_code == 2
+
+
+def test_lm_eval_suite_rejects_what_the_task_decides(tmp_path, cli):
+    p = tmp_path / "s.yaml"
+    p.write_text("name: l\nlm_eval:\n  tasks: [workbench_qa]\ngeneration:\n  max_new_tokens: 9\n"
+                 "template: '{{ prompt }}'\nmetrics: [answer]\n")
+    res = cli("suites", "validate", str(p))
+    assert res.exit_code != 0
+    for key in ("generation", "template", "metrics"):
+        assert f"{key}: not used by lm-eval suites" in res.output
+    assert f"{p}:4:" in res.output  # the line of `generation:`

@@ -395,6 +395,13 @@ def inspect_suite(path: str | Path) -> Suite:
             problems.append(f"{path}:{line or 1}: {loc}: {e['msg']}")
         return empty
 
+    if spec.lm_eval is not None:  # what an lm-eval task sets itself is not silently dropped
+        for key, why in (("generation", "the task's generation_kwargs"),
+                         ("template", "the task's doc_to_text"), ("data", "the task's dataset"),
+                         ("items", "the task's dataset"), ("metrics", "the task's metric_list")):
+            if key in raw:
+                problems.append(f"{path}:{_yaml_line(node, key) or 1}: {key}: not used by "
+                                f"lm-eval suites ({why} decides it); remove it")
     if spec.lm_eval is None:
         from .metrics import available
 
