@@ -54,11 +54,6 @@ def mcnemar_exact(b: int, c: int) -> float:
     return float(min(1.0, binomtest(b, b + c, 0.5, alternative="two-sided").pvalue))
 
 
-def sign_test(improved: int, worsened: int) -> float:
-    """Two-sided sign test on paired differences (ties dropped): McNemar for any metric."""
-    return mcnemar_exact(improved, worsened)
-
-
 # Up to this many values, resampling draws item indices (results stay what they always were);
 # above it, data with at most DISCRETE_MAX_VALUES distinct values draws multinomial counts.
 EXACT_RESAMPLE_MAX = 20_000

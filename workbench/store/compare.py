@@ -7,39 +7,15 @@ import pandas as pd
 from .store import Store
 
 
-def run_items(store: Store, run_id: str) -> pd.DataFrame:
-    """One row per item a run answered: item_id, output_id, metrics (JSON), finish_reason."""
-    return store.query_df(
-        "SELECT item_id, output_id, metrics, finish_reason FROM outputs WHERE run_id = ?"
-        " ORDER BY item_id",
-        [run_id],
-    )
-
-
-def category_status(store: Store, run_id: str) -> pd.DataFrame:
-    """Per (item, category) of a run: whether any finding of that category flagged its output.
-
-    Findings whose check raised (``error`` set) say nothing about the output and are left out, so
-    an item a category's checks could not judge has no row for that category.
-    """
-    return store.query_df(
-        "SELECT o.item_id, o.output_id, f.category, bool_or(f.flagged) AS failed,"
-        " count(*) AS n_findings"
-        " FROM findings f JOIN outputs o USING (output_id)"
-        " WHERE f.run_id = ? AND f.error IS NULL"
-        " GROUP BY o.item_id, o.output_id, f.category ORDER BY f.category, o.item_id",
-        [run_id],
-    )
-
-
 def category_table(store: Store, run_a: str, run_b: str) -> tuple[list[str], pd.DataFrame]:
     """Per item both runs answered: each run's output and, per error category, whether a
     finding of that category flagged it. Returns (categories, frame) where the frame has
     item_id, output_id_a, output_id_b and, for the i-th category, ``a{i}``/``b{i}``: True
     (flagged), False (judged, not flagged) or NULL (no judged finding). Ordered by item.
 
-    The status is :func:`category_status`'s, one row per item pair instead of one per item and
-    category, so two runs of 500,000 items pair up in DuckDB in seconds.
+    Findings whose check raised (``error`` set) say nothing about the output and are left out.
+    One row per item pair, not one per item and category: two runs of 500,000 items pair up in
+    DuckDB in seconds.
     """
     cats = list(store.query_df(
         "SELECT DISTINCT category FROM findings WHERE run_id IN (?, ?) AND error IS NULL"

@@ -87,9 +87,3 @@ def get_training(store: Store, ref: str) -> dict[str, Any]:
     for k in ("config", "loss_curve", "metrics"):
         row[k] = from_json(row.get(k))
     return row
-
-
-def loss_curve(store: Store, training_id: str) -> pd.DataFrame:
-    """The loss curve of a training as a (step, loss) frame, for charts."""
-    row = get_training(store, training_id)
-    return pd.DataFrame(row.get("loss_curve") or [], columns=["step", "loss"])
