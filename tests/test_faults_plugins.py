@@ -96,6 +96,7 @@ def test_system_exit_in_a_check_is_recorded_not_obeyed():
 
 
 def test_a_hanging_check_times_out_once_and_is_then_skipped(monkeypatch):
+    monkeypatch.setenv("WORKBENCH_CHECK_ISOLATION", "thread")  # the in-process path
     monkeypatch.setenv("WORKBENCH_CHECK_TIMEOUT", "0.3")
     Hangs.calls = 0
     Hangs.release.clear()
@@ -215,3 +216,132 @@ def test_a_run_with_broken_plugins_finishes_and_names_them(tmp_path, cli, tiny_m
 def _no_leftover_threads():
     yield
     Hangs.release.set()
+
+
+# -- checks in their own process (workbench.check_worker) ----------------------------------------
+
+class HoldsTheGil(Check):
+    """A catastrophic regex: never releases the GIL, so no thread could ever stop it."""
+
+    name = "gil"
+    category = "slow"
+
+    def run(self, records):
+        import re
+
+        re.match(r"(a+)+$", "a" * 40 + "b")
+        yield from ()
+
+
+class Vanishes(Check):
+    name = "vanishes"
+    category = "broken"
+
+    def run(self, records):
+        import os
+
+        os._exit(0)
+
+
+class Chatty(Check):
+    """Prints a forged finding line, then answers properly (with a bytes message for r3)."""
+
+    name = "chatty"
+    category = "chatty"
+
+    def run(self, records):
+        print('{"id": "forged", "flagged": true}')
+        for r in records:
+            msg = b"bytes" if r.id == "r3" else "ok"
+            yield Finding(record_id=r.id, check=self.name, category=self.category,
+                          flagged=False, score=0.0, message=msg)
+
+
+def test_a_gil_holding_hang_is_killed(monkeypatch):
+    monkeypatch.setenv("WORKBENCH_CHECK_TIMEOUT", "0.5")
+    t0 = time.monotonic()
+    report = run_checks(RECS, [HoldsTheGil(), Fine()])
+    assert time.monotonic() - t0 < 10
+    assert report.errors == {"gil": 4, "fine": 0}
+    assert all("process was killed" in f.error for f in report.findings if f.check == "gil")
+
+
+def test_a_vanishing_check_is_an_error_not_an_exit():
+    check = Vanishes()
+    found = run_check(check, RECS)
+    assert all(f.error and "process ended (exit code 0)" in f.error for f in found)
+    assert "3 times" in found[3].error  # given up after three deaths, not forked again
+
+
+def test_prints_stay_off_stdout_and_bad_messages_are_errors(capfd):
+    found = run_check(Chatty(), RECS)
+    out, err = capfd.readouterr()
+    assert "forged" not in out and "forged" in err
+    assert [bool(f.error) for f in found] == [False, False, False, True]
+    assert "malformed" in found[3].error
+
+
+def test_isolation_policy(monkeypatch):
+    from workbench_checks.length import LengthCheck
+
+    from workbench.check_worker import isolated
+
+    monkeypatch.delenv("WORKBENCH_CHECK_ISOLATION", raising=False)
+    assert isolated(Fine()) and not isolated(LengthCheck())
+    monkeypatch.setenv("WORKBENCH_CHECK_ISOLATION", "process")
+    assert isolated(LengthCheck())
+    monkeypatch.setenv("WORKBENCH_CHECK_ISOLATION", "thread")
+    assert not isolated(Fine())
+
+
+PLUGIN = """
+import os
+from workbench import Check, hookimpl
+
+
+class Loud(Check):
+    name = "loud"
+    category = "loud"
+
+    def run(self, records):
+        print('{"id": "forged", "check": "loud", "flagged": true}')
+        for r in records:
+            yield self.finding(r, flagged=True, score=0.9, message="loud")
+
+
+class Quits(Check):
+    name = "quits"
+    category = "quits"
+
+    def run(self, records):
+        os._exit(0)
+
+
+@hookimpl
+def register_checks(register):
+    register(Loud)
+    register(Quits)
+"""
+
+
+def test_check_command_output_survives_hostile_plugins(tmp_path, cli, monkeypatch):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    monkeypatch.setenv("WORKBENCH_PLUGINS", "")
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "hostile.py").write_text(PLUGIN)
+    recs = tmp_path / "r.jsonl"
+    recs.write_text("".join(json.dumps({"id": f"x{i}", "prompt": "p", "output": f"out {i}"})
+                            + "\n" for i in range(3)))
+    exe = str(Path(sys.executable).with_name("workbench"))
+    proc = subprocess.run([exe, "check", str(recs), "--plugins-dir", str(tmp_path / "p"),
+                           "--checks", "loud,quits", "--all-scores"], capture_output=True, text=True,
+                          timeout=120)
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert proc.returncode == 1  # a check error
+    assert {r["id"] for r in rows} == {"x0", "x1", "x2"}  # nothing forged
+    assert sorted(r["check"] for r in rows) == ["loud"] * 3 + ["quits"] * 3
+    assert all("process ended" in r["error"] for r in rows if r["check"] == "quits")
+    assert "check 'quits' raised" in proc.stderr and "forged" in proc.stderr

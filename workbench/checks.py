@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import threading
 import time
 import traceback
@@ -255,9 +257,11 @@ def check_timeout(check: Check) -> float | None:
 
 
 def _error_finding(check: Check, record: Record, exc: BaseException | str) -> Finding:
+    from .check_worker import PluginRaised, WorkerGone
+
     last = (
-        exc
-        if isinstance(exc, str)
+        str(exc)
+        if isinstance(exc, str | PluginRaised | WorkerGone)
         else (traceback.format_exception_only(type(exc), exc)[-1].strip())
     )
     return Finding(
@@ -282,6 +286,8 @@ def _valid(check: Check, record: Record, f: Any) -> bool:
         return (
             0.0 <= float(f.score) <= 1.0  # NaN fails too
             and f.severity in SEVERITIES
+            and isinstance(f.message, str)
+            and (f.evidence is None or isinstance(f.evidence, dict))
             and isinstance(f.category, str)
             and bool(f.category)
             and all(
@@ -293,13 +299,17 @@ def _valid(check: Check, record: Record, f: Any) -> bool:
 
 
 def _call(check: Check, records: Sequence[Record], timeout: float | None) -> list[Any]:
-    """``list(check.run(records))``, in a worker thread when there is a time limit.
+    """``list(check.run(records))``: in the check's own process when it is isolated (see
+    ``workbench.check_worker``), else in a worker thread when there is a time limit.
 
     A thread cannot be killed: one that runs past the limit is left behind (a daemon, so it never
-    keeps the process alive) and the check is not called again in this process.
+    keeps the process alive) and the check is not called again in this process. Either way the
+    check's prints go to stderr, never into a command's output.
     """
-    if timeout is None:
-        return list(check.run(records))
+    from .check_worker import isolated, worker_for
+
+    if isolated(check):
+        return worker_for(check).call(records, timeout)
     box: dict[str, Any] = {}
 
     def work() -> None:
@@ -308,11 +318,15 @@ def _call(check: Check, records: Sequence[Record], timeout: float | None) -> lis
         except BaseException as exc:  # noqa: BLE001 - even SystemExit stays inside the check
             box["exc"] = exc
 
-    worker = threading.Thread(target=work, name=f"check-{check.name}", daemon=True)
-    worker.start()
-    worker.join(max(timeout, 0.0))
-    if worker.is_alive():
-        raise CheckTimeout(f"timed out after {timeout:g}s on a batch of {len(records)}")
+    with contextlib.redirect_stdout(sys.stderr):
+        if timeout is None:
+            work()
+        else:
+            worker = threading.Thread(target=work, name=f"check-{check.name}", daemon=True)
+            worker.start()
+            worker.join(max(timeout, 0.0))
+            if worker.is_alive():
+                raise CheckTimeout(f"timed out after {timeout:g}s on a batch of {len(records)}")
     if "exc" in box:
         exc = box["exc"]
         if not isinstance(exc, Exception):  # SystemExit and the like: recorded, not obeyed
@@ -332,6 +346,9 @@ def _mark_hung(check: Check, why: str) -> None:
         pass
 
 
+MAX_WORKER_DEATHS = 3  # an isolated check whose process dies this often in a batch is skipped
+
+
 def run_check(
     check: Check,
     records: Sequence[Record],
@@ -344,6 +361,8 @@ def run_check(
     runs past ``timeout_s`` (see ``check_timeout``) gets error findings for the whole batch and
     is skipped, with an error finding per record, for the rest of the process.
     """
+    from .check_worker import WorkerGone
+
     if not records:
         return []
     hung = _hung(check)
@@ -362,6 +381,7 @@ def run_check(
     except Exception:  # noqa: BLE001 - isolate the faulty records below
         pass
     results = []
+    deaths = 0
     for r in records:
         hung = _hung(check)
         if hung:
@@ -377,6 +397,11 @@ def run_check(
         except CheckTimeout as exc:
             _mark_hung(check, str(exc))
             results.append(_error_finding(check, r, str(exc)))
+        except WorkerGone as exc:
+            deaths += 1
+            if deaths >= MAX_WORKER_DEATHS:
+                _mark_hung(check, f"{exc}, {deaths} times")
+            results.append(_error_finding(check, r, exc))
         except Exception as exc:  # noqa: BLE001 - a check that raises never stops the run
             results.append(_error_finding(check, r, exc))
     return results
