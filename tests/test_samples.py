@@ -212,7 +212,7 @@ def test_inconsistency_clusters_claims():
     mixed = _rec("b", q, "The capital of Peru is Cusco.", "Lima.", "The capital is Arequipa.",
                  "Lima is the capital.", "Trujillo.")
     (f,) = _check().run([mixed])
-    assert f.flagged and f.score == pytest.approx(0.6)
+    assert f.flagged and f.score == pytest.approx(0.9)  # only the two Limas support each other
     assert "Lima" in f.message and "x2" in f.message
     a, b = f.spans[0]
     assert mixed.output[a:b] == "Cusco" and f.severity == "high"  # outside the majority

@@ -5,11 +5,13 @@ paraphrase group (items sharing a ``group``), and flags when they do not agree. 
 disagreement needs no reference and no judge: a model that knows an answer tends to give it
 every time (SelfCheckGPT's observation), one that does not gives a different one each time.
 
-Each answer is reduced to its claim: the first sentence, less the words the question already
-holds ("The capital of Peru is Lima." to a question about Peru's capital -> "lima"). Claims that
-carry numbers, dates or yes/no agree only when those agree; other claims agree when their words
-nearly match (rapidfuzz's token-set ratio). Equal claims form clusters; the score is one minus
-the share of the largest cluster (five samples, all alike: 0.0; 3+2: 0.4; all different: 0.8).
+Each answer is reduced to its claim: the content words of its first sentence, less the words its
+question already holds ("The capital of Peru is Lima." to a question about Peru's capital ->
+{lima}), and a leading yes/no. Another answer *supports* a claim by the share of the claim's words
+it contains anywhere in its text (numbers and names count as words; a yes never supports a no).
+The score is one minus the mean support over every ordered pair of answers: 0.0 when every answer
+repeats every other's claim, near 1.0 when no two share anything. Answers whose claims support
+each other both ways (>= ``agree_at``) form clusters, listed in the message with their counts.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pydantic import Field
-from rapidfuzz import fuzz
 
 from workbench.checks import Check, Finding, Record
 
@@ -37,12 +38,12 @@ _MAX_CLAIM_CHARS = 400  # a claim is read from the start of the answer only
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """What an answer asserts, as compared: its words (less the question's), its numbers and its
-    yes/no; ``span`` is where the claim sits in the answer."""
+    """What an answer asserts, as compared: the content words of its first sentence (less the
+    question's), every word of the answer (to support other claims), a leading yes/no; ``span``
+    is where the claim sits in the answer."""
 
-    text: str
-    words: tuple[str, ...]
-    numbers: tuple[str, ...]
+    words: frozenset[str]
+    vocabulary: frozenset[str]
     polarity: str | None
     span: tuple[int, int]
     shown: str
@@ -68,39 +69,50 @@ def claim_of(answer: str, restated: frozenset[str]) -> Claim:
     kept = [(w, a, b) for w, a, b in toks
             if w not in FUNCTION_WORDS and w not in _FRAMES and _stem(w) not in restated
             and w not in _YES_NO]
-    numbers = tuple(sorted({n.replace(",", "") for n in _NUMBER_RE.findall(sentence)}))
-    words = tuple(_stem(w) for w, _, _ in kept)
+    # names and numbers carry an answer ("Amy Jo Johnson", "1844"); the words around them vary
+    # from sample to sample, so when a claim has names or numbers they alone are compared
+    named = [(w, a, b) for w, a, b in kept if head[a].isupper() or head[a].isdigit()]
+    kept = named or kept
     span = (kept[0][1], kept[-1][2]) if kept else (start, end)
-    shown = sentence.strip()
+    shown = " ".join(sentence.split())
     if len(shown) > 60:
         shown = shown[:57].rstrip() + "..."
-    return Claim(" ".join(words), words, numbers, polarity, span, shown)
+    vocabulary = frozenset(_stem(m.group().lower()) for m in WORD_RE.finditer(answer))
+    return Claim(frozenset(_stem(w) for w, _, _ in kept), vocabulary, polarity, span, shown)
 
 
-def agree(a: Claim, b: Claim, min_ratio: float) -> bool:
-    """Do two claims say the same thing?"""
-    if a.polarity and b.polarity and a.polarity != b.polarity:
-        return False
-    if (a.numbers or b.numbers) and a.numbers != b.numbers:
-        return False
-    if not a.words or not b.words:
-        # nothing beyond the question's words: agree when both are empty (or share yes/no)
-        return not a.words and not b.words and (a.polarity == b.polarity or a.numbers != ())
-    return fuzz.token_set_ratio(a.text, b.text) >= min_ratio
+def support(a: Claim, b: Claim) -> float:
+    """How much answer ``b`` says what claim ``a`` says: the same yes/no when both give one,
+    else the share of a's claim words in b."""
+    if a.polarity and b.polarity:
+        return float(a.polarity == b.polarity)
+    if not a.words:  # a bare yes/no, or only the question's words
+        return 1.0 if a.polarity is None or a.polarity == b.polarity else 0.0
+    return len(a.words & b.vocabulary) / len(a.words)
 
 
-def clusters(claims: Sequence[Claim], min_ratio: float) -> list[list[int]]:
-    """Claims grouped by agreement: each joins the first cluster whose first claim it agrees
-    with (in order, so the result does not depend on anything but the answers' order)."""
+def clusters(claims: Sequence[Claim], agree_at: float) -> list[list[int]]:
+    """Answers grouped by agreement: each joins the first cluster whose first answer and it
+    support each other at ``agree_at`` or more (in order, so only the answers decide)."""
     out: list[list[int]] = []
     for i, c in enumerate(claims):
         for group in out:
-            if agree(claims[group[0]], c, min_ratio):
+            head = claims[group[0]]
+            if min(support(c, head), support(head, c)) >= agree_at:
                 group.append(i)
                 break
         else:
             out.append([i])
     return sorted(out, key=lambda g: (-len(g), g[0]))
+
+
+def disagreement(claims: Sequence[Claim]) -> float:
+    """1 - the mean support over every ordered pair of answers (0.0 with one answer)."""
+    n = len(claims)
+    if n < 2:
+        return 0.0
+    total = sum(support(claims[i], claims[j]) for i in range(n) for j in range(n) if i != j)
+    return 1.0 - total / (n * (n - 1))
 
 
 def _restated(record: Record) -> frozenset[str]:
@@ -125,10 +137,10 @@ class InconsistencyCheck(Check):
     )
 
     class Options(Check.Options):
-        threshold: float = Field(0.4, ge=0.0, le=1.0, description=(
-            "flag when 1 - (share of the largest cluster of agreeing answers) reaches this"))
-        min_ratio: float = Field(80.0, ge=0.0, le=100.0, description=(
-            "rapidfuzz token-set ratio at which two claims without numbers agree"))
+        threshold: float = Field(0.5, ge=0.0, le=1.0, description=(
+            "flag when the disagreement (1 - mean support between answers) reaches this"))
+        agree_at: float = Field(0.5, ge=0.0, le=1.0, description=(
+            "two answers are counted as one answer when each supports the other this much"))
 
     def run(self, records: Sequence[Record]) -> Iterable[Finding]:
         opts = self.options
@@ -139,9 +151,9 @@ class InconsistencyCheck(Check):
             for answer in r.answers:
                 owners.append(n)
                 claims.append(claim_of(answer, restated))
-        groups = clusters(claims, opts.min_ratio)
+        groups = clusters(claims, opts.agree_at)
         total = len(claims)
-        score = 1.0 - len(groups[0]) / total if total else 0.0
+        score = disagreement(claims)
         flagged = total >= 2 and score >= opts.threshold - 1e-9
         counts = ", ".join(f"{claims[g[0]].shown!r} x{len(g)}" for g in groups[:6])
         more = f", and {len(groups) - 6} more" if len(groups) > 6 else ""
