@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -140,6 +141,17 @@ def test_greedy_samples_rejected(tmp_path, cli):
     assert res.exit_code != 0 and "temperature" in res.output
 
 
+def _processes_naming(text: str) -> list[int]:
+    found = []
+    for p in Path("/proc").iterdir():
+        try:
+            if p.name.isdigit() and text in (p / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(p.name))
+        except OSError:
+            pass
+    return found
+
+
 def test_resume_after_sigkill_mid_samples(tmp_path, cli, tiny_model_dir, monkeypatch):
     monkeypatch.setenv("WORKBENCH_PLUGINS", "")
     plugins = tmp_path / "plugins"
@@ -152,6 +164,11 @@ def test_resume_after_sigkill_mid_samples(tmp_path, cli, tiny_model_dir, monkeyp
     proc = subprocess.Popen([WORKBENCH, *args], env=_env(WB_FAULT_READY=str(ready)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _kill_when_ready(proc, ready)
+    # the blocking check ran in a process of its own: it dies with the command
+    deadline = time.monotonic() + 10
+    while _processes_naming(str(db)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _processes_naming(str(db))
     store = Store(db)
     run = store.get_run("latest")
     before = _texts(store, run["run_id"])

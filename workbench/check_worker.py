@@ -55,9 +55,10 @@ def _die_with_parent() -> None:
         pass
 
 
-def _serve(check: Any, conn: Any) -> None:
+def _serve(check: Any, conn: Any, parent_end: Any) -> None:
     """The worker: answer each batch of records with ("ok", findings) or ("exc", text)."""
     _die_with_parent()
+    parent_end.close()  # else the pipe never reads as closed when the command goes away
     os.dup2(2, 1)  # the plugin's prints go to stderr, never into a command's output
     sys.stdout = sys.stderr
     try:
@@ -88,7 +89,7 @@ class CheckWorker:
         self.conn, child = ctx.Pipe()
         sys.stdout.flush()
         sys.stderr.flush()
-        self.proc = ctx.Process(target=_serve, args=(check, child), daemon=True,
+        self.proc = ctx.Process(target=_serve, args=(check, child, self.conn), daemon=True,
                                 name=f"check-{getattr(check, 'name', '?')}")
         self.proc.start()
         child.close()
