@@ -17,6 +17,12 @@ from functools import lru_cache
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from .hallucination_relations import (
+    composite_names,
+    count_conflicts,
+    relation_conflicts,
+    year_order_conflicts,
+)
 from .hallucination_dates import (
     DATE_RE,
     Date,
@@ -155,6 +161,8 @@ class Weights:
     unspanned_cap: float = 0.45
     type_mismatch: float = 0.3
     extractive_factor: float = 0.35
+    # A link the context makes otherwise ("composed by X" where it names Y as the composer).
+    relation: float = 0.6
     short_answer_tokens: int = 12
 
 
@@ -516,6 +524,30 @@ def _stitched_hits(
     return hits
 
 
+def _relation_hits(
+    question: str, output: str, ev: Evidence, res: Support, w: Weights
+) -> list[float]:
+    """Links between words of the evidence that the evidence makes otherwise (see
+    ``hallucination_relations``): each conflict's output words are the span, the evidence's
+    words the reason."""
+    found = relation_conflicts(output, ev.text)
+    found += count_conflicts(question, output, ev.text)
+    found += year_order_conflicts(question, output, ev.text)
+    found += composite_names(output, ev.text, question)
+    hits: list[float] = []
+    have = set(res.spans)
+    for c in found:
+        if any(a < c.span[1] and c.span[0] < b for a, b in have):
+            continue  # already reported (unsupported, a date)
+        res.contradictions.append((c.mine, c.theirs))
+        res.unsupported.append(c.mine)
+        res.contradicted_parts.append(c.mine)
+        res.spans.append(c.span)
+        have.add(c.span)
+        hits.append(w.relation)
+    return hits
+
+
 def _order_hits(question: str, output: str, ev: Evidence, res: Support, w: Weights) -> list[float]:
     """ "Who was born first, X or Y?" answered with the one the evidence says was born later:
     the name is the span (see ``hallucination_dates.wrong_order``)."""
@@ -736,6 +768,8 @@ def assess(
         hits += _number_hits(output, ev, res, w)
     if _ASKS_ORDER_RE.search(question) and ev.life_dates:
         hits += _order_hits(question, output, ev, res, w)
+    if w.relation:
+        hits += _relation_hits(question, output, ev, res, w)
     if w.stitched and len(ev.windows) > 1:
         hits += _stitched_hits(sentences, ev, q_vocab, res, w)
     fraction = len(res.unsupported) / max(1, res.content_tokens)

@@ -1,0 +1,336 @@
+"""Relations between words the context holds: right words, wrong links.
+
+An output can use only words of its context and still contradict it: "recorded in New York
+County" when the context puts the village in Ulster County, "composed by Bill Withers" when the
+context names Donna Weiss as the composer, "handled 94% of the traffic" answering "how many
+passengers?" when the context gives 294,000 passengers. Each word is supported on its own; the
+link between them is not. The rules here compare such links with the links the context makes,
+and each finding carries the output's span and the context's conflicting words:
+
+- ``relation_conflicts``: "VERB PREP OBJECT" (written by, born in, set in, owned by) whose object
+  differs from every object the context gives for the same verb and preposition;
+- ``count_conflicts``: a "how many X" question answered with a number the context does not give
+  for X, when the context gives one;
+- ``year_order_conflicts``: "Which came first, A or B?" answered with the option the context
+  dates later (works, bands, magazines: the year of the sentence that introduces each option);
+- ``composite_names``: a name of several words, each in the context, that the context never
+  puts together ("New York County" from "New York" and "Ulster County").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|\d+(?:[.,]\d+)*%?")
+_YEAR_RE = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
+
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve".split()
+    )
+}
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """One output span the context links otherwise: the span, its text, the context's words."""
+
+    span: tuple[int, int]
+    mine: str
+    theirs: str
+
+
+def _norm(tok: str) -> str:
+    t = tok.lower().replace("’", "'")
+    if t.endswith("'s"):
+        t = t[:-2]
+    if t[:1].isdigit():
+        t = t.replace(",", "").rstrip("%")
+    return _NUMBER_WORDS.get(t, t)
+
+
+def _stem(word: str) -> str:
+    for suf in ("ing", "ed", "en", "es", "s"):
+        if word.endswith(suf) and len(word) - len(suf) >= 3:
+            return word[: -len(suf)]
+    return word
+
+
+# ---------------------------------------------------------------------------------------------
+# VERB PREP OBJECT
+
+_PREPS = ("by", "in", "at", "from", "on", "to", "into")
+# Participles that do not end in -ed.
+_IRREGULAR = frozenset(
+    """born set written built made run won led sold shot found held known drawn shown grown
+    given taken begun done seen sung""".split()
+)
+# Verbs whose object is rarely a fact of its own ("known for", "based in" are fine; "known as"
+# is handled as a name) and objects that are not names.
+_SKIP_VERBS = frozenset("known used need based".split())
+_CAPS_OR_NUM = re.compile(r"[A-Z0-9]")
+_END = r"(?<!\bJr)(?<!\bSr)(?<!\bSt)(?<!\bDr)(?<!\bMr)(?<!\b[A-Z])\.(?:\s|$)"
+_STOP_CLAUSE = re.compile(_END + r"|;|\n")
+_STOP_OBJECT = re.compile(r",|;|" + _END + r"|\band\b|\bwhich\b|\bwho\b|\bwhile\b|\(|\)|\n")
+
+
+def _is_relation_verb(word: str) -> bool:
+    w = word.lower()
+    if w in _SKIP_VERBS:
+        return False
+    return w in _IRREGULAR or (w.endswith("ed") and len(w) >= 5)
+
+
+@dataclass(frozen=True)
+class _Link:
+    verbs: tuple[str, ...]  # stems of the verbs before the preposition ("written and composed")
+    words: tuple[str, ...]  # the verbs as written
+    prep: str
+    obj_start: int
+    obj_end: int
+    names: tuple[str, ...]  # normalised capitalised words and numbers of the object
+
+
+_LINK_RE = re.compile(
+    r"\b(?P<verbs>[A-Za-z]+(?:(?:\s*,\s*|\s+and\s+|\s+)[A-Za-z]+){0,3})\s+"
+    r"(?P<prep>" + "|".join(_PREPS) + r")\s+(?P<rest>[^\n]{1,120})",
+)
+
+
+def _links(text: str, *, whole_clause: bool) -> list[_Link]:
+    """Every "VERB [and VERB] PREP OBJECT" of ``text`` whose object holds a name or a number.
+
+    The object of the output is its first phrase (up to a comma, "and", "which"): "born in
+    Kerry, New South Wales" says "born in Kerry". The context's is its whole clause, so every
+    name it lists counts ("written by Bill Withers, William Salter and Ralph MacDonald").
+    """
+    out = []
+    for m in re.finditer(r"\b(" + "|".join(_PREPS) + r")\s+", text):
+        before = text[max(0, m.start() - 60) : m.start()]
+        words = re.findall(r"[A-Za-z]+", before)[-4:]
+        verbs: list[str] = []
+        written: list[str] = []
+        # the verb right before the preposition, and verbs joined to it by "and"/commas
+        for k in range(len(words) - 1, -1, -1):
+            w = words[k]
+            if _is_relation_verb(w):
+                verbs.append(_stem(w.lower()))
+                written.insert(0, w)
+                continue
+            if w.lower() in ("and", "or") and verbs:
+                continue
+            break
+        if not verbs:
+            continue
+        start = m.end()
+        rest = text[start : start + 160]
+        if whole_clause:
+            stop = _STOP_CLAUSE.search(rest)
+        else:
+            stop = _STOP_OBJECT.search(rest)
+        obj = rest[: stop.start()] if stop else rest
+        if not whole_clause:
+            obj = obj[:80]
+            # the object phrase ends at the next verb-preposition link
+            nxt = re.search(r"\s(?:" + "|".join(_PREPS) + r")\s", obj)
+            if nxt:
+                obj = obj[: nxt.start()]
+        obj = obj.rstrip(" \"'”’")
+        names = tuple(
+            _norm(t)
+            for t in _WORD_RE.findall(obj)
+            if _CAPS_OR_NUM.match(t) and t not in ("The", "A", "An")
+        )
+        if names:
+            link = _Link(tuple(verbs), tuple(written), m.group(1), start, start + len(obj), names)
+            out.append(link)
+    return out
+
+
+def relation_conflicts(output: str, evidence: str) -> list[Conflict]:
+    """Output links "VERB PREP OBJECT" whose object shares no name with any object the
+    evidence gives for the same verb and preposition (when the evidence gives one)."""
+    ev_links = _links(evidence, whole_clause=True)
+    if not ev_links:
+        return []
+    found = []
+    for link in _links(output, whole_clause=False):
+        # each verb is a claim of its own: "recorded and composed by X"
+        for verb in link.verbs:
+            theirs = [e for e in ev_links if e.prep == link.prep and verb in e.verbs]
+            if not theirs or any(set(e.names) & set(link.names) for e in theirs):
+                continue
+            e = theirs[0]
+            obj = evidence[e.obj_start : e.obj_end]
+            obj = obj if len(obj) <= 60 else obj[:57].rsplit(" ", 1)[0] + " ..."
+            word = e.words[[_stem(w.lower()) for w in e.words].index(verb)]
+            shown = f"{word} {e.prep} {obj}"
+            span = (link.obj_start, link.obj_end)
+            found.append(Conflict(span, output[span[0] : span[1]], shown))
+            break
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# "how many X"
+
+_HOW_MANY_RE = re.compile(r"\bhow (?:many|much)\s+(?P<head>[A-Za-z-]+(?:\s+[A-Za-z-]+){0,2})", re.I)
+_NUMBER_RE = re.compile(
+    r"(?<![\w.,])(\d+(?:[.,]\d+)*%?|zero|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+    r"twelve)(?![\w])",
+    re.I,
+)
+_HEAD_SKIP = frozenset("the a an of did does do was were is are has have had".split())
+
+
+def count_conflicts(question: str, output: str, evidence: str) -> list[Conflict]:
+    """"How many X?" answered with numbers of which none is one the evidence gives for X
+    ("294,000 passengers"), when the evidence gives one: the output's new numbers are spans."""
+    m = _HOW_MANY_RE.search(question)
+    if not m:
+        return []
+    head = [_stem(w.lower()) for w in m.group("head").split() if w.lower() not in _HEAD_SKIP]
+    if not head:
+        return []
+    key = head[0]
+    theirs: dict[str, str] = {}
+    for n in _NUMBER_RE.finditer(evidence):
+        after = re.findall(r"[A-Za-z]+", evidence[n.end() : n.end() + 40])[:2]
+        if any(_stem(w.lower()) == key for w in after):
+            theirs[_norm(n.group())] = n.group() + " " + " ".join(after)
+    if not theirs:
+        return []
+    asked = {_norm(x.group()) for x in _NUMBER_RE.finditer(question)}
+    mine = [
+        x for x in _NUMBER_RE.finditer(output) if _norm(x.group()) not in asked
+    ]
+    if not mine or any(_norm(x.group()) in theirs for x in mine):
+        return []
+    shown = next(iter(theirs.values())).strip()
+    return [Conflict(x.span(), x.group(), shown) for x in mine]
+
+
+# ---------------------------------------------------------------------------------------------
+# "Which came first, A or B?"
+
+_ASKS_EARLY = re.compile(r"\b(first|earlier|earliest|older|oldest)\b", re.I)
+_ASKS_LATE = re.compile(r"\b(last|later|latest|more recent|most recent|newer|younger)\b", re.I)
+_OPTIONS_RE = re.compile(r"(?:,|\bfirst|\bearlier|\blater|\blast)\s*(?P<a>[^,?]+?)\s+or\s+(?P<b>[^?]+?)\s*\??\s*$")
+_SENT_RE = re.compile(r"[^.!?\n]+(?:[.!?](?=\s|$|[A-Z\"“])|$)")
+_LEAD = re.compile(r"^(?:the|a|an)\s+", re.I)
+
+
+def _option_words(option: str) -> set[str]:
+    words = [w for w in _WORD_RE.findall(_LEAD.sub("", option.strip(" \"'“”")))]
+    if not words or not words[0][:1].isupper():
+        return set()
+    return {_norm(w) for w in words if w[:1].isupper() or w[:1].isdigit()}
+
+
+def _year_of(words: set[str], evidence: str) -> tuple[int, str] | None:
+    """The first year after the first mention of the option in the evidence sentence that
+    introduces it (all its capitalised words, in order of the text)."""
+    for s in _SENT_RE.finditer(evidence):
+        sent = s.group()
+        toks = [(m.start(), _norm(m.group())) for m in _WORD_RE.finditer(sent)]
+        if not words <= {t for _, t in toks}:
+            continue
+        at = max(a for a, t in toks if t in words and a == min(b for b, u in toks if u == t))
+        y = _YEAR_RE.search(sent, at)
+        if y:
+            return int(y.group()), sent.strip()
+        return None
+    return None
+
+
+def year_order_conflicts(question: str, output: str, evidence: str) -> list[Conflict]:
+    """"Which was released first, A or B?" answered A when the evidence dates A after B.
+
+    The answer is the option the output's first sentence names first; each option's year is
+    the first year after its name in the evidence sentence that names it."""
+    early = bool(_ASKS_EARLY.search(question))
+    if not early and not _ASKS_LATE.search(question):
+        return []
+    m = _OPTIONS_RE.search(question)
+    if not m:
+        return []
+    opts = [_option_words(m.group("a")), _option_words(m.group("b"))]
+    if not all(opts) or opts[0] & opts[1]:
+        return []
+    years = [_year_of(o, evidence) for o in opts]
+    if None in years or years[0][0] == years[1][0]:  # type: ignore[index]
+        return []
+    first = re.split(r"(?<=[.!?])\s", output.strip(), maxsplit=1)[0]
+    named = []
+    for k, o in enumerate(opts):
+        hits = [x for x in _WORD_RE.finditer(first) if _norm(x.group()) in o]
+        if hits:
+            named.append((hits[0].start(), k, hits))
+    if not named:
+        return []
+    _, k, hits = min(named)
+    mine_year = years[k][0]  # type: ignore[index]
+    other_year = years[1 - k][0]  # type: ignore[index]
+    if (mine_year < other_year) == early:
+        return []
+    lead = len(output) - len(output.lstrip())
+    a, b = hits[0].start() + lead, hits[-1].end() + lead
+    names = [_LEAD.sub("", m.group(x).strip(" \"'“”")) for x in ("a", "b")]
+    theirs = f"{names[k]} {mine_year}, {names[1 - k]} {other_year}"
+    return [Conflict((a, b), output[a:b], theirs)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Names put together from several names
+
+_RUN_SKIP = frozenset("The A An In On At By He She It They His Her This That These".split())
+_CAP_RE = re.compile(r"[A-Z][\w'’-]*")
+
+
+def _runs(text: str) -> list[tuple[int, int, list[str]]]:
+    """(start, end, normalised words) of each run of two or more capitalised words, without
+    a leading article or pronoun."""
+    out = []
+    group: list[re.Match] = []
+    for m in [*_CAP_RE.finditer(text), None]:
+        if m is not None and group and text[group[-1].end() : m.start()].isspace():
+            group.append(m)
+            continue
+        while group and group[0].group() in _RUN_SKIP:
+            group.pop(0)
+        if len(group) >= 2:
+            words = [_norm(g.group().strip("'’")) for g in group]
+            out.append((group[0].start(), group[-1].end(), words))
+        group = [m] if m is not None else []
+    return out
+
+
+def _is_subsequence(short: list[str], long: list[str]) -> bool:
+    it = iter(long)
+    return all(w in it for w in short)
+
+
+def composite_names(output: str, evidence: str, question: str = "") -> list[Conflict]:
+    """Names of the output (runs of capitalised words) whose every word is in the evidence but
+    that neither the evidence nor the question writes together (in order, allowing left-out
+    middle names): "New York County" against "New York" and "Ulster County"."""
+    known = [w for _, _, w in _runs(evidence) + _runs(question)]
+    vocab = {_norm(t) for t in _WORD_RE.findall(evidence)}
+    text = " ".join(_norm(t) for t in _WORD_RE.findall(evidence + " " + question))
+    found = []
+    for a, b, words in _runs(output):
+        if not set(words) <= vocab:
+            continue  # an unknown word is reported as unsupported already
+        if f" {' '.join(words)} " in f" {text} ":
+            continue
+        if any(_is_subsequence(words, k) for k in known):
+            continue
+        parts = sorted(
+            ((len(set(k) & set(words)), evidence[x:y]) for x, y, k in _runs(evidence)),
+            key=lambda p: -p[0],
+        )
+        shown = ", ".join(list(dict.fromkeys(t for n, t in parts if n))[:3])
+        found.append(Conflict((a, b), output[a:b], shown))
+    return found
