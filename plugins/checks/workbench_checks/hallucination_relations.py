@@ -197,7 +197,9 @@ def count_conflicts(question: str, output: str, evidence: str) -> list[Conflict]
     key = head[0]
     theirs: dict[str, str] = {}
     for n in _NUMBER_RE.finditer(evidence):
-        after = re.findall(r"[A-Za-z]+", evidence[n.end() : n.end() + 40])[:2]
+        # the counted noun follows in the same clause: "56,551 gross register tons"
+        tail = re.split(r"[.;:()\n]", evidence[n.end() : n.end() + 40], maxsplit=1)[0]
+        after = re.findall(r"[A-Za-z]+", tail)[:2]
         if any(_stem(w.lower()) == key for w in after):
             theirs[_norm(n.group())] = n.group() + " " + " ".join(after)
     if not theirs:
@@ -286,7 +288,7 @@ def year_order_conflicts(question: str, output: str, evidence: str) -> list[Conf
 # Names put together from several names
 
 _RUN_SKIP = frozenset("The A An In On At By He She It They His Her This That These".split())
-_CAP_RE = re.compile(r"[A-Z][\w'’-]*")
+_CAP_RE = re.compile(r"[A-Z]\.|[A-Z][\w'’-]*")
 
 
 def _runs(text: str) -> list[tuple[int, int, list[str]]]:

@@ -485,6 +485,10 @@ def _date_hits(output: str, ev: Evidence, res: Support, w: Weights) -> list[floa
     return hits
 
 
+# Clauses of one output sentence that make claims of their own ("X is A, while Y is B").
+_CLAUSE_SPLIT_RE = re.compile(r",\s+(?=(?:while|whereas|but|and)\s)|;\s*")
+
+
 def _stitched_hits(
     sentences: list[tuple[int, str, list[str]]],
     ev: Evidence,
@@ -492,36 +496,68 @@ def _stitched_hits(
     res: Support,
     w: Weights,
 ) -> list[float]:
-    """A sentence whose new words (supported, but not the question's) no single evidence
+    """A clause whose new words (supported, but not the question's) no single evidence
     sentence holds together: the words outside the evidence sentence that holds most of them
     that are names or numbers are the spans ("Cia Berg, also known as David Lee Roth": two
     people of two sentences).
-    Restating the question and adding an answer from one sentence is not stitching."""
+    Restating the question and adding an answer from one sentence is not stitching. Ties go to
+    the evidence sentence that also holds the clause's words of the question (its subject).
+
+    A stitched word whose every evidence sentence shares no other name with the clause is said
+    of something else ("Robert Fleischman is a Scottish-born musician", where "Scottish" is only
+    in the sentence on Jimmy Barnes): that weighs as a contradiction. When the clause also
+    names something of that sentence, it may join two facts (a multi-hop answer): weak."""
     hits: list[float] = []
     have = set(res.spans)
-    for start, sent, supported in sentences:
-        new = set(supported) - q_vocab
-        if len(new) < 2:
-            continue
-        sizes = list(map(len, map(new.intersection, ev.windows)))
-        outside = new - ev.windows[sizes.index(max(sizes))]
-        if not outside:
-            continue
-        share = len(outside) / len(new)
-        found = False
-        for m in TOKEN_RE.finditer(sent):
-            # only names and numbers: an ordinary word ("former") is often the paraphrase
-            tok = m.group()
-            if _norm(tok) in outside and (tok[:1].isupper() or tok[:1].isdigit()):
-                span = (start + m.start(), start + m.end())
-                if span not in have:
-                    res.stitched.append(m.group())
-                    res.spans.append(span)
-                    have.add(span)
-                    found = True
-        if found:
-            hits.append(min(1.0, w.stitched * 2 * share))
+    for start, sent, _ in sentences:
+        pos = 0
+        for clause in _CLAUSE_SPLIT_RE.split(sent):
+            at = sent.find(clause, pos)
+            pos = at + len(clause)
+            hits += _stitched_clause(start + at, clause, ev, q_vocab, res, w, have)
     return hits
+
+
+def _stitched_clause(
+    start: int,
+    clause: str,
+    ev: Evidence,
+    q_vocab: set[str],
+    res: Support,
+    w: Weights,
+    have: set[tuple[int, int]],
+) -> list[float]:
+    raw = _findall(clause)(clause)
+    normed = [_norm(t) for t in raw]
+    supported = {n for n in normed if _is_content(n) and n in ev.vocab}
+    new = supported - q_vocab
+    if len(new) < 2:
+        return []
+    echoed = supported & q_vocab
+    sizes = [(len(new & win), len(echoed & win)) for win in ev.windows]
+    outside = new - ev.windows[sizes.index(max(sizes))]
+    if not outside:
+        return []
+    share = len(outside) / len(new)
+    names = {n for t, n in zip(raw, normed, strict=True) if t[:1].isupper() and n in ev.vocab}
+    weight = 0.0
+    for m in TOKEN_RE.finditer(clause):
+        # only names and numbers: an ordinary word ("former") is often the paraphrase
+        tok = m.group()
+        n = _norm(tok)
+        if n not in outside or not (tok[:1].isupper() or tok[:1].isdigit()):
+            continue
+        span = (start + m.start(), start + m.end())
+        if span in have:
+            continue
+        res.stitched.append(tok)
+        res.spans.append(span)
+        have.add(span)
+        weight = max(weight, min(1.0, w.stitched * 2 * share))
+        others = names - {n}
+        if others and all(others.isdisjoint(win) for win in ev.windows if n in win):
+            weight = max(weight, w.relation)  # said of something else
+    return [weight] if weight else []
 
 
 def _relation_hits(
