@@ -320,7 +320,9 @@ def composite_names(output: str, evidence: str, question: str = "") -> list[Conf
     middle names): "New York County" against "New York" and "Ulster County"."""
     known = [w for _, _, w in _runs(evidence) + _runs(question)]
     vocab = {_norm(t) for t in _WORD_RE.findall(evidence)}
-    text = " ".join(_norm(t) for t in _WORD_RE.findall(evidence + " " + question))
+    # written together in the evidence (in any case), or as a name in the question ("which
+    # New York county" does not name a "New York County")
+    text = " ".join(_norm(t) for t in _WORD_RE.findall(evidence))
     found = []
     for a, b, words in _runs(output):
         if not set(words) <= vocab:

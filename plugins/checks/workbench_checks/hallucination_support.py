@@ -489,6 +489,14 @@ def _date_hits(output: str, ev: Evidence, res: Support, w: Weights) -> list[floa
 _CLAUSE_SPLIT_RE = re.compile(r",\s+(?=(?:while|whereas|but|and)\s)|;\s*")
 
 
+def _starts_name(raw: list[str]) -> bool:
+    """Does the sentence open with a name of several words ("Saul and Delilah", "Golf
+    Magazine")? The first word's capital then marks a name, not the sentence start."""
+    if len(raw) > 1 and raw[1][:1].isupper():
+        return True
+    return len(raw) > 2 and raw[1] in ("and", "of", "de") and raw[2][:1].isupper()
+
+
 def _stitched_hits(
     sentences: list[tuple[int, str, list[str]]],
     ev: Evidence,
@@ -518,6 +526,18 @@ def _stitched_hits(
     return hits
 
 
+def _subject_names(raw: list[str], normed: list[str]) -> set[str]:
+    """The clause's leading name: its first run of capitalised words, when it comes before the
+    clause's first verb-like word (is, was, has ...)."""
+    out: set[str] = set()
+    for t, n in zip(raw, normed, strict=True):
+        if t.lower() in _SUBJECT_END or (out and not t[:1].isupper()):
+            break
+        if t[:1].isupper() and n not in FUNCTION_WORDS:
+            out.add(n)
+    return out
+
+
 def _stitched_clause(
     start: int,
     clause: str,
@@ -539,7 +559,12 @@ def _stitched_clause(
     if not outside:
         return []
     share = len(outside) / len(new)
-    names = {n for t, n in zip(raw, normed, strict=True) if t[:1].isupper() and n in ev.vocab}
+    subject = _subject_names(raw, normed) & ev.vocab
+    best = ev.windows[sizes.index(max(sizes))]
+    # names of the clause that only the other sentences hold: the clause links to them
+    linked = {
+        n for t, n in zip(raw, normed, strict=True) if t[:1].isupper() and n in ev.vocab
+    } - best
     weight = 0.0
     for m in TOKEN_RE.finditer(clause):
         # only names and numbers: an ordinary word ("former") is often the paraphrase
@@ -554,8 +579,8 @@ def _stitched_clause(
         res.spans.append(span)
         have.add(span)
         weight = max(weight, min(1.0, w.stitched * 2 * share))
-        others = names - {n}
-        if others and all(others.isdisjoint(win) for win in ev.windows if n in win):
+        tied = subject | (linked - {n})
+        if subject and n not in subject and all(tied.isdisjoint(w_) for w_ in ev.windows if n in w_):
             weight = max(weight, w.relation)  # said of something else
     return [weight] if weight else []
 
@@ -773,6 +798,8 @@ def assess(
             if name and k > 0 and raw[k - 1][:1].isupper() and _norm(raw[k - 1]) in vocab:
                 # the common-noun head of a longer name ("the Roman Catholic Church"): a word
                 name = _zipf(n) < 4.5
+            elif not name and k == 0 and tok[:1].isupper() and _starts_name(raw):
+                name = True  # "Saul and Delilah is ...": a name's first word
             elif not name and k == 0 and tok[:1].isupper() and _zipf(n) < 3.0:
                 # a sentence's first word that is no common English word: a name ("Saul and
                 # Delilah is ..."), which a capital at the start would otherwise hide
