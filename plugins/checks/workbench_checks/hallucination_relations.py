@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|\d+(?:[.,]\d+)*%?")
 _YEAR_RE = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
@@ -93,10 +94,7 @@ class _Link:
     names: tuple[str, ...]  # normalised capitalised words and numbers of the object
 
 
-_LINK_RE = re.compile(
-    r"\b(?P<verbs>[A-Za-z]+(?:(?:\s*,\s*|\s+and\s+|\s+)[A-Za-z]+){0,3})\s+"
-    r"(?P<prep>" + "|".join(_PREPS) + r")\s+(?P<rest>[^\n]{1,120})",
-)
+_PREP_RE = re.compile(r"\s(" + "|".join(_PREPS) + r")\s+")
 
 
 def _links(text: str, *, whole_clause: bool) -> list[_Link]:
@@ -107,8 +105,11 @@ def _links(text: str, *, whole_clause: bool) -> list[_Link]:
     name it lists counts ("written by Bill Withers, William Salter and Ralph MacDonald").
     """
     out = []
-    for m in re.finditer(r"\b(" + "|".join(_PREPS) + r")\s+", text):
-        before = text[max(0, m.start() - 60) : m.start()]
+    for m in _PREP_RE.finditer(text):
+        before = text[max(0, m.start() - 40) : m.start()]
+        # the word right before the preposition: the candidate verb
+        if not _is_relation_verb(before[before.rfind(" ") + 1 :]):
+            continue
         words = re.findall(r"[A-Za-z]+", before)[-4:]
         verbs: list[str] = []
         written: list[str] = []
@@ -122,8 +123,6 @@ def _links(text: str, *, whole_clause: bool) -> list[_Link]:
             if w.lower() in ("and", "or") and verbs:
                 continue
             break
-        if not verbs:
-            continue
         start = m.end()
         rest = text[start : start + 160]
         if whole_clause:
@@ -149,12 +148,28 @@ def _links(text: str, *, whole_clause: bool) -> list[_Link]:
     return out
 
 
+@lru_cache(maxsize=256)
+def _evidence_links(evidence: str) -> list[_Link]:
+    return _links(evidence, whole_clause=True)
+
+
+@lru_cache(maxsize=256)
+def _evidence_verbs(evidence: str) -> frozenset[str]:
+    return frozenset(v for e in _evidence_links(evidence) for v in e.verbs)
+
+
+_VERB_LIKE_RE = re.compile(r"\b[A-Za-z]+(?:ed|en|wn|n|t|d|e|g)\b")
+
+
 def relation_conflicts(output: str, evidence: str) -> list[Conflict]:
     """Output links "VERB PREP OBJECT" whose object shares no name with any object the
     evidence gives for the same verb and preposition (when the evidence gives one)."""
-    ev_links = _links(evidence, whole_clause=True)
+    ev_links = _evidence_links(evidence)
     if not ev_links:
         return []
+    verbs = _evidence_verbs(evidence)
+    if not any(_stem(w.lower()) in verbs for w in _VERB_LIKE_RE.findall(output)):
+        return []  # (most outputs: no verb the evidence links to a name)
     found = []
     for link in _links(output, whole_clause=False):
         # each verb is a claim of its own: "recorded and composed by X"
@@ -219,6 +234,10 @@ def count_conflicts(question: str, output: str, evidence: str) -> list[Conflict]
 
 _ASKS_EARLY = re.compile(r"\b(first|earlier|earliest|older|oldest)\b", re.I)
 _ASKS_LATE = re.compile(r"\b(last|later|latest|more recent|most recent|newer|younger)\b", re.I)
+_SAYS_ORDER = re.compile(
+    r"\b(first|earlier|earliest|older|oldest|before|later|latest|last|younger|newer|after)\b",
+    re.I,
+)
 _OPTIONS_RE = re.compile(r"(?:,|\bfirst|\bearlier|\blater|\blast)\s*(?P<a>[^,?]+?)\s+or\s+(?P<b>[^?]+?)\s*\??\s*$")
 _SENT_RE = re.compile(r"[^.!?\n]+(?:[.!?](?=\s|$|[A-Z\"“])|$)")
 _LEAD = re.compile(r"^(?:the|a|an)\s+", re.I)
@@ -265,6 +284,8 @@ def year_order_conflicts(question: str, output: str, evidence: str) -> list[Conf
     if None in years or years[0][0] == years[1][0]:  # type: ignore[index]
         return []
     first = re.split(r"(?<=[.!?])\s", output.strip(), maxsplit=1)[0]
+    if not _SAYS_ORDER.search(first) and len(first.split()) > 8:
+        return []  # no answer given: "A was born in 1971, while B ..."
     named = []
     for k, o in enumerate(opts):
         hits = [x for x in _WORD_RE.finditer(first) if _norm(x.group()) in o]
@@ -314,27 +335,108 @@ def _is_subsequence(short: list[str], long: list[str]) -> bool:
     return all(w in it for w in short)
 
 
-def composite_names(output: str, evidence: str, question: str = "") -> list[Conflict]:
+@lru_cache(maxsize=256)
+def _evidence_runs(evidence: str) -> list[tuple[int, int, list[str]]]:
+    return _runs(evidence)
+
+
+def composite_names(
+    output: str,
+    evidence: str,
+    question: str = "",
+    vocab: set[str] | None = None,
+    text: str | None = None,
+) -> list[Conflict]:
     """Names of the output (runs of capitalised words) whose every word is in the evidence but
     that neither the evidence nor the question writes together (in order, allowing left-out
     middle names): "New York County" against "New York" and "Ulster County"."""
-    known = [w for _, _, w in _runs(evidence) + _runs(question)]
-    vocab = {_norm(t) for t in _WORD_RE.findall(evidence)}
-    # written together in the evidence (in any case), or as a name in the question ("which
-    # New York county" does not name a "New York County")
-    text = " ".join(_norm(t) for t in _WORD_RE.findall(evidence))
+    mine = _runs(output)
+    if not mine:
+        return []
+    # Written together in the evidence (in any case) counts; in the question only as a name
+    # ("which New York county" does not name a "New York County").
+    if vocab is None or text is None:
+        words = [_norm(t) for t in _WORD_RE.findall(evidence)]
+        vocab, text = set(words), " ".join(words)
+    text = f" {text} "
+    ev_runs = _evidence_runs(evidence)
+    known = [w for _, _, w in ev_runs + _runs(question)]
     found = []
-    for a, b, words in _runs(output):
+    for a, b, words in mine:
         if not set(words) <= vocab:
             continue  # an unknown word is reported as unsupported already
-        if f" {' '.join(words)} " in f" {text} ":
+        if f" {' '.join(words)} " in text:
             continue
         if any(_is_subsequence(words, k) for k in known):
             continue
         parts = sorted(
-            ((len(set(k) & set(words)), evidence[x:y]) for x, y, k in _runs(evidence)),
+            ((len(set(k) & set(words)), evidence[x:y]) for x, y, k in ev_runs),
             key=lambda p: -p[0],
         )
         shown = ", ".join(list(dict.fromkeys(t for n, t in parts if n))[:3])
         found.append(Conflict((a, b), output[a:b], shown))
     return found
+
+
+# ---------------------------------------------------------------------------------------------
+# "Who was inducted into the Hall of Fame, A or B?"
+
+_POLAR_RE = re.compile(r"^\s*(are|is|was|were|do|does|did|can|could|has|have|had)\b", re.I)
+_CHOICE_STOP = frozenset(
+    """which what who whom whose where when that this with from into have were was does
+    more most less than both also either their there other these those the and for""".split()
+)
+_PRONOUN_START = re.compile(r"^\W*(?:(?:in|on|at|by)\s+\d{4},?\s+)?(he|she|it|they|his|her|its)\b", re.I)
+
+
+def choice_conflicts(question: str, output: str, evidence: str) -> list[Conflict]:
+    """"Who was inducted into the Hall of Fame, A or B?" answered A when the evidence says
+    what the question asks (its other words) of B and hardly of A.
+
+    Each option's sentences are the evidence sentences that name it, with a next sentence
+    that refers back to it ("In 2007, he was inducted ..."). The answer is the option the
+    output's first sentence names first. A flag needs three of the question's words said of
+    the other option for each one said of the answer."""
+    if _POLAR_RE.match(question) or _ASKS_EARLY.search(question) or _ASKS_LATE.search(question):
+        return []
+    m = _OPTIONS_RE.search(question)
+    if not m:
+        return []
+    opts = [_option_words(m.group("a")), _option_words(m.group("b"))]
+    if not all(opts) or opts[0] & opts[1]:
+        return []
+    asked = question[: m.start()]
+    predicate = {
+        _norm(w) for w in _WORD_RE.findall(asked) if len(w) > 3 and w.lower() not in _CHOICE_STOP
+    } - opts[0] - opts[1]
+    if len(predicate) < 2:
+        return []
+    sents = [s.group() for s in _SENT_RE.finditer(evidence)]
+    words = [{_norm(w) for w in _WORD_RE.findall(s)} for s in sents]
+    said = []
+    for k, o in enumerate(opts):
+        got: set[str] = set()
+        for i, ws in enumerate(words):
+            if ws & o:
+                got |= ws & predicate
+                nxt = i + 1
+                if nxt < len(sents) and _PRONOUN_START.match(sents[nxt]) and not words[nxt] & opts[1 - k]:
+                    got |= words[nxt] & predicate
+        said.append(got)
+    first = re.split(r"(?<=[.!?])\s", output.strip(), maxsplit=1)[0]
+    named = []
+    for k, o in enumerate(opts):
+        hits = [x for x in _WORD_RE.finditer(first) if _norm(x.group()) in o]
+        if hits:
+            named.append((hits[0].start(), k, hits))
+    if not named:
+        return []
+    _, k, hits = min(named)
+    mine, other = len(said[k]), len(said[1 - k])
+    if other < 3 or 3 * mine > other:
+        return []
+    lead = len(output) - len(output.lstrip())
+    a, b = hits[0].start() + lead, hits[-1].end() + lead
+    name = _LEAD.sub("", m.group("ab"[1 - k]).strip(" \"'“”"))
+    theirs = f"{name}: {', '.join(sorted(said[1 - k]))}"
+    return [Conflict((a, b), output[a:b], theirs)]

@@ -17,12 +17,6 @@ from functools import lru_cache
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from .hallucination_relations import (
-    composite_names,
-    count_conflicts,
-    relation_conflicts,
-    year_order_conflicts,
-)
 from .hallucination_dates import (
     DATE_RE,
     Date,
@@ -32,6 +26,13 @@ from .hallucination_dates import (
     find_dates,
     life_dates,
     wrong_order,
+)
+from .hallucination_relations import (
+    choice_conflicts,
+    composite_names,
+    count_conflicts,
+    relation_conflicts,
+    year_order_conflicts,
 )
 
 # Words, hyphen/apostrophe joined; numbers with separators; ordinals and decades (1990s, 3rd).
@@ -594,7 +595,8 @@ def _relation_hits(
     found = relation_conflicts(output, ev.text)
     found += count_conflicts(question, output, ev.text)
     found += year_order_conflicts(question, output, ev.text)
-    found += composite_names(output, ev.text, question)
+    found += choice_conflicts(question, output, ev.text)
+    found += composite_names(output, ev.text, question, ev.vocab, ev.text_lower)
     hits: list[float] = []
     have = set(res.spans)
     for c in found:
@@ -798,7 +800,12 @@ def assess(
             if name and k > 0 and raw[k - 1][:1].isupper() and _norm(raw[k - 1]) in vocab:
                 # the common-noun head of a longer name ("the Roman Catholic Church"): a word
                 name = _zipf(n) < 4.5
-            elif not name and k == 0 and tok[:1].isupper() and _starts_name(raw):
+            elif (
+                not name
+                and k == 0
+                and _starts_name(raw)
+                and not misspelling_of(n, lambda: _known_words(ev, q_vocab))
+            ):
                 name = True  # "Saul and Delilah is ...": a name's first word
             elif not name and k == 0 and tok[:1].isupper() and _zipf(n) < 3.0:
                 # a sentence's first word that is no common English word: a name ("Saul and
