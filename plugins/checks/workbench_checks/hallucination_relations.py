@@ -159,6 +159,7 @@ def _evidence_verbs(evidence: str) -> frozenset[str]:
 
 
 _VERB_LIKE_RE = re.compile(r"\b[A-Za-z]+(?:ed|en|wn|n|t|d|e|g)\b")
+_OUT_SENT_RE = re.compile(r"\S(?:[^.!?\n]|[.!?](?!\s))*[.!?]?")
 
 
 def relation_conflicts(output: str, evidence: str) -> list[Conflict]:
@@ -168,10 +169,20 @@ def relation_conflicts(output: str, evidence: str) -> list[Conflict]:
     if not ev_links:
         return []
     verbs = _evidence_verbs(evidence)
-    if not any(_stem(w.lower()) in verbs for w in _VERB_LIKE_RE.findall(output)):
-        return []  # (most outputs: no verb the evidence links to a name)
+    mine: list[_Link] = []
+    for sm in _OUT_SENT_RE.finditer(output):
+        sent = sm.group()
+        if sent in evidence or not any(
+            _stem(w.lower()) in verbs for w in _VERB_LIKE_RE.findall(sent)
+        ):
+            continue  # a sentence of the evidence, or no verb it links to a name
+        a = sm.start()
+        for k in _links(sent, whole_clause=False):
+            mine.append(
+                _Link(k.verbs, k.words, k.prep, k.obj_start + a, k.obj_end + a, k.names)
+            )
     found = []
-    for link in _links(output, whole_clause=False):
+    for link in mine:
         # each verb is a claim of its own: "recorded and composed by X"
         for verb in link.verbs:
             theirs = [e for e in ev_links if e.prep == link.prep and verb in e.verbs]

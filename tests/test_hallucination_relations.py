@@ -1,0 +1,124 @@
+"""Links between words the context holds that the context makes otherwise (made-up cases)."""
+
+from __future__ import annotations
+
+from workbench_checks.hallucination import HallucinationCheck
+from workbench_checks.hallucination_relations import (
+    choice_conflicts,
+    composite_names,
+    count_conflicts,
+    relation_conflicts,
+    year_order_conflicts,
+)
+
+from workbench.checks import Record
+
+SONGS = (
+    '"Blue Harbour" is a 1981 single written by Ilse Varga and Tom Reed, which was recorded by '
+    'Mara Quist. "Night Train" is a song written and composed by Ana Holm and Per Lind.'
+)
+
+
+def one(output: str, context: str, prompt: str):
+    rec = Record(id="r1", prompt=prompt, output=output, context=context)
+    (finding,) = HallucinationCheck().run([rec])
+    return finding
+
+
+def test_an_object_the_context_gives_another_verb_is_flagged_with_both_sides():
+    out = '"Night Train" was composed by Ilse Varga and Tom Reed.'
+    (c,) = relation_conflicts(out, SONGS)
+    assert out[c.span[0] : c.span[1]] == c.mine == "Ilse Varga"
+    assert c.theirs.startswith("composed by Ana Holm")
+    f = one(out, SONGS, "Who composed Night Train?")
+    assert f.flagged and (c.span in f.spans)
+    assert "Ana Holm" in f.message and "Ilse Varga" in f.message
+
+
+def test_the_same_link_or_one_of_a_list_is_not_a_conflict():
+    assert relation_conflicts('"Blue Harbour" was written by Tom Reed.', SONGS) == []
+    assert relation_conflicts("It was recorded by Mara Quist in 1981.", SONGS) == []
+    # a verb the context never links to a name says nothing either way
+    assert relation_conflicts('"Night Train" was produced by Tom Reed.', SONGS) == []
+
+
+def test_a_place_of_birth_is_compared_up_to_the_first_comma():
+    ctx = "She was born in Tarn, Norland and grew up in Amber, Norland."
+    (c,) = relation_conflicts("Kira Vell was born in Kira Vell, Norland.", ctx)
+    assert c.mine == "Kira Vell" and "born in Tarn" in c.theirs
+    assert relation_conflicts("She was born in Tarn.", ctx) == []
+
+
+def test_how_many_answered_with_another_number_of_the_context():
+    ctx = "The port handled 294,000 passengers in 2012, a 94% increase in passenger traffic."
+    q = "How many passengers did the port handle in 2012?"
+    (c,) = count_conflicts(q, "It handled 94% of the traffic in 2012.", ctx)
+    assert c.mine == "94%" and "294,000 passengers" in c.theirs
+    assert count_conflicts(q, "It handled 294,000 passengers in 2012.", ctx) == []
+    # no number for the counted noun in the context: nothing to compare with
+    assert count_conflicts("How many ships docked?", "Twelve ships.", ctx) == []
+
+
+def test_which_came_first_answered_with_the_later_option():
+    ctx = (
+        "The Glass Harbour is a 1996 animated film by Vell Studios. "
+        "Salt Roads (Spanish for roads) is a 1942 film by Vell Studios."
+    )
+    q = "Which film was released first, The Glass Harbour or Salt Roads?"
+    (c,) = year_order_conflicts(q, "The Glass Harbour was released first.", ctx)
+    assert c.mine == "Glass Harbour" and "1996" in c.theirs and "1942" in c.theirs
+    assert year_order_conflicts(q, "Salt Roads was released first.", ctx) == []
+    # a sentence that gives no answer is not read as one
+    long = "The Glass Harbour came out in 1996 and Salt Roads in 1942, both by Vell Studios."
+    assert year_order_conflicts(q, long, ctx) == []
+
+
+def test_the_option_the_context_does_not_say_the_asked_thing_of():
+    ctx = (
+        "Ana Holm (born 1963) is a Swedish singer. She sang in the rock band Whale. "
+        "Per Lind (born 1954) is an American rock vocalist. "
+        "In 2007, he was inducted into the Rock and Roll Hall of Fame."
+    )
+    q = "Who was inducted into the Rock and Roll Hall of Fame, Per Lind or Ana Holm?"
+    (c,) = choice_conflicts(q, "Ana Holm was inducted into the Hall of Fame.", ctx)
+    assert c.mine == "Ana Holm" and c.theirs.startswith("Per Lind:")
+    assert choice_conflicts(q, "Per Lind was inducted in 2007.", ctx) == []
+
+
+def test_a_name_put_together_from_two_names_of_the_context():
+    ctx = "The album was recorded in New Paltz, New York. New Paltz is a village in Ulster County."
+    q = "The album was recorded in a village in which New York county?"
+    (c,) = composite_names("It was recorded in New York County.", ctx, q)
+    assert c.mine == "New York County" and "Ulster County" in c.theirs
+    # a part of a name, a name of the context, a name the question writes: fine
+    assert composite_names("It was recorded in Ulster County, New York.", ctx, q) == []
+    ctx2 = "Pavel Samuilovich Urysohn was a mathematician."
+    assert composite_names("Pavel Urysohn was a mathematician.", ctx2, "") == []
+
+
+def test_an_attribute_of_another_person_is_flagged_in_its_clause():
+    ctx = (
+        "Robert Fleischman (born March 11, 1953) is an American musician and songwriter. "
+        "James Swan (born 28 April 1956), better known as Jimmy Barnes, is a "
+        "Scottish-Australian rock singer."
+    )
+    q = "Do Robert Fleischman and Jimmy Barnes have the same nationality?"
+    out = (
+        "No. Robert Fleischman is a Scottish musician and songwriter, while Jimmy Barnes is a "
+        "Scottish-Australian rock singer."
+    )
+    f = one(out, ctx, q)
+    assert f.flagged and "Scottish" in f.evidence["stitched"]
+    start = out.index("Scottish")
+    assert (start, start + len("Scottish")) in f.spans
+    right = (
+        "No. Robert Fleischman is an American musician, while Jimmy Barnes is a "
+        "Scottish-Australian rock singer."
+    )
+    assert not one(right, ctx, q).flagged
+
+
+def test_a_sentence_that_opens_with_a_name_of_several_words():
+    ctx = "Samson and Delilah is a 1984 television film starring Victor Mature."
+    f = one("Saul and Delilah is a 1984 television film.", ctx, "Which film starred Mature?")
+    assert f.flagged and f.evidence["unsupported"] == ["Saul"]
