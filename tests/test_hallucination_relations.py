@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from workbench_checks.hallucination import HallucinationCheck
 from workbench_checks.hallucination_relations import (
+    alias_conflicts,
     choice_conflicts,
     composite_names,
     count_conflicts,
@@ -122,3 +123,14 @@ def test_a_sentence_that_opens_with_a_name_of_several_words():
     ctx = "Samson and Delilah is a 1984 television film starring Victor Mature."
     f = one("Saul and Delilah is a 1984 television film.", ctx, "Which film starred Mature?")
     assert f.flagged and f.evidence["unsupported"] == ["Saul"]
+
+
+def test_two_people_of_two_sentences_given_as_one():
+    ctx = (
+        "Members include Ana Holm, the late Tom Reed and Per Lind. "
+        "Dennis Per Lind (13 August 1945 - 10 April 2016) was a Welsh author."
+    )
+    (c,) = alias_conflicts("Dennis Per Lind, the late Tom Reed, died in 2016.", ctx)
+    assert c.mine == "Tom Reed" and "Dennis Per Lind" in c.theirs
+    ctx2 = "James Swan (born 1956), better known as Jimmy Barnes, is a singer."
+    assert alias_conflicts("James Swan, better known as Jimmy Barnes, sings.", ctx2) == []

@@ -72,7 +72,7 @@ _IRREGULAR = frozenset(
 # is handled as a name) and objects that are not names.
 _SKIP_VERBS = frozenset("known used need based".split())
 _CAPS_OR_NUM = re.compile(r"[A-Z0-9]")
-_END = r"(?<!\bJr)(?<!\bSr)(?<!\bSt)(?<!\bDr)(?<!\bMr)(?<!\b[A-Z])\.(?:\s|$)"
+_END = r"(?<!\bJr)(?<!\bSr)(?<!\bSt)(?<!\bDr)(?<!\bMr)(?<!\b[A-Z])\.[\"”’']?(?:\s|$)"
 _STOP_CLAUSE = re.compile(_END + r"|;|\n")
 _STOP_OBJECT = re.compile(r",|;|" + _END + r"|\band\b|\bwhich\b|\bwho\b|\bwhile\b|\(|\)|\n")
 
@@ -125,15 +125,19 @@ def _links(text: str, *, whole_clause: bool) -> list[_Link]:
             break
         start = m.end()
         rest = text[start : start + 160]
-        if whole_clause:
-            stop = _STOP_CLAUSE.search(rest)
-        else:
-            stop = _STOP_OBJECT.search(rest)
+        stop = (_STOP_CLAUSE if whole_clause else _STOP_OBJECT).search(rest)
         obj = rest[: stop.start()] if stop else rest
+        # the object ends where the next link starts ("Set in Chicago, the series is filmed
+        # in Los Angeles": Los Angeles is where it is filmed)
+        for nxt in _PREP_RE.finditer(obj):
+            head = obj[: nxt.start()]
+            if _is_relation_verb(head[head.rfind(" ") + 1 :]):
+                obj = head[: head.rfind(" ") + 1]
+                break
         if not whole_clause:
             obj = obj[:80]
-            # the object phrase ends at the next verb-preposition link
-            nxt = re.search(r"\s(?:" + "|".join(_PREPS) + r")\s", obj)
+            # the output's object phrase ends at the next preposition
+            nxt = _PREP_RE.search(obj)
             if nxt:
                 obj = obj[: nxt.start()]
         obj = obj.rstrip(" \"'”’")
@@ -208,7 +212,9 @@ _NUMBER_RE = re.compile(
     r"twelve)(?![\w])",
     re.I,
 )
-_HEAD_SKIP = frozenset("the a an of did does do was were is are has have had".split())
+_HEAD_SKIP = frozenset(
+    "the a an of did does do was were is are has have had in on at by for to from with".split()
+)
 
 
 def count_conflicts(question: str, output: str, evidence: str) -> list[Conflict]:
@@ -217,7 +223,11 @@ def count_conflicts(question: str, output: str, evidence: str) -> list[Conflict]
     m = _HOW_MANY_RE.search(question)
     if not m:
         return []
-    head = [_stem(w.lower()) for w in m.group("head").split() if w.lower() not in _HEAD_SKIP]
+    head = []
+    for w in m.group("head").split():
+        if w.lower() in _HEAD_SKIP:
+            break  # "how many passengers in 2012": the head is "passengers"
+        head.append(_stem(w.lower()))
     if not head:
         return []
     key = head[0]
@@ -226,8 +236,10 @@ def count_conflicts(question: str, output: str, evidence: str) -> list[Conflict]
         # the counted noun follows in the same clause: "56,551 gross register tons"
         tail = re.split(r"[.;:()\n]", evidence[n.end() : n.end() + 40], maxsplit=1)[0]
         after = re.findall(r"[A-Za-z]+", tail)[:2]
-        if any(_stem(w.lower()) == key for w in after):
-            theirs[_norm(n.group())] = n.group() + " " + " ".join(after)
+        stems = [_stem(w.lower()) for w in after]
+        if key in stems:
+            shown = re.findall(r"[A-Za-z]+", tail)[: stems.index(key) + len(head)]
+            theirs[_norm(n.group())] = " ".join([n.group(), *shown])
     if not theirs:
         return []
     asked = {_norm(x.group()) for x in _NUMBER_RE.finditer(question)}
@@ -249,6 +261,7 @@ _SAYS_ORDER = re.compile(
     r"\b(first|earlier|earliest|older|oldest|before|later|latest|last|younger|newer|after)\b",
     re.I,
 )
+_ANSWER_FRAME = re.compile(r"^\W*(?:the\s+)?answer(?:\s+\w+){0,4}\s*(?:is|:)", re.I)
 _OPTIONS_RE = re.compile(r"(?:,|\bfirst|\bearlier|\blater|\blast)\s*(?P<a>[^,?]+?)\s+or\s+(?P<b>[^?]+?)\s*\??\s*$")
 _SENT_RE = re.compile(r"[^.!?\n]+(?:[.!?](?=\s|$|[A-Z\"“])|$)")
 _LEAD = re.compile(r"^(?:the|a|an)\s+", re.I)
@@ -295,7 +308,7 @@ def year_order_conflicts(question: str, output: str, evidence: str) -> list[Conf
     if None in years or years[0][0] == years[1][0]:  # type: ignore[index]
         return []
     first = re.split(r"(?<=[.!?])\s", output.strip(), maxsplit=1)[0]
-    if not _SAYS_ORDER.search(first) and len(first.split()) > 8:
+    if not _SAYS_ORDER.search(first) and len(first.split()) > 8 and not _ANSWER_FRAME.match(first):
         return []  # no answer given: "A was born in 1971, while B ..."
     named = []
     for k, o in enumerate(opts):
@@ -451,3 +464,39 @@ def choice_conflicts(question: str, output: str, evidence: str) -> list[Conflict
     name = _LEAD.sub("", m.group("ab"[1 - k]).strip(" \"'“”"))
     theirs = f"{name}: {', '.join(sorted(said[1 - k]))}"
     return [Conflict((a, b), output[a:b], theirs)]
+
+
+# ---------------------------------------------------------------------------------------------
+# "X, also known as Y"
+
+_ALIAS_RE = re.compile(
+    r"(?P<x>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)+),\s+(?:also\s+|better\s+|now\s+|"
+    r"formerly\s+)?(?:known as|called|aka|a\.k\.a\.|the late|née|born)\s+"
+    r"(?P<y>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)+)"
+)
+
+
+def alias_conflicts(output: str, evidence: str) -> list[Conflict]:
+    """"Dennis Marks, the late John Entwistle": two names of the evidence given as one, when
+    the evidence never names them in one sentence (an alias is given beside its name)."""
+    found = []
+    sents = None
+    for m in _ALIAS_RE.finditer(output):
+        x = {_norm(w.strip(".")) for w in m.group("x").split()}
+        y = {_norm(w.strip(".")) for w in m.group("y").split()}
+        if sents is None:
+            sents = [{_norm(w) for w in _WORD_RE.findall(s.group())} for s in _SENT_RE.finditer(evidence)]
+        vocab = set().union(*sents) if sents else set()
+        if not (x <= vocab and y <= vocab) or x & y:
+            continue
+        if any(x <= ws and y <= ws for ws in sents):
+            continue
+        y_text = m.group("y").rstrip(".")
+        found.append(
+            Conflict(
+                (m.start("y"), m.start("y") + len(y_text)),
+                y_text,
+                f"{m.group('x')} and {y_text} in different sentences, as two",
+            )
+        )
+    return found

@@ -28,6 +28,7 @@ from .hallucination_dates import (
     wrong_order,
 )
 from .hallucination_relations import (
+    alias_conflicts,
     choice_conflicts,
     composite_names,
     count_conflicts,
@@ -596,6 +597,7 @@ def _relation_hits(
     found += count_conflicts(question, output, ev.text)
     found += year_order_conflicts(question, output, ev.text)
     found += choice_conflicts(question, output, ev.text)
+    found += alias_conflicts(output, ev.text)
     found += composite_names(output, ev.text, question, ev.vocab, ev.text_lower)
     hits: list[float] = []
     have = set(res.spans)
