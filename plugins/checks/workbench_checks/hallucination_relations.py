@@ -62,7 +62,7 @@ def _stem(word: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # VERB PREP OBJECT
 
-_PREPS = ("by", "in", "at", "from", "on", "to", "into")
+_PREPS = ("by", "in", "at", "from", "on", "to", "into", "as")
 # Participles that do not end in -ed.
 _IRREGULAR = frozenset(
     """born set written built made run won led sold shot found held known drawn shown grown
@@ -70,11 +70,18 @@ _IRREGULAR = frozenset(
 )
 # Verbs whose object is rarely a fact of its own ("known for", "based in" are fine; "known as"
 # is handled as a name) and objects that are not names.
-_SKIP_VERBS = frozenset("known used need based".split())
+_SKIP_VERBS = frozenset("used need".split())
 _CAPS_OR_NUM = re.compile(r"[A-Z0-9]")
 _END = r"(?<!\bJr)(?<!\bSr)(?<!\bSt)(?<!\bDr)(?<!\bMr)(?<!\b[A-Z])\.[\"”’']?(?:\s|$)"
-_STOP_CLAUSE = re.compile(_END + r"|;|\n")
-_STOP_OBJECT = re.compile(r",|;|" + _END + r"|\band\b|\bwhich\b|\bwho\b|\bwhile\b|\(|\)|\n")
+_FINITE = r"\b(?:is|was|are|were|has|had|have)\b"
+# the evidence's object runs to the end of its clause ("written by A, B and C"), the output's
+# to the end of its first phrase ("born in Kerry, New South Wales" says "born in Kerry")
+_STOP_CLAUSE = re.compile(_END + r"|;|\n|,\s+(?:which|who|where)\b|" + _FINITE)
+_STOP_OBJECT = re.compile(
+    r",|;|" + _END + r"|\band\b|\bwhich\b|\bwho\b|\bwhile\b|\(|\)|\n|" + _FINITE
+)
+# "as" links only after a naming verb ("known as X"; not "bands such as X")
+_NAMING = frozenset("known called named titled renamed billed credited".split())
 
 
 def _is_relation_verb(word: str) -> bool:
@@ -95,6 +102,7 @@ class _Link:
 
 
 _PREP_RE = re.compile(r"\s(" + "|".join(_PREPS) + r")\s+")
+_CUT_RE = re.compile(r"\s(?:" + "|".join(p for p in _PREPS if p != "as") + r")\s+")
 
 
 def _links(text: str, *, whole_clause: bool) -> list[_Link]:
@@ -108,7 +116,8 @@ def _links(text: str, *, whole_clause: bool) -> list[_Link]:
     for m in _PREP_RE.finditer(text):
         before = text[max(0, m.start() - 40) : m.start()]
         # the word right before the preposition: the candidate verb
-        if not _is_relation_verb(before[before.rfind(" ") + 1 :]):
+        verb = before[before.rfind(" ") + 1 :]
+        if not _is_relation_verb(verb) or (m.group(1) == "as" and verb.lower() not in _NAMING):
             continue
         words = re.findall(r"[A-Za-z]+", before)[-4:]
         verbs: list[str] = []
@@ -129,7 +138,7 @@ def _links(text: str, *, whole_clause: bool) -> list[_Link]:
         obj = rest[: stop.start()] if stop else rest
         # the object ends where the next link starts ("Set in Chicago, the series is filmed
         # in Los Angeles": Los Angeles is where it is filmed)
-        for nxt in _PREP_RE.finditer(obj):
+        for nxt in _CUT_RE.finditer(obj):
             head = obj[: nxt.start()]
             if _is_relation_verb(head[head.rfind(" ") + 1 :]):
                 obj = head[: head.rfind(" ") + 1]
@@ -137,7 +146,7 @@ def _links(text: str, *, whole_clause: bool) -> list[_Link]:
         if not whole_clause:
             obj = obj[:80]
             # the output's object phrase ends at the next preposition
-            nxt = _PREP_RE.search(obj)
+            nxt = _CUT_RE.search(obj)
             if nxt:
                 obj = obj[: nxt.start()]
         obj = obj.rstrip(" \"'”’")
@@ -190,10 +199,11 @@ def relation_conflicts(output: str, evidence: str) -> list[Conflict]:
         # each verb is a claim of its own: "recorded and composed by X"
         for verb in link.verbs:
             theirs = [e for e in ev_links if e.prep == link.prep and verb in e.verbs]
-            if not theirs or any(set(e.names) & set(link.names) for e in theirs):
+            # every name of the output's object must be among those of the evidence's objects
+            if not theirs or set(link.names) <= {n for e in theirs for n in e.names}:
                 continue
             e = theirs[0]
-            obj = evidence[e.obj_start : e.obj_end]
+            obj = evidence[e.obj_start : e.obj_end].strip(" ,\"'“”")
             obj = obj if len(obj) <= 60 else obj[:57].rsplit(" ", 1)[0] + " ..."
             word = e.words[[_stem(w.lower()) for w in e.words].index(verb)]
             shown = f"{word} {e.prep} {obj}"
