@@ -9,6 +9,7 @@ from workbench_checks.hallucination_relations import (
     composite_names,
     count_conflicts,
     relation_conflicts,
+    role_conflicts,
     year_order_conflicts,
 )
 
@@ -134,3 +135,21 @@ def test_two_people_of_two_sentences_given_as_one():
     assert c.mine == "Tom Reed" and "Dennis Per Lind" in c.theirs
     ctx2 = "James Swan (born 1956), better known as Jimmy Barnes, is a singer."
     assert alias_conflicts("James Swan, better known as Jimmy Barnes, sings.", ctx2) == []
+
+
+def test_a_short_answer_the_context_does_not_call_what_was_asked():
+    ctx = (
+        "Park Vell (born 1948) is a forensic psychiatrist who has consulted in many cases. "
+        "He was associated with members of the Norland Mafia."
+    )
+    q = "What forensic psychiatrist consulted on cases of the Norland Mafia?"
+    (c,) = role_conflicts(q, "The Norland Mafia.", ctx)
+    assert c.mine == "Norland Mafia" and c.theirs == "Park Vell: forensic psychiatrist"
+    f = one("The Norland Mafia.", ctx, q)
+    assert f.flagged, "a span of the context, but the wrong one"
+    assert role_conflicts(q, "Park Vell.", ctx) == []
+    assert role_conflicts(q, "The answer is: Park Vell", ctx) == []
+    # a sentence is not a short answer; what the question names is not its answer
+    assert role_conflicts(q, "The Norland Mafia hired many people over the years.", ctx) == []
+    q2 = "What forensic psychiatrist did Park Vell work with?"
+    assert role_conflicts(q2, "Ana Holm.", ctx) == []

@@ -510,3 +510,87 @@ def alias_conflicts(output: str, evidence: str) -> list[Conflict]:
             )
         )
     return found
+
+
+# ---------------------------------------------------------------------------------------------
+# "What forensic psychiatrist ...?" answered with something the context calls otherwise
+
+_WH_RE = re.compile(r"^\W*(?:what|which)\s+(?P<phrase>(?:[A-Za-z-]+\s+){1,4})", re.I)
+_WH_STOP = frozenset(
+    """is was are were has had have did does do who that which in of on at by from for to
+    with also whose whom when where the a an""".split()
+)
+_VAGUE_HEADS = frozenset("year years date time name number kind type one ones".split())
+_COPULA = r"\s+(?:is|was|are|were)\s+(?:an?|the|one of the)\s+"
+_ANSWER_LEAD = re.compile(
+    r"^\W*(?:(?:the\s+)?answer(?:\s+\w+){0,4}\s*(?:is)?\s*:?\s*)?(?:the\s+)?", re.I
+)
+
+
+def _wh_head(question: str) -> list[str]:
+    """The words naming what a "What/Which X ...?" question asks for: "forensic psychiatrist"
+    of "What forensic psychiatrist consulted ...?" (up to the first verb-like word)."""
+    m = _WH_RE.match(question)
+    if not m:
+        return []
+    head: list[str] = []
+    for w in m.group("phrase").split():
+        lw = w.lower()
+        if lw in _WH_STOP or (lw.endswith("ed") and head):
+            break
+        head.append(lw)
+    if not head or head[-1] in _VAGUE_HEADS:
+        return []
+    return head
+
+
+def _called(evidence: str, head: list[str]) -> list[tuple[set[str], str, set[str]]]:
+    """(words of the name, the name, words of the sentence) of each "NAME ... is a ... HEAD"
+    of the evidence: what the evidence calls a forensic psychiatrist."""
+    out = []
+    pattern = _COPULA + r"(?:[\w'’-]+,?\s+){0,5}?" + r"\s+".join(map(re.escape, head)) + r"\b"
+    for s in _SENT_RE.finditer(evidence):
+        sent = s.group()
+        m = re.search(pattern, sent, re.I)
+        if not m:
+            continue
+        before = re.sub(r"\([^()]*\)", " ", sent[: m.start()])
+        runs = _runs(before) or [
+            (x.start(), x.end(), [_norm(x.group())]) for x in _CAP_RE.finditer(before)
+        ]
+        if runs:
+            a, b, words = runs[0]
+            said = {_stem(_norm(w)) for w in _WORD_RE.findall(sent)}
+            out.append(({_stem(w) for w in words}, before[a:b], said))
+    return out
+
+
+def role_conflicts(question: str, output: str, evidence: str) -> list[Conflict]:
+    """A short answer to "What X ...?" naming something the evidence does not call an X,
+    when it calls something else one ("What forensic psychiatrist ...?" answered "The
+    American Mafia" where the evidence says "Park Dietz ... is a forensic psychiatrist")."""
+    head = _wh_head(question)
+    if not head:
+        return []
+    text = output.strip()
+    lead = _ANSWER_LEAD.match(text)
+    start = (len(output) - len(output.lstrip())) + (lead.end() if lead else 0)
+    answer = re.split(r"(?<=[.!?])\s|\n", output[start:], maxsplit=1)[0]
+    if len(answer.split()) > 6:
+        return []  # a sentence, not a short answer
+    first = _CAP_RE.search(answer)
+    if first is None or len(first.group().rstrip(".")) < 2:
+        return []  # no name, or an acronym written with dots ("F.E.A.R.")
+    run = [r for r in _runs(answer) if r[0] == first.start()]
+    a, b, words = run[0] if run else (first.start(), first.end(), [_norm(first.group())])
+    mine = {_stem(w) for w in words}
+    # what the question itself names is not its answer ("What American rapper's album ...?"
+    # where the evidence calls the question's Trina an American rapper)
+    asked = {_stem(_norm(w)) for w in _WORD_RE.findall(question)}
+    called = [c for c in _called(evidence, head) if not c[0] <= asked]
+    # named in a sentence that says what an X is ("Indogrammodes is a genus of the family
+    # Crambidae"), or called one itself: not a conflict
+    if not called or any(mine & said for _, _, said in called):
+        return []
+    theirs = f"{called[0][1]}: {' '.join(head)}"
+    return [Conflict((start + a, start + b), answer[a:b], theirs)]

@@ -33,6 +33,7 @@ from .hallucination_relations import (
     composite_names,
     count_conflicts,
     relation_conflicts,
+    role_conflicts,
     year_order_conflicts,
 )
 
@@ -598,6 +599,7 @@ def _relation_hits(
     found += year_order_conflicts(question, output, ev.text)
     found += choice_conflicts(question, output, ev.text)
     found += alias_conflicts(output, ev.text)
+    found += role_conflicts(question, output, ev.text)
     found += composite_names(output, ev.text, question, ev.vocab, ev.text_lower)
     hits: list[float] = []
     have = set(res.spans)
@@ -840,8 +842,8 @@ def assess(
         hits += _number_hits(output, ev, res, w)
     if _ASKS_ORDER_RE.search(question) and ev.life_dates:
         hits += _order_hits(question, output, ev, res, w)
-    if w.relation:
-        hits += _relation_hits(question, output, ev, res, w)
+    links = _relation_hits(question, output, ev, res, w) if w.relation else []
+    hits += links
     if w.stitched and len(ev.windows) > 1:
         hits += _stitched_hits(sentences, ev, q_vocab, res, w)
     fraction = len(res.unsupported) / max(1, res.content_tokens)
@@ -874,6 +876,9 @@ def assess(
         # The answer is a span of the evidence: the usual shape of a grounded short answer.
         res.extractive = True
         score *= w.extractive_factor
+        # ... unless it is the wrong span: a link the evidence makes otherwise ("The American
+        # Mafia" for the psychiatrist the evidence names) keeps its weight
+        score = max(score, _noisy_or(links))
     res.score = score
     res.spans.sort()
     return res
