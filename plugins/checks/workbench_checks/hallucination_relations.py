@@ -594,3 +594,65 @@ def role_conflicts(question: str, output: str, evidence: str) -> list[Conflict]:
         return []
     theirs = f"{called[0][1]}: {' '.join(head)}"
     return [Conflict((start + a, start + b), answer[a:b], theirs)]
+
+
+# ---------------------------------------------------------------------------------------------
+# "The band that X fronted was Y"
+
+_DEFINES_RE = re.compile(
+    r"^\W*(?:[Tt]he\s+)?(?P<desc>[^,;:()\"“]+)\s+(?:is|was|are|were)\s+(?:[Tt]he\s+|an?\s+)?"
+    r"(?P<name>[\"“]?[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*)"
+)
+_DESC_STOP = frozenset(
+    """the a an of that which who whom whose was were is are has had have been be with for
+    from and or but this these those its his her their by to in on at as also one first
+    answer question context""".split()
+)
+
+
+def _windows(evidence: str) -> list[tuple[str, set[str]]]:
+    """Each evidence sentence with its stemmed words, and those of the sentence before when
+    it opens with a pronoun ("She rose to prominence as ...")."""
+    sents = [s.group() for s in _SENT_RE.finditer(evidence)]
+    words = [{_stem(_norm(w)) for w in _WORD_RE.findall(s)} for s in sents]
+    out = []
+    for i, s in enumerate(sents):
+        ws = set(words[i])
+        if i and _PRONOUN_START.match(s):
+            ws |= words[i - 1]
+        out.append((s, ws))
+    return out
+
+
+def definition_conflicts(output: str, evidence: str) -> list[Conflict]:
+    """"The rock band that Courtney Love fronted was The Wolfhounds": a description (three
+    words or more) that one evidence sentence holds, said to be a name that sentence does not
+    hold, when another sentence of the evidence does."""
+    found = []
+    wins = None
+    for sm in _OUT_SENT_RE.finditer(output):
+        m = _DEFINES_RE.match(sm.group())
+        if not m:
+            continue
+        desc = {
+            _stem(_norm(w))
+            for w in _WORD_RE.findall(m.group("desc"))
+            if w.lower() not in _DESC_STOP and len(w) > 2
+        }
+        name_text = re.sub(r"(?<=[a-z]{2})\.$", "", m.group("name").strip("\"“"))
+        name = {_stem(_norm(w.strip("."))) for w in name_text.split()} - {"the"}
+        if len(desc) < 3 or not name or name & desc:
+            continue
+        if wins is None:
+            wins = _windows(evidence)
+        vocab = set().union(*(w for _, w in wins)) if wins else set()
+        if not name <= vocab:
+            continue  # an unknown name is reported as unsupported already
+        best = max(wins, key=lambda sw: len(desc & sw[1]))
+        if 4 * len(desc & best[1]) < 3 * len(desc) or name & best[1]:
+            continue
+        a = sm.start() + m.start("name") + (len(m.group("name")) - len(m.group("name").lstrip("\"“")))
+        sent = best[0].strip()
+        shown = sent if len(sent) <= 90 else sent[:87].rsplit(" ", 1)[0] + " ..."
+        found.append(Conflict((a, a + len(name_text)), name_text, shown))
+    return found

@@ -32,6 +32,7 @@ from .hallucination_relations import (
     choice_conflicts,
     composite_names,
     count_conflicts,
+    definition_conflicts,
     relation_conflicts,
     role_conflicts,
     year_order_conflicts,
@@ -600,6 +601,7 @@ def _relation_hits(
     found += choice_conflicts(question, output, ev.text)
     found += alias_conflicts(output, ev.text)
     found += role_conflicts(question, output, ev.text)
+    found += definition_conflicts(output, ev.text)
     found += composite_names(output, ev.text, question, ev.vocab, ev.text_lower)
     hits: list[float] = []
     have = set(res.spans)
