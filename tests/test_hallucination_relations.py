@@ -8,6 +8,7 @@ from workbench_checks.hallucination_relations import (
     choice_conflicts,
     composite_names,
     count_conflicts,
+    definition_conflicts,
     relation_conflicts,
     role_conflicts,
     year_order_conflicts,
@@ -153,3 +154,18 @@ def test_a_short_answer_the_context_does_not_call_what_was_asked():
     assert role_conflicts(q, "The Norland Mafia hired many people over the years.", ctx) == []
     q2 = "What forensic psychiatrist did Park Vell work with?"
     assert role_conflicts(q2, "Ana Holm.", ctx) == []
+
+
+def test_a_description_said_to_be_a_name_of_another_sentence():
+    ctx = (
+        "Ana Holm (born July 9, 1964) is a singer. She rose to prominence as the frontwoman "
+        "of the rock band Hole, which she formed in 1989. The Wolf are a pop band formed in "
+        "Amber in 1985 by Per Lind."
+    )
+    out = "The rock band that Ana Holm was a frontwoman of was The Wolf."
+    (c,) = definition_conflicts(out, ctx)
+    assert c.mine == "Wolf" and "band Hole" in c.theirs
+    assert out[c.span[0] : c.span[1]] == "Wolf"
+    assert definition_conflicts("The rock band that Ana Holm was a frontwoman of was Hole.", ctx) == []
+    # a short description says too little to pin a sentence
+    assert definition_conflicts("The band was The Wolf.", ctx) == []

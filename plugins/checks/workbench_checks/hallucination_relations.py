@@ -178,22 +178,24 @@ _OUT_SENT_RE = re.compile(r"\S(?:[^.!?\n]|[.!?](?!\s))*[.!?]?")
 def relation_conflicts(output: str, evidence: str) -> list[Conflict]:
     """Output links "VERB PREP OBJECT" whose object shares no name with any object the
     evidence gives for the same verb and preposition (when the evidence gives one)."""
-    ev_links = _evidence_links(evidence)
-    if not ev_links:
-        return []
-    verbs = _evidence_verbs(evidence)
     mine: list[_Link] = []
+    verbs: frozenset[str] | None = None
     for sm in _OUT_SENT_RE.finditer(output):
         sent = sm.group()
-        if sent in evidence or not any(
-            _stem(w.lower()) in verbs for w in _VERB_LIKE_RE.findall(sent)
-        ):
-            continue  # a sentence of the evidence, or no verb it links to a name
+        if sent in evidence or _PREP_RE.search(sent) is None:
+            continue  # a sentence of the evidence, or no link at all
+        if verbs is None:
+            verbs = _evidence_verbs(evidence)
+        if not any(_stem(w.lower()) in verbs for w in _VERB_LIKE_RE.findall(sent)):
+            continue  # no verb the evidence links to a name
         a = sm.start()
         for k in _links(sent, whole_clause=False):
             mine.append(
                 _Link(k.verbs, k.words, k.prep, k.obj_start + a, k.obj_end + a, k.names)
             )
+    if not mine:
+        return []
+    ev_links = _evidence_links(evidence)
     found = []
     for link in mine:
         # each verb is a claim of its own: "recorded and composed by X"
@@ -603,6 +605,7 @@ _DEFINES_RE = re.compile(
     r"^\W*(?:[Tt]he\s+)?(?P<desc>[^,;:()\"“]+)\s+(?:is|was|are|were)\s+(?:[Tt]he\s+|an?\s+)?"
     r"(?P<name>[\"“]?[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*)"
 )
+_COPULA_NAME_RE = re.compile(r"\s(?:is|was|are|were)\s+(?:[Tt]he\s+|an?\s+)?[\"“]?[A-Z]")
 _DESC_STOP = frozenset(
     """the a an of that which who whom whose was were is are has had have been be with for
     from and or but this these those its his her their by to in on at as also one first
@@ -631,6 +634,8 @@ def definition_conflicts(output: str, evidence: str) -> list[Conflict]:
     found = []
     wins = None
     for sm in _OUT_SENT_RE.finditer(output):
+        if _COPULA_NAME_RE.search(sm.group()) is None:
+            continue  # (most sentences: no "is/was NAME")
         m = _DEFINES_RE.match(sm.group())
         if not m:
             continue

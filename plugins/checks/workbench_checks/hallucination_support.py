@@ -521,7 +521,10 @@ def _stitched_hits(
     names something of that sentence, it may join two facts (a multi-hop answer): weak."""
     hits: list[float] = []
     have = set(res.spans)
-    for start, sent, _ in sentences:
+    for start, sent, supported in sentences:
+        new = set(supported) - q_vocab
+        if len(new) < 2 or any(new <= win for win in ev.windows):
+            continue  # one evidence sentence holds the whole sentence's new words
         pos = 0
         for clause in _CLAUSE_SPLIT_RE.split(sent):
             at = sent.find(clause, pos)
