@@ -345,7 +345,7 @@ def year_order_conflicts(question: str, output: str, evidence: str) -> list[Conf
 # Names put together from several names
 
 _RUN_SKIP = frozenset("The A An In On At By He She It They His Her This That These".split())
-_CAP_RE = re.compile(r"[A-Z]\.|[A-Z][\w'’-]*")
+_CAP_RE = re.compile(r"[A-ZÀ-ÖØ-Þ]\.|[A-ZÀ-ÖØ-Þ][\w'’-]*")
 
 
 def _runs(text: str) -> list[tuple[int, int, list[str]]]:
@@ -404,6 +404,10 @@ def composite_names(
         if f" {' '.join(words)} " in text:
             continue
         if any(_is_subsequence(words, k) for k in known):
+            continue
+        # two names of one thing joined ("Senator David Lyle Boren" of "Senator David Boren"
+        # and "David Lyle Boren"): every word is in a name that ends the same way
+        if set(words) <= {w for k in known if k[-1] == words[-1] for w in k}:
             continue
         parts = sorted(
             ((len(set(k) & set(words)), evidence[x:y]) for x, y, k in ev_runs),
