@@ -169,3 +169,8 @@ def test_a_description_said_to_be_a_name_of_another_sentence():
     assert definition_conflicts("The rock band that Ana Holm was a frontwoman of was Hole.", ctx) == []
     # a short description says too little to pin a sentence
     assert definition_conflicts("The band was The Wolf.", ctx) == []
+
+
+def test_a_number_with_a_thousands_separator_is_one_object():
+    ctx = "The plot is based on 94,526 images for the years 1800-2000."
+    assert relation_conflicts("the plot is based on 94,526 images .", ctx) == []

@@ -78,7 +78,7 @@ _FINITE = r"\b(?:is|was|are|were|has|had|have)\b"
 # to the end of its first phrase ("born in Kerry, New South Wales" says "born in Kerry")
 _STOP_CLAUSE = re.compile(_END + r"|;|\n|,\s+(?:which|who|where)\b|" + _FINITE)
 _STOP_OBJECT = re.compile(
-    r",|;|" + _END + r"|\band\b|\bwhich\b|\bwho\b|\bwhile\b|\(|\)|\n|" + _FINITE
+    r",(?!\d)|;|" + _END + r"|\band\b|\bwhich\b|\bwho\b|\bwhile\b|\(|\)|\n|" + _FINITE
 )
 # "as" links only after a naming verb ("known as X"; not "bands such as X")
 _NAMING = frozenset("known called named titled renamed billed credited".split())
