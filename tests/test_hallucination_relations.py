@@ -174,3 +174,16 @@ def test_a_description_said_to_be_a_name_of_another_sentence():
 def test_a_number_with_a_thousands_separator_is_one_object():
     ctx = "The plot is based on 94,526 images for the years 1800-2000."
     assert relation_conflicts("the plot is based on 94,526 images .", ctx) == []
+
+
+def test_a_description_said_to_be_its_own_name():
+    ctx = (
+        '"Night Shift" is the last episode and season finale of the third season of "Harbour". '
+        "Harbour is a drama that ran on the Vell network."
+    )
+    out = 'The season finale of the third season of the show "Harbour" is "Harbour".'
+    (c,) = definition_conflicts(out, ctx)
+    assert c.mine == "Harbour" and c.theirs.startswith('"Night Shift" is the last episode')
+    assert c.span[0] == out.rindex("Harbour")
+    right = 'The season finale of the third season of the show "Harbour" is "Night Shift".'
+    assert definition_conflicts(right, ctx) == []

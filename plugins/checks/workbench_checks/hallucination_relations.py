@@ -606,7 +606,7 @@ def role_conflicts(question: str, output: str, evidence: str) -> list[Conflict]:
 # "The band that X fronted was Y"
 
 _DEFINES_RE = re.compile(
-    r"^\W*(?:[Tt]he\s+)?(?P<desc>[^,;:()\"“]+)\s+(?:is|was|are|were)\s+(?:[Tt]he\s+|an?\s+)?"
+    r"^\W*(?:[Tt]he\s+)?(?P<desc>[^,;:()]+)\s+(?:is|was|are|were)\s+(?:[Tt]he\s+|an?\s+)?"
     r"(?P<name>[\"“]?[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*)"
 )
 _COPULA_NAME_RE = re.compile(r"\s(?:is|was|are|were)\s+(?:[Tt]he\s+|an?\s+)?[\"“]?[A-Z]")
@@ -634,7 +634,11 @@ def _windows(evidence: str) -> list[tuple[str, set[str]]]:
 def definition_conflicts(output: str, evidence: str) -> list[Conflict]:
     """"The rock band that Courtney Love fronted was The Wolfhounds": a description (three
     words or more) that one evidence sentence holds, said to be a name that sentence does not
-    hold, when another sentence of the evidence does."""
+    hold, when another sentence of the evidence does.
+
+    Also a description said to be a name it holds itself ("The season finale of the third
+    season of House is House"), when its evidence sentence names something else ("Human
+    Error" is the ... season finale of the third season of "House")."""
     found = []
     wins = None
     for sm in _OUT_SENT_RE.finditer(output):
@@ -650,15 +654,26 @@ def definition_conflicts(output: str, evidence: str) -> list[Conflict]:
         }
         name_text = re.sub(r"(?<=[a-z]{2})\.$", "", m.group("name").strip("\"“"))
         name = {_stem(_norm(w.strip("."))) for w in name_text.split()} - {"the"}
-        if len(desc) < 3 or not name or name & desc:
+        if len(desc) < 3 or not name:
             continue
+        inside = name <= desc  # the description's own name given as what it describes
         if wins is None:
             wins = _windows(evidence)
         vocab = set().union(*(w for _, w in wins)) if wins else set()
         if not name <= vocab:
             continue  # an unknown name is reported as unsupported already
         best = max(wins, key=lambda sw: len(desc & sw[1]))
-        if 4 * len(desc & best[1]) < 3 * len(desc) or name & best[1]:
+        if 4 * len(desc & best[1]) < 3 * len(desc):
+            continue
+        if inside:
+            others = {
+                _stem(_norm(w))
+                for w in _WORD_RE.findall(best[0])
+                if w[:1].isupper() and w.lower() not in _DESC_STOP
+            } - desc
+            if not others:
+                continue
+        elif name & desc or name & best[1]:
             continue
         a = sm.start() + m.start("name") + (len(m.group("name")) - len(m.group("name").lstrip("\"“")))
         sent = best[0].strip()
