@@ -10,6 +10,7 @@ from workbench_checks.hallucination_relations import (
     count_conflicts,
     definition_conflicts,
     relation_conflicts,
+    rename_conflicts,
     role_conflicts,
     year_order_conflicts,
 )
@@ -187,3 +188,13 @@ def test_a_description_said_to_be_its_own_name():
     assert c.span[0] == out.rindex("Harbour")
     right = 'The season finale of the third season of the show "Harbour" is "Night Shift".'
     assert definition_conflicts(right, ctx) == []
+
+
+def test_a_former_name_given_as_the_current_one():
+    ctx = "Amber Terrace, now known as Vell Estate, is a mansion built for Ana Holm."
+    out = "The current name of the mansion built for Ana Holm is Amber Terrace."
+    (c,) = rename_conflicts(out, ctx)
+    assert c.mine == "Amber Terrace" and c.theirs == "Amber Terrace, now known as Vell Estate"
+    assert rename_conflicts("The current name of the mansion is Vell Estate.", ctx) == []
+    # a sentence that does not speak of now may use the old name
+    assert rename_conflicts("Amber Terrace was built for Ana Holm.", ctx) == []

@@ -680,3 +680,38 @@ def definition_conflicts(output: str, evidence: str) -> list[Conflict]:
         shown = sent if len(sent) <= 90 else sent[:87].rsplit(" ", 1)[0] + " ..."
         found.append(Conflict((a, a + len(name_text)), name_text, shown))
     return found
+
+
+# ---------------------------------------------------------------------------------------------
+# "Rainbow Terrace, now known as Lullwater Estate"
+
+_NAME = r"[A-Z][\w'’.-]*(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w'’.-]*)*"
+_RENAMED_RE = re.compile(
+    r"(?P<old>" + _NAME + r")(?:\s+\([^()]*\))?,?\s+(?:now\s+(?:known\s+as|called|named)|"
+    r"(?:later\s+|since\s+)?renamed(?:\s+as|\s+to)?)\s+(?:the\s+)?(?P<new>" + _NAME + r")"
+)
+_SAYS_NOW = re.compile(r"\b(current|currently|now|today|present|presently)\b", re.I)
+
+
+def rename_conflicts(output: str, evidence: str) -> list[Conflict]:
+    """A former name given as the current one: "The current name of the mansion is Rainbow
+    Terrace" where the evidence says "Rainbow Terrace, now known as Lullwater Estate". Only in
+    an output sentence that speaks of now and does not also give the new name."""
+    if not _SAYS_NOW.search(output):
+        return []
+    renamed = [
+        (m.group("old"), m.group("new"))
+        for m in _RENAMED_RE.finditer(evidence)
+        if not {_norm(w) for w in m.group("old").split()} & {_norm(w) for w in m.group("new").split()}
+    ]
+    found = []
+    for old, new in renamed:
+        for sm in _OUT_SENT_RE.finditer(output):
+            sent = sm.group()
+            if not _SAYS_NOW.search(sent) or new in sent:
+                continue
+            at = sent.find(old)
+            if at >= 0:
+                a = sm.start() + at
+                found.append(Conflict((a, a + len(old)), old, f"{old}, now known as {new}"))
+    return found

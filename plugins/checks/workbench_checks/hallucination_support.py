@@ -34,6 +34,7 @@ from .hallucination_relations import (
     count_conflicts,
     definition_conflicts,
     relation_conflicts,
+    rename_conflicts,
     role_conflicts,
     year_order_conflicts,
 )
@@ -605,6 +606,7 @@ def _relation_hits(
     found += alias_conflicts(output, ev.text)
     found += role_conflicts(question, output, ev.text)
     found += definition_conflicts(output, ev.text)
+    found += rename_conflicts(output, ev.text)
     found += composite_names(output, ev.text, question, ev.vocab, ev.text_lower)
     hits: list[float] = []
     have = set(res.spans)
