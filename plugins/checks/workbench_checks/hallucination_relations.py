@@ -512,7 +512,7 @@ def alias_conflicts(output: str, evidence: str) -> list[Conflict]:
             Conflict(
                 (m.start("y"), m.start("y") + len(y_text)),
                 y_text,
-                f"{m.group('x')} and {y_text} in different sentences, as two",
+                f"{m.group('x')} and {y_text} in separate sentences",
             )
         )
     return found
