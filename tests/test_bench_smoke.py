@@ -51,7 +51,7 @@ def test_every_module_is_covered():
                "lmeval_overhead", "compare_suggest", "checks_repetition", "checks_length",
                "checks_hallucination", "checks_misspelling", "gguf_real",
                "checks_hallucination_real", "checks_real", "checks_length_phrasing",
-               "checks_misspelling_real"}
+               "checks_misspelling_real", "checks_hallucination_summaries"}
     assert set(_modules()) == covered
 
 
