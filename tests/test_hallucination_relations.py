@@ -198,3 +198,10 @@ def test_a_former_name_given_as_the_current_one():
     assert rename_conflicts("The current name of the mansion is Vell Estate.", ctx) == []
     # a sentence that does not speak of now may use the old name
     assert rename_conflicts("Amber Terrace was built for Ana Holm.", ctx) == []
+
+
+def test_weight_link_zero_turns_the_link_rules_off():
+    out = '"Night Train" was composed by Ilse Varga and Tom Reed.'
+    rec = Record(id="r1", prompt="Who composed Night Train?", output=out, context=SONGS)
+    (f,) = HallucinationCheck({"weight_link": 0}).run([rec])
+    assert not f.flagged and f.evidence["contradicted"] == []
