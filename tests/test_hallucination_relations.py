@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from workbench_checks.hallucination import HallucinationCheck
+from workbench_checks.hallucination_answers import (
+    choice_conflicts,
+    count_conflicts,
+    role_conflicts,
+    year_order_conflicts,
+)
 from workbench_checks.hallucination_relations import (
     alias_conflicts,
-    choice_conflicts,
     composite_names,
-    count_conflicts,
     definition_conflicts,
     relation_conflicts,
     rename_conflicts,
-    role_conflicts,
-    year_order_conflicts,
 )
 
 from workbench.checks import Record

@@ -9,12 +9,15 @@ and each finding carries the output's span and the context's conflicting words:
 
 - ``relation_conflicts``: "VERB PREP OBJECT" (written by, born in, set in, owned by) whose object
   differs from every object the context gives for the same verb and preposition;
-- ``count_conflicts``: a "how many X" question answered with a number the context does not give
-  for X, when the context gives one;
-- ``year_order_conflicts``: "Which came first, A or B?" answered with the option the context
-  dates later (works, bands, magazines: the year of the sentence that introduces each option);
 - ``composite_names``: a name of several words, each in the context, that the context never
-  puts together ("New York County" from "New York" and "Ulster County").
+  puts together ("New York County" from "New York" and "Ulster County");
+- ``alias_conflicts``: "X, also known as Y" for two people the context names apart;
+- ``definition_conflicts``: a description one context sentence holds said to be a name that
+  sentence lacks ("The band that Courtney Love fronted was The Wolfhounds");
+- ``rename_conflicts``: a former name given as the current one.
+
+Rules that read the question (the answer to "how many", "which first", "A or B", "what X") are
+in ``hallucination_answers``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from functools import lru_cache
 
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|\d+(?:[.,]\d+)*%?")
 _YEAR_RE = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
+# Sentences of a text; a sentence that refers back to the one before ("In 2007, he was ...").
+_SENT_RE = re.compile(r"[^.!?\n]+(?:[.!?](?=\s|$|[A-Z\"“])|$)")
+_PRONOUN_START = re.compile(r"^\W*(?:(?:in|on|at|by)\s+\d{4},?\s+)?(he|she|it|they|his|her|its)\b", re.I)
 
 _NUMBER_WORDS = {
     w: str(i)
@@ -216,132 +222,6 @@ def relation_conflicts(output: str, evidence: str) -> list[Conflict]:
 
 
 # ---------------------------------------------------------------------------------------------
-# "how many X"
-
-_HOW_MANY_RE = re.compile(r"\bhow (?:many|much)\s+(?P<head>[A-Za-z-]+(?:\s+[A-Za-z-]+){0,2})", re.I)
-_NUMBER_RE = re.compile(
-    r"(?<![\w.,])(\d+(?:[.,]\d+)*%?|zero|two|three|four|five|six|seven|eight|nine|ten|eleven|"
-    r"twelve)(?![\w])",
-    re.I,
-)
-_HEAD_SKIP = frozenset(
-    "the a an of did does do was were is are has have had in on at by for to from with".split()
-)
-
-
-def count_conflicts(question: str, output: str, evidence: str) -> list[Conflict]:
-    """"How many X?" answered with numbers of which none is one the evidence gives for X
-    ("294,000 passengers"), when the evidence gives one: the output's new numbers are spans."""
-    m = _HOW_MANY_RE.search(question)
-    if not m:
-        return []
-    head = []
-    for w in m.group("head").split():
-        if w.lower() in _HEAD_SKIP:
-            break  # "how many passengers in 2012": the head is "passengers"
-        head.append(_stem(w.lower()))
-    if not head:
-        return []
-    key = head[0]
-    theirs: dict[str, str] = {}
-    for n in _NUMBER_RE.finditer(evidence):
-        # the counted noun follows in the same clause: "56,551 gross register tons"
-        tail = re.split(r"[.;:()\n]", evidence[n.end() : n.end() + 40], maxsplit=1)[0]
-        after = re.findall(r"[A-Za-z]+", tail)[:2]
-        stems = [_stem(w.lower()) for w in after]
-        if key in stems:
-            shown = re.findall(r"[A-Za-z]+", tail)[: stems.index(key) + len(head)]
-            theirs[_norm(n.group())] = " ".join([n.group(), *shown])
-    if not theirs:
-        return []
-    asked = {_norm(x.group()) for x in _NUMBER_RE.finditer(question)}
-    mine = [
-        x for x in _NUMBER_RE.finditer(output) if _norm(x.group()) not in asked
-    ]
-    if not mine or any(_norm(x.group()) in theirs for x in mine):
-        return []
-    shown = next(iter(theirs.values())).strip()
-    return [Conflict(x.span(), x.group(), shown) for x in mine]
-
-
-# ---------------------------------------------------------------------------------------------
-# "Which came first, A or B?"
-
-_ASKS_EARLY = re.compile(r"\b(first|earlier|earliest|older|oldest)\b", re.I)
-_ASKS_LATE = re.compile(r"\b(last|later|latest|more recent|most recent|newer|younger)\b", re.I)
-_SAYS_ORDER = re.compile(
-    r"\b(first|earlier|earliest|older|oldest|before|later|latest|last|younger|newer|after)\b",
-    re.I,
-)
-_ANSWER_FRAME = re.compile(r"^\W*(?:the\s+)?answer(?:\s+\w+){0,4}\s*(?:is|:)", re.I)
-_OPTIONS_RE = re.compile(r"(?:,|\bfirst|\bearlier|\blater|\blast)\s*(?P<a>[^,?]+?)\s+or\s+(?P<b>[^?]+?)\s*\??\s*$")
-_SENT_RE = re.compile(r"[^.!?\n]+(?:[.!?](?=\s|$|[A-Z\"“])|$)")
-_LEAD = re.compile(r"^(?:the|a|an)\s+", re.I)
-
-
-def _option_words(option: str) -> set[str]:
-    words = [w for w in _WORD_RE.findall(_LEAD.sub("", option.strip(" \"'“”")))]
-    if not words or not words[0][:1].isupper():
-        return set()
-    return {_norm(w) for w in words if w[:1].isupper() or w[:1].isdigit()}
-
-
-def _year_of(words: set[str], evidence: str) -> tuple[int, str] | None:
-    """The first year after the first mention of the option in the evidence sentence that
-    introduces it (all its capitalised words, in order of the text)."""
-    for s in _SENT_RE.finditer(evidence):
-        sent = s.group()
-        toks = [(m.start(), _norm(m.group())) for m in _WORD_RE.finditer(sent)]
-        if not words <= {t for _, t in toks}:
-            continue
-        at = max(a for a, t in toks if t in words and a == min(b for b, u in toks if u == t))
-        y = _YEAR_RE.search(sent, at)
-        if y:
-            return int(y.group()), sent.strip()
-        return None
-    return None
-
-
-def year_order_conflicts(question: str, output: str, evidence: str) -> list[Conflict]:
-    """"Which was released first, A or B?" answered A when the evidence dates A after B.
-
-    The answer is the option the output's first sentence names first; each option's year is
-    the first year after its name in the evidence sentence that names it."""
-    early = bool(_ASKS_EARLY.search(question))
-    if not early and not _ASKS_LATE.search(question):
-        return []
-    m = _OPTIONS_RE.search(question)
-    if not m:
-        return []
-    opts = [_option_words(m.group("a")), _option_words(m.group("b"))]
-    if not all(opts) or opts[0] & opts[1]:
-        return []
-    years = [_year_of(o, evidence) for o in opts]
-    if None in years or years[0][0] == years[1][0]:  # type: ignore[index]
-        return []
-    first = re.split(r"(?<=[.!?])\s", output.strip(), maxsplit=1)[0]
-    if not _SAYS_ORDER.search(first) and len(first.split()) > 8 and not _ANSWER_FRAME.match(first):
-        return []  # no answer given: "A was born in 1971, while B ..."
-    named = []
-    for k, o in enumerate(opts):
-        hits = [x for x in _WORD_RE.finditer(first) if _norm(x.group()) in o]
-        if hits:
-            named.append((hits[0].start(), k, hits))
-    if not named:
-        return []
-    _, k, hits = min(named)
-    mine_year = years[k][0]  # type: ignore[index]
-    other_year = years[1 - k][0]  # type: ignore[index]
-    if (mine_year < other_year) == early:
-        return []
-    lead = len(output) - len(output.lstrip())
-    a, b = hits[0].start() + lead, hits[-1].end() + lead
-    names = [_LEAD.sub("", m.group(x).strip(" \"'“”")) for x in ("a", "b")]
-    theirs = f"{names[k]} {mine_year}, {names[1 - k]} {other_year}"
-    return [Conflict((a, b), output[a:b], theirs)]
-
-
-# ---------------------------------------------------------------------------------------------
 # Names put together from several names
 
 _RUN_SKIP = frozenset("The A An In On At By He She It They His Her This That These".split())
@@ -419,70 +299,6 @@ def composite_names(
 
 
 # ---------------------------------------------------------------------------------------------
-# "Who was inducted into the Hall of Fame, A or B?"
-
-_POLAR_RE = re.compile(r"^\s*(are|is|was|were|do|does|did|can|could|has|have|had)\b", re.I)
-_CHOICE_STOP = frozenset(
-    """which what who whom whose where when that this with from into have were was does
-    more most less than both also either their there other these those the and for""".split()
-)
-_PRONOUN_START = re.compile(r"^\W*(?:(?:in|on|at|by)\s+\d{4},?\s+)?(he|she|it|they|his|her|its)\b", re.I)
-
-
-def choice_conflicts(question: str, output: str, evidence: str) -> list[Conflict]:
-    """"Who was inducted into the Hall of Fame, A or B?" answered A when the evidence says
-    what the question asks (its other words) of B and hardly of A.
-
-    Each option's sentences are the evidence sentences that name it, with a next sentence
-    that refers back to it ("In 2007, he was inducted ..."). The answer is the option the
-    output's first sentence names first. A flag needs three of the question's words said of
-    the other option for each one said of the answer."""
-    if _POLAR_RE.match(question) or _ASKS_EARLY.search(question) or _ASKS_LATE.search(question):
-        return []
-    m = _OPTIONS_RE.search(question)
-    if not m:
-        return []
-    opts = [_option_words(m.group("a")), _option_words(m.group("b"))]
-    if not all(opts) or opts[0] & opts[1]:
-        return []
-    asked = question[: m.start()]
-    predicate = {
-        _norm(w) for w in _WORD_RE.findall(asked) if len(w) > 3 and w.lower() not in _CHOICE_STOP
-    } - opts[0] - opts[1]
-    if len(predicate) < 2:
-        return []
-    sents = [s.group() for s in _SENT_RE.finditer(evidence)]
-    words = [{_norm(w) for w in _WORD_RE.findall(s)} for s in sents]
-    said = []
-    for k, o in enumerate(opts):
-        got: set[str] = set()
-        for i, ws in enumerate(words):
-            if ws & o:
-                got |= ws & predicate
-                nxt = i + 1
-                if nxt < len(sents) and _PRONOUN_START.match(sents[nxt]) and not words[nxt] & opts[1 - k]:
-                    got |= words[nxt] & predicate
-        said.append(got)
-    first = re.split(r"(?<=[.!?])\s", output.strip(), maxsplit=1)[0]
-    named = []
-    for k, o in enumerate(opts):
-        hits = [x for x in _WORD_RE.finditer(first) if _norm(x.group()) in o]
-        if hits:
-            named.append((hits[0].start(), k, hits))
-    if not named:
-        return []
-    _, k, hits = min(named)
-    mine, other = len(said[k]), len(said[1 - k])
-    if other < 3 or 3 * mine > other:
-        return []
-    lead = len(output) - len(output.lstrip())
-    a, b = hits[0].start() + lead, hits[-1].end() + lead
-    name = _LEAD.sub("", m.group("ab"[1 - k]).strip(" \"'“”"))
-    theirs = f"{name}: {', '.join(sorted(said[1 - k]))}"
-    return [Conflict((a, b), output[a:b], theirs)]
-
-
-# ---------------------------------------------------------------------------------------------
 # "X, also known as Y"
 
 _ALIAS_RE = re.compile(
@@ -516,90 +332,6 @@ def alias_conflicts(output: str, evidence: str) -> list[Conflict]:
             )
         )
     return found
-
-
-# ---------------------------------------------------------------------------------------------
-# "What forensic psychiatrist ...?" answered with something the context calls otherwise
-
-_WH_RE = re.compile(r"^\W*(?:what|which)\s+(?P<phrase>(?:[A-Za-z-]+\s+){1,4})", re.I)
-_WH_STOP = frozenset(
-    """is was are were has had have did does do who that which in of on at by from for to
-    with also whose whom when where the a an""".split()
-)
-_VAGUE_HEADS = frozenset("year years date time name number kind type one ones".split())
-_COPULA = r"\s+(?:is|was|are|were)\s+(?:an?|the|one of the)\s+"
-_ANSWER_LEAD = re.compile(
-    r"^\W*(?:(?:the\s+)?answer(?:\s+\w+){0,4}\s*(?:is)?\s*:?\s*)?(?:the\s+)?", re.I
-)
-
-
-def _wh_head(question: str) -> list[str]:
-    """The words naming what a "What/Which X ...?" question asks for: "forensic psychiatrist"
-    of "What forensic psychiatrist consulted ...?" (up to the first verb-like word)."""
-    m = _WH_RE.match(question)
-    if not m:
-        return []
-    head: list[str] = []
-    for w in m.group("phrase").split():
-        lw = w.lower()
-        if lw in _WH_STOP or (lw.endswith("ed") and head):
-            break
-        head.append(lw)
-    if not head or head[-1] in _VAGUE_HEADS:
-        return []
-    return head
-
-
-def _called(evidence: str, head: list[str]) -> list[tuple[set[str], str, set[str]]]:
-    """(words of the name, the name, words of the sentence) of each "NAME ... is a ... HEAD"
-    of the evidence: what the evidence calls a forensic psychiatrist."""
-    out = []
-    pattern = _COPULA + r"(?:[\w'’-]+,?\s+){0,5}?" + r"\s+".join(map(re.escape, head)) + r"\b"
-    for s in _SENT_RE.finditer(evidence):
-        sent = s.group()
-        m = re.search(pattern, sent, re.I)
-        if not m:
-            continue
-        before = re.sub(r"\([^()]*\)", " ", sent[: m.start()])
-        runs = _runs(before) or [
-            (x.start(), x.end(), [_norm(x.group())]) for x in _CAP_RE.finditer(before)
-        ]
-        if runs:
-            a, b, words = runs[0]
-            said = {_stem(_norm(w)) for w in _WORD_RE.findall(sent)}
-            out.append(({_stem(w) for w in words}, before[a:b], said))
-    return out
-
-
-def role_conflicts(question: str, output: str, evidence: str) -> list[Conflict]:
-    """A short answer to "What X ...?" naming something the evidence does not call an X,
-    when it calls something else one ("What forensic psychiatrist ...?" answered "The
-    American Mafia" where the evidence says "Park Dietz ... is a forensic psychiatrist")."""
-    head = _wh_head(question)
-    if not head:
-        return []
-    text = output.strip()
-    lead = _ANSWER_LEAD.match(text)
-    start = (len(output) - len(output.lstrip())) + (lead.end() if lead else 0)
-    answer = re.split(r"(?<=[.!?])\s|\n", output[start:], maxsplit=1)[0]
-    if len(answer.split()) > 6:
-        return []  # a sentence, not a short answer
-    first = _CAP_RE.search(answer)
-    if first is None or len(first.group().rstrip(".")) < 2:
-        return []  # no name, or an acronym written with dots ("F.E.A.R.")
-    run = [r for r in _runs(answer) if r[0] == first.start()]
-    a, b, words = run[0] if run else (first.start(), first.end(), [_norm(first.group())])
-    mine = {_stem(w) for w in words}
-    # what the question itself names is not its answer ("What American rapper's album ...?"
-    # where the evidence calls the question's Trina an American rapper)
-    asked = {_stem(_norm(w)) for w in _WORD_RE.findall(question)}
-    called = [c for c in _called(evidence, head) if not c[0] <= asked]
-    # named in a sentence that says what an X is ("Indogrammodes is a genus of the family
-    # Crambidae"), or called one itself: not a conflict
-    if not called or any(mine & said for _, _, said in called):
-        return []
-    theirs = f"{called[0][1]}: {' '.join(head)}"
-    return [Conflict((start + a, start + b), answer[a:b], theirs)]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,6 +17,12 @@ from functools import lru_cache
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from .hallucination_answers import (
+    choice_conflicts,
+    count_conflicts,
+    role_conflicts,
+    year_order_conflicts,
+)
 from .hallucination_dates import (
     DATE_RE,
     Date,
@@ -29,14 +35,10 @@ from .hallucination_dates import (
 )
 from .hallucination_relations import (
     alias_conflicts,
-    choice_conflicts,
     composite_names,
-    count_conflicts,
     definition_conflicts,
     relation_conflicts,
     rename_conflicts,
-    role_conflicts,
-    year_order_conflicts,
 )
 
 # Words, hyphen/apostrophe joined; numbers with separators; ordinals and decades (1990s, 3rd).
