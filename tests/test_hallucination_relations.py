@@ -207,3 +207,14 @@ def test_weight_link_zero_turns_the_link_rules_off():
     rec = Record(id="r1", prompt="Who composed Night Train?", output=out, context=SONGS)
     (f,) = HallucinationCheck({"weight_link": 0}).run([rec])
     assert not f.flagged and f.evidence["contradicted"] == []
+
+
+def test_an_option_with_an_apposition():
+    ctx = (
+        "Ana Holm (born 1964) is a singer. She fronted the rock band Hole, which she formed "
+        "in 1989. The Wolf are a pop band formed in Amber in 1985."
+    )
+    q = "Which band was founded first, Hole, the rock band that Ana Holm fronted, or The Wolf?"
+    (c,) = year_order_conflicts(q, "Hole, the band Ana Holm fronted, was founded first.", ctx)
+    assert c.mine == "Hole" and c.theirs == "Hole 1989, Wolf 1985"
+    assert year_order_conflicts(q, "The Wolf was founded first.", ctx) == []

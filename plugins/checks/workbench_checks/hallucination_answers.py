@@ -89,7 +89,26 @@ _SAYS_ORDER = re.compile(
     re.I,
 )
 _ANSWER_FRAME = re.compile(r"^\W*(?:the\s+)?answer(?:\s+\w+){0,4}\s*(?:is|:)", re.I)
-_OPTIONS_RE = re.compile(r"(?:,|\bfirst|\bearlier|\blater|\blast)\s*(?P<a>[^,?]+?)\s+or\s+(?P<b>[^?]+?)\s*\??\s*$")
+_OR_RE = re.compile(r"\s+or\s+(?P<b>[^?,]+?)\s*\??\s*$")
+_OPTIONS_START = re.compile(r",|\b(?:first|earlier|later|last|older|younger)\b", re.I)
+
+
+def _options(question: str) -> tuple[str, str, int] | None:
+    """The two options of "..., A or B?" (A, B, where the options start): A runs from the last
+    order word ("first", "older") before " or ", else from the last comma, to its first comma
+    ("Hole, the rock band that Courtney Love fronted, or The Wolfhounds": "Hole")."""
+    m = _OR_RE.search(question)
+    if not m:
+        return None
+    head = question[: m.start()]
+    starts = list(_OPTIONS_START.finditer(head))
+    words = [x for x in starts if x.group() != ","]
+    start = (words or starts or [None])[-1]
+    if start is None:
+        return None
+    a = head[start.end() :].lstrip(" ,").split(",")[0].strip()
+    return (a, m.group("b"), start.start()) if a else None
+
 _LEAD = re.compile(r"^(?:the|a|an)\s+", re.I)
 
 
@@ -124,10 +143,11 @@ def year_order_conflicts(question: str, output: str, evidence: str) -> list[Conf
     early = bool(_ASKS_EARLY.search(question))
     if not early and not _ASKS_LATE.search(question):
         return []
-    m = _OPTIONS_RE.search(question)
-    if not m:
+    got = _options(question)
+    if got is None:
         return []
-    opts = [_option_words(m.group("a")), _option_words(m.group("b"))]
+    opt_a, opt_b, _ = got
+    opts = [_option_words(opt_a), _option_words(opt_b)]
     if not all(opts) or opts[0] & opts[1]:
         return []
     years = [_year_of(o, evidence) for o in opts]
@@ -150,7 +170,7 @@ def year_order_conflicts(question: str, output: str, evidence: str) -> list[Conf
         return []
     lead = len(output) - len(output.lstrip())
     a, b = hits[0].start() + lead, hits[-1].end() + lead
-    names = [_LEAD.sub("", m.group(x).strip(" \"'“”")) for x in ("a", "b")]
+    names = [_LEAD.sub("", x.strip(" \"'“”")) for x in (opt_a, opt_b)]
     theirs = f"{names[k]} {mine_year}, {names[1 - k]} {other_year}"
     return [Conflict((a, b), output[a:b], theirs)]
 
@@ -175,13 +195,14 @@ def choice_conflicts(question: str, output: str, evidence: str) -> list[Conflict
     the other option for each one said of the answer."""
     if _POLAR_RE.match(question) or _ASKS_EARLY.search(question) or _ASKS_LATE.search(question):
         return []
-    m = _OPTIONS_RE.search(question)
-    if not m:
+    got = _options(question)
+    if got is None:
         return []
-    opts = [_option_words(m.group("a")), _option_words(m.group("b"))]
+    opt_a, opt_b, at = got
+    opts = [_option_words(opt_a), _option_words(opt_b)]
     if not all(opts) or opts[0] & opts[1]:
         return []
-    asked = question[: m.start()]
+    asked = question[:at]
     predicate = {
         _norm(w) for w in _WORD_RE.findall(asked) if len(w) > 3 and w.lower() not in _CHOICE_STOP
     } - opts[0] - opts[1]
@@ -213,7 +234,7 @@ def choice_conflicts(question: str, output: str, evidence: str) -> list[Conflict
         return []
     lead = len(output) - len(output.lstrip())
     a, b = hits[0].start() + lead, hits[-1].end() + lead
-    name = _LEAD.sub("", m.group("ab"[1 - k]).strip(" \"'“”"))
+    name = _LEAD.sub("", (opt_a, opt_b)[1 - k].strip(" \"'“”"))
     theirs = f"{name}: {', '.join(sorted(said[1 - k]))}"
     return [Conflict((a, b), output[a:b], theirs)]
 
