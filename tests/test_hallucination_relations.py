@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from workbench_checks.hallucination import HallucinationCheck
 from workbench_checks.hallucination_answers import (
+    both_conflicts,
     choice_conflicts,
     count_conflicts,
     role_conflicts,
@@ -218,3 +219,19 @@ def test_an_option_with_an_apposition():
     (c,) = year_order_conflicts(q, "Hole, the band Ana Holm fronted, was founded first.", ctx)
     assert c.mine == "Hole" and c.theirs == "Hole 1989, Wolf 1985"
     assert year_order_conflicts(q, "The Wolf was founded first.", ctx) == []
+
+
+def test_yes_or_no_to_are_both_a_and_b():
+    ctx = (
+        "The Vell Quartet is a Canadian indie rock band formed in 1997. "
+        "Amber Kings is an American rock band formed in 1999. "
+        "Ana Holm (born 1962) is an American writer. Per Lind (born 1943) is an American filmmaker."
+    )
+    q1 = "Are both The Vell Quartet and Amber Kings American rock bands?"
+    (c,) = both_conflicts(q1, "Yes, both are American rock bands.", ctx)
+    assert c.mine == "Yes" and c.span == (0, 3) and "Vell Quartet" in c.theirs
+    assert both_conflicts(q1, "No, the Vell Quartet is Canadian.", ctx) == []
+    q2 = "Are Anna Holm and Per Lind both American?"
+    (c,) = both_conflicts(q2, "No, they are not.", ctx)
+    assert c.mine == "No" and c.theirs == "Anna Holm and Per Lind both: American"
+    assert both_conflicts(q2, "Yes, both are American.", ctx) == []

@@ -11,7 +11,9 @@ output's span and the context's words (see ``hallucination_relations.Conflict``)
 - ``choice_conflicts``: "Who was inducted ..., A or B?" answered with the option the context
   hardly says the question's other words of;
 - ``role_conflicts``: a short answer to "What X ...?" that the context does not call an X while
-  it calls another name one.
+  it calls another name one;
+- ``both_conflicts``: "Are both A and B P?" answered yes when the context does not say P of one
+  of them, or no when it says P of both.
 """
 
 from __future__ import annotations
@@ -321,3 +323,97 @@ def role_conflicts(question: str, output: str, evidence: str) -> list[Conflict]:
         return []
     theirs = f"{called[0][1]}: {' '.join(head)}"
     return [Conflict((start + a, start + b), answer[a:b], theirs)]
+
+
+# ---------------------------------------------------------------------------------------------
+# "Are both A and B American rock bands?"
+
+_BOTH_RE = re.compile(
+    r"^\s*(?:are|were|is|was)\s+(?:both\s+(?P<x>[^?]+?)|(?P<y>[^?]+?)\s+both\s+(?P<p>[^?]+?))"
+    r"\s*\?*\s*$",
+    re.I,
+)
+_YES_NO_RE = re.compile(r"^\W*(?:the\s+answer\s+is\s*:?\s*)?(?P<yn>yes|no)\b", re.I)
+_BOTH_STOP = frozenset("the a an and of both same type kind".split())
+
+
+def _split_pair(text: str, evidence_lower: str, *, whole: bool) -> tuple[str, str, str] | None:
+    """"The New Pornographers and Kings of Leon American rock bands" -> (A, B, rest): A ends at
+    an " and ", B is the longest run of words after it that the evidence writes (any case), or
+    all of them (``whole``: "Are A and B both P?"). A name counts as written when its last word
+    is ("Pam Veasey" for "Pamela Renea Veasey")."""
+
+    def known(name: str) -> bool:
+        words = name.lower().strip("\"'“”").split()
+        return bool(words) and re.search(rf"\b{re.escape(words[-1])}\b", evidence_lower) is not None
+
+    for m in re.finditer(r"\s+and\s+", text):
+        a, rest = text[: m.start()].strip(), text[m.end() :].split()
+        if not known(a):
+            continue
+        for n in ([len(rest)] if whole else range(len(rest) - 1, 0, -1)):
+            b = " ".join(rest[:n])
+            if known(b) and (whole or b.lower().strip("\"'“”") in evidence_lower):
+                return a, b, " ".join(rest[n:])
+    return None
+
+
+def _key(word: str) -> str:
+    """A word for comparing descriptions: normalised, without a plural s ("magazines")."""
+    n = _norm(word)
+    return n[:-1] if len(n) > 3 and n.endswith("s") and not n.endswith("ss") else n
+
+
+def both_conflicts(question: str, output: str, evidence: str) -> list[Conflict]:
+    """"Are both A and B American rock bands?" answered "Yes" when the evidence does not say
+    all of it of one of them (none of its capitalised words, or under half of the rest), or
+    "No" when it says all of it of both. The yes or no is the span."""
+    q = _BOTH_RE.match(question)
+    yn = _YES_NO_RE.match(output)
+    if not q or not yn:
+        return []
+    x = q.group("x")
+    if x is None:  # "Are A and B both P?": P follows "both"
+        pair = _split_pair(q.group("y"), evidence.lower(), whole=True)
+        if pair is None:
+            return []
+        a, b, prop = pair[0], pair[1], q.group("p")
+    else:
+        pair = _split_pair(x, evidence.lower(), whole=False)
+        if pair is None:
+            return []
+        a, b, prop = pair
+    want = [w for w in _WORD_RE.findall(prop) if w.lower() not in _BOTH_STOP and len(w) > 2]
+    if not want:
+        return []
+    sents = [s.group() for s in _SENT_RE.finditer(evidence)]
+    words = [{_key(w) for w in _WORD_RE.findall(s)} for s in sents]
+    lacking = []
+    for name in (a, b):
+        caps = [_key(w) for w in _WORD_RE.findall(_LEAD.sub("", name)) if w[:1].isupper()]
+        if not caps:
+            return []
+        said: set[str] = set()
+        for i, ws in enumerate(words):
+            if caps[-1] in ws:  # the last word of a name: "Veasey" of "Pamela Renea Veasey"
+                said |= ws
+                if i + 1 < len(sents) and _PRONOUN_START.match(sents[i + 1]):
+                    said |= words[i + 1]
+        if not said:
+            return []  # the evidence does not describe it: nothing to compare
+        missing = [w for w in want if _key(w) not in said]
+        caps = [w for w in missing if w[:1].isupper()]
+        if caps or 2 * len(missing) > len(want):
+            lacking.append((name, missing))
+        elif missing:
+            return []  # partly said: too close to call
+    ans = yn.group("yn").lower()
+    span = yn.span("yn")
+    if ans == "yes" and lacking:
+        name, missing = lacking[0]
+        theirs = f"nothing of {name} is said to be {' '.join(missing)}"
+        return [Conflict(span, output[span[0] : span[1]], theirs)]
+    if ans == "no" and not lacking:
+        theirs = f"{a} and {b} both: {prop}"
+        return [Conflict(span, output[span[0] : span[1]], theirs)]
+    return []

@@ -18,6 +18,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from .hallucination_answers import (
+    both_conflicts,
     choice_conflicts,
     count_conflicts,
     role_conflicts,
@@ -605,6 +606,7 @@ def _relation_hits(
     found += count_conflicts(question, output, ev.text)
     found += year_order_conflicts(question, output, ev.text)
     found += choice_conflicts(question, output, ev.text)
+    found += both_conflicts(question, output, ev.text)
     found += alias_conflicts(output, ev.text)
     found += role_conflicts(question, output, ev.text)
     found += definition_conflicts(output, ev.text)
