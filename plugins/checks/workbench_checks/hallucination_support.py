@@ -602,16 +602,22 @@ def _relation_hits(
     """Links between words of the evidence that the evidence makes otherwise (see
     ``hallucination_relations``): each conflict's output words are the span, the evidence's
     words the reason."""
-    found = relation_conflicts(output, ev.text)
-    found += count_conflicts(question, output, ev.text)
+    # The answer to the question is read in the whole output ...
+    found = count_conflicts(question, output, ev.text)
     found += year_order_conflicts(question, output, ev.text)
     found += choice_conflicts(question, output, ev.text)
     found += both_conflicts(question, output, ev.text)
-    found += alias_conflicts(output, ev.text)
     found += role_conflicts(question, output, ev.text)
-    found += definition_conflicts(output, ev.text)
-    found += rename_conflicts(output, ev.text)
-    found += composite_names(output, ev.text, question, ev.vocab, ev.text_lower)
+    # ... the claims only in its sentences that are not copied from the evidence (a copied
+    # sentence links what the evidence links); blanked, so offsets stay those of the output
+    own = _OUT_SENT_RE.sub(lambda m: m.group() if m.group().strip() not in ev.text else
+                           " " * len(m.group()), output)
+    if own.strip(" .!?:;\n"):
+        found += relation_conflicts(own, ev.text)
+        found += alias_conflicts(own, ev.text)
+        found += definition_conflicts(own, ev.text)
+        found += rename_conflicts(own, ev.text)
+        found += composite_names(own, ev.text, question, ev.vocab, ev.text_lower)
     hits: list[float] = []
     have = set(res.spans)
     for c in found:
