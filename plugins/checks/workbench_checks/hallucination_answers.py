@@ -25,12 +25,13 @@ from .hallucination_relations import (
     _PRONOUN_START,
     _SENT_RE,
     _WORD_RE,
-    _YEAR_RE,
     Conflict,
     _norm,
     _runs,
     _stem,
 )
+
+_YEAR_RE = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
 
 # ---------------------------------------------------------------------------------------------
 # "how many X"

@@ -2,9 +2,8 @@
 
 An output can use only words of its context and still contradict it: "recorded in New York
 County" when the context puts the village in Ulster County, "composed by Bill Withers" when the
-context names Donna Weiss as the composer, "handled 94% of the traffic" answering "how many
-passengers?" when the context gives 294,000 passengers. Each word is supported on its own; the
-link between them is not. The rules here compare such links with the links the context makes,
+context names Donna Weiss as the composer. Each word is supported on its own; the link between
+them is not. The rules here compare such links with the links the context makes,
 and each finding carries the output's span and the context's conflicting words:
 
 - ``relation_conflicts``: "VERB PREP OBJECT" (written by, born in, set in, owned by) whose object
@@ -27,7 +26,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|\d+(?:[.,]\d+)*%?")
-_YEAR_RE = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
 # Sentences of a text; a sentence that refers back to the one before ("In 2007, he was ...").
 _SENT_RE = re.compile(r"[^.!?\n]+(?:[.!?](?=\s|$|[A-Z\"“])|$)")
 _PRONOUN_START = re.compile(r"^\W*(?:(?:in|on|at|by)\s+\d{4},?\s+)?(he|she|it|they|his|her|its)\b", re.I)
