@@ -52,7 +52,7 @@ def test_every_module_is_covered():
                "checks_hallucination", "checks_misspelling", "gguf_real",
                "checks_hallucination_real", "checks_real", "checks_length_phrasing",
                "checks_misspelling_real", "checks_inconsistency_real",
-               "inconsistency_paraphrase"}
+               "inconsistency_paraphrase", "checks_hallucination_summaries"}
     assert set(_modules()) == covered
 
 

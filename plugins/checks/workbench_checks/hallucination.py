@@ -40,10 +40,18 @@ class HallucinationCheck(Check):
         )
         weight_name: float = Field(0.6, ge=0, le=1, description="score of one unsupported name")
         weight_word: float = Field(0.6, ge=0, le=1, description="score of one unsupported word")
+        weight_link: float = Field(
+            0.6,
+            ge=0,
+            le=1,
+            description="score of one link the context makes otherwise (0 turns the rules off)",
+        )
 
     def run(self, records: Sequence[Record]) -> Iterable[Finding]:
         o = self.options
-        weights = Weights(number=o.weight_number, name=o.weight_name, word=o.weight_word)
+        weights = Weights(
+            number=o.weight_number, name=o.weight_name, word=o.weight_word, relation=o.weight_link
+        )
         allowed = frozenset(w.lower() for w in o.allowed_words)
         for rec in records:
             parts = [rec.context or ""]

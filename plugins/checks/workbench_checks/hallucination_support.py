@@ -17,6 +17,13 @@ from functools import lru_cache
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from .hallucination_answers import (
+    both_conflicts,
+    choice_conflicts,
+    count_conflicts,
+    role_conflicts,
+    year_order_conflicts,
+)
 from .hallucination_dates import (
     DATE_RE,
     Date,
@@ -26,6 +33,13 @@ from .hallucination_dates import (
     find_dates,
     life_dates,
     wrong_order,
+)
+from .hallucination_relations import (
+    alias_conflicts,
+    composite_names,
+    definition_conflicts,
+    relation_conflicts,
+    rename_conflicts,
 )
 
 # Words, hyphen/apostrophe joined; numbers with separators; ordinals and decades (1990s, 3rd).
@@ -155,6 +169,8 @@ class Weights:
     unspanned_cap: float = 0.45
     type_mismatch: float = 0.3
     extractive_factor: float = 0.35
+    # A link the context makes otherwise ("composed by X" where it names Y as the composer).
+    relation: float = 0.6
     short_answer_tokens: int = 12
 
 
@@ -477,6 +493,18 @@ def _date_hits(output: str, ev: Evidence, res: Support, w: Weights) -> list[floa
     return hits
 
 
+# Clauses of one output sentence that make claims of their own ("X is A, while Y is B").
+_CLAUSE_SPLIT_RE = re.compile(r",\s+(?=(?:while|whereas|but|and)\s)|;\s*")
+
+
+def _starts_name(raw: list[str]) -> bool:
+    """Does the sentence open with a name of several words ("Saul and Delilah", "Golf
+    Magazine")? The first word's capital then marks a name, not the sentence start."""
+    if len(raw) > 1 and raw[1][:1].isupper():
+        return True
+    return len(raw) > 2 and raw[1] in ("and", "of", "de") and raw[2][:1].isupper()
+
+
 def _stitched_hits(
     sentences: list[tuple[int, str, list[str]]],
     ev: Evidence,
@@ -484,35 +512,123 @@ def _stitched_hits(
     res: Support,
     w: Weights,
 ) -> list[float]:
-    """A sentence whose new words (supported, but not the question's) no single evidence
+    """A clause whose new words (supported, but not the question's) no single evidence
     sentence holds together: the words outside the evidence sentence that holds most of them
     that are names or numbers are the spans ("Cia Berg, also known as David Lee Roth": two
     people of two sentences).
-    Restating the question and adding an answer from one sentence is not stitching."""
+    Restating the question and adding an answer from one sentence is not stitching. Ties go to
+    the evidence sentence that also holds the clause's words of the question (its subject).
+
+    A stitched word whose every evidence sentence shares no other name with the clause is said
+    of something else ("Robert Fleischman is a Scottish-born musician", where "Scottish" is only
+    in the sentence on Jimmy Barnes): that weighs as a contradiction. When the clause also
+    names something of that sentence, it may join two facts (a multi-hop answer): weak."""
     hits: list[float] = []
     have = set(res.spans)
     for start, sent, supported in sentences:
         new = set(supported) - q_vocab
-        if len(new) < 2:
+        if len(new) < 2 or any(new <= win for win in ev.windows):
+            continue  # one evidence sentence holds the whole sentence's new words
+        pos = 0
+        for clause in _CLAUSE_SPLIT_RE.split(sent):
+            at = sent.find(clause, pos)
+            pos = at + len(clause)
+            hits += _stitched_clause(start + at, clause, ev, q_vocab, res, w, have)
+    return hits
+
+
+def _subject_names(raw: list[str], normed: list[str]) -> set[str]:
+    """The clause's leading name: its first run of capitalised words, when it comes before the
+    clause's first verb-like word (is, was, has ...)."""
+    out: set[str] = set()
+    for t, n in zip(raw, normed, strict=True):
+        if t.lower() in _SUBJECT_END or (out and not t[:1].isupper()):
+            break
+        if t[:1].isupper() and n not in FUNCTION_WORDS:
+            out.add(n)
+    return out
+
+
+def _stitched_clause(
+    start: int,
+    clause: str,
+    ev: Evidence,
+    q_vocab: set[str],
+    res: Support,
+    w: Weights,
+    have: set[tuple[int, int]],
+) -> list[float]:
+    raw = _findall(clause)(clause)
+    normed = [_norm(t) for t in raw]
+    supported = {n for n in normed if _is_content(n) and n in ev.vocab}
+    new = supported - q_vocab
+    if len(new) < 2:
+        return []
+    echoed = supported & q_vocab
+    sizes = [(len(new & win), len(echoed & win)) for win in ev.windows]
+    outside = new - ev.windows[sizes.index(max(sizes))]
+    if not outside:
+        return []
+    share = len(outside) / len(new)
+    subject = _subject_names(raw, normed) & ev.vocab
+    best = ev.windows[sizes.index(max(sizes))]
+    # names of the clause that only the other sentences hold: the clause links to them
+    linked = {
+        n for t, n in zip(raw, normed, strict=True) if t[:1].isupper() and n in ev.vocab
+    } - best
+    weight = 0.0
+    for m in TOKEN_RE.finditer(clause):
+        # only names and numbers: an ordinary word ("former") is often the paraphrase
+        tok = m.group()
+        n = _norm(tok)
+        if n not in outside or not (tok[:1].isupper() or tok[:1].isdigit()):
             continue
-        sizes = list(map(len, map(new.intersection, ev.windows)))
-        outside = new - ev.windows[sizes.index(max(sizes))]
-        if not outside:
+        span = (start + m.start(), start + m.end())
+        if span in have:
             continue
-        share = len(outside) / len(new)
-        found = False
-        for m in TOKEN_RE.finditer(sent):
-            # only names and numbers: an ordinary word ("former") is often the paraphrase
-            tok = m.group()
-            if _norm(tok) in outside and (tok[:1].isupper() or tok[:1].isdigit()):
-                span = (start + m.start(), start + m.end())
-                if span not in have:
-                    res.stitched.append(m.group())
-                    res.spans.append(span)
-                    have.add(span)
-                    found = True
-        if found:
-            hits.append(min(1.0, w.stitched * 2 * share))
+        res.stitched.append(tok)
+        res.spans.append(span)
+        have.add(span)
+        weight = max(weight, min(1.0, w.stitched * 2 * share))
+        tied = subject | (linked - {n})
+        if subject and n not in subject and all(tied.isdisjoint(w_) for w_ in ev.windows if n in w_):
+            weight = max(weight, w.relation)  # said of something else
+    return [weight] if weight else []
+
+
+def _relation_hits(
+    question: str, output: str, ev: Evidence, res: Support, w: Weights
+) -> list[float]:
+    """Links between words of the evidence that the evidence makes otherwise (see
+    ``hallucination_relations``): each conflict's output words are the span, the evidence's
+    words the reason."""
+    # The answer to the question is read in the whole output ...
+    found = count_conflicts(question, output, ev.text)
+    found += year_order_conflicts(question, output, ev.text)
+    found += choice_conflicts(question, output, ev.text)
+    found += both_conflicts(question, output, ev.text)
+    found += role_conflicts(question, output, ev.text)
+    # ... the claims only in its sentences that are not copied from the evidence (a copied
+    # sentence links what the evidence links); blanked, so offsets stay those of the output
+    own = _OUT_SENT_RE.sub(lambda m: m.group() if m.group().strip() not in ev.text else
+                           " " * len(m.group()), output)
+    if own.strip(" .!?:;\n"):
+        found += relation_conflicts(own, ev.text)
+        found += alias_conflicts(own, ev.text)
+        found += definition_conflicts(own, ev.text)
+        found += rename_conflicts(own, ev.text)
+        found += composite_names(own, ev.text, question, ev.vocab, ev.text_lower)
+    hits: list[float] = []
+    have = set(res.spans)
+    for c in found:
+        if any(a < c.span[1] and c.span[0] < b for a, b in have):
+            continue  # already reported (unsupported, a date)
+        res.contradictions.append((c.mine, c.theirs))
+        res.unsupported.append(c.mine)
+        res.contradicted_parts.append(c.mine)
+        res.spans.append(c.span)
+        have.add(c.span)
+        hits.append(w.relation)
     return hits
 
 
@@ -705,6 +821,13 @@ def assess(
             if name and k > 0 and raw[k - 1][:1].isupper() and _norm(raw[k - 1]) in vocab:
                 # the common-noun head of a longer name ("the Roman Catholic Church"): a word
                 name = _zipf(n) < 4.5
+            elif (
+                not name
+                and k == 0
+                and _starts_name(raw)
+                and not misspelling_of(n, lambda: _known_words(ev, q_vocab))
+            ):
+                name = True  # "Saul and Delilah is ...": a name's first word
             elif not name and k == 0 and tok[:1].isupper() and _zipf(n) < 3.0:
                 # a sentence's first word that is no common English word: a name ("Saul and
                 # Delilah is ..."), which a capital at the start would otherwise hide
@@ -736,6 +859,8 @@ def assess(
         hits += _number_hits(output, ev, res, w)
     if _ASKS_ORDER_RE.search(question) and ev.life_dates:
         hits += _order_hits(question, output, ev, res, w)
+    links = _relation_hits(question, output, ev, res, w) if w.relation else []
+    hits += links
     if w.stitched and len(ev.windows) > 1:
         hits += _stitched_hits(sentences, ev, q_vocab, res, w)
     fraction = len(res.unsupported) / max(1, res.content_tokens)
@@ -768,6 +893,9 @@ def assess(
         # The answer is a span of the evidence: the usual shape of a grounded short answer.
         res.extractive = True
         score *= w.extractive_factor
+        # ... unless it is the wrong span: a link the evidence makes otherwise ("The American
+        # Mafia" for the psychiatrist the evidence names) keeps its weight
+        score = max(score, _noisy_or(links))
     res.score = score
     res.spans.sort()
     return res
