@@ -83,7 +83,9 @@ def register(app: typer.Typer) -> None:
             "--suggestions", help="Suggestion set id (or prefix, or 'latest') in the store, or a "
             "JSONL file of chat 'messages'.")],
         out: Annotated[Path | None, typer.Option(
-            "--out", help="Adapter directory (default: adapters/<training id>).")] = None,
+            "--out", help="Adapter directory (default: adapters/train-<key>, the same for the "
+            "same data, base model and options). Written beside it and moved into place when "
+            "complete; a complete adapter of the same training there is reused.")] = None,
         name: Annotated[str | None, typer.Option("--name", help="Name to register the tuned "
                                                  "model under.")] = None,
         db: DbOption = None,
@@ -119,8 +121,12 @@ def register(app: typer.Typer) -> None:
             print_json(outcome.to_dict())
             return
         m = outcome.metrics
+        if outcome.reused:
+            typer.echo(f"reused {outcome.model_name} ({outcome.model_id[:12]}): the same data, "
+                       "base model and options were trained before")
         typer.echo(
-            f"trained {outcome.model_name} ({outcome.model_id[:12]}) in {m['seconds']:.1f}s: "
+            f"{'trained' if not outcome.reused else 'its training:'} {outcome.model_name} "
+            f"({outcome.model_id[:12]}) in {m['seconds']:.1f}s: "
             f"{m['steps']} steps, {m['examples']} examples ({m['replay_examples']} replay), "
             f"loss {m['first_loss']:.3f} -> {m['final_loss']:.3f}, {m['tokens_per_s']:.0f} tokens/s"
         )
