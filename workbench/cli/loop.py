@@ -118,7 +118,8 @@ def register(app: typer.Typer) -> None:
                                             "model or lowers a task metric).")] = 1,
         out: Annotated[Path | None, typer.Option(
             "--out", help="Directory for the adapters, one per round (default: "
-            "adapters/loop-<id>).")] = None,
+            "adapters/loop-<key>, the same for the same base, suite and options: a rerun "
+            "continues the round it was in).")] = None,
         base_run: Annotated[str | None, typer.Option(
             "--base-run", help="Reuse this finished run of the base on the suite.")] = None,
         db: DbOption = None,
