@@ -391,3 +391,14 @@ def test_finished_run_is_reused_only_when_nothing_that_decides_it_changed(tmp_pa
     forced = run_suite(store, loaded, suite, batch_size=4, checks=[Count()], progress=False,
                        new_run=True)
     assert forced.run_id != first.run_id and forced.summary["cached"] == 6
+
+
+def test_version(cli):
+    import importlib.metadata as md
+
+    import workbench
+
+    res = cli("--version")
+    assert res.exit_code == 0
+    assert res.stdout.strip() == f"workbench {workbench.__version__}"
+    assert workbench.__version__ == md.version("workbench")

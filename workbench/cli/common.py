@@ -33,11 +33,18 @@ PluginsDirOption = Annotated[
 ]
 
 
-def open_store(db: Path | None, read_only: bool = False) -> Store:
+def open_store(db: Path | None, read_only: bool = False, *, existing: bool = False) -> Store:
+    """The store of ``--db`` (or the default). ``existing``: a command that only reads says the
+    database does not exist rather than creating an empty one at a mistyped path."""
     # imported here: duckdb and pandas are not needed for `--help`
+    from ..errors import StoreError
     from ..store import Store, default_db_path
 
-    return Store(db if db is not None else default_db_path(), read_only=read_only)
+    path = db if db is not None else default_db_path()
+    if ((existing or read_only) and str(path) != ":memory:" and not Path(path).exists()
+            and Path(path).resolve().parent.is_dir()):  # (a missing directory: Store says so)
+        raise StoreError(f"database {path} does not exist (check --db or WORKBENCH_DB)")
+    return Store(path, read_only=read_only)
 
 
 def strict_json(obj: Any) -> Any:

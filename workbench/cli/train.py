@@ -156,7 +156,7 @@ def register(app: typer.Typer) -> None:
         from ..store import from_json
         from ..store.trainings import list_trainings
 
-        df = list_trainings(open_store(db))
+        df = list_trainings(open_store(db, existing=True))
         rows = df.to_dict("records")
         for row in rows:
             row["metrics"] = from_json(row.get("metrics")) or {}
