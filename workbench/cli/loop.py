@@ -143,7 +143,7 @@ def register(app: typer.Typer) -> None:
 
         name, spec = parse_model_arg(model) if "=" in model else ("base", model)
         overrides = train_overrides(
-            r=r, alpha=lora_alpha, dropout=dropout, target_modules=target_modules, lr=lr,
+            r=r, lora_alpha=lora_alpha, dropout=dropout, target_modules=target_modules, lr=lr,
             epochs=epochs, train_batch_size=train_batch_size, max_length=max_length, seed=seed,
             replay_share=replay_share, max_steps=max_steps,
         )
