@@ -402,3 +402,33 @@ def test_version(cli):
     assert res.exit_code == 0
     assert res.stdout.strip() == f"workbench {workbench.__version__}"
     assert workbench.__version__ == md.version("workbench")
+
+
+def test_a_later_name_does_not_rename_a_trained_model(cli, tmp_path, tiny_model_dir,
+                                                      tiny_adapter_dir):
+    """`workbench run --model merged=ADAPTER` on an adapter a training registered: the run is
+    named `merged`, the model keeps the name its training gave it (and `trainings` shows it)."""
+    from workbench.models import identify
+    from workbench.store import Store
+    from workbench.store.trainings import list_trainings, record_trained_adapter
+
+    fp, _ = identify(str(tiny_adapter_dir))
+    store = Store()
+    record_trained_adapter(store, {
+        "model_id": fp, "name": "base-lora-fix1", "spec": str(tiny_adapter_dir),
+        "base": str(tiny_model_dir), "adapter": str(tiny_adapter_dir), "parent_id": "p",
+        "meta": {"training_id": "t1", "suggestion_sets": ["s1"]},
+    }, {"training_id": "t1", "parent_model_id": "p", "result_model_id": fp, "status": "finished"})
+    (tmp_path / "d.jsonl").write_text('{"id": "a", "prompt": "Name a colour."}\n')
+    (tmp_path / "s.yaml").write_text("name: s\ndata: d.jsonl\ngeneration: {max_new_tokens: 2}\n")
+    res = cli("run", "--model", f"merged={tiny_adapter_dir}", "--suite", tmp_path / "s.yaml",
+              "--no-checks", "--json")
+    assert res.exit_code == 0, res.output
+    model = store.get_model(fp)
+    assert model["name"] == "base-lora-fix1" and model["spec"] == str(tiny_adapter_dir)
+    assert list_trainings(store).result_name.tolist() == ["base-lora-fix1"]
+    assert store.list_runs().model_name.tolist() == ["merged"]  # the run keeps its own name
+    # a model no training registered still takes the latest name
+    store.upsert_model("plain", "a")
+    store.upsert_model("plain", "b")
+    assert store.get_model("plain")["name"] == "b"

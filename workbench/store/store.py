@@ -247,9 +247,14 @@ class Store:
         with self.transaction() as db:
             row = db.execute("SELECT model_id FROM models WHERE model_id = ?", [model_id]).fetchone()
             if row:
+                # the name a training gave its model stays: it is the lineage's (a run names
+                # the model its own way in its runs row)
                 db.execute(
-                    "UPDATE models SET name = ?, spec = coalesce(?, spec), "
-                    "parent_id = coalesce(?, parent_id) WHERE model_id = ?",
+                    "UPDATE models SET name = CASE WHEN trained THEN name ELSE ? END,"
+                    " spec = CASE WHEN trained THEN spec ELSE coalesce(?, spec) END,"
+                    " parent_id = coalesce(?, parent_id) FROM (SELECT model_id AS id,"
+                    " json_extract_string(meta, '$.training_id') IS NOT NULL AS trained"
+                    " FROM models) t WHERE t.id = models.model_id AND model_id = ?",
                     [name, spec, parent_id, model_id],
                 )
             else:
