@@ -432,3 +432,21 @@ def test_a_later_name_does_not_rename_a_trained_model(cli, tmp_path, tiny_model_
     store.upsert_model("plain", "a")
     store.upsert_model("plain", "b")
     assert store.get_model("plain")["name"] == "b"
+
+
+def test_the_run_summary_prints_whole_in_a_pipe(cli, tmp_path, tiny_model_dir, monkeypatch):
+    """Not a terminal (a pipe, a log): the summary table is not cut to 80 columns."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    (tmp_path / "d.jsonl").write_text("".join(
+        f'{{"id": "q{i}", "prompt": "Name colour {i}.", "reference": "Blue."}}\n'
+        for i in range(2)))
+    (tmp_path / "s.yaml").write_text("name: s\ndata: d.jsonl\ngeneration: {max_new_tokens: 2}\n"
+                                     "metrics: [exact_match, contains]\n")
+    name = "a-model-with-a-long-descriptive-name-v2"
+    res = cli("run", "--model", f"{name}={tiny_model_dir}", "--suite", tmp_path / "s.yaml")
+    assert res.exit_code == 0, res.output
+    assert "…" not in res.stdout
+    run_id = json.loads(cli("runs", "--json").stdout)[0]["run_id"]
+    row = next(line for line in res.stdout.splitlines() if name in line)
+    assert run_id in row and "0.000 (n=2)" in row  # each column whole, on the model's line
+    assert all(col in res.stdout for col in ("generated", "cached", "flagged"))

@@ -9,14 +9,33 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 
 if TYPE_CHECKING:
     from ..store import Store
 
 
-console = Console()
-err_console = Console(stderr=True)
+PIPE_WIDTH = 1000  # the width of a console that is not a terminal: lines and tables print whole
+
+
+class _Console(Console):
+    """A rich Console that, writing to a pipe or a log rather than a terminal, prints tables and
+    lines whole instead of cutting them to 80 columns (``COLUMNS`` still sets a width)."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        dims = super().size
+        if self._width is None and not self.is_terminal and "COLUMNS" not in self._environ:
+            return ConsoleDimensions(PIPE_WIDTH, dims.height)
+        return dims
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)
+
+
+console = _Console()
+err_console = _Console(stderr=True)
 
 DbOption = Annotated[
     Path | None,
