@@ -35,9 +35,11 @@ BAD = {
     "malformed_jsonl": (b'{"id": "a", "prompt": "x"}\n\n{"id": "b", "prompt": \n', None,
                         "malformed JSON", "data.jsonl:3"),
     "unknown_field": (GOOD, "name: t\ndata: data.jsonl\ngeneration:\n  max_tokens: 3\n",
-                      "generation.max_tokens", "suite.yaml:3"),
+                      "generation.max_tokens", "suite.yaml:4"),
     "unknown_metric": (GOOD, "name: t\ndata: data.jsonl\nmetrics: [exact_match, bleu]\n",
                        "unknown metric 'bleu'", "suite.yaml:3"),
+    "misspelt_check": (GOOD, "name: t\ndata: data.jsonl\nchecks:\n  lenght: {}\n",
+                       "lenght", "suite.yaml:4: unknown check 'lenght' (did you mean 'length'?)"),
     "no_prompt": ([{"id": "a", "reference": "x"}], None, "needs a 'prompt' or 'messages'",
                   "data.jsonl:1"),
 }
@@ -108,3 +110,35 @@ def test_list_suites(tmp_path, cli):
     r = cli("suites", "list", tmp_path / "s")
     assert "1 problem(s)" in r.stdout and "ok" in r.stdout
     assert cli("suites", "list", tmp_path / "nowhere").exit_code == 2
+
+
+def test_one_schema_error_hides_no_other_problem(tmp_path, cli):
+    """A key in error does not stop validation: the file's other problems (another key, the
+    checks and their options, the metrics, the data) come with it, each with its line."""
+    rows = [*GOOD, {"id": "a", "prompt": "again"}]
+    p = write_suite(tmp_path / "many", rows, (
+        "name: t\n"                           # 1
+        "data: data.jsonl\n"                  # 2
+        "generation:\n"                       # 3
+        "  max_new_tokens: 8\n"               # 4
+        "  max_tokens: 5\n"                   # 5
+        "checks:\n"                           # 6
+        "  lenght: {}\n"                      # 7
+        "  repetition: {min_loop_copies: 1}\n"  # 8
+        "metrics: [exact_macth]\n"            # 9
+        "chat_template: maybe\n"              # 10
+    ))
+    r = cli("suites", "validate", p)
+    assert r.exit_code == 2
+    err = r.stderr
+    for needle in (f"{p}:5: generation.max_tokens: Extra inputs are not permitted",
+                   f"{p}:10: chat_template:",
+                   f"{p}:7: unknown check 'lenght' (did you mean 'length'?)",
+                   f"{p}:8: bad options for check 'repetition': min_loop_copies",
+                   f"{p}:9: unknown metric 'exact_macth' (did you mean 'exact_match'?)",
+                   "data.jsonl:4: duplicate id 'a'", "6 problem(s) in 1 of 1"):
+        assert needle in err, err
+    # `run` refuses the same names, with the same hint
+    r = cli("run", "--model", "m=nowhere", "--suite", write_suite(
+        tmp_path / "one", GOOD, "name: t\ndata: data.jsonl\nchecks: [lenght]\n"))
+    assert r.exit_code == 2 and "unknown check(s): lenght (did you mean 'length'?)" in r.stderr
