@@ -110,8 +110,12 @@ def existing(out: Path, key: str) -> tuple[str, Path, dict[str, Any]] | None:
     if lineage is not None and lineage.get("training_key") == key:
         return "done", out, lineage
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        why = ("holds the adapter of another training (other data, base model or options)"
-               if lineage is not None else "exists and is not empty")
+        if lineage is None:
+            why = "exists and is not empty"
+        elif "training_key" not in lineage:
+            why = "holds an adapter trained before training keys were recorded"
+        else:
+            why = "holds the adapter of another training (other data, base model or options)"
         raise ConfigError(f"output directory {out} {why}: choose another --out or remove it")
     found = None
     for p in _partials(out):
