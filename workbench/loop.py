@@ -98,7 +98,7 @@ class _ItemRenderer:
             msgs = [dict(m) for m in from_json(item.get("messages")) or []] or [
                 {"role": "user", "content": item.get("prompt") or ""}]
         system = self.suite.spec.system if self.suite is not None else None
-        if system and not any(m.get("role") == "system" for m in msgs):
+        if system is not None and not any(m.get("role") == "system" for m in msgs):
             msgs.insert(0, {"role": "system", "content": system})
         return TrainExample(messages=[*msgs, answer], source=source, ref=ref)
 
