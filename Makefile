@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install test test-real demo bench lint clean
+.PHONY: install test test-real test-latest demo bench lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,17 @@ install: $(VENV)/.installed
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# The tests on the newest release of each bounded dependency, past pyproject.toml's upper bounds,
+# so that a break shows here before users meet it. Its own venv: `.venv` keeps the bounds.
+# In CI: `CI_JOB=latest .ci/run`.
+LATEST_VENV ?= .venv-latest
+LATEST_DEPS ?= transformers peft lm-eval duckdb streamlit accelerate tokenizers
+test-latest:
+	$(MAKE) install VENV=$(LATEST_VENV)
+	$(LATEST_VENV)/bin/python -m pip install -q --upgrade $(LATEST_DEPS)
+	$(LATEST_VENV)/bin/python -m pip list 2>/dev/null | grep -iE '^($(shell echo $(LATEST_DEPS) | tr ' ' '|')) '
+	$(LATEST_VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
 test-real: install
 	$(PY) -m pytest -q -m realmodel $(PYTEST_ARGS)
 
@@ -44,4 +55,4 @@ lint: install
 	$(VENV)/bin/ruff check workbench plugins tests bench
 
 clean:
-	rm -rf $(VENV) .workbench *.duckdb
+	rm -rf $(VENV) $(LATEST_VENV) .workbench *.duckdb

@@ -48,7 +48,7 @@ def test_checks_json(cli):
     data = json.loads(cli("checks", "--json").stdout)
     by_name = {c["name"]: c for c in data["checks"]}
     length = by_name["length"]
-    assert (length["category"], length["version"], length["plugin"]) == ("length", "1", "checks")
+    assert (length["category"], length["version"], length["plugin"]) == ("length", "2", "checks")
     assert length["options"]["target_tolerance"]["default"] == 0.25
     assert by_name["repetition"]["options"]["flag_doubled_words"]["type"] == "bool"
     assert data["failures"] == []

@@ -103,7 +103,7 @@ def test_sigkill_during_checks(tmp_path, cli, tiny_model_dir, monkeypatch):
 
     store = Store(db)  # opens (DuckDB replays its WAL)
     run = store.get_run("latest")
-    assert run["status"] == "running"  # no chance to mark it: never 'finished'
+    assert run["status"] == "interrupted"  # no chance to mark it; its process is gone
     before = store.run_outputs(run["run_id"])
     assert len(before) == 2  # the first batch, written with its findings before the kill
     assert len(store.run_findings(run["run_id"])) == 2
@@ -160,6 +160,7 @@ def test_sigkill_during_training(tmp_path, cli, tiny_model_dir):
 
     assert list_trainings(store).empty  # a killed training is never recorded as one
     assert not out.exists() or not any(out.iterdir())  # no half-saved adapter
+    assert len(_partials(out)) == 1  # it trains beside --out
 
     res = cli("train", "--base", tiny_model_dir, "--suggestions", data, "--out", out, "--db", db,
               "--max-steps", "3", "--train-batch-size", "4", "--r", "4", "--json")
@@ -168,6 +169,7 @@ def test_sigkill_during_training(tmp_path, cli, tiny_model_dir):
     assert len(done) == 1 and done.status.iloc[0] == "finished"
     assert (out / "adapter_config.json").exists()
     assert "seed-model" in set(store.list_models().model_id)
+    assert not _partials(out)  # the killed training's partial dir was cleared
 
 
 STORE_VICTIM = '''
@@ -274,3 +276,186 @@ def test_two_writers_and_a_dashboard_reader(tmp_path, tiny_model_dir):
         assert len(outs) == n and outs.item_id.is_unique
     total = store.query_df("SELECT count(*) AS n, count(DISTINCT output_id) AS d FROM outputs")
     assert int(total.n.iloc[0]) == int(total.d.iloc[0]) == n * len(runs)
+
+
+# -- training and the loop: a kill at each step, then the same command -----------------------------
+
+STEP_VICTIM = '''
+import sys, time
+from pathlib import Path
+
+ready, phase, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+
+
+def block(what):
+    Path(ready).write_text(what)
+    time.sleep(120)
+
+
+if phase == "train-step":  # inside training, after its first optimizer step
+    from workbench.cli.train import StepBar
+
+    StepBar.__call__ = lambda self, step, total, loss: block("training")
+elif phase == "saved":  # the adapter and its lineage saved, not yet recorded
+    import workbench.store.trainings as tq
+
+    tq.record_trained_adapter = lambda *a, **kw: block("saved")
+elif phase == "recorded":  # recorded in the store, not yet moved into place
+    import workbench.adapter_dir as ad
+
+    ad.move_into_place = lambda *a, **kw: block("recorded")
+elif phase == "round-run":  # the round's run of the tuned model, after its first batch
+    import workbench.runner as runner
+
+    calls, run_suite = [], runner.run_suite
+
+    def blocking_run_suite(*a, **kw):
+        calls.append(1)
+        if len(calls) == 2:  # the first is the base model's run
+            kw["on_progress"] = lambda done, total: done >= 2 and block("round run")
+        return run_suite(*a, **kw)
+
+    runner.run_suite = blocking_run_suite
+from workbench.cli import app
+
+app(args)
+'''
+
+
+def _kill_at(phase: str, args: list, ready: Path, cwd: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", STEP_VICTIM, str(ready), phase,
+                             *map(str, args)], env=_env(plugins=None), cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _kill_when_ready(proc, ready)
+
+
+def _partials(d: Path) -> list[Path]:
+    return sorted(d.parent.glob(f".{d.name}.partial-*"))
+
+
+def _jsonl(tmp_path: Path) -> Path:
+    rows = [{"messages": [{"role": "user", "content": f"Name colour number {i}."},
+                          {"role": "assistant", "content": "Blue is a colour."}]} for i in range(8)]
+    data = tmp_path / "sugg.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return data
+
+
+@pytest.mark.parametrize("phase", ["saved", "recorded"])
+def test_train_killed_after_saving_is_finished_by_the_same_command(tmp_path, cli, tiny_model_dir,
+                                                                   phase):
+    """Killed with the adapter saved (not recorded), or recorded (not moved into place): `--out`
+    never holds a half adapter, and the same command finishes the step without training again."""
+    from workbench.store.trainings import list_trainings
+
+    db, out, ready = tmp_path / "t.duckdb", tmp_path / "adapter", tmp_path / "ready"
+    args = ["train", "--base", tiny_model_dir, "--suggestions", _jsonl(tmp_path), "--out", out,
+            "--db", db, "--max-steps", "2", "--train-batch-size", "4", "--r", "4", "--json"]
+    _kill_at(phase, args, ready, tmp_path)
+
+    assert not out.exists()  # nothing half done where the user looks
+    [partial] = _partials(out)
+    lineage = json.loads((partial / "workbench_lineage.json").read_text())
+    store = Store(db)
+    recorded = list_trainings(store)
+    assert len(recorded) == (phase == "recorded")
+    adapters = store.list_models().query("kind == 'adapter'")
+    assert len(adapters) == (phase == "recorded")  # the model and its training: both or neither
+
+    res = cli(*args)
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)
+    assert got["reused"] and got["training_id"] == lineage["training_id"]  # not trained again
+    assert got["model_id"] == lineage["model_id"]
+    done = list_trainings(store)
+    assert len(done) == 1 and done.training_id.iloc[0] == lineage["training_id"]
+    assert done.adapter_path.iloc[0] == str(out.resolve())
+    assert (out / "adapter_config.json").exists() and not _partials(out)
+    assert not (out / ".workbench_owner.json").exists()
+    assert len(store.list_models().query("kind == 'adapter'")) == 1
+
+    again = cli(*args)  # a third time: the same adapter, still one training
+    assert json.loads(again.stdout)["training_id"] == lineage["training_id"]
+    assert len(list_trainings(store)) == 1
+    other = cli(*args[:-1], "--r", "2")  # other options into the same --out: refused
+    assert other.exit_code != 0
+    assert "holds the adapter of another training" in other.output
+
+
+def _loop_args(tiny_model_dir: Path, suite: Path, plugins: Path, db: Path) -> list:
+    return ["loop", "--model", f"tiny={tiny_model_dir}", "--suite", suite, "--plugins-dir",
+            plugins, "--db", db, "--max-steps", "2", "--r", "4", "--per-failure", "2",
+            "--batch-size", "2", "--json"]
+
+
+def _loop_suite(d: Path) -> tuple[Path, Path]:
+    from tests.test_loop import CHECK_PLUGIN
+
+    rows = [{"id": f"e{i}", "prompt": f"Name the colour of flag {i}.", "reference": "Red.",
+             "split": "eval"} for i in range(6)]
+    rows += [{"id": f"t{i}", "prompt": f"Name the colour of banner {i}.", "reference": "Red.",
+              "split": "train"} for i in range(8)]
+    (d / "tiny.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    suite = d / "tiny.yaml"
+    suite.write_text("name: tiny\ndata: tiny.jsonl\ngeneration: {max_new_tokens: 4}\n"
+                     "checks: [not_reference]\n")
+    plugins = d / "plugins"
+    plugins.mkdir()
+    (plugins / "not_reference.py").write_text(CHECK_PLUGIN)
+    return suite, plugins
+
+
+@pytest.mark.parametrize("phase", ["train-step", "recorded", "round-run"])
+def test_loop_killed_in_a_round_is_continued_by_the_same_command(tmp_path, cli, tiny_model_dir,
+                                                                  monkeypatch, phase):
+    """`workbench loop` (default adapter directory) killed inside round 1's training, after its
+    training was recorded, or during the round's run: the same command continues that round
+    (the base run and the suggestion set reused, the adapter reused once saved, the round's
+    run resumed), and the killed run shows as interrupted meanwhile."""
+    from workbench.store import queries
+    from workbench.store.trainings import list_trainings
+
+    monkeypatch.chdir(tmp_path)
+    suite, plugins = _loop_suite(tmp_path)
+    db, ready = tmp_path / "l.duckdb", tmp_path / "ready"
+    args = _loop_args(tiny_model_dir, suite, plugins, db)
+    _kill_at(phase, args, ready, tmp_path)
+
+    store = Store(db)
+    runs = store.list_runs()
+    killed = runs[runs.status != "finished"]
+    assert len(runs) == (2 if phase == "round-run" else 1)
+    assert len(killed) == (phase == "round-run")
+    if phase == "round-run":  # left 'running' by a dead process: shown as interrupted
+        run_id = killed.run_id.iloc[0]
+        assert killed.status.iloc[0] == "interrupted"
+        listed = json.loads(cli("runs", "--db", db, "--json").stdout)
+        assert {r["run_id"]: r["status"] for r in listed}[run_id] == "interrupted"
+        shown = json.loads(cli("show", run_id, "--db", db, "--json").stdout)
+        assert shown["run"]["status"] == "interrupted"
+        dash = queries.runs(Store(db, read_only=True))
+        assert dash.set_index("run_id").status[run_id] == "interrupted"
+        before = len(store.run_outputs(run_id))
+        assert before == 2
+    trained = list_trainings(store)
+    sets = store.query_df("SELECT set_id FROM suggestion_sets").set_id.tolist()
+    assert len(sets) == 1
+
+    res = cli(*args)
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout)
+    [rnd] = info["rounds"]
+    assert rnd["set_id"] == sets[0]  # the round's suggestions, not drawn again
+    assert rnd["training"]["reused"] == (phase != "train-step")
+    if len(trained):
+        assert rnd["training"]["training_id"] == trained.training_id.iloc[0]
+    runs = store.list_runs()
+    assert len(runs) == 2 and set(runs.status) == {"finished"}  # no second run of the round
+    assert info["base_run_id"] == runs.run_id.iloc[0]
+    if phase == "round-run":
+        assert rnd["run_id"] == run_id
+        assert len(store.run_outputs(run_id)) == 6
+    assert len(list_trainings(store)) == 1
+    adapter = Path(rnd["training"]["adapter_dir"])
+    assert adapter.parent.parent == tmp_path / "adapters" and adapter.name == "round-1"
+    assert (adapter / "adapter_config.json").exists() and not _partials(adapter)

@@ -192,3 +192,16 @@ def test_a_database_locked_too_long_fails_clearly(tmp_path):
         holder.kill()
         holder.wait()
     assert list(Store(db).list_models().model_id) == ["m1"]
+
+
+@pytest.mark.parametrize("command", [
+    ["runs"], ["runs", "--json"], ["show", "latest"], ["export", "latest"], ["trainings"],
+    ["suggestions"], ["compare", "a", "b"],
+])
+def test_a_reading_command_on_a_mistyped_database_creates_nothing(tmp_path, cli, command):
+    typo = tmp_path / "typo.duckdb"
+    res = cli(*command, "--db", typo)
+    assert res.exit_code == 2
+    errors = _error_lines(res)
+    assert len(errors) == 1 and f"database {typo} does not exist" in errors[0], res.output
+    assert not typo.exists() and not list(tmp_path.glob("typo.duckdb*"))

@@ -380,3 +380,13 @@ def test_an_explicit_word_limit_outranks_keep_it_short():
     text = " ".join(["Bees make honey in the hive."] * 45)  # 270 words
     prompt = "Please keep it short, 300 words at most, on bees."
     assert not check(text, prompt, finish_reason="stop").flagged
+
+
+@pytest.mark.parametrize("output", ["", " ", "\n\n", "\t \u00a0\n"])
+def test_an_empty_or_whitespace_output_is_a_length_finding(output):
+    for finish in ("eos", "stop", None):
+        f = check(output, prompt="What is 2 + 3?", reference="5", finish_reason=finish)
+        assert f.flagged and f.score == 1.0 and f.category == "length", (output, finish)
+        assert f.message.endswith("output: nothing answered") and f.evidence["kinds"] == ["empty"]
+    assert not check(output, options={"flag_empty": False}, finish_reason="eos").flagged
+    assert not check("5", prompt="What is 2 + 3?", reference="5", finish_reason="eos").flagged

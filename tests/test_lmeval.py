@@ -480,3 +480,16 @@ def test_cli_lmeval_options_need_an_lmeval_suite(tiny_model_dir, tmp_path):
     msg = str(res.exception) if isinstance(res.exception, UserError) else res.output
     assert isinstance(res.exception, UserError) or res.exit_code == 2
     assert "--backend: only for lm-eval suites" in msg
+
+
+def test_workbench_qa_scores_an_answer_with_surrounding_space(monkeypatch):
+    """A model answers " 5" after "Answer:": the shipped task scores it as right (surrounding
+    whitespace, case and punctuation do not count), and a wrong answer still as wrong."""
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    monkeypatch.chdir(TASK_DIR)  # plain lm-eval reads data_files against the working directory
+    task = get_task_dict(["workbench_qa"], TaskManager(include_path=str(TASK_DIR)))["workbench_qa"]
+    doc = next(d for d in task.test_docs() if d["answer"] == "5")
+    score = {a: task.process_results(doc, [a])["exact_match"]
+             for a in (" 5", "5", " 5.", "5 ", "\n5\n", " 6", " 56", "5 5")}
+    assert score == {" 5": 1, "5": 1, " 5.": 1, "5 ": 1, "\n5\n": 1, " 6": 0, " 56": 0, "5 5": 0}

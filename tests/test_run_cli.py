@@ -207,9 +207,15 @@ def test_check_selection_options(tmp_path, cli, varied_dir, plugins_dir):
 
 
 def test_base_and_adapter_in_one_command(tmp_path, cli, tiny_model_dir, tiny_adapter_dir):
+    import warnings
+
     suite = make_suite(tmp_path / "s", 3, max_new=4)
-    res = run_json(cli, "--model", f"base={tiny_model_dir}", "--model", f"tuned={tiny_adapter_dir}",
-                   "--suite", suite, "--no-merge")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = run_json(cli, "--model", f"base={tiny_model_dir}", "--model",
+                       f"tuned={tiny_adapter_dir}", "--suite", suite, "--no-merge")
+    # an unmerged adapter passes the KV cache under the argument transformers wants now
+    assert not [w for w in caught if "past_key_values" in str(w.message)]
     assert [r["model"] for r in res] == ["base", "tuned"]
     store = Store(os.environ["WORKBENCH_DB"])
     models = store.list_models().set_index("name")
@@ -299,7 +305,7 @@ def test_resume_after_sigkill(tmp_path, tiny_model_dir, cli):
     store = Store(db)
     run = store.get_run("latest")
     before = len(store.run_outputs(run["run_id"]))
-    assert run["status"] == "running"  # a SIGKILL leaves no chance to mark it
+    assert run["status"] == "interrupted"  # no chance to mark it; its process is gone
     assert 4 <= before < n
 
     res = run_json(cli, *cmd[2:-1])  # the same command again, in-process
@@ -391,3 +397,62 @@ def test_finished_run_is_reused_only_when_nothing_that_decides_it_changed(tmp_pa
     forced = run_suite(store, loaded, suite, batch_size=4, checks=[Count()], progress=False,
                        new_run=True)
     assert forced.run_id != first.run_id and forced.summary["cached"] == 6
+
+
+def test_version(cli):
+    import importlib.metadata as md
+
+    import workbench
+
+    res = cli("--version")
+    assert res.exit_code == 0
+    assert res.stdout.strip() == f"workbench {workbench.__version__}"
+    assert workbench.__version__ == md.version("workbench")
+
+
+def test_a_later_name_does_not_rename_a_trained_model(cli, tmp_path, tiny_model_dir,
+                                                      tiny_adapter_dir):
+    """`workbench run --model merged=ADAPTER` on an adapter a training registered: the run is
+    named `merged`, the model keeps the name its training gave it (and `trainings` shows it)."""
+    from workbench.models import identify
+    from workbench.store import Store
+    from workbench.store.trainings import list_trainings, record_trained_adapter
+
+    fp, _ = identify(str(tiny_adapter_dir))
+    store = Store()
+    record_trained_adapter(store, {
+        "model_id": fp, "name": "base-lora-fix1", "spec": str(tiny_adapter_dir),
+        "base": str(tiny_model_dir), "adapter": str(tiny_adapter_dir), "parent_id": "p",
+        "meta": {"training_id": "t1", "suggestion_sets": ["s1"]},
+    }, {"training_id": "t1", "parent_model_id": "p", "result_model_id": fp, "status": "finished"})
+    (tmp_path / "d.jsonl").write_text('{"id": "a", "prompt": "Name a colour."}\n')
+    (tmp_path / "s.yaml").write_text("name: s\ndata: d.jsonl\ngeneration: {max_new_tokens: 2}\n")
+    res = cli("run", "--model", f"merged={tiny_adapter_dir}", "--suite", tmp_path / "s.yaml",
+              "--no-checks", "--json")
+    assert res.exit_code == 0, res.output
+    model = store.get_model(fp)
+    assert model["name"] == "base-lora-fix1" and model["spec"] == str(tiny_adapter_dir)
+    assert list_trainings(store).result_name.tolist() == ["base-lora-fix1"]
+    assert store.list_runs().model_name.tolist() == ["merged"]  # the run keeps its own name
+    # a model no training registered still takes the latest name
+    store.upsert_model("plain", "a")
+    store.upsert_model("plain", "b")
+    assert store.get_model("plain")["name"] == "b"
+
+
+def test_the_run_summary_prints_whole_in_a_pipe(cli, tmp_path, tiny_model_dir, monkeypatch):
+    """Not a terminal (a pipe, a log): the summary table is not cut to 80 columns."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    (tmp_path / "d.jsonl").write_text("".join(
+        f'{{"id": "q{i}", "prompt": "Name colour {i}.", "reference": "Blue."}}\n'
+        for i in range(2)))
+    (tmp_path / "s.yaml").write_text("name: s\ndata: d.jsonl\ngeneration: {max_new_tokens: 2}\n"
+                                     "metrics: [exact_match, contains]\n")
+    name = "a-model-with-a-long-descriptive-name-v2"
+    res = cli("run", "--model", f"{name}={tiny_model_dir}", "--suite", tmp_path / "s.yaml")
+    assert res.exit_code == 0, res.output
+    assert "…" not in res.stdout
+    run_id = json.loads(cli("runs", "--json").stdout)[0]["run_id"]
+    row = next(line for line in res.stdout.splitlines() if name in line)
+    assert run_id in row and "0.000 (n=2)" in row  # each column whole, on the model's line
+    assert all(col in res.stdout for col in ("generated", "cached", "flagged"))

@@ -100,3 +100,59 @@ def test_the_flagged_categories_migration_fills_existing_outputs(tmp_path):
     assert "m004_flagged_categories" in [m.__name__ for m in migrations.MIGRATIONS]
     s = Store(path)  # a writable open applies what is pending
     assert _flagged(s, "r") == {"a": ["length", "repetition"], "b": None}
+
+
+def _dead_owner() -> dict:
+    """The owner record of a process that has exited (and been reaped)."""
+    import subprocess
+    import sys
+
+    from workbench.owner import this_process
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.2)"])
+    pid = proc.pid
+    owner = {**this_process(), "pid": pid}
+    from workbench.owner import _start_time
+
+    owner["start"] = _start_time(pid)
+    proc.wait()
+    return owner
+
+
+def test_owner_liveness():
+    import os
+
+    from workbench.owner import is_alive, this_process
+
+    me = this_process()
+    assert me["pid"] == os.getpid() and is_alive(me)
+    assert not is_alive(_dead_owner())
+    assert is_alive({**me, "host": "another-host"})  # cannot be told from here: alive
+    if me["start"] is not None:  # the pid names another process now
+        assert not is_alive({**me, "start": str(int(me["start"]) + 1)})
+    assert is_alive(None) and is_alive({"pid": "x"})
+
+
+def test_a_running_run_whose_process_died_shows_as_interrupted_and_is_resumed(tmp_path):
+    from workbench.store import queries
+
+    store = Store(tmp_path / "o.duckdb")
+    store.upsert_model("m1", "m")
+    kw = {"model_id": "m1", "model_name": "m", "suite_id": "s@1", "gen_config": {}, "seed": 0}
+    dead, _ = store.start_run(config_key="k-dead", owner=_dead_owner(), **kw)
+    live, _ = store.start_run(config_key="k-live", **kw)  # this process: alive
+    old, _ = store.start_run(config_key="k-old", **kw)
+    with store.transaction() as db:  # a run stored before owners were recorded: unknown
+        db.execute("UPDATE runs SET versions = NULL WHERE run_id = ?", [old])
+    version = queries.data_version(store)
+    status = dict(zip(store.list_runs().run_id, store.list_runs().status, strict=True))
+    assert status == {dead: "interrupted", live: "running", old: "running"}
+    assert store.get_run(dead)["status"] == "interrupted"
+    assert store.get_run(live)["status"] == "running"
+    assert queries.runs(store).set_index("run_id").status[dead] == "interrupted"
+    assert "versions" not in store.list_runs().columns
+
+    again, resumed = store.start_run(config_key="k-dead", **kw)  # the next identical run
+    assert (again, resumed) == (dead, True)
+    assert store.get_run(dead)["status"] == "running"  # owned by this process now
+    assert queries.data_version(store) != version

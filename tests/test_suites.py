@@ -35,9 +35,11 @@ BAD = {
     "malformed_jsonl": (b'{"id": "a", "prompt": "x"}\n\n{"id": "b", "prompt": \n', None,
                         "malformed JSON", "data.jsonl:3"),
     "unknown_field": (GOOD, "name: t\ndata: data.jsonl\ngeneration:\n  max_tokens: 3\n",
-                      "generation.max_tokens", "suite.yaml:3"),
+                      "generation.max_tokens", "suite.yaml:4"),
     "unknown_metric": (GOOD, "name: t\ndata: data.jsonl\nmetrics: [exact_match, bleu]\n",
                        "unknown metric 'bleu'", "suite.yaml:3"),
+    "misspelt_check": (GOOD, "name: t\ndata: data.jsonl\nchecks:\n  lenght: {}\n",
+                       "lenght", "suite.yaml:4: unknown check 'lenght' (did you mean 'length'?)"),
     "no_prompt": ([{"id": "a", "reference": "x"}], None, "needs a 'prompt' or 'messages'",
                   "data.jsonl:1"),
 }
@@ -119,3 +121,93 @@ def test_lm_eval_suite_rejects_what_the_task_decides(tmp_path, cli):
     for key in ("generation", "template", "metrics"):
         assert f"{key}: not used by lm-eval suites" in res.output
     assert f"{p}:4:" in res.output  # the line of `generation:`
+
+
+def test_one_schema_error_hides_no_other_problem(tmp_path, cli):
+    """A key in error does not stop validation: the file's other problems (another key, the
+    checks and their options, the metrics, the data) come with it, each with its line."""
+    rows = [*GOOD, {"id": "a", "prompt": "again"}]
+    p = write_suite(tmp_path / "many", rows, (
+        "name: t\n"                           # 1
+        "data: data.jsonl\n"                  # 2
+        "generation:\n"                       # 3
+        "  max_new_tokens: 8\n"               # 4
+        "  max_tokens: 5\n"                   # 5
+        "checks:\n"                           # 6
+        "  lenght: {}\n"                      # 7
+        "  repetition: {min_loop_copies: 1}\n"  # 8
+        "metrics: [exact_macth]\n"            # 9
+        "chat_template: maybe\n"              # 10
+    ))
+    r = cli("suites", "validate", p)
+    assert r.exit_code == 2
+    err = r.stderr
+    for needle in (f"{p}:5: generation.max_tokens: Extra inputs are not permitted",
+                   f"{p}:10: chat_template:",
+                   f"{p}:7: unknown check 'lenght' (did you mean 'length'?)",
+                   f"{p}:8: bad options for check 'repetition': min_loop_copies",
+                   f"{p}:9: unknown metric 'exact_macth' (did you mean 'exact_match'?)",
+                   "data.jsonl:4: duplicate id 'a'", "6 problem(s) in 1 of 1"):
+        assert needle in err, err
+    # `run` refuses the same names, with the same hint
+    r = cli("run", "--model", "m=nowhere", "--suite", write_suite(
+        tmp_path / "one", GOOD, "name: t\ndata: data.jsonl\nchecks: [lenght]\n"))
+    assert r.exit_code == 2 and "unknown check(s): lenght (did you mean 'length'?)" in r.stderr
+
+
+# SmolLM2-135M-Instruct's chat template (Apache-2.0): it adds its own system prompt when the
+# conversation starts with none
+SMOLLM2_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    "<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] +"
+    " '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
+    "{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def _docs_blocks() -> dict[str, str]:
+    """The worked example's code blocks in docs/run.md, by their fence's language."""
+    import re
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "run.md").read_text()
+    section = text.split("### Instruction (chat) models")[1].split("\n## ")[0]
+    return {lang: body for lang, body in re.findall(r"```(\w+)\n(.*?)```", section, re.S)}
+
+
+def test_the_instruct_model_example_of_the_docs(tmp_path, cli, tiny_model_dir):
+    """docs/run.md's instruct-model example, on the tiny model given SmolLM2's chat template:
+    the prompt the docs show is the one the model sees; without `system:` the template's own
+    system prompt comes in; `system: ""` suppresses it; a `messages` item's context is not
+    shown to the model."""
+    import shutil
+
+    model = tmp_path / "chat-model"
+    shutil.copytree(tiny_model_dir, model)
+    (model / "chat_template.jinja").write_text(SMOLLM2_TEMPLATE)
+    blocks = _docs_blocks()
+    (tmp_path / "capitals.jsonl").write_text(blocks["jsonl"])
+
+    def prompts(yaml_text: str, name: str) -> dict[str, str]:
+        suite = tmp_path / f"{name}.yaml"
+        suite.write_text(yaml_text.replace("name: capitals-with-context", f"name: {name}"))
+        res = cli("run", "--model", f"m={model}", "--suite", suite, "--no-checks", "--json")
+        assert res.exit_code == 0, res.output
+        run_id = json.loads(res.stdout)["run_id"]
+        out = cli("export", run_id, "--out", "-").stdout
+        return {r["item_id"]: r["rendered_prompt"] for r in map(json.loads, out.splitlines())}
+
+    shown = prompts(blocks["yaml"], "as-documented")
+    assert shown["q1"] == blocks["text"]  # exactly what the docs say the model sees
+    default = prompts(blocks["yaml"].replace(
+        'system: "Answer in one short sentence, using only the context."\n', ""), "no-system")
+    assert default["q1"].startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")
+    empty = prompts(blocks["yaml"].replace(
+        'system: "Answer in one short sentence, using only the context."', 'system: ""'), "empty")
+    assert empty["q1"].startswith("<|im_start|>system\n<|im_end|>\n<|im_start|>user\nContext:")
+    assert "SmolLM" not in empty["q1"]
+    (tmp_path / "capitals.jsonl").write_text(json.dumps({
+        "id": "m1", "messages": [{"role": "user", "content": "What is the capital of Norland?"}],
+        "context": "Its capital is Vell.", "reference": "Vell"}) + "\n")
+    messages = prompts(blocks["yaml"], "messages-item")
+    assert "Vell" not in messages["m1"] and "Context:" not in messages["m1"]

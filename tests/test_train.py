@@ -337,3 +337,22 @@ def test_train_errors_are_one_line(tiny_model_dir, tmp_path):
     ok = _write_jsonl(tmp_path / "s.jsonl")
     assert "replay_share" in _user_error([*base, ok, "--replay-share", "2"])
     assert "unknown trainer 'nope'" in _user_error([*base, ok, "--trainer", "nope"])
+
+
+def test_trainings_config_shows_the_options_train_takes(cli):
+    import re
+
+    rows = json.loads(cli("trainings", "--config", "--json").stdout)
+    train_help = cli("train", "--help").stdout + cli("loop", "--help").stdout
+    flags = set(re.findall(r"--[a-z][a-z-]*", train_help))
+    options = [r["option"] for r in rows if r["option"]]
+    assert {"--lr", "--train-batch-size", "--lora-alpha", "--r"} <= set(options)
+    assert set(options) <= flags  # each shown option is one `train` and `loop` take
+    assert {r["field"] for r in rows if r["option"] is None} >= {"max_batch_tokens"}
+    text = cli("trainings", "--config").stdout
+    assert re.search(r"^--lr\s+0\.001", text, re.M) and "learning_rate" not in text.split(
+        "not command-line options")[0]
+    from workbench.cli.train import train_overrides
+
+    assert train_overrides(lr=0.1, lora_alpha=8.0, train_batch_size=2, r=None) == {
+        "learning_rate": 0.1, "alpha": 8.0, "batch_size": 2}

@@ -138,7 +138,8 @@ class _Engine:
         self.stops = [s for s in config.stop if s]
         # a stop string of n bytes ends within the last n tokens (every token is >= 1 byte)
         self.stop_window = max((len(s.encode()) for s in self.stops), default=0) + 2
-        params = inspect.signature(self.model.forward).parameters
+        inner = self.model.get_base_model() if hasattr(self.model, "get_base_model") else None
+        params = inspect.signature((inner or self.model).forward).parameters  # peft: its model's
         self.keep_kw = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
         # newer transformers name the KV cache argument `cache` (`past_key_values` is deprecated)
         self.cache_arg = "cache" if "cache" in params else "past_key_values"

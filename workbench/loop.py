@@ -20,7 +20,7 @@ from typing import Any
 from .errors import ConfigError, NotFoundError, WorkbenchError
 from .store import Store, from_json, new_id
 from .store import trainings as tq
-from .trainers import LINEAGE_FILE, StepCallback, TrainExample, get_trainer
+from .trainers import StepCallback, TrainExample, get_trainer
 
 Say = Callable[[str], None]
 
@@ -98,7 +98,7 @@ class _ItemRenderer:
             msgs = [dict(m) for m in from_json(item.get("messages")) or []] or [
                 {"role": "user", "content": item.get("prompt") or ""}]
         system = self.suite.spec.system if self.suite is not None else None
-        if system and not any(m.get("role") == "system" for m in msgs):
+        if system is not None and not any(m.get("role") == "system" for m in msgs):
             msgs.insert(0, {"role": "system", "content": system})
         return TrainExample(messages=[*msgs, answer], source=source, ref=ref)
 
@@ -172,6 +172,7 @@ class TrainingOutcome:
     config: dict[str, Any]
     metrics: dict[str, Any]
     loss_curve: list[tuple[int, float]] = field(repr=False, default_factory=list)
+    reused: bool = False  # the same training's adapter was found complete and reused
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -216,8 +217,16 @@ def train_adapter(
 
     Saves the adapter with its lineage (``workbench_lineage.json``), registers it in the models
     table (kind 'adapter', parent = the base's fingerprint) and writes a trainings row.
+
+    The adapter is written beside the output directory and moved into place once it is saved
+    and recorded (see :mod:`workbench.adapter_dir`), so a killed training never leaves a half
+    adapter there. When the output directory already holds the adapter of the same training key
+    (data, base fingerprint, trainer and config) it is reused (``outcome.reused``), recorded
+    first if it was not; a complete adapter a killed run left beside it is moved into place.
+    The default directory, ``adapters/train-KEY``, is the same for the same training.
     """
-    from .models import adapter_fingerprint, load_model
+    from .adapter_dir import claim, existing, is_main_process, move_into_place, training_key
+    from .models import identify, load_model
 
     trainer_cls = get_trainer(trainer)
     cfg = trainer_cls.make_config(config)
@@ -241,27 +250,40 @@ def train_adapter(
         exclude |= {str(p) for p in df.pool_row.dropna()}
     replay = replay_pool(store, suite_ids, exclude) if share and suite_ids else []
 
-    # -- the base --------------------------------------------------------------------------------
+    # -- the same training done (or nearly) before? --------------------------------------------
     spec, registered = resolve_base(store, base)
+    parent_fp, dtype = identify(spec)
+    key = training_key(trainer, parent_fp, dtype, cfg, examples, replay)
+    out = (Path(out_dir) if out_dir is not None else Path("adapters") / f"train-{key[:10]}")
+    out = out.expanduser().resolve()
+    found = existing(out, key)
+    if found is not None:
+        state, where, lineage = found
+        if not is_main_process():
+            return _outcome(lineage, out, model_id="")
+        _register_base(store, parent_fp, registered or base_name, spec, lineage.get("base"))
+        _record(store, lineage, out)
+        if state == "unmoved":
+            move_into_place(where, out)
+        say(f"reusing the adapter of training {lineage['training_id']} in {out} "
+            "(same data, base model and options)")
+        return _outcome(lineage, out, reused=True)
+
+    # -- the base --------------------------------------------------------------------------------
     say(f"loading base {spec}")
     loaded = load_model(spec, name=registered)
     if loaded.kind != "full":
         raise ConfigError(f"{base!r} is an adapter; train from a full model")
     base_path = str(loaded.base)
-    try:  # keep the name it was registered under (by `workbench run`, say)
-        registered = registered or str(store.get_model(loaded.fingerprint)["name"])
-    except NotFoundError:
-        registered = base_name or loaded.name
-        store.upsert_model(loaded.fingerprint, registered, spec=spec, base=base_path, kind="full")
+    registered = _register_base(store, loaded.fingerprint, registered or base_name or loaded.name,
+                                spec, base_path)
 
     training_id = new_id("t")
-    out = (Path(out_dir) if out_dir is not None else Path("adapters") / training_id).resolve()
-    if out.exists() and any(out.iterdir()):
-        raise ConfigError(f"output directory {out} exists and is not empty")
+    partial = claim(out, key)
     started = datetime.now(UTC).replace(tzinfo=None)
     say(f"training {trainer} on {len(examples)} example(s) ({len(replay)} in the replay pool)")
     result = trainer_cls(cfg).train(
-        loaded.model, loaded.tokenizer, examples, out, base=base_path, replay=replay,
+        loaded.model, loaded.tokenizer, examples, partial, base=base_path, replay=replay,
         on_step=on_step,
     )
     parent_fp = loaded.fingerprint
@@ -270,14 +292,18 @@ def train_adapter(
         return TrainingOutcome(training_id, out, "", "", "", base_path, set_ids, result.config,
                                result.metrics, result.loss_curve)
 
-    # -- lineage and the store --------------------------------------------------------------------
-    model_id = adapter_fingerprint(out, parent_fp)
+    # -- lineage, the store, then the adapter into place ----------------------------------------
+    from .adapter_dir import write_lineage
+    from .models import adapter_fingerprint
+
+    model_id = adapter_fingerprint(partial, parent_fp)
     model_name = name or f"{registered or Path(base_path).name}-{trainer}-{training_id[1:7]}"
     digest = hashlib.sha256(
         json.dumps([[e.prompt, e.messages] for e in examples], sort_keys=True).encode()
     ).hexdigest()
     lineage = {
         "training_id": training_id,
+        "training_key": key,
         "model_id": model_id,
         "model_name": model_name,
         "parent_model_id": parent_fp,
@@ -291,20 +317,58 @@ def train_adapter(
         "final_loss": result.metrics.get("final_loss"),
         "loss_curve": result.loss_curve,
         "created_at": started.isoformat() + "Z",
+        "finished_at": datetime.now(UTC).replace(tzinfo=None).isoformat() + "Z",
     }
-    (out / LINEAGE_FILE).write_text(json.dumps(lineage, indent=2))
-    store.upsert_model(model_id, model_name, spec=str(out.resolve()), base=base_path,
-                       adapter=str(out.resolve()), parent_id=parent_fp, kind="adapter",
-                       meta={"training_id": training_id, "suggestion_sets": set_ids})
-    tq.record_training(store, {
-        "training_id": training_id, "parent_model_id": parent_fp, "result_model_id": model_id,
-        "set_id": ",".join(set_ids), "trainer": trainer, "config": result.config,
-        "loss_curve": result.loss_curve, "adapter_path": str(out.resolve()), "status": "finished",
-        "started_at": started, "finished_at": datetime.now(UTC).replace(tzinfo=None),
-        "metrics": result.metrics,
+    write_lineage(partial, lineage)  # the adapter is complete
+    _record(store, lineage, out)  # ... and recorded
+    move_into_place(partial, out)  # ... and in place
+    return _outcome(lineage, out)
+
+
+def _register_base(store: Store, fingerprint: str, name: str | None, spec: str,
+                   base_path: str | None) -> str | None:
+    """The name the base is registered under (registering it when it is not yet)."""
+    try:  # keep the name it was registered under (by `workbench run`, say)
+        return str(store.get_model(fingerprint)["name"])
+    except NotFoundError:
+        name = name or Path(spec).name
+        store.upsert_model(fingerprint, name, spec=spec, base=base_path or spec, kind="full")
+        return name
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).rstrip("Z"))
+
+
+def _record(store: Store, lineage: dict[str, Any], out: Path) -> None:
+    """Register the adapter and record its training from its lineage, in one transaction
+    (again is harmless: a registered model keeps its name, the training row is replaced)."""
+    adapter = str(out)
+    tq.record_trained_adapter(store, {
+        "model_id": lineage["model_id"], "name": lineage["model_name"], "spec": adapter,
+        "base": lineage["base"], "adapter": adapter, "parent_id": lineage["parent_model_id"],
+        "meta": {"training_id": lineage["training_id"],
+                 "suggestion_sets": lineage["suggestion_sets"]},
+    }, {
+        "training_id": lineage["training_id"], "parent_model_id": lineage["parent_model_id"],
+        "result_model_id": lineage["model_id"], "set_id": ",".join(lineage["suggestion_sets"]),
+        "trainer": lineage["trainer"], "config": lineage["config"],
+        "loss_curve": lineage["loss_curve"], "adapter_path": adapter, "status": "finished",
+        "started_at": _timestamp(lineage.get("created_at")),
+        "finished_at": _timestamp(lineage.get("finished_at") or lineage.get("created_at")),
+        "metrics": lineage["metrics"],
     })
-    return TrainingOutcome(training_id, out, model_id, model_name, parent_fp, base_path, set_ids,
-                           result.config, result.metrics, result.loss_curve)
+
+
+def _outcome(lineage: dict[str, Any], out: Path, *, model_id: str | None = None,
+             reused: bool = False) -> TrainingOutcome:
+    return TrainingOutcome(
+        lineage["training_id"], out, lineage["model_id"] if model_id is None else model_id,
+        lineage["model_name"], lineage["parent_model_id"], lineage["base"],
+        list(lineage["suggestion_sets"]), lineage["config"], lineage["metrics"],
+        [tuple(p) for p in lineage.get("loss_curve") or []], reused=reused)
 
 
 
@@ -411,6 +475,27 @@ class LoopResult:
         }
 
 
+def _drawn_set(store: Store, run_id: str, per_failure: int,
+               max_examples: int | None) -> Any | None:
+    """The suggestion set a loop drew from ``run_id`` before (a rerun continues the round it
+    was in rather than drawing the same set again), else None."""
+    from types import SimpleNamespace
+
+    from .similarity import DEFAULT_MIN_OVERLAP, DEFAULT_THRESHOLD
+    from .store.suggestions import set_rows, sets_of_run
+
+    want = {"per_failure": per_failure, "max": max_examples, "threshold": DEFAULT_THRESHOLD,
+            "min_overlap": DEFAULT_MIN_OVERLAP, "similarity": "hybrid"}
+    for row in sets_of_run(store, run_id):
+        cfg = row.get("config") or {}
+        exported = isinstance(row.get("export_path"), str) and row["export_path"]
+        if (not exported and str(row.get("pool", "")).startswith("suite:")
+                and all(cfg.get(k) == v for k, v in want.items())):
+            rows = set_rows(store, row["set_id"])
+            return SimpleNamespace(set_id=row["set_id"], rows=list(rows.suggestion_id))
+    return None
+
+
 def run_loop(
     store: Store,
     base: str,
@@ -450,7 +535,12 @@ def run_loop(
         raise ConfigError("--rounds must be at least 1")
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     spec, registered = resolve_base(store, base)
-    out_root = Path(out_dir) if out_dir is not None else Path("adapters") / f"loop-{new_id()}"
+    # the same loop (base, suite, options) gets the same directory: a rerun finds its rounds
+    loop_key = hashlib.sha256(json.dumps(
+        ["loop", spec, getattr(suite, "fingerprint", None), trainer, train_config, per_failure,
+         max_examples], sort_keys=True, default=str).encode()).hexdigest()
+    out_root = (Path(out_dir) if out_dir is not None
+                else Path("adapters") / f"loop-{loop_key[:10]}")
 
     if base_run is None:
         say(f"running {suite.name} on the base model")
@@ -466,7 +556,8 @@ def run_loop(
     previous_run = base_run
     stopped = f"ran {rounds} round(s)"
     for k in range(1, rounds + 1):
-        sset = suggest(store, previous_run, per_failure=per_failure, max_examples=max_examples)
+        sset = (_drawn_set(store, previous_run, per_failure, max_examples)
+                or suggest(store, previous_run, per_failure=per_failure, max_examples=max_examples))
         n_new = len(sset.rows)
         say(f"round {k}: {n_new} suggestion(s) in set {sset.set_id}")
         if n_new == 0 and not set_ids:

@@ -170,8 +170,11 @@ class Plugins:
             return [cls() for cls in self.checks.classes.values()]
         unknown = [n for n in selection if n not in self.checks.classes]
         if unknown:
+            from .suites import near_name
+
             known = ", ".join(sorted(self.checks.classes)) or "none"
-            raise PluginError(f"unknown check(s): {', '.join(unknown)} (available: {known})")
+            named = ", ".join(f"{n}{near_name(n, self.checks.classes)}" for n in unknown)
+            raise PluginError(f"unknown check(s): {named} (available: {known})")
         return [self.checks.classes[n](opts or {}) for n, opts in selection.items()]
 
 

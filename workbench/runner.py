@@ -137,7 +137,7 @@ def prompt_for(suite: Suite, item: Item, tokenizer: Any) -> tuple[Prompt, str]:
     if text is None or suite.spec.chat_template:
         msgs = [dict(m) for m in item.messages] if text is None else [
             {"role": "user", "content": text}]
-        if system and not any(m.get("role") == "system" for m in msgs):
+        if system is not None and not any(m.get("role") == "system" for m in msgs):
             msgs.insert(0, {"role": "system", "content": system})
         return msgs, render_chat(tokenizer, msgs)
     return text, text

@@ -265,6 +265,33 @@ def _yaml_line(node: Any, key: str) -> int | None:
     return None
 
 
+def _yaml_line_at(node: Any, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the deepest key (or list entry) of ``loc`` found in the YAML."""
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(part)),
+                         None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(
+                node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def near_name(name: str, known: Any) -> str:
+    """' (did you mean 'length'?)' for a misspelt name close to a known one, else ''."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), sorted(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _has_lone_surrogate(obj: Any) -> bool:
     try:
         json.dumps(obj, ensure_ascii=False).encode("utf-8")
@@ -345,6 +372,27 @@ def _alias_problem(root: Any) -> str | None:
     return None
 
 
+def _check_problems(path: Path, node: Any, spec: SuiteSpec, checks: Any) -> list[str]:
+    """Unknown checks (with the near name) and bad check options of a ``checks:`` selection."""
+    out = []
+    selection = Suite(spec=spec, items=[]).check_selection() or {}
+    names = list(spec.checks) if isinstance(spec.checks, list) else None
+    for name, opts in selection.items():
+        at = ("checks", names.index(name)) if names is not None else ("checks", name)
+        line = _yaml_line_at(node, at) or 1
+        if name not in checks:
+            out.append(f"{path}:{line}: unknown check {name!r}{near_name(name, checks)}"
+                       f" (available: {', '.join(sorted(checks)) or 'none'})")
+            continue
+        try:
+            checks[name](opts)
+        except Exception as exc:  # noqa: BLE001 - the check's own options error, one line
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            out.append(f"{path}:{line}: {first}" if repr(name) in first
+                       else f"{path}:{line}: check {name!r}: {first}")
+    return out
+
+
 def load_suite(path: str | Path) -> Suite:
     """Load and validate a suite; raise SuiteError listing every problem found."""
     suite = inspect_suite(path)
@@ -353,8 +401,10 @@ def load_suite(path: str | Path) -> Suite:
     return suite
 
 
-def inspect_suite(path: str | Path) -> Suite:
-    """Load a suite and collect its problems without raising (for `suites validate`)."""
+def inspect_suite(path: str | Path, checks: Any = None) -> Suite:
+    """Load a suite and collect its problems without raising (for `suites validate`): every
+    problem of the file at once, each with its line. ``checks`` (name -> Check class, the
+    registered checks) also validates the ``checks:`` selection and its options."""
     path = Path(path)
     problems: list[str] = []
     empty = Suite(spec=SuiteSpec.model_construct(name=path.stem), items=[], path=path,
@@ -388,12 +438,16 @@ def inspect_suite(path: str | Path) -> Suite:
     try:
         spec = SuiteSpec.model_validate(raw)
     except ValidationError as exc:
+        bad = set()
         for e in exc.errors():
-            top = str(e["loc"][0]) if e["loc"] else ""
-            line = _yaml_line(node, top)
-            loc = _loc(e["loc"])
-            problems.append(f"{path}:{line or 1}: {loc}: {e['msg']}")
-        return empty
+            bad.add(e["loc"][0] if e["loc"] else None)
+            line = _yaml_line_at(node, tuple(e["loc"]))
+            problems.append(f"{path}:{line or 1}: {_loc(e['loc'])}: {e['msg']}")
+        # go on without the keys in error, so that one of them hides none of the other problems
+        try:
+            spec = SuiteSpec.model_validate({k: v for k, v in raw.items() if k not in bad})
+        except ValidationError:
+            return empty
 
     if spec.lm_eval is not None:  # what an lm-eval task sets itself is not silently dropped
         for key, why in (("generation", "the task's generation_kwargs"),
@@ -407,8 +461,11 @@ def inspect_suite(path: str | Path) -> Suite:
 
         for m in spec.metrics:
             if m not in available():
-                problems.append(f"{path}:{_yaml_line(node, 'metrics') or 1}: unknown metric {m!r}"
+                line = _yaml_line_at(node, ("metrics", spec.metrics.index(m))) or 1
+                problems.append(f"{path}:{line}: unknown metric {m!r}{near_name(m, available())}"
                                 f" (available: {', '.join(available())})")
+    if checks is not None and spec.checks is not None:
+        problems.extend(_check_problems(path, node, spec, checks))
 
     items: list[Item] = []
     seen: dict[str, str] = {}

@@ -9,14 +9,33 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 
 if TYPE_CHECKING:
     from ..store import Store
 
 
-console = Console()
-err_console = Console(stderr=True)
+PIPE_WIDTH = 1000  # the width of a console that is not a terminal: lines and tables print whole
+
+
+class _Console(Console):
+    """A rich Console that, writing to a pipe or a log rather than a terminal, prints tables and
+    lines whole instead of cutting them to 80 columns (``COLUMNS`` still sets a width)."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        dims = super().size
+        if self._width is None and not self.is_terminal and "COLUMNS" not in self._environ:
+            return ConsoleDimensions(PIPE_WIDTH, dims.height)
+        return dims
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)
+
+
+console = _Console()
+err_console = _Console(stderr=True)
 
 DbOption = Annotated[
     Path | None,
@@ -33,11 +52,18 @@ PluginsDirOption = Annotated[
 ]
 
 
-def open_store(db: Path | None, read_only: bool = False) -> Store:
+def open_store(db: Path | None, read_only: bool = False, *, existing: bool = False) -> Store:
+    """The store of ``--db`` (or the default). ``existing``: a command that only reads says the
+    database does not exist rather than creating an empty one at a mistyped path."""
     # imported here: duckdb and pandas are not needed for `--help`
+    from ..errors import StoreError
     from ..store import Store, default_db_path
 
-    return Store(db if db is not None else default_db_path(), read_only=read_only)
+    path = db if db is not None else default_db_path()
+    if ((existing or read_only) and str(path) != ":memory:" and not Path(path).exists()
+            and Path(path).resolve().parent.is_dir()):  # (a missing directory: Store says so)
+        raise StoreError(f"database {path} does not exist (check --db or WORKBENCH_DB)")
+    return Store(path, read_only=read_only)
 
 
 def strict_json(obj: Any) -> Any:

@@ -135,7 +135,7 @@ def register(app: typer.Typer) -> None:
 
         if items not in (None, "fixed", "regressed", "still_failing", "changed"):
             raise ConfigError("--items must be fixed, regressed, still_failing or changed")
-        store = open_store(db)
+        store = open_store(db, existing=True)
         cmp = compare_runs(store, run_a, run_b)
         regressions = cmp.regressions(alpha)
         if json_out:

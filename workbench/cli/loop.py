@@ -118,7 +118,8 @@ def register(app: typer.Typer) -> None:
                                             "model or lowers a task metric).")] = 1,
         out: Annotated[Path | None, typer.Option(
             "--out", help="Directory for the adapters, one per round (default: "
-            "adapters/loop-<id>).")] = None,
+            "adapters/loop-<key>, the same for the same base, suite and options: a rerun "
+            "continues the round it was in).")] = None,
         base_run: Annotated[str | None, typer.Option(
             "--base-run", help="Reuse this finished run of the base on the suite.")] = None,
         db: DbOption = None,
@@ -142,7 +143,7 @@ def register(app: typer.Typer) -> None:
 
         name, spec = parse_model_arg(model) if "=" in model else ("base", model)
         overrides = train_overrides(
-            r=r, alpha=lora_alpha, dropout=dropout, target_modules=target_modules, lr=lr,
+            r=r, lora_alpha=lora_alpha, dropout=dropout, target_modules=target_modules, lr=lr,
             epochs=epochs, train_batch_size=train_batch_size, max_length=max_length, seed=seed,
             replay_share=replay_share, max_steps=max_steps,
         )

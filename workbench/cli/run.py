@@ -255,7 +255,7 @@ def runs_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
 
     from ..store import from_json
 
-    df = open_store(db).list_runs()
+    df = open_store(db, existing=True).list_runs()
     if as_json:
         rows = _rows_json(df)
         for r in rows:
@@ -284,7 +284,7 @@ def show_cmd(
     """Show one run: header, metrics, findings per category and a few flagged outputs."""
     from ..store.runs import flagged_outputs
 
-    store = open_store(db)
+    store = open_store(db, existing=True)
     info = store.get_run(run)
     run_id = info["run_id"]
     cats = store.findings_by_category(run_id)
@@ -348,7 +348,7 @@ def export_cmd(
 
     if fmt not in ("jsonl", "parquet"):
         raise ConfigError(f"unknown --format {fmt!r} (jsonl or parquet)")
-    store = open_store(db)
+    store = open_store(db, existing=True)
     run_id = store.resolve_run(run)
     if out is not None and str(out) == "-":
         if fmt != "jsonl":

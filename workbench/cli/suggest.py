@@ -119,7 +119,7 @@ def register(app: typer.Typer) -> None:
         from ..store import from_json
         from ..store import suggestions as sq
 
-        store = open_store(db)
+        store = open_store(db, existing=True)
         if set_ref is None:
             sets = sq.list_sets(store)
             if json_out:

@@ -23,11 +23,13 @@ def validate_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Check suite files; report every problem with its file and line (exit 2 if any)."""
+    from ..plugins import get_plugins
     from ..suites import inspect_suite
 
+    registered = get_plugins().checks.classes  # a suite's `checks:` must name these
     report = []
     for p in paths:
-        s = inspect_suite(p)
+        s = inspect_suite(p, checks=registered)
         if s.source == "lm-eval" and not s.problems:
             from ..lmeval import lmeval_problems
 

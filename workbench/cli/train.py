@@ -44,10 +44,31 @@ MaxSteps = Annotated[int | None, typer.Option("--max-steps", help="Stop after N 
 Trainer = Annotated[str, typer.Option("--trainer", help="Registered trainer to use.")]
 
 
+# each training option of `train` and `loop` -> the trainer Config field it sets
+OPTION_FIELDS = {
+    "--r": "r", "--lora-alpha": "alpha", "--dropout": "dropout",
+    "--target-modules": "target_modules", "--lr": "learning_rate", "--epochs": "epochs",
+    "--train-batch-size": "batch_size", "--max-length": "max_length", "--seed": "seed",
+    "--replay-share": "replay_share", "--max-steps": "max_steps",
+}
+
+
 def train_overrides(**kw: Any) -> dict[str, Any]:
-    """CLI option values -> trainer Config fields (unset options keep the trainer's default)."""
-    names = {"lr": "learning_rate", "train_batch_size": "batch_size"}
-    return {names.get(k, k): v for k, v in kw.items() if v is not None}
+    """CLI option values (by parameter name: ``lora_alpha`` for ``--lora-alpha``) -> trainer
+    Config fields (unset options keep the trainer's default)."""
+    fields = {flag[2:].replace("-", "_"): f for flag, f in OPTION_FIELDS.items()}
+    return {fields.get(k, k): v for k, v in kw.items() if v is not None}
+
+
+def option_rows(trainer: str) -> list[dict[str, Any]]:
+    """The trainer's settings under the option a user types (None: not a command-line option),
+    with the Config field each sets, its default and help."""
+    from ..trainers import get_trainer
+
+    flags = {f: flag for flag, f in OPTION_FIELDS.items()}
+    rows = [{"option": flags.get(n), "field": n, "default": d, "help": h}
+            for n, d, h in get_trainer(trainer).config_help()]
+    return sorted(rows, key=lambda r: r["option"] is None)
 
 
 class StepBar:
@@ -83,7 +104,9 @@ def register(app: typer.Typer) -> None:
             "--suggestions", help="Suggestion set id (or prefix, or 'latest') in the store, or a "
             "JSONL file of chat 'messages'.")],
         out: Annotated[Path | None, typer.Option(
-            "--out", help="Adapter directory (default: adapters/<training id>).")] = None,
+            "--out", help="Adapter directory (default: adapters/train-<key>, the same for the "
+            "same data, base model and options). Written beside it and moved into place when "
+            "complete; a complete adapter of the same training there is reused.")] = None,
         name: Annotated[str | None, typer.Option("--name", help="Name to register the tuned "
                                                  "model under.")] = None,
         db: DbOption = None,
@@ -99,7 +122,7 @@ def register(app: typer.Typer) -> None:
         from ..loop import train_adapter
 
         overrides = train_overrides(
-            r=r, alpha=lora_alpha, dropout=dropout, target_modules=target_modules, lr=lr,
+            r=r, lora_alpha=lora_alpha, dropout=dropout, target_modules=target_modules, lr=lr,
             epochs=epochs, train_batch_size=train_batch_size, max_length=max_length, seed=seed,
             replay_share=replay_share, max_steps=max_steps,
         )
@@ -119,8 +142,12 @@ def register(app: typer.Typer) -> None:
             print_json(outcome.to_dict())
             return
         m = outcome.metrics
+        if outcome.reused:
+            typer.echo(f"reused {outcome.model_name} ({outcome.model_id[:12]}): the same data, "
+                       "base model and options were trained before")
         typer.echo(
-            f"trained {outcome.model_name} ({outcome.model_id[:12]}) in {m['seconds']:.1f}s: "
+            f"{'trained' if not outcome.reused else 'its training:'} {outcome.model_name} "
+            f"({outcome.model_id[:12]}) in {m['seconds']:.1f}s: "
             f"{m['steps']} steps, {m['examples']} examples ({m['replay_examples']} replay), "
             f"loss {m['first_loss']:.3f} -> {m['final_loss']:.3f}, {m['tokens_per_s']:.0f} tokens/s"
         )
@@ -137,20 +164,21 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List trainings (parent -> tuned model, loss, adapter dir)."""
         if config:
-            from ..trainers import get_trainer
-
-            rows = [{"option": n, "default": d, "help": h}
-                    for n, d, h in get_trainer(trainer).config_help()]
+            rows = option_rows(trainer)
             if json_out:
                 print_json(rows)
                 return
             for row in rows:
-                typer.echo(f"{row['option']:<16} {row['default']!s:<10} {row['help']}")
+                if row["option"] is None and row is next(r for r in rows if r["option"] is None):
+                    typer.echo("\nnot command-line options (set them with config= in Python, "
+                               "workbench.loop.train_adapter):")
+                typer.echo(f"{row['option'] or row['field']:<20} {row['default']!s:<10} "
+                           f"{row['help']}")
             return
         from ..store import from_json
         from ..store.trainings import list_trainings
 
-        df = list_trainings(open_store(db))
+        df = list_trainings(open_store(db, existing=True))
         rows = df.to_dict("records")
         for row in rows:
             row["metrics"] = from_json(row.get("metrics")) or {}

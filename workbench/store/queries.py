@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from .store import Store, from_json
+from .store import INTERRUPTED, Store, from_json, shown_status, with_shown_status
 
 Filter = str | Sequence[str] | None
 
@@ -74,13 +74,14 @@ def runs(store: Store, suite_id: str | None = None) -> pd.DataFrame:
         "       WHERE flagged GROUP BY run_id)"
         " SELECT r.run_id, r.model_name, r.model_id, m.kind AS model_kind, s.name AS suite,"
         " r.suite_id, r.status, r.started_at, r.finished_at, r.metrics,"
-        " coalesce(o.n_outputs, 0) AS n_outputs, coalesce(f.n_flagged, 0) AS n_flagged"
-        " FROM runs r LEFT JOIN suites s ON s.suite_id = r.suite_id"
+        " coalesce(o.n_outputs, 0) AS n_outputs, coalesce(f.n_flagged, 0) AS n_flagged,"
+        " r.versions FROM runs r LEFT JOIN suites s ON s.suite_id = r.suite_id"
         " LEFT JOIN models m ON m.model_id = r.model_id"
         " LEFT JOIN o ON o.run_id = r.run_id LEFT JOIN f ON f.run_id = r.run_id"
         + where + " ORDER BY r.started_at, r.run_id",
         params,
     )
+    df = with_shown_status(df)  # 'interrupted': left running by a process that is gone
     df["metrics"] = [from_json(m) or {} for m in df.metrics]
     df["label"] = [run_label(r) for r in df.itertuples()]
     return df
@@ -152,8 +153,12 @@ def data_version(store: Store) -> tuple:
         " (SELECT string_agg(training_id || coalesce(status, ''), ',' ORDER BY training_id)"
         "   FROM trainings) AS training_states"
     ).iloc[0]
-    return tuple(None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)
-                 for v in row.tolist())
+    # a run whose process died reads 'interrupted' with no write to the file: count those too
+    running = store.query_df("SELECT run_id, versions FROM runs WHERE status = 'running'")
+    gone = ",".join(sorted(r for r, v in zip(running.run_id, running.versions, strict=True)
+                           if shown_status("running", v) == INTERRUPTED))
+    return (*(None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)
+              for v in row.tolist()), gone)
 
 
 # -- failures ---------------------------------------------------------------------------------

@@ -88,6 +88,30 @@ def from_json(value: Any) -> Any:
     return json.loads(value)
 
 
+INTERRUPTED = "interrupted"
+
+
+def shown_status(status: Any, versions: Any) -> Any:
+    """A run's status as shown: 'running' whose owning process (recorded in ``versions``) is
+    gone reads 'interrupted' (a kill or crash left no chance to mark it); the next identical run
+    resumes it."""
+    if status != "running":
+        return status
+    from ..owner import is_dead
+
+    info = versions if isinstance(versions, dict) else from_json(versions)
+    owner = info.get("owner") if isinstance(info, dict) else None
+    return INTERRUPTED if owner is not None and is_dead(owner) else status
+
+
+def with_shown_status(df: pd.DataFrame, versions: str = "versions") -> pd.DataFrame:
+    """``df`` (rows of runs with ``status`` and their ``versions`` JSON) with the shown status,
+    the ``versions`` column dropped."""
+    if len(df) and "status" in df.columns and versions in df.columns:
+        df["status"] = [shown_status(s, v) for s, v in zip(df.status, df[versions], strict=True)]
+    return df.drop(columns=[versions], errors="ignore")
+
+
 class Store:
     """Owns the database file. Every read and write in workbench goes through a Store."""
 
@@ -223,9 +247,14 @@ class Store:
         with self.transaction() as db:
             row = db.execute("SELECT model_id FROM models WHERE model_id = ?", [model_id]).fetchone()
             if row:
+                # the name a training gave its model stays: it is the lineage's (a run names
+                # the model its own way in its runs row)
                 db.execute(
-                    "UPDATE models SET name = ?, spec = coalesce(?, spec), "
-                    "parent_id = coalesce(?, parent_id) WHERE model_id = ?",
+                    "UPDATE models SET name = CASE WHEN trained THEN name ELSE ? END,"
+                    " spec = CASE WHEN trained THEN spec ELSE coalesce(?, spec) END,"
+                    " parent_id = coalesce(?, parent_id) FROM (SELECT model_id AS id,"
+                    " json_extract_string(meta, '$.training_id') IS NOT NULL AS trained"
+                    " FROM models) t WHERE t.id = models.model_id AND model_id = ?",
                     [name, spec, parent_id, model_id],
                 )
             else:
@@ -283,11 +312,17 @@ class Store:
     # -- runs -------------------------------------------------------------------------------
     def start_run(self, *, model_id: str, model_name: str, suite_id: str, config_key: str,
                   gen_config: dict[str, Any], seed: int | None,
-                  versions: dict[str, Any] | None = None) -> tuple[str, bool]:
+                  versions: dict[str, Any] | None = None,
+                  owner: dict[str, Any] | None = None) -> tuple[str, bool]:
         """Resume the unfinished run with the same identity, or start a new one.
 
+        The run records its owner (this process unless ``owner`` is given) beside the library
+        versions, so a run left 'running' by a process that died shows as interrupted.
         Returns (run_id, resumed).
         """
+        from ..owner import this_process
+
+        versions = {**(versions or {}), "owner": owner or this_process()}
         with self.transaction() as db:
             row = db.execute(
                 "SELECT run_id FROM runs WHERE config_key = ? AND status <> 'finished' "
@@ -296,7 +331,8 @@ class Store:
             ).fetchone()
             if row:
                 db.execute(
-                    "UPDATE runs SET status = 'running', error = NULL WHERE run_id = ?", [row[0]]
+                    "UPDATE runs SET status = 'running', error = NULL, versions = ?"
+                    " WHERE run_id = ?", [to_json(versions), row[0]]
                 )
                 return row[0], True
             run_id = new_id()
@@ -370,15 +406,17 @@ class Store:
         row = df.iloc[0].to_dict()
         for k in ("gen_config", "versions", "metrics"):
             row[k] = from_json(row.get(k))
+        row["status"] = shown_status(row["status"], row["versions"])
         return row
 
     def list_runs(self) -> pd.DataFrame:
-        return self.query_df(
+        """Every run, oldest first; a 'running' run whose process is gone reads 'interrupted'."""
+        return with_shown_status(self.query_df(
             "SELECT r.run_id, r.model_name, r.model_id, s.name AS suite, r.suite_id, r.status,"
             " r.started_at, r.finished_at, r.metrics,"
-            " (SELECT count(*) FROM outputs o WHERE o.run_id = r.run_id) AS n_outputs"
-            " FROM runs r LEFT JOIN suites s USING (suite_id) ORDER BY r.started_at"
-        )
+            " (SELECT count(*) FROM outputs o WHERE o.run_id = r.run_id) AS n_outputs,"
+            " r.versions FROM runs r LEFT JOIN suites s USING (suite_id) ORDER BY r.started_at"
+        ))
 
     # -- outputs ----------------------------------------------------------------------------
     def done_item_ids(self, run_id: str) -> set[str]:

@@ -105,6 +105,17 @@ def get_set(store: Store, ref: str) -> dict[str, Any]:
     return row
 
 
+def sets_of_run(store: Store, run_id: str) -> list[dict[str, Any]]:
+    """The suggestion sets drawn from a run, newest first, configs parsed."""
+    df = store.query_df(
+        "SELECT * FROM suggestion_sets WHERE run_id = ? ORDER BY created_at DESC, set_id",
+        [run_id])
+    rows = df.to_dict("records")
+    for row in rows:
+        row["config"] = from_json(row.get("config"))
+    return rows
+
+
 def list_sets(store: Store) -> pd.DataFrame:
     return store.query_df("SELECT * FROM suggestion_sets ORDER BY created_at")
 

@@ -60,6 +60,35 @@ def record_training(store: Store, row: dict[str, Any]) -> str:
     return row["training_id"]
 
 
+def record_trained_adapter(store: Store, model: dict[str, Any], training: dict[str, Any]) -> None:
+    """Register a trained adapter and record its training in one transaction (both or neither).
+
+    A model already registered keeps its row (and name); the training row is replaced.
+    """
+    row = dict(training)
+    for k in ("config", "loss_curve", "metrics"):
+        row[k] = to_json(row.get(k))
+    cols = list(row)
+    with store.transaction() as db:
+        if db.execute("SELECT 1 FROM models WHERE model_id = ?", [model["model_id"]]).fetchone() is None:
+            db.execute(
+                "INSERT INTO models (model_id, name, spec, base, adapter, parent_id, kind, meta)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'adapter', ?)",
+                [model["model_id"], model["name"], model["spec"], model["base"],
+                 model["adapter"], model["parent_id"], to_json(model.get("meta"))],
+            )
+        db.execute("DELETE FROM trainings WHERE training_id = ?", [row["training_id"]])
+        db.execute(
+            f"INSERT INTO trainings ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+            [row[c] for c in cols],
+        )
+
+
+def has_training(store: Store, training_id: str) -> bool:
+    return not store.query_df(
+        "SELECT 1 FROM trainings WHERE training_id = ?", [training_id]).empty
+
+
 def list_trainings(store: Store) -> pd.DataFrame:
     """Every training, newest last, with the names of its parent and result models."""
     return store.query_df(

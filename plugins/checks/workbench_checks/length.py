@@ -12,6 +12,7 @@ longer or shorter than the reference.
   "in a few words") only catch gross excess.
 - Reference: more than ``max_ratio_to_reference`` times its words (plus ``ratio_slack_words``), or
   less than ``min_ratio_to_reference`` times.
+- Empty: an output that is empty or only whitespace answers nothing, whatever was asked.
 """
 
 from __future__ import annotations
@@ -732,10 +733,11 @@ class LengthCheck(Check):
 
     name = "length"
     category = "length"
-    version = "1"
+    version = "2"  # 2: an empty or whitespace-only output is flagged
     description = "Truncation, prompt length limits (words, sentences, ...), length vs reference."
 
     class Options(Check.Options):
+        flag_empty: bool = Field(True, description="Flag empty or whitespace-only outputs.")
         detect_truncation: bool = Field(True, description="Flag outputs cut off mid-sentence.")
         prompt_limits: bool = Field(True, description="Flag outputs that break a prompt's limit.")
         target_tolerance: float = Field(
@@ -777,6 +779,11 @@ class LengthCheck(Check):
         opts = self.options
         problems: list[_Problem] = []
         n = len(text)
+        if opts.flag_empty and not text.strip():
+            what = "empty output" if not text else "whitespace-only output"
+            return self.finding(record, flagged=True, score=1.0, spans=[(0, n)],
+                                message=f"{what}: nothing answered",
+                                evidence={"kinds": ["empty"], "words": 0})
         if opts.detect_truncation:
             problems += self._truncation(record)
         if opts.prompt_limits and record.prompt:
