@@ -52,7 +52,8 @@ def test_every_module_is_covered():
                "checks_hallucination", "checks_misspelling", "gguf_real",
                "checks_hallucination_real", "checks_real", "checks_length_phrasing",
                "checks_misspelling_real", "checks_inconsistency_real",
-               "inconsistency_paraphrase", "checks_hallucination_summaries"}
+               "inconsistency_paraphrase", "checks_hallucination_summaries",
+               "inconsistency_facts"}
     assert set(_modules()) == covered
 
 
@@ -139,6 +140,12 @@ def test_inconsistency_paraphrase():
     assert (f["groups"], f["items"]) == (2, 6)
     assert 0 <= f["base"]["inconsistent_groups"] <= 2
     _share(f["base"]["inconsistent_share"])
+
+
+def test_inconsistency_facts():
+    f = _run("inconsistency_facts")
+    assert (f["items"], f["answers_per_item"]) == (8, 5)
+    assert 0 <= f["flagged_wrong"] <= f["flagged"] <= 8
 
 
 def test_lmeval_overhead():
