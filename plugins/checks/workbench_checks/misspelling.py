@@ -234,7 +234,13 @@ class MisspellingCheck(Check):
             if score >= o.threshold:
                 flags.append((w, v, score))
         if flags:
-            flags = [f for f in flags if not _foreign(masked, f[0].start, unknown, lex)]
+            flags = [
+                f
+                for f in flags
+                if not _foreign(masked, f[0].start, unknown, lex)
+                and not _foreign_phrase(masked, f[0], lex)
+                and not _cut_off(rec, f[0])
+            ]
             # A suggestion the text itself uses elsewhere is most likely the one meant
             # ("prodect" in an answer about a product is "product", not "project").
             here = tokens | known
@@ -295,7 +301,7 @@ def _capital_typo(w: Word, v: Verdict, lex: Lexicon, masked: str) -> bool:
     Dr Smith)."""
     if len(w.norm) < 5 or v.known or not v.correction or v.zipf >= 2.5:
         return False
-    if v.distance != 1 and not (_far(w.norm, v.zipf) and v.correction_zipf >= 4.5):
+    if v.distance != 1 and not (_far(w.norm, v.zipf) and v.correction_zipf >= _far_bar(w.norm)):
         return False
     if v.correction_zipf < 3.5 or v.correction_zipf - v.zipf < 2.5:
         return False
@@ -310,9 +316,15 @@ def _capital_typo(w: Word, v: Verdict, lex: Lexicon, masked: str) -> bool:
 
 
 def _far(word: str, zipf: float) -> bool:
-    """May a capitalised form be two edits from the word meant: seven letters or more, unknown
-    to wordfreq (Definitally)?"""
-    return len(word) >= 7 and zipf == 0.0
+    """May a capitalised form be two edits from the word meant: five letters or more, unknown
+    to wordfreq (Definitally, Owudl)?"""
+    return len(word) >= 5 and zipf == 0.0
+
+
+def _far_bar(word: str) -> float:
+    """How common the word two edits away must be: a short unknown name is often two edits from
+    some word, so under seven letters only the commonest words (Zipf >= 6: would, there) count."""
+    return 4.5 if len(word) >= 7 else 6.0
 
 
 def _in_context(v: Verdict, here: set[str]) -> Verdict:
@@ -351,6 +363,38 @@ def _foreign(masked: str, pos: int, unknown: set[str], lex: Lexicon) -> bool:
         v = lex.verdict(w)
         typo_like += bool(v.correction and v.distance == 1 and v.correction_zipf >= 4.0)
     return typo_like < 0.5 * len(strange)
+
+
+def _foreign_phrase(masked: str, w: Word, lex: Lexicon) -> bool:
+    """Is ``w`` a word of another language among words of that language ("C'est la vie",
+    "Sturm und Drang", "Ludwig von Mises")? Its neighbours in the clause (up to four words each
+    side) must include one more common in that language than in English, or one written with
+    letters English does not use (lumière)."""
+    langs = lex.languages_of(w.norm)
+    if not langs:
+        return False
+    start = max(masked.rfind(c, 0, w.start) for c in ".!?;:\n") + 1
+    ends = [e for e in (masked.find(c, w.end) for c in ".!?;:\n") if e >= 0]
+    end = min(ends) if ends else len(masked)
+    before = _NEIGHBOUR_RE.findall(masked, start, w.start)[-4:]
+    after = _NEIGHBOUR_RE.findall(masked, w.end, end)[:4]
+    for x in before + after:
+        if not x.isascii():
+            return True
+        x = x.lower().replace("’", "'")
+        if any(lex.more_common_in(x, lang) for lang in langs):
+            return True
+    return False
+
+
+_NEIGHBOUR_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+
+
+def _cut_off(rec: Record, w: Word) -> bool:
+    """Is ``w`` the last word of an output cut at its token limit, itself cut (juxtap)?"""
+    if rec.output[w.end :].strip():
+        return False
+    return rec.finish_reason == "length"
 
 
 def _cased(correction: str, original: str) -> str:

@@ -15,6 +15,8 @@ _FENCE_RE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.S)
 _URL_RE = re.compile(r"\b(?:https?://|ftp://|www\.)\S+")
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _TAG_RE = re.compile(r"</?[A-Za-z][^<>\n]*>")
+# A tag left open (an output cut inside it, or an attribute running over lines): its name.
+_OPEN_TAG_RE = re.compile(r"</?[A-Za-z][\w:-]*(?=\s+[\w:-]+=|\s*/?>|\s*$)")
 # Lines that read as code even without backticks: statements, assignments, calls, braces.
 _CODE_START_RE = re.compile(
     r"[ \t]*(?:def|class|import|from|return|elif|else:|var|let|const|function|public|private|"
@@ -87,6 +89,7 @@ def mask(text: str) -> str:
         text = _EMAIL_RE.sub(_blank, text)
     if "<" in text:
         text = _TAG_RE.sub(_blank, text)
+        text = _OPEN_TAG_RE.sub(_blank, text)
     if "\n" in text:
         text = _LINE_RE.sub(_blank_code_line, text)
     elif _is_code_line(text):
