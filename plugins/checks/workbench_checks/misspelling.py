@@ -366,10 +366,13 @@ def _foreign(masked: str, pos: int, unknown: set[str], lex: Lexicon) -> bool:
 
 
 def _foreign_phrase(masked: str, w: Word, lex: Lexicon) -> bool:
-    """Is ``w`` a word of another language among words of that language ("C'est la vie",
-    "Sturm und Drang", "Ludwig von Mises")? Its neighbours in the clause (up to four words each
-    side) must include one more common in that language than in English, or one written with
-    letters English does not use (lumière)."""
+    """Is ``w`` a word of another language inside a phrase of that language ("C'est la vie en
+    lumière") or a name particle ("Max von Sydow", "Sturm und Drang")?
+
+    The word must be clearly commoner in that language than in English. A phrase: two of its
+    lowercase neighbours in the clause (up to four words each side) are too, or are written
+    with letters English does not use. A particle: capitalised words stand right before and
+    after it. Capitalised neighbours are no evidence of a language (AI, Era)."""
     langs = lex.languages_of(w.norm)
     if not langs:
         return False
@@ -378,13 +381,24 @@ def _foreign_phrase(masked: str, w: Word, lex: Lexicon) -> bool:
     end = min(ends) if ends else len(masked)
     before = _NEIGHBOUR_RE.findall(masked, start, w.start)[-4:]
     after = _NEIGHBOUR_RE.findall(masked, w.end, end)[:4]
+    if before and after and before[-1][0].isupper() and after[0][0].isupper():
+        left = masked[w.start - len(before[-1]) - 1 : w.start]
+        right = masked[w.end : w.end + len(after[0]) + 1]
+        if left == before[-1] + " " and right == " " + after[0]:
+            return True
+    votes: dict[str, int] = {}
     for x in before + after:
+        if not x.islower():
+            continue
         if not x.isascii():
-            return True
-        x = x.lower().replace("’", "'")
-        if any(lex.more_common_in(x, lang) for lang in langs):
-            return True
-    return False
+            for lang in langs:
+                votes[lang] = votes.get(lang, 0) + 1
+            continue
+        x = x.replace("’", "'")
+        for lang in langs:
+            if lex.more_common_in(x, lang):
+                votes[lang] = votes.get(lang, 0) + 1
+    return max(votes.values(), default=0) >= 2
 
 
 _NEIGHBOUR_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")

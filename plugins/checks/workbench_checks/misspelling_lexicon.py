@@ -288,23 +288,23 @@ class Lexicon:
 
     def languages_of(self, word: str) -> tuple[str, ...]:
         """The languages (of ``OTHER_LANGUAGES``) in which ``word`` is common (Zipf >= 3) and
-        commoner than in English."""
+        clearly commoner than in English (by 1: und, von, c'est; not bo, era)."""
         from wordfreq import zipf_frequency
 
         en = zipf_frequency(word, "en", "small")
         return tuple(
             lang
             for lang in OTHER_LANGUAGES
-            if (z := zipf_frequency(word, lang, "small")) >= 3.0 and z > en
+            if (z := zipf_frequency(word, lang, "small")) >= 3.0 and z > en + 1.0
         )
 
     def more_common_in(self, word: str, lang: str) -> bool:
-        """Is ``word`` a word of ``lang`` (Zipf >= 2.5 there) clearly commoner there than in
-        English (by 0.5)? "la", "und", "vie" are; "a", "in", "art" are not."""
+        """Is ``word`` a word of ``lang`` (Zipf >= 3 there) far commoner there than in English
+        (by 1.5)? "la", "und", "vie" are; "a", "in", "era", "finesse" are not."""
         from wordfreq import zipf_frequency
 
         z = zipf_frequency(word, lang, "small")
-        return z >= 2.5 and z > zipf_frequency(word, "en", "small") + 0.5
+        return z >= 3.0 and z > zipf_frequency(word, "en", "small") + 1.5
 
     def likely_typo(self, word: str) -> tuple[str, float] | None:
         """For a rare dictionary word one edit from a far commoner word (ane -> and, smal ->
