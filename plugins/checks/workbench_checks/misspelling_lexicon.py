@@ -126,10 +126,14 @@ class Lexicon:
         from wordfreq import get_frequency_dict
 
         self.words: dict[str, int] = dict(SpellChecker(language="en").word_frequency.dictionary)
-        for w, n in unigrams().items():
-            if len(w) >= LISTED_MIN_LENGTH and w.isalpha() and w not in self.words:
-                self.words[w] = n
         self.freq: dict[str, float] = get_frequency_dict("en", "large")
+        extra = {
+            w: n
+            for w, n in unigrams().items()
+            if len(w) >= LISTED_MIN_LENGTH and w.isalpha() and w not in self.words
+        }
+        # British spellings stay variants (the "en-us" option flags them)
+        self.words.update((w, n) for w, n in extra.items() if self.american(w) is None)
         # Candidate corrections come from the dictionary, grouped by length for a fast search.
         self._by_len: dict[int, list[str]] = {}
         for w in self.words:
