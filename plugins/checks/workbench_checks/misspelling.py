@@ -372,7 +372,8 @@ def _foreign_phrase(masked: str, w: Word, lex: Lexicon) -> bool:
     The word must be clearly commoner in that language than in English. A phrase: two of its
     lowercase neighbours in the clause (up to four words each side) are too, or are written
     with letters English does not use. A particle: capitalised words stand right before and
-    after it. Capitalised neighbours are no evidence of a language (AI, Era)."""
+    after it. Capitalised neighbours other than the clause's first word are no evidence of a
+    language (AI, Era)."""
     langs = lex.languages_of(w.norm)
     if not langs:
         return False
@@ -387,8 +388,10 @@ def _foreign_phrase(masked: str, w: Word, lex: Lexicon) -> bool:
         if left == before[-1] + " " and right == " " + after[0]:
             return True
     votes: dict[str, int] = {}
+    first = _NEIGHBOUR_RE.search(masked, start, end)
     for x in before + after:
-        if not x.islower():
+        # lowercase words, and the clause's first word capitalised by position (La carta de)
+        if not (x.islower() or (first and x == first.group() and x[1:].islower())):
             continue
         if not x.isascii():
             for lang in langs:
