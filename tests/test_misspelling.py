@@ -343,3 +343,9 @@ def test_unattested_derivations_and_scrambled_common_words():
     assert flagged_words(check("Yesterday I said Owudl you come with me.")) == ["Owudl"]
     # short names unknown to the word lists are not
     assert not check("I met Thabo and Ngozi and Chidi in Enugu.").flagged
+
+
+def test_a_capitalised_first_word_before_a_capitalised_word_starts_a_name():
+    assert not check("1. Breyton Patel (2018)\n2. Smokie Parmelito, USA").flagged
+    # unless it is one edit from one of the commonest words
+    assert flagged_words(check("Teh Beatles played.")) == ["Teh"]

@@ -26,6 +26,7 @@ from .misspelling_tokens import (
 _SOURCE_WORD_RE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
 _VOWEL_RE = re.compile(r"[aeiouy]")
 _UNIT_BEFORE_RE = re.compile(r"\d[ \t]?$")
+_NEXT_CAPITAL_RE = re.compile(r" [A-Z][a-z]")
 # How much a suggestion gains (in Zipf units) when the text, prompt or context uses that word.
 DOCUMENT_BONUS = 3.0
 
@@ -231,6 +232,11 @@ class MisspellingCheck(Check):
             else:
                 v = lex.verdict(w.norm)
                 score = self.word_score(w.norm, v, lex, w.sentence_start)
+                if score and w.sentence_start and _NEXT_CAPITAL_RE.match(masked, w.end):
+                    # the first word of a name or title (Breyton Patel, Custardy Essentials):
+                    # a typo only when one edit from one of the commonest words (Teh Beatles)
+                    if not (v.distance == 1 and v.correction_zipf >= 6.0):
+                        continue
             if score >= o.threshold:
                 flags.append((w, v, score))
         if flags:

@@ -164,19 +164,10 @@ def _matches(masked: str, only: set[str] | None) -> list:
     return found
 
 
-_NEXT_CAPITAL_RE = re.compile(r" [A-Z][a-z]")
-
-
 def _titled(masked: str, end: int) -> bool:
-    """Is the word ending at ``end`` a label, followed by ":" or " - " ("Edutopia: a blog"), or
-    the first of a name or title, followed by a capitalised word ("Breyton Patel", "Custardy
-    Essentials")?"""
+    """Is the word ending at ``end`` a label: followed by ":" or " - " ("Edutopia: a blog")?"""
     after = masked[end : end + 3]
-    return (
-        after[:1] == ":"
-        or after[:2] in (" -", " –", " —")
-        or _NEXT_CAPITAL_RE.match(after) is not None
-    )
+    return after[:1] == ":" or after[:2] in (" -", " –", " —")
 
 
 def hyphenated(masked: str, start: int, end: int) -> str | None:
