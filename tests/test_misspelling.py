@@ -349,3 +349,15 @@ def test_a_capitalised_first_word_before_a_capitalised_word_starts_a_name():
     assert not check("1. Breyton Patel (2018)\n2. Smokie Parmelito, USA").flagged
     # unless it is one edit from one of the commonest words
     assert flagged_words(check("Teh Beatles played.")) == ["Teh"]
+
+
+def test_coinages_the_prompt_asks_for_and_repeated_invented_names_are_not_flagged():
+    out = "Here are new words: blurfog, splatsmack and ajig."
+    assert not check(out, prompt="Generate five new words by combining two existing words.").flagged
+    assert flagged_words(check(out, prompt="Tell me something.")) == ["blurfog", "splatsmack", "ajig"]
+    # a slip of a common word is still a typo
+    assert flagged_words(check("Teh words: blurfog.", prompt="Invent a new word.")) == ["Teh"]
+    story = "Amedea lives in the sea. Amedea has blue markings."
+    assert not check(story).flagged
+    assert flagged_words(check("Amedea lives in the sea.")) == ["Amedea"]
+    assert not check("I was cutter'd by the tree, belov'd and lost.").flagged

@@ -186,9 +186,14 @@ class MisspellingCheck(Check):
         known = _source_words(rec.prompt, rec.context, rec.reference) | self._allowed
         unknown = {t for t in unknown if t not in known and _strip_s(t) not in known}
         flags = []
+        coining = _asks_for_coinages(rec.prompt)
         for w in prose_words(rec.output, masked, unknown, o.mid_sentence_capitals):
             if len(w.norm) < o.min_length or w.norm in known:
                 continue
+            if w.norm.endswith("'d") and (
+                w.norm[:-2] in lex.words or w.norm[:-2] + "ed" in lex.words
+            ):
+                continue  # a poetic elision of -ed (belov'd, cutter'd)
             whole = hyphenated(masked, w.start, w.end)
             if whole is not None and _plausible_compound(whole.lower(), lex):
                 continue  # part of a hyphenated word that is a word as a whole (sci-fi, x-ray)
@@ -239,6 +244,9 @@ class MisspellingCheck(Check):
                         continue
             if score >= o.threshold:
                 flags.append((w, v, score))
+        if flags and coining:
+            # the prompt asks for new words or names: only a slip of a common word is a typo
+            flags = [f for f in flags if f[1].distance == 1 and f[1].correction_zipf >= 5.0]
         if flags:
             flags = [
                 f
@@ -411,6 +419,22 @@ def _foreign_phrase(masked: str, w: Word, lex: Lexicon) -> bool:
 
 
 _NEIGHBOUR_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+
+
+_COINAGE_RE = re.compile(
+    r"\b(?:new|invent(?:ed)?|made[- ]up|coin(?:ed)?|fictional|fictitious|imaginary|nonsense|"
+    r"fake|creative|catchy|unique|original)\s+(?:\w+\s+){0,2}?(?:words?|names?|terms?|"
+    r"brand names?|titles?|slogans?|hashtags?)\b"
+    r"|\b(?:invent|coin|make up|come up with)\s+(?:a|an|some|\d+|two|three|four|five|ten)\b"
+    r"|\bname (?:for|of) (?:a|an|the|my|your|our)\b",
+    re.I,
+)
+
+
+def _asks_for_coinages(prompt: str | None) -> bool:
+    """Does the prompt ask for new words or names ("Generate five new words", "a catchy name
+    for my bakery", "invent a creature")? Then an unknown word is what was asked for."""
+    return bool(prompt) and _COINAGE_RE.search(prompt) is not None
 
 
 def _cut_off(rec: Record, w: Word) -> bool:
