@@ -346,9 +346,10 @@ def test_unattested_derivations_and_scrambled_common_words():
 
 
 def test_a_capitalised_first_word_before_a_capitalised_word_starts_a_name():
-    assert not check("1. Breyton Patel (2018)\n2. Smokie Parmelito, USA").flagged
-    # unless it is one edit from one of the commonest words
+    assert not check("1. Breyton Patel (2018)\n2. Custardy Essentials").flagged
+    # unless it is a clear typo of a common word
     assert flagged_words(check("Teh Beatles played.")) == ["Teh"]
+    assert flagged_words(check("1. Lerning Node.js\n2. Posion Control")) == ["Lerning", "Posion"]
 
 
 def test_coinages_the_prompt_asks_for_and_repeated_invented_names_are_not_flagged():

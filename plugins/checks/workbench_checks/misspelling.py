@@ -187,7 +187,9 @@ class MisspellingCheck(Check):
         unknown = {t for t in unknown if t not in known and _strip_s(t) not in known}
         flags = []
         coining = _asks_for_coinages(rec.prompt)
-        for w in prose_words(rec.output, masked, unknown, o.mid_sentence_capitals):
+        words = prose_words(rec.output, masked, unknown, o.mid_sentence_capitals)
+        named = _named_starts(words)
+        for w in words:
             if len(w.norm) < o.min_length or w.norm in known:
                 continue
             if w.norm.endswith("'d") and (
@@ -237,10 +239,11 @@ class MisspellingCheck(Check):
             else:
                 v = lex.verdict(w.norm)
                 score = self.word_score(w.norm, v, lex, w.sentence_start)
-                if score and w.sentence_start and _NEXT_CAPITAL_RE.match(masked, w.end):
-                    # the first word of a name or title (Breyton Patel, Custardy Essentials):
-                    # a typo only when one edit from one of the commonest words (Teh Beatles)
-                    if not (v.distance == 1 and v.correction_zipf >= 6.0):
+                if score and w.sentence_start and not _clear_typo(w.norm, v):
+                    # a name: the first word of a name or title (Breyton Patel, Custardy
+                    # Essentials), or one the text starts sentences with and never writes in
+                    # lowercase (a creature a story keeps naming: Amedea)
+                    if _NEXT_CAPITAL_RE.match(masked, w.end) or w.text in named:
                         continue
             if score >= o.threshold:
                 flags.append((w, v, score))
@@ -327,6 +330,23 @@ def _capital_typo(w: Word, v: Verdict, lex: Lexicon, masked: str) -> bool:
         if len(before) > 1 and before[-2][-1:] not in ".!?:":
             return False
     return not lex.other_language(w.norm)
+
+
+def _named_starts(words: list[Word]) -> set[str]:
+    """Capitalised forms that start two sentences or more and are never written in lowercase."""
+    starts = [w.text for w in words if w.sentence_start and w.text[:1].isupper()]
+    if len(starts) == len(set(starts)):
+        return set()
+    lower = {w.norm for w in words if w.text[:1].islower()}
+    return {t for t in starts if starts.count(t) > 1 and t.lower() not in lower}
+
+
+def _clear_typo(word: str, v: Verdict) -> bool:
+    """A typo even where a name could stand: one edit from a common word (Zipf >= 4: Lerning,
+    Gren, Posion), or a long form no corpus attests two edits from a commoner one (Merores)."""
+    if v.distance == 1:
+        return v.correction_zipf >= 4.0
+    return _far(word, v.zipf) and len(word) >= 7 and v.correction_zipf >= 4.5
 
 
 def _far(word: str, zipf: float) -> bool:
@@ -422,18 +442,17 @@ _NEIGHBOUR_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 
 
 _COINAGE_RE = re.compile(
-    r"\b(?:new|invent(?:ed)?|made[- ]up|coin(?:ed)?|fictional|fictitious|imaginary|nonsense|"
-    r"fake|creative|catchy|unique|original)\s+(?:\w+\s+){0,2}?(?:words?|names?|terms?|"
-    r"brand names?|titles?|slogans?|hashtags?)\b"
-    r"|\b(?:invent|coin|make up|come up with)\s+(?:a|an|some|\d+|two|three|four|five|ten)\b"
-    r"|\bname (?:for|of) (?:a|an|the|my|your|our)\b",
+    r"\b(?:new|invented|made[- ]up|coined|nonsense|fictional|imaginary)\s+(?:\w+\s+){0,2}?"
+    r"(?:words?|terms?)\b"
+    r"|\b(?:invent|coin|make up)\s+(?:a|an|some|\d+|two|three|four|five|ten)?\s*(?:new\s+)?"
+    r"(?:words?|terms?)\b",
     re.I,
 )
 
 
 def _asks_for_coinages(prompt: str | None) -> bool:
-    """Does the prompt ask for new words or names ("Generate five new words", "a catchy name
-    for my bakery", "invent a creature")? Then an unknown word is what was asked for."""
+    """Does the prompt ask for new words ("Generate five new words", "invent a word")? Then an
+    unknown word is what was asked for."""
     return bool(prompt) and _COINAGE_RE.search(prompt) is not None
 
 

@@ -231,14 +231,4 @@ def prose_words(
         if mid_capitals:  # a capitalised form written twice is a name, not a slip
             seen = [x.text for x in out if x.mid_capital]
             out = [x for x in out if not (x.mid_capital and seen.count(x.text) > 1)]
-    # So is one that starts two sentences and is never written in lowercase (an invented
-    # creature or place a story keeps naming: "Amedea is ... Amedea, with ...").
-    starts = [x.text for x in out if x.sentence_start and x.text[:1].isupper()]
-    if len(starts) > len(set(starts)):
-        lower = {x.norm for x in out if x.text[:1].islower()}
-        out = [
-            x
-            for x in out
-            if not (x.sentence_start and starts.count(x.text) > 1 and x.norm not in lower)
-        ]
     return out
