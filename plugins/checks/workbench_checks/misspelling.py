@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Literal
@@ -334,11 +335,11 @@ def _capital_typo(w: Word, v: Verdict, lex: Lexicon, masked: str) -> bool:
 
 def _named_starts(words: list[Word]) -> set[str]:
     """Capitalised forms that start two sentences or more and are never written in lowercase."""
-    starts = [w.text for w in words if w.sentence_start and w.text[:1].isupper()]
-    if len(starts) == len(set(starts)):
+    starts = Counter(w.text for w in words if w.sentence_start and w.text[:1].isupper())
+    if all(n == 1 for n in starts.values()):
         return set()
     lower = {w.norm for w in words if w.text[:1].islower()}
-    return {t for t in starts if starts.count(t) > 1 and t.lower() not in lower}
+    return {t for t, n in starts.items() if n > 1 and t.lower() not in lower}
 
 
 def _clear_typo(word: str, v: Verdict) -> bool:
