@@ -373,6 +373,21 @@ def _strip_s(token: str) -> str:
     return token[:-2] if token.endswith(("'s", "’s")) else token
 
 
+# How far around a word its sentence is looked for: bounded, so each flag costs the same on
+# any length of output (a search to the text's ends made long outputs quadratic).
+SENTENCE_REACH = 400
+
+
+def _clause(masked: str, start: int, end: int, stops: str) -> tuple[int, int]:
+    """The span of the sentence (up to ``stops``) around [start, end), at most
+    ``SENTENCE_REACH`` characters each side."""
+    lo = max(0, start - SENTENCE_REACH)
+    hi = min(len(masked), end + SENTENCE_REACH)
+    begin = max(masked.rfind(c, lo, start) for c in stops) + 1 or lo
+    ends = [e for e in (masked.find(c, end, hi) for c in stops) if e >= 0]
+    return max(begin, lo), min(ends) if ends else hi
+
+
 def _foreign(masked: str, pos: int, unknown: set[str], lex: Lexicon) -> bool:
     """Is the sentence around ``pos`` another language or placeholder text (lorem ipsum)?
 
@@ -382,9 +397,8 @@ def _foreign(masked: str, pos: int, unknown: set[str], lex: Lexicon) -> bool:
     and its unknown words do not look like typos of common English words. A sentence of heavy
     typos ("Teh rivver iz lnog") is neither.
     """
-    start = max(masked.rfind(c, 0, pos) for c in ".!?\n") + 1
-    ends = [e for e in (masked.find(c, pos) for c in ".!?\n") if e >= 0]
-    words = lowercase_words_list(masked[start : min(ends) if ends else len(masked)])
+    start, end = _clause(masked, pos, pos, ".!?\n")
+    words = lowercase_words_list(masked[start:end])
     strange = [w for w in words if w in unknown]
     if len(strange) < 3 or len(strange) <= 0.4 * len(words):
         return False
@@ -412,9 +426,7 @@ def _foreign_phrase(masked: str, w: Word, lex: Lexicon) -> bool:
     langs = lex.languages_of(w.norm)
     if not langs:
         return False
-    start = max(masked.rfind(c, 0, w.start) for c in ".!?;:\n") + 1
-    ends = [e for e in (masked.find(c, w.end) for c in ".!?;:\n") if e >= 0]
-    end = min(ends) if ends else len(masked)
+    start, end = _clause(masked, w.start, w.end, ".!?;:\n")
     before = _NEIGHBOUR_RE.findall(masked, start, w.start)[-4:]
     after = _NEIGHBOUR_RE.findall(masked, w.end, end)[:4]
     if before and after and before[-1][0].isupper() and after[0][0].isupper():

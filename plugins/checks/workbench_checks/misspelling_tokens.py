@@ -8,6 +8,7 @@ What is left is prose words, each marked when it starts a sentence (a capital th
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import NamedTuple
 
 # Regions that are not prose, each searched only when its marker character is in the text.
@@ -229,6 +230,6 @@ def prose_words(
     if names:
         out = [x for x in out if not (x.sentence_start and x.text in names)]
         if mid_capitals:  # a capitalised form written twice is a name, not a slip
-            seen = [x.text for x in out if x.mid_capital]
-            out = [x for x in out if not (x.mid_capital and seen.count(x.text) > 1)]
+            seen = Counter(x.text for x in out if x.mid_capital)
+            out = [x for x in out if not (x.mid_capital and seen[x.text] > 1)]
     return out
