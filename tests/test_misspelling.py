@@ -362,3 +362,11 @@ def test_coinages_the_prompt_asks_for_and_repeated_invented_names_are_not_flagge
     assert not check(story).flagged
     assert flagged_words(check("Amedea lives in the sea.")) == ["Amedea"]
     assert not check("I was cutter'd by the tree, belov'd and lost.").flagged
+
+
+def test_a_label_is_checked_only_for_clear_typos():
+    # labels are often names ("Edutopia: a blog"), but a clear slip of a common word is a typo
+    assert not check("Edutopia: a blog about schools.\nLikertr: 3-4").flagged
+    assert flagged_words(check("1. Intro - the plan\n2. Atmospher - Carbon Dioxide")) == [
+        "Atmospher"
+    ]

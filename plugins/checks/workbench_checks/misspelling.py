@@ -188,7 +188,7 @@ class MisspellingCheck(Check):
         unknown = {t for t in unknown if t not in known and _strip_s(t) not in known}
         flags = []
         coining = _asks_for_coinages(rec.prompt)
-        words = prose_words(rec.output, masked, unknown, o.mid_sentence_capitals)
+        words = prose_words(rec.output, masked, unknown, o.mid_sentence_capitals, labels=True)
         named = _named_starts(words)
         for w in words:
             if len(w.norm) < o.min_length or w.norm in known:
@@ -220,6 +220,8 @@ class MisspellingCheck(Check):
                 masked, max(0, w.start - 2), w.start
             ):
                 continue  # an abbreviation right after a number: a unit (250 ml, 5 km, 3 tsp)
+            if w.label and (w.norm in lex.words or lex.american(w.norm)):
+                continue  # a label that is a word: no slip to find
             if w.norm in lex.words:
                 # A dictionary word: only a rare one next to a far commoner word is suspect.
                 typo = lex.likely_typo(w.norm) if o.rare_word_typos else None
@@ -241,10 +243,10 @@ class MisspellingCheck(Check):
                 v = lex.verdict(w.norm)
                 score = self.word_score(w.norm, v, lex, w.sentence_start)
                 if score and w.sentence_start and not _clear_typo(w.norm, v):
-                    # a name: the first word of a name or title (Breyton Patel, Custardy
-                    # Essentials), or one the text starts sentences with and never writes in
-                    # lowercase (a creature a story keeps naming: Amedea)
-                    if _NEXT_CAPITAL_RE.match(masked, w.end) or w.text in named:
+                    # a name: a label (Edutopia: a blog), the first word of a name or title
+                    # (Breyton Patel, Custardy Essentials), one the text starts sentences with
+                    # and never writes in lowercase (a creature a story keeps naming: Amedea)
+                    if w.label or _NEXT_CAPITAL_RE.match(masked, w.end) or w.text in named:
                         continue
             if score >= o.threshold:
                 flags.append((w, v, score))

@@ -57,6 +57,9 @@ class Word(NamedTuple):
     sentence_start: bool
     # capitalised inside a sentence (usually a name; returned only when asked for)
     mid_capital: bool = False
+    # a sentence start that labels what follows ("Edutopia: a blog", "2. Oceans - ..."): often
+    # a name (returned only when asked for)
+    label: bool = False
 
 
 def _blank(m: re.Match[str]) -> str:
@@ -190,6 +193,7 @@ def prose_words(
     masked: str | None = None,
     only: set[str] | None = None,
     mid_capitals: bool = False,
+    labels: bool = False,
 ) -> list[Word]:
     """The words of ``text`` worth spell-checking, in order.
 
@@ -221,12 +225,13 @@ def prose_words(
             if mid_capitals:
                 out.append(Word(w, w.lower(), start, m.end(), False, True))
             continue  # capitalised inside a sentence: a name
-        if sentence_start and _titled(masked, m.end()):
+        label = sentence_start and _titled(masked, m.end())
+        if label and not labels:
             continue
         norm = w.lower().replace("’", "'")
         if norm.endswith("'s"):
             norm = norm[:-2]
-        out.append(Word(w, norm, start, m.end(), sentence_start))
+        out.append(Word(w, norm, start, m.end(), sentence_start, label=label))
     if names:
         out = [x for x in out if not (x.sentence_start and x.text in names)]
         if mid_capitals:  # a capitalised form written twice is a name, not a slip
