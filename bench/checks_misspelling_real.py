@@ -10,7 +10,8 @@ and ``CLEAN`` (names, hyphenated compounds, contractions) count for precision.
 Recall = injected tokens flagged; precision = flags on injected tokens / all non-word flags.
 
 (b) Real words. HaluEval general_dev ChatGPT answers labelled hallucination "no": in each, the
-first word of a confusion set (their/there, then/than, ...) is swapped for its partner. Recall =
+first word of a confusion set (their/there, then/than, ..., and the contraction sets its/it's,
+your/you're, their/they're, whose/who's) is swapped for its partner. Recall =
 swaps flagged as real-word errors; precision = real-word flags on swaps / all real-word flags on
 the swapped and the original answers.
 
@@ -186,10 +187,14 @@ def evaluate_nonwords(check, items) -> dict:  # noqa: ANN001
 
 
 def realword_items() -> list[tuple[str, tuple[int, int] | None, str]] | None:
-    from workbench_checks.misspelling_realword import CONFUSION_SETS
+    from workbench_checks.misspelling_realword import CONFUSION_SETS, CONTRACTION_SETS
 
-    # every member swapped for its set's next member, whether or not the check looks at it
-    partner = {w: ws[(i + 1) % len(ws)] for ws in CONFUSION_SETS for i, w in enumerate(ws)}
+    # every member swapped for its (first) set's next member, whether or not the check looks
+    # at it
+    partner: dict[str, str] = {}
+    for ws in CONFUSION_SETS + CONTRACTION_SETS:
+        for i, w in enumerate(ws):
+            partner.setdefault(w, ws[(i + 1) % len(ws)])
 
     root = shared_data_dir()
     if root is None or not (root / TEXTS).is_file():

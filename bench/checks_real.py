@@ -116,6 +116,49 @@ def score(rows: list[tuple[Record, dict, str]], checks) -> dict:
     return figures
 
 
+def misspelled_tokens() -> dict[str, list[str]]:
+    """Record id -> the tokens a labeller marked misspelled (``misspelled`` in a labelled row)."""
+    out: dict[str, list[str]] = {}
+    for path in sorted(REALDATA.glob("*.jsonl")):
+        for n, line in enumerate(path.open()):
+            row = json.loads(line)
+            if "misspelling" in (row.get("labels") or {}):
+                out[f"{path.stem}:{n}"] = list(row.get("misspelled") or [])
+    return out
+
+
+def score_misspelled_tokens(rows, check) -> dict:  # noqa: ANN001 - the misspelling check
+    """Token-level figures of the misspelling check: flagged words against the words labelled
+    misspelled (a word counts once per output, case kept as written)."""
+    from workbench_checks._text import count_words
+
+    gold = misspelled_tokens()
+    part = [r for r, lab, _ in rows if "misspelling" in lab and r.id in gold]
+    found = {f.record_id: f for f in check.run(part)}
+    tp = fp = fn = 0
+    false: list[str] = []
+    missed: list[str] = []
+    for r in part:
+        f = found[r.id]
+        flagged = {w["word"] for w in (f.evidence or {}).get("words", [])} if f.flagged else set()
+        want = set(gold[r.id])
+        tp += len(flagged & want)
+        fp += len(flagged - want)
+        fn += len(want - flagged)
+        false += sorted(flagged - want)
+        missed += sorted(want - flagged)
+    words = sum(count_words(r.output) for r in part) or 1
+    return {
+        "outputs": len(part),
+        "tokens": tp + fn,
+        "precision": round(tp / (tp + fp), 3) if tp + fp else None,
+        "recall": round(tp / (tp + fn), 3) if tp + fn else None,
+        "false_flags_per_1k_words": round(1000 * fp / words, 2),
+        "false_flags": false[:20],
+        "missed": missed[:20],
+    }
+
+
 def _table(figures: dict) -> str:
     head = f"{'check':<15} {'outputs':>7} {'pos':>5} {'flagged':>7} {'prec':>6} {'recall':>6} "
     head += f"{'flags/1kw':>9} {'false/1kw':>9}"
@@ -141,8 +184,12 @@ def run() -> dict:
         return {"skipped": "shared data absent"}
     from workbench.plugins import Plugins
 
-    figures = score(rows, Plugins().make_checks())
+    checks = Plugins().make_checks()
+    figures = score(rows, checks)
     print(_table(figures), file=sys.stderr)
+    for check in checks:
+        if check.category == "misspelling" and "misspelling" in figures:
+            figures["misspelling"]["tokens"] = score_misspelled_tokens(rows, check)
     figures["bar"] = "precision >= 0.90 and recall >= 0.85 where a category has >= 40 positives"
     return figures
 

@@ -289,3 +289,84 @@ def test_real_word_errors_get_a_low_severity_flag():
     # the right word in the same places is not flagged
     assert not check("I think there is a problem, and she is taller than her brother.").flagged
     assert not check("I think their is a problem.", real_word_errors=False).flagged
+
+
+def test_contraction_confusions_are_read_from_the_words_around_them():
+    f = check("I think its a good idea, and the hotel has it's own beach.")
+    assert corrections(f) == {"its": "it's", "it's": "its"}
+    assert f.severity == "low"
+    assert corrections(check("Your not alone. Thanks for you're help.")) == {
+        "Your": "You're",
+        "you're": "your",
+    }
+    assert corrections(check("Its important to rest, and their going home.")) == {
+        "Its": "It's",
+        "their": "they're",
+    }
+    # the right forms, and possessives before nouns, adjectives that are also nouns' modifiers
+    assert not check(
+        "It's a good idea, and the hotel has its own beach. The cat licked its paw. "
+        "You're welcome, and your car is red. Its ability to fly is rare. "
+        "Climate change threatens its very existence. They're going home."
+    ).flagged
+
+
+def test_words_of_a_maintained_word_list_are_words():
+    # technical words the spelling dictionary lacks (symspellpy's list; -ful derivations)
+    assert not check("Use the modulo operator, a stateful server and a workflow.").flagged
+
+
+def test_foreign_phrases_and_name_particles_are_not_flagged():
+    assert not check("She sang C'est la vie en lumière, c'est la vie.").flagged
+    assert not check("He loved Sturm und Drang poetry and read Ludwig von Mises.").flagged
+    # a lone word of another language among English words is still a typo
+    assert flagged_words(check("I like cake und tea.")) == ["und"]
+    # capitalised words are no evidence of a language: "AI" is not French
+    assert flagged_words(check("As an AI language model, I bo not know.")) == ["bo"]
+
+
+def test_markup_and_a_word_cut_at_the_token_limit_are_not_flagged():
+    assert not check('<div>\n  <img src="https://example.com/a.png').flagged
+    cut = Record(id="r", prompt="p", output="Two words are juxtap", finish_reason="length")
+    (f,) = MisspellingCheck().run([cut])
+    assert not f.flagged
+    # the same word with the output finished is flagged
+    done = Record(id="r", prompt="p", output="Two words are juxtap", finish_reason="stop")
+    (g,) = MisspellingCheck().run([done])
+    assert flagged_words(g) == ["juxtap"]
+
+
+def test_unattested_derivations_and_scrambled_common_words():
+    # de + laid is no word any corpus attests: a typo of "delayed"
+    assert flagged_words(check("We were delaid by the rain.")) == ["delaid"]
+    # a capitalised five-letter form two edits from one of the commonest words
+    assert flagged_words(check("Yesterday I said Owudl you come with me.")) == ["Owudl"]
+    # short names unknown to the word lists are not
+    assert not check("I met Thabo and Ngozi and Chidi in Enugu.").flagged
+
+
+def test_a_capitalised_first_word_before_a_capitalised_word_starts_a_name():
+    assert not check("1. Breyton Patel (2018)\n2. Custardy Essentials").flagged
+    # unless it is a clear typo of a common word
+    assert flagged_words(check("Teh Beatles played.")) == ["Teh"]
+    assert flagged_words(check("1. Lerning Node.js\n2. Posion Control")) == ["Lerning", "Posion"]
+
+
+def test_coinages_the_prompt_asks_for_and_repeated_invented_names_are_not_flagged():
+    out = "Here are new words: blurfog, splatsmack and ajig."
+    assert not check(out, prompt="Generate five new words by combining two existing words.").flagged
+    assert flagged_words(check(out, prompt="Tell me something.")) == ["blurfog", "splatsmack", "ajig"]
+    # a slip of a common word is still a typo
+    assert flagged_words(check("Teh words: blurfog.", prompt="Invent a new word.")) == ["Teh"]
+    story = "Amedea lives in the sea. Amedea has blue markings."
+    assert not check(story).flagged
+    assert flagged_words(check("Amedea lives in the sea.")) == ["Amedea"]
+    assert not check("I was cutter'd by the tree, belov'd and lost.").flagged
+
+
+def test_a_label_is_checked_only_for_clear_typos():
+    # labels are often names ("Edutopia: a blog"), but a clear slip of a common word is a typo
+    assert not check("Edutopia: a blog about schools.\nLikertr: 3-4").flagged
+    assert flagged_words(check("1. Intro - the plan\n2. Atmospher - Carbon Dioxide")) == [
+        "Atmospher"
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Literal
@@ -26,6 +27,7 @@ from .misspelling_tokens import (
 _SOURCE_WORD_RE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
 _VOWEL_RE = re.compile(r"[aeiouy]")
 _UNIT_BEFORE_RE = re.compile(r"\d[ \t]?$")
+_NEXT_CAPITAL_RE = re.compile(r" [A-Z][a-z]")
 # How much a suggestion gains (in Zipf units) when the text, prompt or context uses that word.
 DOCUMENT_BONUS = 3.0
 
@@ -185,9 +187,16 @@ class MisspellingCheck(Check):
         known = _source_words(rec.prompt, rec.context, rec.reference) | self._allowed
         unknown = {t for t in unknown if t not in known and _strip_s(t) not in known}
         flags = []
-        for w in prose_words(rec.output, masked, unknown, o.mid_sentence_capitals):
+        coining = _asks_for_coinages(rec.prompt)
+        words = prose_words(rec.output, masked, unknown, o.mid_sentence_capitals, labels=True)
+        named = _named_starts(words)
+        for w in words:
             if len(w.norm) < o.min_length or w.norm in known:
                 continue
+            if w.norm.endswith("'d") and (
+                w.norm[:-2] in lex.words or w.norm[:-2] + "ed" in lex.words
+            ):
+                continue  # a poetic elision of -ed (belov'd, cutter'd)
             whole = hyphenated(masked, w.start, w.end)
             if whole is not None and _plausible_compound(whole.lower(), lex):
                 continue  # part of a hyphenated word that is a word as a whole (sci-fi, x-ray)
@@ -211,6 +220,8 @@ class MisspellingCheck(Check):
                 masked, max(0, w.start - 2), w.start
             ):
                 continue  # an abbreviation right after a number: a unit (250 ml, 5 km, 3 tsp)
+            if w.label and (w.norm in lex.words or lex.american(w.norm)):
+                continue  # a label that is a word: no slip to find
             if w.norm in lex.words:
                 # A dictionary word: only a rare one next to a far commoner word is suspect.
                 typo = lex.likely_typo(w.norm) if o.rare_word_typos else None
@@ -231,10 +242,25 @@ class MisspellingCheck(Check):
             else:
                 v = lex.verdict(w.norm)
                 score = self.word_score(w.norm, v, lex, w.sentence_start)
+                if score and w.sentence_start and not _clear_typo(w.norm, v):
+                    # a name: a label (Edutopia: a blog), the first word of a name or title
+                    # (Breyton Patel, Custardy Essentials), one the text starts sentences with
+                    # and never writes in lowercase (a creature a story keeps naming: Amedea)
+                    if w.label or _NEXT_CAPITAL_RE.match(masked, w.end) or w.text in named:
+                        continue
             if score >= o.threshold:
                 flags.append((w, v, score))
+        if flags and coining:
+            # the prompt asks for new words or names: only a slip of a common word is a typo
+            flags = [f for f in flags if f[1].distance == 1 and f[1].correction_zipf >= 5.0]
         if flags:
-            flags = [f for f in flags if not _foreign(masked, f[0].start, unknown, lex)]
+            flags = [
+                f
+                for f in flags
+                if not _foreign(masked, f[0].start, unknown, lex)
+                and not _foreign_phrase(masked, f[0], lex)
+                and not _cut_off(rec, f[0])
+            ]
             # A suggestion the text itself uses elsewhere is most likely the one meant
             # ("prodect" in an answer about a product is "product", not "project").
             here = tokens | known
@@ -295,7 +321,7 @@ def _capital_typo(w: Word, v: Verdict, lex: Lexicon, masked: str) -> bool:
     Dr Smith)."""
     if len(w.norm) < 5 or v.known or not v.correction or v.zipf >= 2.5:
         return False
-    if v.distance != 1 and not (_far(w.norm, v.zipf) and v.correction_zipf >= 4.5):
+    if v.distance != 1 and not (_far(w.norm, v.zipf) and v.correction_zipf >= _far_bar(w.norm)):
         return False
     if v.correction_zipf < 3.5 or v.correction_zipf - v.zipf < 2.5:
         return False
@@ -309,10 +335,33 @@ def _capital_typo(w: Word, v: Verdict, lex: Lexicon, masked: str) -> bool:
     return not lex.other_language(w.norm)
 
 
+def _named_starts(words: list[Word]) -> set[str]:
+    """Capitalised forms that start two sentences or more and are never written in lowercase."""
+    starts = Counter(w.text for w in words if w.sentence_start and w.text[:1].isupper())
+    if all(n == 1 for n in starts.values()):
+        return set()
+    lower = {w.norm for w in words if w.text[:1].islower()}
+    return {t for t, n in starts.items() if n > 1 and t.lower() not in lower}
+
+
+def _clear_typo(word: str, v: Verdict) -> bool:
+    """A typo even where a name could stand: one edit from a common word (Zipf >= 4: Lerning,
+    Gren, Posion), or a long form no corpus attests two edits from a commoner one (Merores)."""
+    if v.distance == 1:
+        return v.correction_zipf >= 4.0
+    return _far(word, v.zipf) and len(word) >= 7 and v.correction_zipf >= 4.5
+
+
 def _far(word: str, zipf: float) -> bool:
-    """May a capitalised form be two edits from the word meant: seven letters or more, unknown
-    to wordfreq (Definitally)?"""
-    return len(word) >= 7 and zipf == 0.0
+    """May a capitalised form be two edits from the word meant: five letters or more, unknown
+    to wordfreq (Definitally, Owudl)?"""
+    return len(word) >= 5 and zipf == 0.0
+
+
+def _far_bar(word: str) -> float:
+    """How common the word two edits away must be: a short unknown name is often two edits from
+    some word, so under seven letters only the commonest words (Zipf >= 6: would, there) count."""
+    return 4.5 if len(word) >= 7 else 6.0
 
 
 def _in_context(v: Verdict, here: set[str]) -> Verdict:
@@ -326,6 +375,21 @@ def _strip_s(token: str) -> str:
     return token[:-2] if token.endswith(("'s", "’s")) else token
 
 
+# How far around a word its sentence is looked for: bounded, so each flag costs the same on
+# any length of output (a search to the text's ends made long outputs quadratic).
+SENTENCE_REACH = 400
+
+
+def _clause(masked: str, start: int, end: int, stops: str) -> tuple[int, int]:
+    """The span of the sentence (up to ``stops``) around [start, end), at most
+    ``SENTENCE_REACH`` characters each side."""
+    lo = max(0, start - SENTENCE_REACH)
+    hi = min(len(masked), end + SENTENCE_REACH)
+    begin = max(masked.rfind(c, lo, start) for c in stops) + 1 or lo
+    ends = [e for e in (masked.find(c, end, hi) for c in stops) if e >= 0]
+    return max(begin, lo), min(ends) if ends else hi
+
+
 def _foreign(masked: str, pos: int, unknown: set[str], lex: Lexicon) -> bool:
     """Is the sentence around ``pos`` another language or placeholder text (lorem ipsum)?
 
@@ -335,9 +399,8 @@ def _foreign(masked: str, pos: int, unknown: set[str], lex: Lexicon) -> bool:
     and its unknown words do not look like typos of common English words. A sentence of heavy
     typos ("Teh rivver iz lnog") is neither.
     """
-    start = max(masked.rfind(c, 0, pos) for c in ".!?\n") + 1
-    ends = [e for e in (masked.find(c, pos) for c in ".!?\n") if e >= 0]
-    words = lowercase_words_list(masked[start : min(ends) if ends else len(masked)])
+    start, end = _clause(masked, pos, pos, ".!?\n")
+    words = lowercase_words_list(masked[start:end])
     strange = [w for w in words if w in unknown]
     if len(strange) < 3 or len(strange) <= 0.4 * len(words):
         return False
@@ -351,6 +414,68 @@ def _foreign(masked: str, pos: int, unknown: set[str], lex: Lexicon) -> bool:
         v = lex.verdict(w)
         typo_like += bool(v.correction and v.distance == 1 and v.correction_zipf >= 4.0)
     return typo_like < 0.5 * len(strange)
+
+
+def _foreign_phrase(masked: str, w: Word, lex: Lexicon) -> bool:
+    """Is ``w`` a word of another language inside a phrase of that language ("C'est la vie en
+    lumière") or a name particle ("Max von Sydow", "Sturm und Drang")?
+
+    The word must be clearly commoner in that language than in English. A phrase: two of its
+    lowercase neighbours in the clause (up to four words each side) are too, or are written
+    with letters English does not use. A particle: capitalised words stand right before and
+    after it. Capitalised neighbours other than the clause's first word are no evidence of a
+    language (AI, Era)."""
+    langs = lex.languages_of(w.norm)
+    if not langs:
+        return False
+    start, end = _clause(masked, w.start, w.end, ".!?;:\n")
+    before = _NEIGHBOUR_RE.findall(masked, start, w.start)[-4:]
+    after = _NEIGHBOUR_RE.findall(masked, w.end, end)[:4]
+    if before and after and before[-1][0].isupper() and after[0][0].isupper():
+        left = masked[w.start - len(before[-1]) - 1 : w.start]
+        right = masked[w.end : w.end + len(after[0]) + 1]
+        if left == before[-1] + " " and right == " " + after[0]:
+            return True
+    votes: dict[str, int] = {}
+    first = _NEIGHBOUR_RE.search(masked, start, end)
+    for x in before + after:
+        # lowercase words, and the clause's first word capitalised by position (La carta de)
+        if not (x.islower() or (first and x == first.group() and x[1:].islower())):
+            continue
+        if not x.isascii():
+            for lang in langs:
+                votes[lang] = votes.get(lang, 0) + 1
+            continue
+        x = x.replace("’", "'")
+        for lang in langs:
+            if lex.more_common_in(x, lang):
+                votes[lang] = votes.get(lang, 0) + 1
+    return max(votes.values(), default=0) >= 2
+
+
+_NEIGHBOUR_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+
+
+_COINAGE_RE = re.compile(
+    r"\b(?:new|invented|made[- ]up|coined|nonsense|fictional|imaginary)\s+(?:\w+\s+){0,2}?"
+    r"(?:words?|terms?)\b"
+    r"|\b(?:invent|coin|make up)\s+(?:a|an|some|\d+|two|three|four|five|ten)?\s*(?:new\s+)?"
+    r"(?:words?|terms?)\b",
+    re.I,
+)
+
+
+def _asks_for_coinages(prompt: str | None) -> bool:
+    """Does the prompt ask for new words ("Generate five new words", "invent a word")? Then an
+    unknown word is what was asked for."""
+    return bool(prompt) and _COINAGE_RE.search(prompt) is not None
+
+
+def _cut_off(rec: Record, w: Word) -> bool:
+    """Is ``w`` the last word of an output cut at its token limit, itself cut (juxtap)?"""
+    if rec.output[w.end :].strip():
+        return False
+    return rec.finish_reason == "length"
 
 
 def _cased(correction: str, original: str) -> str:

@@ -27,11 +27,7 @@ class Bigrams:
             for line in f:
                 a, b, n = line.split()
                 self.pairs[f"{a} {b}"] = int(n)
-        self.unigrams: dict[str, int] = {}
-        with open(root / "frequency_dictionary_en_82_765.txt", encoding="utf-8") as f:
-            for line in f:
-                w, n = line.split()
-                self.unigrams[w] = int(n)
+        self.unigrams: dict[str, int] = unigrams()
         self.run_together = lru_cache(maxsize=50_000)(self.run_together)
 
     def count(self, a: str, b: str) -> int:
@@ -48,6 +44,22 @@ class Bigrams:
             if n > best_n:
                 best, best_n = f"{word[:i]} {word[i:]}", n
         return best if best_n >= PHRASE_COUNT else None
+
+
+@lru_cache(maxsize=1)
+def unigrams() -> dict[str, int]:
+    """symspellpy's English word list with corpus counts (about 83k words, no typos: the words
+    of a spelling dictionary that a large corpus attests, technical ones included: modulo,
+    workflow)."""
+    import symspellpy
+
+    root = Path(symspellpy.__file__).parent
+    counts: dict[str, int] = {}
+    with open(root / "frequency_dictionary_en_82_765.txt", encoding="utf-8") as f:
+        for line in f:
+            w, n = line.split()
+            counts[w] = int(n)
+    return counts
 
 
 @lru_cache(maxsize=1)

@@ -1,9 +1,12 @@
 """The English lexicon behind the misspelling check: which words exist, and what a non-word meant.
 
-Two maintained word lists, both shipped inside pip packages (no download at run time):
+Three maintained word lists, all shipped inside pip packages (no download at run time):
 
 - pyspellchecker's English dictionary (about 160k words, American spelling) decides what is a
   word and supplies correction candidates;
+- symspellpy's English word list (about 83k words a large corpus attests) adds the words of
+  five letters or more the first list lacks, technical vocabulary among them (modulo,
+  workflow); its shorter extras are mostly abbreviations that are also common typos (tel, los);
 - wordfreq's large English list (about 320k forms with Zipf frequencies, from many corpora)
   says how common a form is, so an attested word the first list lacks (smartphone, colour) is
   told apart from a typo (recieve), which is rare and has a far more common neighbour.
@@ -22,6 +25,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from rapidfuzz.distance import OSA
+
+from .misspelling_bigrams import unigrams
 
 # British -> American spelling correspondences, as (pattern, replacement) on whole words.
 _VARIANT_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -74,6 +79,8 @@ _SUFFIXES = (
     "ness",
     "ment",
     "ments",
+    "ful",
+    "less",
     "ist",
     "ists",
     "ism",
@@ -94,6 +101,8 @@ RARE_ZIPF = 3.0
 # Languages whose words, written in an English answer, mean a foreign passage (not typos).
 OTHER_LANGUAGES = ("de", "es", "fr", "it", "pt", "nl")
 RARE_GAP = 3.0
+# symspellpy's words this long or longer count as words (shorter ones: abbreviations, typos).
+LISTED_MIN_LENGTH = 5
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,13 @@ class Lexicon:
 
         self.words: dict[str, int] = dict(SpellChecker(language="en").word_frequency.dictionary)
         self.freq: dict[str, float] = get_frequency_dict("en", "large")
+        extra = {
+            w: n
+            for w, n in unigrams().items()
+            if len(w) >= LISTED_MIN_LENGTH and w.isalpha() and w not in self.words
+        }
+        # British spellings stay variants (the "en-us" option flags them)
+        self.words.update((w, n) for w, n in extra.items() if self.american(w) is None)
         # Candidate corrections come from the dictionary, grouped by length for a fast search.
         self._by_len: dict[int, list[str]] = {}
         for w in self.words:
@@ -132,6 +148,8 @@ class Lexicon:
         self.verdict = lru_cache(maxsize=200_000)(self._verdict)
         self.likely_typo = lru_cache(maxsize=200_000)(self.likely_typo)
         self.other_language = lru_cache(maxsize=50_000)(self.other_language)
+        self.languages_of = lru_cache(maxsize=50_000)(self.languages_of)
+        self.more_common_in = lru_cache(maxsize=50_000)(self.more_common_in)
         self.american = lru_cache(maxsize=200_000)(self.american)
         self.derived = lru_cache(maxsize=200_000)(self.derived)
         self.misderived = lru_cache(maxsize=200_000)(self.misderived)
@@ -176,9 +194,14 @@ class Lexicon:
         if self.misderived(word):
             return False  # stem + suffix written against the suffix's spelling rule
 
+        # A prefixed form no corpus attests is a slip as often as a coinage (delaid is delayed,
+        # not de+laid): it needs a long enough stem.
+        attested = self.zipf(word) > 0
         for pre in _PREFIXES:
             rest = word[len(pre) :]
-            if word.startswith(pre) and len(rest) >= 4 and (common(rest) or self.derived(rest)):
+            if not word.startswith(pre) or len(rest) < (4 if attested else 5):
+                continue
+            if common(rest) or self.derived(rest):
                 return True
         for suf in _SUFFIXES:
             stem = word[: -len(suf)]
@@ -266,6 +289,26 @@ class Lexicon:
         from wordfreq import zipf_frequency
 
         return any(zipf_frequency(word, lang, "small") >= 3.0 for lang in OTHER_LANGUAGES)
+
+    def languages_of(self, word: str) -> tuple[str, ...]:
+        """The languages (of ``OTHER_LANGUAGES``) in which ``word`` is common (Zipf >= 3) and
+        clearly commoner than in English (by 1: und, von, c'est; not bo, era)."""
+        from wordfreq import zipf_frequency
+
+        en = zipf_frequency(word, "en", "small")
+        return tuple(
+            lang
+            for lang in OTHER_LANGUAGES
+            if (z := zipf_frequency(word, lang, "small")) >= 3.0 and z > en + 1.0
+        )
+
+    def more_common_in(self, word: str, lang: str) -> bool:
+        """Is ``word`` a word of ``lang`` (Zipf >= 3 there) far commoner there than in English
+        (by 1.5)? "la", "und", "vie" are; "a", "in", "era", "finesse" are not."""
+        from wordfreq import zipf_frequency
+
+        z = zipf_frequency(word, lang, "small")
+        return z >= 3.0 and z > zipf_frequency(word, "en", "small") + 1.5
 
     def likely_typo(self, word: str) -> tuple[str, float] | None:
         """For a rare dictionary word one edit from a far commoner word (ane -> and, smal ->

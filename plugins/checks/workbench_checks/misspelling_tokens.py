@@ -8,6 +8,7 @@ What is left is prose words, each marked when it starts a sentence (a capital th
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import NamedTuple
 
 # Regions that are not prose, each searched only when its marker character is in the text.
@@ -15,6 +16,8 @@ _FENCE_RE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.S)
 _URL_RE = re.compile(r"\b(?:https?://|ftp://|www\.)\S+")
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _TAG_RE = re.compile(r"</?[A-Za-z][^<>\n]*>")
+# A tag left open (an output cut inside it, or an attribute running over lines): its name.
+_OPEN_TAG_RE = re.compile(r"</?[A-Za-z][\w:-]*(?=\s+[\w:-]+=|\s*/?>|\s*$)")
 # Lines that read as code even without backticks: statements, assignments, calls, braces.
 _CODE_START_RE = re.compile(
     r"[ \t]*(?:def|class|import|from|return|elif|else:|var|let|const|function|public|private|"
@@ -54,6 +57,9 @@ class Word(NamedTuple):
     sentence_start: bool
     # capitalised inside a sentence (usually a name; returned only when asked for)
     mid_capital: bool = False
+    # a sentence start that labels what follows ("Edutopia: a blog", "2. Oceans - ..."): often
+    # a name (returned only when asked for)
+    label: bool = False
 
 
 def _blank(m: re.Match[str]) -> str:
@@ -87,6 +93,7 @@ def mask(text: str) -> str:
         text = _EMAIL_RE.sub(_blank, text)
     if "<" in text:
         text = _TAG_RE.sub(_blank, text)
+        text = _OPEN_TAG_RE.sub(_blank, text)
     if "\n" in text:
         text = _LINE_RE.sub(_blank_code_line, text)
     elif _is_code_line(text):
@@ -186,6 +193,7 @@ def prose_words(
     masked: str | None = None,
     only: set[str] | None = None,
     mid_capitals: bool = False,
+    labels: bool = False,
 ) -> list[Word]:
     """The words of ``text`` worth spell-checking, in order.
 
@@ -217,15 +225,16 @@ def prose_words(
             if mid_capitals:
                 out.append(Word(w, w.lower(), start, m.end(), False, True))
             continue  # capitalised inside a sentence: a name
-        if sentence_start and _titled(masked, m.end()):
+        label = sentence_start and _titled(masked, m.end())
+        if label and not labels:
             continue
         norm = w.lower().replace("’", "'")
         if norm.endswith("'s"):
             norm = norm[:-2]
-        out.append(Word(w, norm, start, m.end(), sentence_start))
+        out.append(Word(w, norm, start, m.end(), sentence_start, label=label))
     if names:
         out = [x for x in out if not (x.sentence_start and x.text in names)]
         if mid_capitals:  # a capitalised form written twice is a name, not a slip
-            seen = [x.text for x in out if x.mid_capital]
-            out = [x for x in out if not (x.mid_capital and seen.count(x.text) > 1)]
+            seen = Counter(x.text for x in out if x.mid_capital)
+            out = [x for x in out if not (x.mid_capital and seen[x.text] > 1)]
     return out
