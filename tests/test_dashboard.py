@@ -261,7 +261,7 @@ def test_compare_page_uses_compare_runs(app, sample):
     length = next(d.value for d in app.dataframe if "output length" in d.value.columns)
     length = length.set_index("output length")
     assert length.loc["median words", "B"] == cmp.length.median_words_b
-    app.selectbox(key="c_category").set_value("hallucination").run()
+    app.selectbox(key="c_name").set_value("category:hallucination").run()
     app.radio(key="c_status").set_value("fixed").run()
     _no_errors(app)
     fixed = cmp.items("hallucination", "fixed")

@@ -157,12 +157,16 @@ def finding_spans(findings: Iterable[dict], categories: Iterable[str] | None = N
 
 
 def category_highlight_html(text: str | None,
-                            spans: Iterable[tuple[int, int, str, str, str]]) -> str:
+                            spans: Iterable[tuple[int, int, str, str, str]],
+                            changes: Iterable[tuple[int, int]] = (), change_tag: str = "ins",
+                            change_class: str = "") -> str:
     """``text`` escaped, each flagged span in its category's colour, its severity as intensity.
 
     Overlapping spans stay readable: the text is cut at every span boundary, each piece takes
     the colour of the most severe category covering it, a second category shows as an
     underline in its own colour, and the tooltip lists every finding covering the piece.
+    ``changes`` (character ranges, from :func:`diff_ranges`) are wrapped in ``change_tag``
+    (<ins> or <del>) around the highlights, so a diff and the flagged spans show together.
     """
     text = text if isinstance(text, str) else ""
     if not text:
@@ -173,22 +177,27 @@ def category_highlight_html(text: str | None,
         a, b = max(0, min(int(a), n)), max(0, min(int(b), n))
         if b > a:
             clean.append((a, b, cat, sev, label))
-    cuts = sorted({0, n, *(a for a, *_ in clean), *(b for _, b, *_ in clean)})
+    changed = [(max(0, a), min(n, b)) for a, b in changes if min(n, b) > max(0, a)]
+    cuts = sorted({0, n, *(a for a, *_ in clean), *(b for _, b, *_ in clean),
+                   *(a for a, _ in changed), *(b for _, b in changed)})
+    tag = change_tag if change_tag in ("ins", "del") else "ins"
+    cls = f' class="{html.escape(change_class)}"' if change_class else ""
     pieces = []
     for a, b in zip(cuts, cuts[1:], strict=False):
         over = [s for s in clean if s[0] <= a and s[1] >= b]
-        chunk = html.escape(text[a:b])
-        if not over:
-            pieces.append(chunk)
-            continue
-        # the most severe first, then by category name, so the colour does not flicker
-        over.sort(key=lambda s: (SEVERITIES.index(s[3]), s[2]))
-        cats = list(dict.fromkeys(s[2] for s in over))
-        classes = f"wb-cat wb-c{color_index(cats[0])} wb-s-{over[0][3]}"
-        if len(cats) > 1:
-            classes += f" wb-over wb-u{color_index(cats[1])}"
-        title = html.escape(", ".join(dict.fromkeys(s[4] for s in over)))
-        pieces.append(f'<mark class="{classes}" title="{title}">{chunk}</mark>')
+        piece = html.escape(text[a:b])
+        if over:
+            # the most severe first, then by category name, so the colour does not flicker
+            over.sort(key=lambda s: (SEVERITIES.index(s[3]), s[2]))
+            cats = list(dict.fromkeys(s[2] for s in over))
+            classes = f"wb-cat wb-c{color_index(cats[0])} wb-s-{over[0][3]}"
+            if len(cats) > 1:
+                classes += f" wb-over wb-u{color_index(cats[1])}"
+            title = html.escape(", ".join(dict.fromkeys(s[4] for s in over)))
+            piece = f'<mark class="{classes}" title="{title}">{piece}</mark>'
+        if any(x <= a and y >= b for x, y in changed):
+            piece = f"<{tag}{cls}>{piece}</{tag}>"
+        pieces.append(piece)
     return f'<div class="wb-text">{"".join(pieces)}</div>'
 
 
@@ -265,6 +274,45 @@ def word_diff_html(a: str | None, b: str | None, tone: str = "fixed") -> tuple[s
         return f'<div class="wb-text">{body}</div>'
 
     return box(left), box(right)
+
+
+def diff_ranges(a: str | None, b: str | None) -> tuple[list[tuple[int, int]],
+                                                      list[tuple[int, int]]]:
+    """The word-level diff of two texts as character ranges: (removed from A, added in B)."""
+    ta, tb = _tokens(a), _tokens(b)
+    starts_a = [0]
+    for t in ta:
+        starts_a.append(starts_a[-1] + len(t))
+    starts_b = [0]
+    for t in tb:
+        starts_b.append(starts_b[-1] + len(t))
+    removed, added = [], []
+    matcher = difflib.SequenceMatcher(a=ta, b=tb, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        if i2 > i1:
+            removed.append((starts_a[i1], starts_a[i2]))
+        if j2 > j1:
+            added.append((starts_b[j1], starts_b[j2]))
+    return removed, added
+
+
+DIFF_CLASSES = {"fixed": ("", ""), "regressed": ("wb-good", "wb-bad"),
+                "neutral": ("wb-neutral", "wb-neutral")}
+
+
+def diff_highlight_html(a: str | None, b: str | None,
+                        spans_a: Iterable[tuple[int, int, str, str, str]] = (),
+                        spans_b: Iterable[tuple[int, int, str, str, str]] = (),
+                        tone: str = "fixed") -> tuple[str, str]:
+    """Two outputs with both their word diff (removed words struck in A, added ones marked in
+    B, coloured by ``tone`` as in :func:`word_diff_html`) and their flagged spans in category
+    colours."""
+    removed, added = diff_ranges(a, b)
+    del_cls, ins_cls = DIFF_CLASSES.get(tone, DIFF_CLASSES["neutral"])
+    return (category_highlight_html(a, spans_a, removed, "del", del_cls),
+            category_highlight_html(b, spans_b, added, "ins", ins_cls))
 
 
 def diff_ratio(a: str | None, b: str | None) -> float:
