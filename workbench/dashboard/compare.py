@@ -274,8 +274,8 @@ def matrix(long: pd.DataFrame, runs_of: pd.DataFrame, metric: str | None) -> pd.
     if metric:
         cell = long.value.map(lambda v: "–" if v != v or v is None else f"{v:.3g}")
     else:
-        cell = [", ".join(f) if f is not None and not isinstance(f, float) else ""
-                for f in long.flagged]
+        cell = [", ".join(str(c) for c in f) if hasattr(f, "__iter__")
+                and not isinstance(f, str) else "" for f in long.flagged]
     wide = (long.assign(cell=cell).pivot(index="item_id", columns="run_id", values="cell")
             .reindex(columns=[r for r in cols if r in set(long.run_id)]).fillna("–"))
     return wide.rename(columns=cols)
