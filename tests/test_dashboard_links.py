@@ -404,13 +404,13 @@ def test_many_runs_side_by_side(tmp_path, monkeypatch):
     assert at.multiselect(key="m_runs").value == [ids.run_base, ids.run_tuned, run3]
     head, grid = at.dataframe[0].value, at.dataframe[1].value
     assert list(head.outputs) == [12, 12, 12]
-    assert len(grid) == 12 and grid.shape[1] == 2 + 3  # item link, item, one column per run
+    assert len(grid) == 12 and grid.shape[1] == 1 + 3  # item link, one column per run
     assert all(grid.iloc[:, -1] == "")  # the third run has no flag
-    assert grid["item page"].iloc[0].startswith("item?item=q000")
+    assert grid["item"].iloc[0].startswith("item?item=q000")
     at.toggle(key="m_differ").set_value(True).run()
     differ = at.dataframe[1].value
     assert 0 < len(differ) <= 12
-    assert all(len(set(r)) > 1 for r in differ.iloc[:, 2:].itertuples(index=False))
+    assert all(len(set(r)) > 1 for r in differ.iloc[:, 1:].itertuples(index=False))
 
 
 def test_suggestions_count_every_category_an_example_targets(sample, monkeypatch, ro):

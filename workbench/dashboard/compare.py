@@ -123,7 +123,7 @@ def transition_chart(table: pd.DataFrame) -> None:
     long = table[["category", *TRANSITION_COLORS]].melt(id_vars="category",
                                                          var_name="transition",
                                                          value_name="items")
-    chart = alt.Chart(long).mark_bar().encode(
+    chart = alt.Chart(long, height=240).mark_bar().encode(
         x=alt.X("category:N", title="category", axis=alt.Axis(labelAngle=0)),
         xOffset=alt.XOffset("transition:N", sort=list(TRANSITION_COLORS)),
         y=alt.Y("items:Q", title="items"),
@@ -339,10 +339,12 @@ def many_runs(read, run_df: pd.DataFrame, suite: str) -> None:  # noqa: ANN001
         return
     limit, offset = pager(len(wide), key="m_pager", sizes=(25, 50, 100, 500), default_size=50)
     page = wide.iloc[offset:offset + limit]
-    page = page.reset_index().rename(columns={"item_id": "item"})
-    page.insert(0, "item page", [page_link("item", item=i, suite=suite) for i in page["item"]])
+    links = [page_link("item", item=i, suite=suite) for i in page.index]
+    page = page.reset_index(drop=True)
+    page.insert(0, "item", links)
     st.dataframe(page, hide_index=True, column_config={
-        "item page": st.column_config.LinkColumn("item", display_text=r"item=([^&]*)")})
+        "item": st.column_config.LinkColumn("item", display_text=r"item=([^&]*)",
+                                            help="opens the item page")})
     bottom_pager(len(wide), "m_pager", offset, limit)
 
 

@@ -99,7 +99,7 @@ def rate_chart(rates: pd.DataFrame, run_order: list[str]) -> None:
     import altair as alt
 
     domain, colors = color_scale(sorted(rates.category.unique()))
-    chart = alt.Chart(rates).mark_bar().encode(
+    chart = alt.Chart(rates, height=260).mark_bar().encode(
         x=alt.X("run:N", title=None, sort=run_order, axis=alt.Axis(labelAngle=0, labelLimit=0)),
         xOffset=alt.XOffset("category:N", sort=domain),
         y=alt.Y("rate:Q", title="share of outputs flagged", axis=alt.Axis(format="%")),

@@ -147,7 +147,7 @@ def category_chart(cats: pd.DataFrame) -> None:
     import altair as alt
 
     domain, colors = color_scale(cats.category)
-    chart = alt.Chart(cats).mark_bar().encode(
+    chart = alt.Chart(cats, height=220).mark_bar().encode(
         x=alt.X("category:N", title="category", sort=domain, axis=alt.Axis(labelAngle=0)),
         y=alt.Y("n:Q", title="examples targeting it"),
         color=alt.Color("category:N", scale=alt.Scale(domain=domain, range=colors),
