@@ -83,6 +83,18 @@ class Reader:
                             _freeze(kwargs), _fn=fn)
 
 
+def write(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+    """The dashboard's only write (a reviewer's verdict): ``fn(store, *args, **kwargs)`` on a
+    writable Store, one short transaction that waits for a running job's write to finish.
+    Shows the error and returns False when it fails."""
+    try:
+        fn(Store(db_path(), lock_timeout=15.0), *args, **kwargs)
+    except WorkbenchError as exc:
+        st.error(f"could not record it: {exc}")
+        return False
+    return True
+
+
 def get_reader() -> Reader:
     """A Reader on the dashboard's database; stops the page with one message if unreadable."""
     try:

@@ -13,7 +13,7 @@ from workbench.dashboard.common import (
     refresh_button,
 )
 from workbench.dashboard.render import color_scale
-from workbench.store import queries
+from workbench.store import queries, verdicts
 
 EMPTY = ("The database is empty. Fill it with `workbench demo --tiny` (a toy model, about a "
          "minute), `workbench demo` (a real model, a few minutes) or run a suite: "
@@ -84,13 +84,34 @@ def main() -> None:
     st.subheader("Error rate per category")
     if rates.empty:
         st.caption("No findings yet: checks run with `workbench run` or `workbench check`.")
+    else:
+        short = {r.run_id: f"{r.model_name} · {r.run_id[:8]}" for r in run_df.itertuples()}
+        rates = rates.assign(run=[short.get(r, r[:8]) for r in rates.run_id])
+        rate_chart(rates, list(dict.fromkeys(short.get(r, r) for r in run_df.run_id)))
+        st.dataframe(
+            rates.pivot_table(index="run", columns="category", values="rate").round(3),
+        )
+    show_precision(read(verdicts.check_precision))
+
+
+def show_precision(prec: pd.DataFrame) -> None:
+    """Each check's precision measured on the reviewers' verdicts (right / reviewed)."""
+    st.subheader("Check precision on your verdicts")
+    if prec.empty or not (prec.reviewed.sum() or prec.missing.sum()):
+        st.caption("No verdicts yet: open an item (from Failures or Compare) and mark its "
+                   "findings right or wrong. `workbench checks --precision` prints the same "
+                   "table.")
         return
-    short = {r.run_id: f"{r.model_name} · {r.run_id[:8]}" for r in run_df.itertuples()}
-    rates = rates.assign(run=[short.get(r, r[:8]) for r in rates.run_id])
-    rate_chart(rates, list(dict.fromkeys(short.get(r, r) for r in run_df.run_id)))
-    st.dataframe(
-        rates.pivot_table(index="run", columns="category", values="rate").round(3),
-    )
+    st.dataframe(prec, hide_index=True, column_config={
+        "check_name": "check",
+        "flagged": st.column_config.NumberColumn("flagged", help="findings the check flagged"),
+        "reviewed": st.column_config.NumberColumn(help="flagged findings with a verdict"),
+        "precision": st.column_config.ProgressColumn(
+            "precision", help="right / reviewed", min_value=0.0, max_value=1.0,
+            format="%.2f"),
+        "missing": st.column_config.NumberColumn(
+            "marked missing", help="outputs a reviewer marked with this category, unflagged"),
+    })
 
 
 def rate_chart(rates: pd.DataFrame, run_order: list[str]) -> None:

@@ -150,7 +150,8 @@ def data_version(store: Store) -> tuple:
         " (SELECT count(*) FROM suggestion_sets) AS sets,"
         " (SELECT count(*) FROM trainings) AS trainings,"
         " (SELECT string_agg(training_id || coalesce(status, ''), ',' ORDER BY training_id)"
-        "   FROM trainings) AS training_states"
+        "   FROM trainings) AS training_states,"
+        " (SELECT count(*) FROM verdicts) AS verdicts"
     ).iloc[0]
     return tuple(None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)
                  for v in row.tolist())
