@@ -51,7 +51,7 @@ def test_every_module_is_covered():
                "lmeval_overhead", "compare_suggest", "checks_repetition", "checks_length",
                "checks_hallucination", "checks_misspelling", "gguf_real",
                "checks_hallucination_real", "checks_real", "checks_length_phrasing",
-               "checks_misspelling_real"}
+               "checks_misspelling_real", "dashboard_scale"}
     assert set(_modules()) == covered
 
 
@@ -103,6 +103,14 @@ def test_run_cache():
 
 
 @pytest.mark.slow
+def test_dashboard_scale():
+    f = _run("dashboard_scale")
+    assert f["outputs"] == 20_000
+    _positive(f["failures_sorted_page_ms_p95"], f["item_page_ms_p95"],
+              *f["failures_page_ms_median_by_sort"].values(), *f["matrix"]["ms_median"].values())
+    assert f["matrix"]["runs"] == 5 and f["matrix"]["items"] == 1000
+
+
 def test_store_ingest():
     f = _run("store_ingest")
     assert f["outputs"] == 20_000 and f["findings"] == 60_000
