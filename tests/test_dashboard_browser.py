@@ -141,10 +141,21 @@ def test_deep_links_in_chromium(server, tmp_path):
             page.get_by_text("Suggestions that target it").wait_for(timeout=60_000)
             sync_api.expect(page.locator("div.wb-label", has_text="output")).to_have_count(
                 2, timeout=60_000)
+            # a verdict: the first flagged finding marked wrong, stored at once
+            review = page.get_by_text("Review the checks on this output (0 verdict(s))").first
+            review.click()
+            page.get_by_role("button", name="✗ Wrong").first.click()
+            page.get_by_text("Review the checks on this output (1 verdict(s))").first.wait_for(
+                timeout=60_000)
             # a run link leads back to Failures, filtered on that run
             page.locator("a[href^='failures?f_run=']").first.click()
             page.wait_for_url("**/failures?f_run=*", timeout=60_000)
             page.wait_for_selector("details.wb-row", timeout=60_000)
+            # the overview now measures the check's precision on that verdict
+            page.goto(server + "/", timeout=60_000)
+            page.get_by_text("Check precision on your verdicts").wait_for(timeout=60_000)
+            page.wait_for_selector("[data-testid='stDataFrame'] >> nth=3", timeout=60_000)
+            assert page.get_by_text("No verdicts yet").count() == 0
             assert dialogs == []
             for name, (link, ready) in PAGES.items():
                 page.goto(server + link, timeout=60_000)

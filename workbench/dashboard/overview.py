@@ -91,13 +91,15 @@ def main() -> None:
         st.dataframe(
             rates.pivot_table(index="run", columns="category", values="rate").round(3),
         )
-    show_precision(read(verdicts.check_precision))
+    show_precision(read)
 
 
-def show_precision(prec: pd.DataFrame) -> None:
-    """Each check's precision measured on the reviewers' verdicts (right / reviewed)."""
+def show_precision(read) -> None:  # noqa: ANN001 - a Reader
+    """Each check's precision measured on the reviewers' verdicts (right / reviewed); measured
+    only once there is a verdict (it reads every flagged finding)."""
     st.subheader("Check precision on your verdicts")
-    if prec.empty or not (prec.reviewed.sum() or prec.missing.sum()):
+    prec = read(verdicts.check_precision) if read(verdicts.count_verdicts) else None
+    if prec is None or prec.empty or not (prec.reviewed.sum() or prec.missing.sum()):
         st.caption("No verdicts yet: open an item (from Failures or Compare) and mark its "
                    "findings right or wrong. `workbench checks --precision` prints the same "
                    "table.")

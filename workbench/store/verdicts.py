@@ -49,6 +49,11 @@ def record_verdict(store: Store, output_id: str, category: str, verdict: str, *,
     return verdict_id
 
 
+def count_verdicts(store: Store) -> int:
+    """How many verdicts are stored (cheap: the overview asks before measuring precision)."""
+    return int(store.query_df("SELECT count(*) AS n FROM verdicts").n.iloc[0])
+
+
 def latest_verdicts(store: Store, output_ids: Iterable[str] | None = None) -> pd.DataFrame:
     """The verdict that counts on each (output, check, category), for these outputs (all when
     None): verdict_id, output_id, run_id, check_name, category, verdict, reviewer, note,
