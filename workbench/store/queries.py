@@ -516,21 +516,25 @@ def _spans(raw: Any) -> list[list[int]]:
 # dashboard only reads the texts of the items it shows.
 
 def outputs_by_id(store: Store, output_ids: Iterable[str]) -> pd.DataFrame:
-    """These outputs with their run, item prompt, reference and context (in no set order)."""
+    """These outputs with their run, tokens, latency, parsed metrics, item prompt, reference and
+    context (in no set order)."""
     ids = list(dict.fromkeys(output_ids))
     if not ids:
         return pd.DataFrame(columns=["output_id", "run_id", "item_id", "text", "finish_reason",
                                      "rendered_prompt", "model_name", "prompt", "reference",
                                      "context"])
     params: list[Any] = []
-    return store.query_df(
+    df = store.query_df(
         "SELECT o.output_id, o.run_id, o.item_id, o.text, o.finish_reason, o.rendered_prompt,"
+        " o.tokens_in, o.tokens_out, o.latency_s, o.cached, o.metrics,"
         " r.model_name, i.prompt, i.reference, i.context"
         " FROM outputs o JOIN runs r ON r.run_id = o.run_id"
         " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id"
         " WHERE " + _in("o.output_id", ids, params),
         params,
     )
+    df["metrics"] = [_metrics(m) for m in df.metrics]
+    return df
 
 
 def run_matrix(store: Store, run_ids: Sequence[str], *, category: str | None = None,
