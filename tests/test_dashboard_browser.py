@@ -73,7 +73,7 @@ def test_failures_page_in_chromium(server, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto(server + "/failures", timeout=60_000)
+            page.goto(server + "/failures?f_open=1", timeout=60_000)  # rows expanded
             mark = page.wait_for_selector(".wb-text mark", timeout=60_000)
             assert mark.inner_text().strip()
             assert page.get_by_role("heading", name="Failures").is_visible()
