@@ -365,6 +365,40 @@ def _sorted_ids(store: Store, q: _FailureSql, sort: str, descending: bool, categ
     return list(page.output_id), list(page.item_id)
 
 
+def _sorted_by_findings(store: Store, sort: str, descending: bool, run_id: Filter,
+                        suite_id: Filter, category: Filter, limit: int,
+                        offset: int) -> tuple[list[str], list[str]]:
+    """A score or severity page when only run, suite and category filters apply: the matches
+    are exactly the outputs with a flagged finding of those categories, so the findings alone
+    give the order (one grouped scan; the outputs are read for the page's rows only). Ties by
+    run, then output id."""
+    params: list[Any] = []
+    where = ["flagged"]
+    if ids := _values(run_id):
+        where.append(_in("run_id", ids, params))
+    if ids := _values(suite_id):
+        where.append("run_id IN (SELECT run_id FROM runs WHERE " + _in("suite_id", ids, params)
+                     + ")")
+    if cats := _values(category):
+        where.append(_in("category", cats, params))
+    key = "max(score)" if sort == "score" else f"max({_SEVERITY_RANK})"
+    direction = "DESC" if descending else "ASC"
+    top = store.query_df(
+        f"SELECT output_id, any_value(run_id) AS run_id, {key} AS k FROM findings"
+        f" WHERE {' AND '.join(where)} GROUP BY output_id"
+        f" ORDER BY k {direction} NULLS LAST, run_id, output_id LIMIT ? OFFSET ?",
+        [*params, limit, offset])
+    ids = list(top.output_id)
+    if not ids:
+        return [], []
+    id_params: list[Any] = []
+    got = store.query_df("SELECT output_id, item_id FROM outputs WHERE "
+                         + _in("output_id", ids, id_params), id_params)
+    item_of = dict(zip(got.output_id, got.item_id, strict=True))
+    ids = [i for i in ids if i in item_of]  # a finding whose output is gone is skipped
+    return ids, [item_of[i] for i in ids]
+
+
 def failures_page(store: Store, *, run_id: Filter = None, suite_id: Filter = None,
                   category: Filter = None, check: Filter = None, severity: Filter = None,
                   tag: Filter = None, text: str | None = None, flagged_only: bool = True,
@@ -400,6 +434,10 @@ def failures_page(store: Store, *, run_id: Filter = None, suite_id: Filter = Non
                        " LIMIT ? OFFSET ?")
                 got = store.query_df(sql, [*q.params, limit, offset])
                 ids, items = list(got.output_id), list(got.item_id)
+            elif (sort in ("score", "severity") and flagged_only and not q.output_level
+                  and not _values(check) and not _values(severity)):
+                ids, items = _sorted_by_findings(store, sort, descending, run_id, suite_id,
+                                                 category, limit, offset)
             else:
                 ids, items = _sorted_ids(store, q, sort, descending, category, limit, offset)
             rows = _page_rows(store, ids, items)
