@@ -128,7 +128,8 @@ def test_deep_links_in_chromium(server, tmp_path):
             # a filtered Failures page from its link: the filters are set from the URL
             page.goto(server + "/failures?f_category=repetition&f_sort=tokens", timeout=60_000)
             page.wait_for_selector("details.wb-row", timeout=60_000)
-            assert "repetition" in page.locator("[data-testid='stSidebar']").inner_text()
+            sidebar = page.locator("[data-testid='stSidebar']")
+            sidebar.get_by_text("repetition").first.wait_for(timeout=60_000)
             first = page.locator("details.wb-row").first
             assert "repetition" in first.locator("summary").first.inner_text()
             # a row opens in place; its item link leads to the item page, which shows the
