@@ -53,7 +53,7 @@ def test_every_module_is_covered():
                "checks_hallucination_real", "checks_real", "checks_length_phrasing",
                "checks_misspelling_real", "checks_inconsistency_real",
                "inconsistency_paraphrase", "checks_hallucination_summaries",
-               "inconsistency_facts"}
+               "inconsistency_facts", "dashboard_scale"}
     assert set(_modules()) == covered
 
 
@@ -105,6 +105,14 @@ def test_run_cache():
 
 
 @pytest.mark.slow
+def test_dashboard_scale():
+    f = _run("dashboard_scale")
+    assert f["outputs"] == 20_000
+    _positive(f["failures_sorted_page_ms_p95"], f["item_page_ms_p95"],
+              *f["failures_page_ms_median_by_sort"].values(), *f["matrix"]["ms_median"].values())
+    assert f["matrix"]["runs"] == 5 and f["matrix"]["items"] == 1000
+
+
 def test_store_ingest():
     f = _run("store_ingest")
     assert f["outputs"] == 20_000 and f["findings"] == 60_000

@@ -102,3 +102,49 @@ def test_filters_leave_the_database_as_it_was(sample):
         for field in ("run_id", "category", "check", "tag", "text"):
             assert queries.count_failures(ro, **{field: value}) == 0
     assert _counts(sample.path) == before
+
+
+@FUZZ
+@given(text=texts, cat=texts, sev=HOSTILE | st.sampled_from(["high", "low", ""]), label=texts,
+       spans=st.lists(st.tuples(st.integers(-5, 80), st.integers(-5, 80)), max_size=4),
+       other=texts)
+def test_category_highlights_and_diffs_render_as_text(text, cat, sev, label, spans, other):
+    from workbench.dashboard.render import category_highlight_html, diff_highlight_html, legend_html
+
+    marks = [(a, b, cat, sev if sev in ("high", "low") else "medium", label) for a, b in spans]
+    out = category_highlight_html(text, marks)
+    parsed = _parse(out)
+    assert {t for t, _ in parsed.tags} <= {"div", "mark"}
+    assert all(k in ("class", "title") for _, attrs in parsed.tags for k, _ in attrs)
+    if text:
+        assert "".join(parsed.text) == text
+    for markup in (*diff_highlight_html(text, other, marks, marks, "regressed"),
+                   legend_html([cat, other])):
+        parsed = _parse(markup)
+        assert {t for t, _ in parsed.tags} <= {"div", "mark", "del", "ins", "span"}, parsed.tags
+        assert all(k in ("class", "title") for _, attrs in parsed.tags for k, _ in attrs)
+
+
+@FUZZ
+@given(model=texts, item=texts, run=texts, text=texts, msg=texts, ref=texts)
+def test_failure_rows_render_as_text_and_links_stay_links(model, item, run, text, msg, ref):
+    from workbench.dashboard.cards import row_html
+
+    row = {"model_name": model, "item_id": item, "run_id": run, "suite_id": msg, "text": text,
+           "prompt": ref, "rendered_prompt": msg, "reference": ref, "context": msg,
+           "tokens_out": 3, "latency_s": 0.1, "finish_reason": msg, "metrics": {msg: 1.0},
+           "tags": [msg]}
+    found = [{"check_name": msg, "category": msg, "severity": "high", "message": msg,
+              "flagged": True, "score": 0.5, "spans": [[0, 3]]}]
+    parsed = _parse(row_html(row, found, set()))
+    assert {t for t, _ in parsed.tags} <= {"details", "summary", "div", "mark", "span", "ul",
+                                           "li", "b", "a", "table", "tr", "td", "code"}
+    for tag, attrs in parsed.tags:
+        keys = {k for k, _ in attrs}
+        if tag == "a":  # a link to a page of the dashboard, its values in the query string
+            assert keys == {"href", "target"}
+            href = dict(attrs)["href"]
+            assert href.split("?")[0] in ("item", "failures")
+            assert not any(c in href for c in "<>\"' ")
+        else:
+            assert keys <= {"class", "title", "open"}, (tag, attrs)

@@ -131,6 +131,17 @@ class Transitions(Sequence[ItemChange]):
             out += _changes(f)
         return out
 
+    def item_ids(self, transition: str, kind: str | None = "category") -> set[str]:
+        """The distinct items with this transition in at least one category (``kind``
+        'category'), metric ('metric') or either (None): an item fixed in two categories is one
+        item."""
+        out: set[str] = set()
+        for f in self._frames:
+            if len(f) == 0 or (kind is not None and f["kind"].iat[0] != kind):
+                continue
+            out.update(f.loc[f.transition == transition, "item_id"].tolist())
+        return out
+
     def records(self) -> list[dict[str, Any]]:
         """Every change as a plain dict (ItemChange's fields), as ``to_dict`` writes them."""
         return [r for f in self._frames for r in _records(f)]

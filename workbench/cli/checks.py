@@ -15,7 +15,16 @@ import typer
 
 from ..errors import ConfigError
 from ..safe_write import check_output, safe_output
-from .common import JsonOption, PluginsDirOption, console, err_console, print_json, progress
+from .common import (
+    DbOption,
+    JsonOption,
+    PluginsDirOption,
+    console,
+    err_console,
+    open_store,
+    print_json,
+    progress,
+)
 
 BATCH = 512
 PROGRESS_MIN_LINES = 2_000
@@ -64,8 +73,44 @@ def describe_checks(plugins: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def checks_cmd(as_json: JsonOption = False, plugins_dir: PluginsDirOption = None) -> None:
+def print_precision(db: Any, as_json: bool) -> None:
+    """Each check's precision measured on the reviewers' verdicts in the database."""
+    from ..store.verdicts import check_precision
+
+    df = check_precision(open_store(db))
+    rows = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+            for r in df.to_dict("records")]
+    if as_json:
+        print_json({"precision": rows})
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, title="check precision on your verdicts",
+                  title_justify="left")
+    for col in ("check", "category", "flagged", "reviewed", "right", "wrong", "precision",
+                "missing"):
+        table.add_column(col, justify="left" if col in ("check", "category") else "right")
+    for r in rows:
+        p = r["precision"]
+        table.add_row(r["check_name"] or "-", r["category"], str(r["flagged"]),
+                      str(r["reviewed"]), str(r["right"]), str(r["wrong"]),
+                      "-" if p is None else f"{p:.2f}", str(r["missing"]))
+    console.print(table)
+    if not any(r["reviewed"] or r["missing"] for r in rows):
+        err_console.print("no verdicts yet: mark findings right or wrong on the dashboard's "
+                          "item page (`workbench dashboard`)", highlight=False)
+
+
+def checks_cmd(as_json: JsonOption = False, plugins_dir: PluginsDirOption = None,
+               precision: Annotated[bool, typer.Option(
+                   "--precision", help="Show each check's precision measured on the verdicts "
+                   "reviewers recorded in the database (right / reviewed), and the errors they "
+                   "marked as missed.")] = False,
+               db: DbOption = None) -> None:
     """List the registered checks: name, category, version, plugin and options with defaults."""
+    if precision:
+        print_precision(db, as_json)
+        return
     plugins = _plugins(plugins_dir)
     rows = describe_checks(plugins)
     failures = [{"plugin": k, "error": v} for k, v in sorted(plugins.failures.items())]

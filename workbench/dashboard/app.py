@@ -17,6 +17,7 @@ db_path()  # resolve --db / $WORKBENCH_DB once per session, before any page read
 page = st.navigation([
     st.Page(HERE / "overview.py", title="Overview", default=True),  # served at /
     st.Page(HERE / "failures.py", title="Failures", url_path="failures"),
+    st.Page(HERE / "item.py", title="Item", url_path="item"),
     st.Page(HERE / "compare.py", title="Compare", url_path="compare"),
     st.Page(HERE / "suggestions.py", title="Suggestions & trainings", url_path="suggestions"),
 ])

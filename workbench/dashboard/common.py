@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -81,6 +83,18 @@ class Reader:
                             _freeze(kwargs), _fn=fn)
 
 
+def write(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+    """The dashboard's only write (a reviewer's verdict): ``fn(store, *args, **kwargs)`` on a
+    writable Store, one short transaction that waits for a running job's write to finish.
+    Shows the error and returns False when it fails."""
+    try:
+        fn(Store(db_path(), lock_timeout=15.0), *args, **kwargs)
+    except WorkbenchError as exc:
+        st.error(f"could not record it: {exc}")
+        return False
+    return True
+
+
 def get_reader() -> Reader:
     """A Reader on the dashboard's database; stops the page with one message if unreadable."""
     try:
@@ -98,39 +112,187 @@ def page_header(title: str, caption: str | None = None) -> None:
         st.caption(caption)
 
 
+# -- state in the URL ------------------------------------------------------------------------
+# Every filter of a page lives in the query string (?f_run=...&f_category=...), so a view can be
+# bookmarked and shared, and other pages can link to it. On a page's first run a widget's value
+# comes from the URL; afterwards the widget's value is written back to the URL on every run.
+
+TRUE = ("1", "true", "yes", "on")
+
+
+def from_url(key: str, default: Any, options: Sequence[Any] | None = None) -> None:
+    """Seed the widget ``key`` from the URL before it is drawn (only when it has no value yet).
+
+    The value takes the type of ``default`` (list, bool, int or str); a value that is not among
+    ``options`` is ignored. Widgets seeded this way must not be given a default of their own.
+    """
+    if key in st.session_state:
+        return
+    value = default
+    qp = st.query_params
+    if key in qp:
+        known = None if options is None else {str(o): o for o in options}
+        if isinstance(default, list):
+            raw = [v for v in qp.get_all(key) if v != ""]
+            value = [known[v] for v in raw if v in known] if known is not None else raw
+        elif isinstance(default, bool):
+            value = qp[key].strip().lower() in TRUE
+        elif isinstance(default, int):
+            try:
+                value = int(qp[key])
+            except ValueError:
+                value = default
+            if known is not None and value not in known.values():
+                value = default
+        else:
+            raw = qp[key]
+            value = (known.get(raw, default) if known is not None else raw)
+    st.session_state[key] = value
+
+
+def to_url(key: str, value: Any, default: Any) -> None:
+    """Write a widget's value to the URL (removed when it is the default)."""
+    if value == default or value is None or value == "" or value == []:
+        if key in st.query_params:
+            del st.query_params[key]
+        return
+    if isinstance(value, bool):
+        want: str | list[str] = "1" if value else "0"
+    elif isinstance(value, (list, tuple)):
+        want = [str(v) for v in value]
+    else:
+        want = str(value)
+    current = st.query_params.get_all(key) if isinstance(want, list) else st.query_params.get(key)
+    if current != want:
+        st.query_params[key] = want
+
+
+def url_widget(make: Callable[..., Any], key: str, default: Any, *args: Any,
+               options: Sequence[Any] | None = None, **kwargs: Any) -> Any:
+    """Draw a keyed widget whose value lives in the URL: ``make(*args, key=key, **kwargs)``."""
+    from_url(key, default, options)
+    value = make(*args, key=key, **kwargs)
+    to_url(key, value, default)
+    return value
+
+
+def page_link(page: str, **params: Any) -> str:
+    """A relative link to a dashboard page with its state: page_link('item', item='q1')."""
+    clean: list[tuple[str, str]] = []
+    for k, v in params.items():
+        if v is None or v == "" or v == []:
+            continue
+        for one in (v if isinstance(v, (list, tuple)) else [v]):
+            clean.append((k, str(one)))
+    query = urlencode(clean)
+    return page + (f"?{query}" if query else "")
+
+
+def link_html(page: str, text: str, **params: Any) -> str:
+    """An escaped <a> to a page of the dashboard (same tab)."""
+    href = html.escape(page_link(page, **params), quote=True)
+    return f'<a href="{href}" target="_self">{html.escape(str(text))}</a>'
+
+
+def item_link(item_id: Any, suite_id: Any = None, text: str | None = None) -> str:
+    return link_html("item", str(item_id) if text is None else text, item=str(item_id),
+                     suite=suite_id if isinstance(suite_id, str) else None)
+
+
+def run_link(run_id: Any, text: str | None = None) -> str:
+    """A run links to the Failures page filtered on it."""
+    return link_html("failures", str(run_id)[:10] if text is None else text, f_run=str(run_id))
+
+
 def pager(total: int, key: str, sizes: tuple[int, ...] = (10, 25, 50, 100),
-          default_size: int = 25) -> tuple[int, int]:
-    """Page size and page number widgets; returns (limit, offset) for the query.
+          default_size: int = 25, where: Any = None) -> tuple[int, int]:
+    """Page size and page number widgets (kept in the URL); returns (limit, offset).
 
     The page number is clamped rather than bounded by the widget, so narrowing the filters
-    below the current page shows the last page instead of raising.
+    below the current page shows the last page instead of raising, and the box then shows the
+    page actually shown.
     """
-    cols = st.columns([1, 1, 3])
-    size = cols[0].selectbox("Per page", sizes, index=sizes.index(default_size),
-                             key=f"{key}_size")
+    where = where or st
+    cols = where.columns([1, 1, 3])
+    size = url_widget(cols[0].selectbox, f"{key}_size", default_size, "Per page", sizes,
+                      options=sizes)
     pages = max(1, -(-total // size))
-    page = int(cols[1].number_input(f"Page (of {pages:,})", min_value=1, value=1, step=1,
-                                    key=f"{key}_page"))
-    page = min(page, pages)
+    page_key = f"{key}_page"
+    from_url(page_key, 1)
+    if int(st.session_state[page_key] or 1) > pages or int(st.session_state[page_key] or 1) < 1:
+        st.session_state[page_key] = max(1, min(int(st.session_state[page_key] or 1), pages))
+    page = int(cols[1].number_input(f"Page (of {pages:,})", min_value=1, step=1, key=page_key))
+    page = max(1, min(page, pages))
+    to_url(page_key, page, 1)
     first = (page - 1) * size
-    cols[2].markdown(
-        f"<div style='padding-top:2rem'>{first + 1 if total else 0}–{min(first + size, total)}"
-        f" of {total:,}</div>", unsafe_allow_html=True)  # numbers only, no user text
+    pager_note(cols[2], total, first, size)
     return size, first
 
 
+def pager_note(where: Any, total: int, first: int, size: int) -> None:
+    where.markdown(
+        f"<div style='padding-top:2rem'>{first + 1 if total else 0}–{min(first + size, total)}"
+        f" of {total:,}</div>", unsafe_allow_html=True)  # numbers only, no user text
+
+
+def bottom_pager(total: int, key: str, first: int, size: int) -> None:
+    """Previous / next buttons under a page of results (the numbered box is at the top)."""
+    pages = max(1, -(-total // size))
+    page = first // size + 1
+    if pages <= 1:
+        return
+    def go(to: int) -> None:  # a callback runs before the next run draws the page box
+        st.session_state[f"{key}_page"] = to
+
+    cols = st.columns([1, 1, 3])
+    cols[0].button("‹ Previous page", key=f"{key}_prev", disabled=page <= 1,
+                   on_click=go, args=(page - 1,))
+    cols[1].button("Next page ›", key=f"{key}_next", disabled=page >= pages,
+                   on_click=go, args=(page + 1,))
+    cols[2].markdown(f"<div style='padding-top:0.5rem'>page {page:,} of {pages:,}</div>",
+                     unsafe_allow_html=True)  # numbers only
+
+
+def fmt_p(p: Any) -> str:
+    """A p-value as the CLI prints it: '<0.001' below a thousandth, else three decimals."""
+    if p is None or p != p:
+        return "–"
+    return "<0.001" if float(p) < 0.001 else f"{float(p):.3f}"
+
+
+def fmt_num(value: Any, digits: int = 3) -> str:
+    """A number rounded for reading: ints as they are, floats to ``digits`` significant places."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def human(name: str) -> str:
+    """A column or field name for people: 'n_outputs' -> 'outputs', 'finish_reason' -> 'finish
+    reason'."""
+    name = str(name)
+    for prefix in ("n_",):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    return name.replace("_", " ")
+
+
 def fmt_metrics(metrics: Any) -> str:
-    """Metrics dict as 'k=v, k=v' (floats rounded)."""
+    """Metrics dict as 'k: v · k: v' (names made readable, floats rounded)."""
     if not isinstance(metrics, dict) or not metrics:
         return ""
     parts = []
     for k, v in sorted(metrics.items()):
-        if isinstance(v, float):
-            v = round(v, 4)
         if isinstance(v, (dict, list)):
             continue
-        parts.append(f"{k}={v}")
-    return ", ".join(parts)
+        parts.append(f"{human(k)}: {fmt_num(v)}")
+    return " · ".join(parts)
 
 
 def refresh_button() -> None:

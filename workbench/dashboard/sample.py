@@ -121,7 +121,10 @@ def _rows(run_id: str, items: list[dict], errors_of: dict[str, set[str]],
         outputs.append({"output_id": oid, "run_id": run_id, "item_id": item["item_id"],
                         "text": text, "rendered_prompt": f"### Instruction:\n{item['prompt']}"
                         "\n\n### Response:\n", "tokens_in": 12, "tokens_out": len(text) // 4,
-                        "finish_reason": finish, "latency_s": 0.05,
+                        "finish_reason": finish,
+                        # deterministic (no draw from rng), so the rest of the data is unchanged
+                        "latency_s": round(0.04 + len(text) / 2500, 3),
+                        "metrics": to_json({"exact_match": float(text == item["reference"])}),
                         "cache_key": f"ck-{oid}"})
         for category, check in CHECKS.items():
             flagged = category in errors
@@ -189,10 +192,12 @@ def build_sample_db(path: str | Path, n_items: int = 40, seed: int = 0) -> Sampl
             "provenance": json.dumps({
                 "reason": f"{category} failure on {item['item_id']} in the base run; target is "
                           "the suite reference",
-                "failures": [{"category": category, "check": CHECKS[category],
+                # an example can target several categories of its failure: each is recorded
+                "categories": sorted(base_errors[item["item_id"]]),
+                "failures": [{"category": c, "check": CHECKS[c],
                               "item_id": item["item_id"],
                               "output_id": f"{run_ids[0]}-{item['item_id']}",
-                              "similarity": 1.0}],
+                              "similarity": 1.0} for c in sorted(base_errors[item["item_id"]])],
                 "pool": f"suite:{suite_id}:eval", "target": "reference"}),
         })
     store.insert_df("suggestions", pd.DataFrame(rows))

@@ -13,9 +13,12 @@ from workbench.dashboard.common import (
     fmt_metrics,
     get_reader,
     page_header,
+    page_link,
     pager,
     refresh_button,
+    url_widget,
 )
+from workbench.dashboard.render import color_scale
 from workbench.store import queries
 
 REASON_KEYS = ("reason", "why", "rationale", "explanation")
@@ -76,7 +79,8 @@ def show_suggestions(read: Reader) -> None:
     labels = {r.set_id: f"{r.set_id} · from {r.model_name or r.run_id} · {r.stored} examples"
               + ("" if pd.isna(r.created_at) else f" · {r.created_at:%Y-%m-%d %H:%M}")
               for r in sets.itertuples()}
-    set_id = st.selectbox("Set", list(labels), format_func=labels.get, key="s_set")
+    set_id = url_widget(st.selectbox, "s_set", next(iter(labels)), "Set", list(labels),
+                        options=list(labels), format_func=labels.get)
     row = sets[sets.set_id == set_id].iloc[0]
     cols = st.columns(4)
     cols[0].metric("Examples", int(row.stored))
@@ -84,28 +88,38 @@ def show_suggestions(read: Reader) -> None:
     cols[1].metric("Dropped (overlap with eval)", "–" if pd.isna(dropped) else int(dropped))
     cols[2].metric("From run", str(row.run_id or "–")[:10])
     cols[3].metric("Pool", str(row.pool or "–"))
+    if isinstance(row.run_id, str) and row.run_id:
+        st.markdown(f"[The failures of run {row.run_id[:10]}]"
+                    f"({page_link('failures', f_run=row.run_id)})")  # ids only: [0-9a-f-]
     if row.export_path:
         st.text(f"Exported to {row.export_path}")
     cats = read(queries.suggestion_categories, set_id)
     if not cats.empty:
-        st.bar_chart(cats.set_index("category")["n"], y_label="examples", x_label="category")
-    chosen = st.multiselect("Category", list(cats.category), key="s_category",
-                            placeholder="all categories")
-    total = int(cats[cats.category.isin(chosen)].n.sum()) if chosen else int(cats.n.sum())
+        category_chart(cats)
+    chosen = url_widget(st.multiselect, "s_category", [], "Category", list(cats.category),
+                        options=list(cats.category), placeholder="all categories",
+                        help="Examples that target any of these categories")
+    total = int(row.stored) if not chosen else read(queries.suggestions, set_id,
+                                                    category=chosen, limit=1)[0]
     limit, offset = pager(total, key="s_pager")
     total, page = read(queries.suggestions, set_id, category=chosen, limit=limit, offset=offset)
+    if chosen:
+        st.caption(f"{total:,} example(s) target {', '.join(chosen)}.")
     if page.empty:
-        st.info("No suggestions in this set.")
+        st.info("No suggestions in this set." if not chosen else
+                "No suggestion of this set targets these categories.")
         return
     table = pd.DataFrame({
         "category": page.category,
+        "also targets": [", ".join(c for c in cs if c != main) for cs, main
+                         in zip(page.categories, page.category, strict=True)],
         "why": [why(p) for p in page.provenance],
         "prompt": page.prompt,
         "target": page.target,
         "similarity": page.similarity,
         "repaired": page.repaired,
+        "source item": [_source_link(v, row.suite_id) for v in page.source_item_ids],
         "source items": [_ids(v) for v in page.source_item_ids],
-        "source outputs": [_ids(v) for v in page.source_output_ids],
     })
     # st.dataframe draws cells as text, never as HTML: safe for generated prompts and targets
     st.dataframe(table, hide_index=True, column_config={
@@ -114,7 +128,36 @@ def show_suggestions(read: Reader) -> None:
         "target": st.column_config.TextColumn(width="large"),
         "similarity": st.column_config.NumberColumn(
             help="similarity to the failure it targets", format="%.3f"),
+        "source item": st.column_config.LinkColumn(
+            help="the first item whose failure this example targets: opens its item page",
+            display_text=r"item=([^&]*)"),
     })
+
+
+def _source_link(value: Any, suite_id: Any) -> str | None:
+    ids = [] if value is None or isinstance(value, float) else list(value)
+    if not ids:
+        return None
+    return page_link("item", item=str(ids[0]),
+                     suite=suite_id if isinstance(suite_id, str) else None)
+
+
+def category_chart(cats: pd.DataFrame) -> None:
+    """Examples per category (every category an example targets), in the category colours."""
+    import altair as alt
+
+    domain, colors = color_scale(cats.category)
+    chart = alt.Chart(cats, height=220).mark_bar().encode(
+        x=alt.X("category:N", title="category", sort=domain, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("n:Q", title="examples targeting it"),
+        color=alt.Color("category:N", scale=alt.Scale(domain=domain, range=colors),
+                        legend=None),
+        tooltip=[alt.Tooltip("category:N"), alt.Tooltip("n:Q", title="examples targeting it"),
+                 alt.Tooltip("primary:Q", title="filed under it")],
+    )
+    st.altair_chart(chart, width="stretch")
+    st.caption("An example made for an output flagged in several categories counts in each; "
+               "the table's first column is the category it is filed under.")
 
 
 def show_trainings(read: Reader) -> None:

@@ -250,6 +250,30 @@ def m005_samples(db: duckdb.DuckDBPyConnection) -> None:
     db.execute("CREATE INDEX samples_cache ON samples(cache_key)")
 
 
+@migration
+def m006_verdicts(db: duckdb.DuckDBPyConnection) -> None:
+    """A reviewer's verdicts on the checks: a flagged finding marked right or wrong, or an
+    output marked as missing a category no check flagged. Appended, never updated: the latest
+    verdict on a (output, check, category) is the one that counts, the older ones are history.
+    Each check's measured precision on this project's data is read from here."""
+    db.execute(
+        """
+        CREATE TABLE verdicts (
+            verdict_id VARCHAR PRIMARY KEY,
+            output_id VARCHAR NOT NULL,
+            run_id VARCHAR,
+            check_name VARCHAR,                -- NULL for a missing category
+            category VARCHAR NOT NULL,
+            verdict VARCHAR NOT NULL,          -- 'right' | 'wrong' | 'missing'
+            reviewer VARCHAR,
+            note VARCHAR,
+            created_at TIMESTAMP DEFAULT current_timestamp
+        )
+        """
+    )
+    db.execute("CREATE INDEX verdicts_output ON verdicts(output_id)")
+
+
 def apply_migrations(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply the migrations not yet recorded; return the names applied."""
     db.execute(

@@ -151,7 +151,8 @@ def data_version(store: Store) -> tuple:
         " (SELECT count(*) FROM suggestion_sets) AS sets,"
         " (SELECT count(*) FROM trainings) AS trainings,"
         " (SELECT string_agg(training_id || coalesce(status, ''), ',' ORDER BY training_id)"
-        "   FROM trainings) AS training_states"
+        "   FROM trainings) AS training_states,"
+        " (SELECT count(*) FROM verdicts) AS verdicts"
     ).iloc[0]
     # a run whose process died reads 'interrupted' with no write to the file: count those too
     running = store.query_df("SELECT run_id, versions FROM runs WHERE status = 'running'")
@@ -229,7 +230,7 @@ class _FailureSql:
 
 def _failure_sql(*, run_id: Filter, suite_id: Filter, category: Filter, check: Filter,
                  severity: Filter, tag: Filter, text: str | None,
-                 flagged_only: bool) -> _FailureSql:
+                 flagged_only: bool, item_id: Filter = None) -> _FailureSql:
     run_clauses: list[str] = []  # apply to outputs and to findings alike (both have run_id)
     run_params: list[Any] = []
     if ids := _values(run_id):
@@ -267,6 +268,9 @@ def _failure_sql(*, run_id: Filter, suite_id: Filter, category: Filter, check: F
         # any of the chosen tags; list_has_any keeps it one bound list parameter
         clauses.append("list_has_any(coalesce(i.tags, []), ?::VARCHAR[])")
         params.append(tags)
+    items = _values(item_id)
+    if items:
+        clauses.append(_in("o.item_id", items, params))
     flagged_filter = bool(findings_sql and flagged_only)
     if flagged_filter:
         # flagged outputs (of some categories): each output row holds its flagged categories,
@@ -280,18 +284,19 @@ def _failure_sql(*, run_id: Filter, suite_id: Filter, category: Filter, check: F
             clauses.append("o.flagged_categories IS NOT NULL")
     findings_on_outputs = flagged_filter and not _values(check) and not _values(severity)
     if text:
-        # the output, or the prompt as rendered for the model (which holds the item's prompt).
-        # DuckDB runs a plain ILIKE '%word%' about 2.5x faster than one with an ESCAPE clause
-        # (a full scan of a million outputs): escape only when the text needs it
+        # the output, the prompt as rendered for the model (which holds the item's prompt), or
+        # the item id. DuckDB runs a plain ILIKE '%word%' about 2.5x faster than one with an
+        # ESCAPE clause (a full scan of a million outputs): escape only when the text needs it
         esc = " ESCAPE '\\'" if any(c in text for c in "%_\\") else ""
-        clauses.append(f"(o.text ILIKE ?{esc} OR o.rendered_prompt ILIKE ?{esc})")
-        params.extend([_like(text), _like(text)] if esc else [f"%{text}%", f"%{text}%"])
+        clauses.append(f"(o.text ILIKE ?{esc} OR o.rendered_prompt ILIKE ?{esc}"
+                       f" OR o.item_id ILIKE ?{esc})")
+        params.extend([_like(text)] * 3 if esc else [f"%{text}%"] * 3)
     if findings_sql and not findings_on_outputs:
         clauses.append(f"o.output_id IN ({findings_sql})")
         params.extend(findings_params)
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     return _FailureSql(joins, where, params, findings_sql, findings_params,
-                       bool(tags or text))
+                       bool(tags or text or items))
 
 
 def _matches(q: _FailureSql) -> str:
@@ -302,10 +307,12 @@ def _matches(q: _FailureSql) -> str:
 
 def count_failures(store: Store, *, run_id: Filter = None, suite_id: Filter = None,
                    category: Filter = None, check: Filter = None, severity: Filter = None,
-                   tag: Filter = None, text: str | None = None, flagged_only: bool = True) -> int:
+                   tag: Filter = None, text: str | None = None, flagged_only: bool = True,
+                   item_id: Filter = None) -> int:
     """How many outputs match the failure filters (see ``failures_page``)."""
     q = _failure_sql(run_id=run_id, suite_id=suite_id, category=category, check=check,
-                     severity=severity, tag=tag, text=text, flagged_only=flagged_only)
+                     severity=severity, tag=tag, text=text, flagged_only=flagged_only,
+                     item_id=item_id)
     if q.findings_sql and not q.output_level:
         # no filter needs the outputs table: count distinct outputs in findings alone
         sql = "SELECT count(DISTINCT output_id) AS n FROM (" + q.findings_sql + ")"
@@ -318,22 +325,133 @@ _KEYS = "run_id, item_id, output_id"  # the browser's order: by run, then item
 _ORDER = " ORDER BY o.run_id, o.item_id, o.output_id"
 
 
+# the failure browser's sort orders: key -> (SQL expression over o/f, descending by default)
+SORTS: dict[str, tuple[str, bool]] = {
+    "run": ("", False),  # by run, then item (the default order)
+    "item": ("o.item_id", False),
+    "score": ("f.score", True),
+    "severity": ("f.severity_rank", True),
+    "length": ("length(o.text)", True),
+    "tokens": ("o.tokens_out", True),
+    "latency": ("o.latency_s", True),
+}
+_SEVERITY_RANK = ("CASE severity WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1"
+                  " WHEN 'info' THEN 0 END")
+
+
+def _sorted_ids(store: Store, q: _FailureSql, sort: str, descending: bool, category: Filter,
+                limit: int, offset: int) -> tuple[list[str], list[str]]:
+    """The page's (output ids, item ids) in a sort order other than the default.
+
+    The matches are found once; only for a score or severity order are their flagged findings
+    (of the chosen categories, when some are) read, by key, and reduced to one value each.
+    """
+    expr, _ = SORTS[sort]
+    by_findings = expr.startswith("f.")
+    params = list(q.params)
+    findings = ""
+    if by_findings:
+        cats = _values(category)
+        cat_sql = (" AND " + _in("category", cats, params)) if cats else ""
+        findings = (", f AS (SELECT output_id, max(score) AS score,"
+                    f" max({_SEVERITY_RANK}) AS severity_rank FROM findings"
+                    " WHERE flagged AND output_id IN (SELECT output_id FROM m)" + cat_sql
+                    + " GROUP BY output_id)")
+    m = ("WITH m AS MATERIALIZED (SELECT o.output_id, o.run_id, o.item_id, "
+         + ("NULL" if by_findings else expr) + " AS k FROM outputs o"
+         + q.joins + q.where + ")")
+    key = expr if by_findings else "m.k"
+    direction = "DESC" if descending else "ASC"
+    sql = (m + findings + " SELECT m.output_id, m.item_id FROM m"
+           + (" LEFT JOIN f USING (output_id)" if findings else "")
+           + f" ORDER BY {key} {direction} NULLS LAST, m.run_id, m.item_id, m.output_id"
+           " LIMIT ? OFFSET ?")
+    page = store.query_df(sql, [*params, limit, offset])
+    return list(page.output_id), list(page.item_id)
+
+
+def _sorted_by_findings(store: Store, sort: str, descending: bool, run_id: Filter,
+                        suite_id: Filter, category: Filter, limit: int,
+                        offset: int) -> tuple[list[str], list[str]]:
+    """A score or severity page when only run, suite and category filters apply: the matches
+    are exactly the outputs with a flagged finding of those categories, so the findings alone
+    give the order (one grouped scan; the outputs are read for the page's rows only). Ties by
+    run, then output id."""
+    params: list[Any] = []
+    where = ["flagged"]
+    if ids := _values(run_id):
+        where.append(_in("run_id", ids, params))
+    if ids := _values(suite_id):
+        where.append("run_id IN (SELECT run_id FROM runs WHERE " + _in("suite_id", ids, params)
+                     + ")")
+    if cats := _values(category):
+        where.append(_in("category", cats, params))
+    key = "max(score)" if sort == "score" else f"max({_SEVERITY_RANK})"
+    direction = "DESC" if descending else "ASC"
+    top = store.query_df(
+        f"SELECT output_id, any_value(run_id) AS run_id, {key} AS k FROM findings"
+        f" WHERE {' AND '.join(where)} GROUP BY output_id"
+        f" ORDER BY k {direction} NULLS LAST, run_id, output_id LIMIT ? OFFSET ?",
+        [*params, limit, offset])
+    ids = list(top.output_id)
+    if not ids:
+        return [], []
+    id_params: list[Any] = []
+    got = store.query_df("SELECT output_id, item_id FROM outputs WHERE "
+                         + _in("output_id", ids, id_params), id_params)
+    item_of = dict(zip(got.output_id, got.item_id, strict=True))
+    ids = [i for i in ids if i in item_of]  # a finding whose output is gone is skipped
+    return ids, [item_of[i] for i in ids]
+
+
 def failures_page(store: Store, *, run_id: Filter = None, suite_id: Filter = None,
                   category: Filter = None, check: Filter = None, severity: Filter = None,
                   tag: Filter = None, text: str | None = None, flagged_only: bool = True,
+                  item_id: Filter = None, sort: str = "run", descending: bool | None = None,
                   limit: int = 25, offset: int = 0, total: int | None = None) -> FailurePage:
     """Outputs matching the filters (by default those with a flagged finding), one page of them.
 
     Each filter takes one value or a list (any of them matches); ``text`` is a case-insensitive
-    substring of the output or of its rendered prompt. Pass ``total`` when it is already known
-    (from ``count_failures``) to skip counting again. Ordered by run, then item.
+    substring of the output, of its rendered prompt or of its item id; ``item_id`` is exact.
+    Pass ``total`` when it is already known (from ``count_failures``) to skip counting again.
+    Ordered by run, then item, unless ``sort`` names another of ``SORTS``: item, score (the
+    highest flagged score, of the chosen categories), severity (the most severe flagged finding),
+    length (characters), tokens (tokens out) or latency; ``descending`` defaults to each
+    order's natural direction (largest first, item ids A to Z). Outputs without a value last.
     """
     limit = max(1, min(int(limit), 1000))
     offset = max(0, int(offset))
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}: one of {', '.join(SORTS)}")
+    if descending is None:
+        descending = SORTS[sort][1]
     filters = dict(run_id=run_id, suite_id=suite_id, category=category, check=check,
-                   severity=severity, tag=tag, text=text, flagged_only=flagged_only)
+                   severity=severity, tag=tag, text=text, flagged_only=flagged_only,
+                   item_id=item_id)
     q = _failure_sql(**filters)
     with store.connect():
+        if sort != "run" or descending:
+            if total is None:
+                total = count_failures(store, **filters)
+            if sort == "run":  # run and item, the other way round
+                sql = ("SELECT o.output_id, o.item_id FROM outputs o" + q.joins + q.where
+                       + " ORDER BY o.run_id DESC, o.item_id DESC, o.output_id DESC"
+                       " LIMIT ? OFFSET ?")
+                got = store.query_df(sql, [*q.params, limit, offset])
+                ids, items = list(got.output_id), list(got.item_id)
+            elif (sort in ("score", "severity") and flagged_only and not q.output_level
+                  and not _values(check) and not _values(severity)):
+                ids, items = _sorted_by_findings(store, sort, descending, run_id, suite_id,
+                                                 category, limit, offset)
+            else:
+                ids, items = _sorted_ids(store, q, sort, descending, category, limit, offset)
+            rows = _page_rows(store, ids, items)
+            order = {oid: n for n, oid in enumerate(ids)}
+            rows = (rows.assign(_o=[order[o] for o in rows.output_id]).sort_values("_o")
+                    .drop(columns="_o").reset_index(drop=True))
+            found = findings_for(store, list(rows.output_id))
+            return FailurePage(total=total, rows=rows, findings=found, limit=limit,
+                               offset=offset, filters=filters)
         if q.output_level:
             # A text or tag filter scans every output: the matches are found once, then
             # counted and paged from that one pass, in one row (also past the last page).
@@ -377,18 +495,30 @@ def _page_rows(store: Store, output_ids: list[str], item_ids: list[str]) -> pd.D
         where = ""
     outs = _in("output_id", output_ids, params)
     items = _in("item_id", list(dict.fromkeys(item_ids)), params)
-    return store.query_df(
-        "WITH o AS (SELECT output_id, run_id, item_id, text, finish_reason, tokens_out,"
-        f"   rendered_prompt FROM outputs WHERE {outs}),"
+    df = store.query_df(
+        "WITH o AS (SELECT output_id, run_id, item_id, text, finish_reason, tokens_in,"
+        f"   tokens_out, latency_s, cached, metrics, rendered_prompt FROM outputs WHERE {outs}),"
         " i AS (SELECT suite_id, item_id, prompt, reference, context, tags FROM items"
         f"   WHERE {items})"
-        " SELECT o.output_id, o.run_id, o.item_id, o.text, o.finish_reason, o.tokens_out,"
+        " SELECT o.output_id, o.run_id, o.item_id, o.text, o.finish_reason, o.tokens_in,"
+        " o.tokens_out, o.latency_s, o.cached, o.metrics,"
         " o.rendered_prompt, r.model_name, r.suite_id, s.name AS suite_name,"
         " i.prompt, i.reference, i.context, i.tags"
         " FROM o JOIN runs r ON r.run_id = o.run_id LEFT JOIN suites s ON s.suite_id = r.suite_id"
         " LEFT JOIN i ON i.suite_id = r.suite_id AND i.item_id = o.item_id" + where + _ORDER,
         params,
     )
+    df["metrics"] = [_metrics(m) for m in df.metrics]
+    return df
+
+
+def _metrics(raw: Any) -> dict[str, Any]:
+    """An output's per-sample metrics JSON as a dict ({} when absent or not an object)."""
+    try:
+        value = from_json(raw)
+    except (TypeError, json.JSONDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def findings_for(store: Store, output_ids: Iterable[str]) -> pd.DataFrame:
@@ -429,21 +559,143 @@ def _spans(raw: Any) -> list[list[int]]:
 # dashboard only reads the texts of the items it shows.
 
 def outputs_by_id(store: Store, output_ids: Iterable[str]) -> pd.DataFrame:
-    """These outputs with their run, item prompt, reference and context (in no set order)."""
+    """These outputs with their run, tokens, latency, parsed metrics, item prompt, reference and
+    context (in no set order)."""
     ids = list(dict.fromkeys(output_ids))
     if not ids:
         return pd.DataFrame(columns=["output_id", "run_id", "item_id", "text", "finish_reason",
                                      "rendered_prompt", "model_name", "prompt", "reference",
                                      "context"])
     params: list[Any] = []
-    return store.query_df(
+    df = store.query_df(
         "SELECT o.output_id, o.run_id, o.item_id, o.text, o.finish_reason, o.rendered_prompt,"
+        " o.tokens_in, o.tokens_out, o.latency_s, o.cached, o.metrics,"
         " r.model_name, i.prompt, i.reference, i.context"
         " FROM outputs o JOIN runs r ON r.run_id = o.run_id"
         " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id"
         " WHERE " + _in("o.output_id", ids, params),
         params,
     )
+    df["metrics"] = [_metrics(m) for m in df.metrics]
+    return df
+
+
+def run_matrix(store: Store, run_ids: Sequence[str], *, category: str | None = None,
+               metric: str | None = None) -> pd.DataFrame:
+    """Many runs side by side, in long form: one row per (item, run) that the runs answered,
+    with ``flagged`` (the output's flagged categories, a list), ``failed`` (flagged in
+    ``category``, or in any category when None) and, with ``metric``, ``value`` (that
+    per-sample metric as a number; NULL when the output has none).
+
+    Reads only the outputs of these runs, by run, and their stored flagged categories: no join
+    with the findings.
+    """
+    ids = _values(list(run_ids))
+    if not ids:
+        return pd.DataFrame(columns=["item_id", "run_id", "output_id", "flagged", "failed",
+                                     "value"])
+    params: list[Any] = []
+    failed = "(o.flagged_categories IS NOT NULL AND len(o.flagged_categories) > 0)"
+    if category:
+        failed = "coalesce(list_contains(o.flagged_categories, ?), false)"
+        params.append(category)
+    value = "NULL::DOUBLE"
+    if metric:
+        # the metric's name is a bound JSON path; a boolean reads as 0/1, text as NULL
+        value = ("CASE WHEN NOT json_valid(o.metrics) THEN NULL"
+                 " WHEN json_type(o.metrics, ?) = 'BOOLEAN'"
+                 " THEN (json_extract_string(o.metrics, ?) = 'true')::DOUBLE"
+                 " ELSE TRY_CAST(json_extract_string(o.metrics, ?) AS DOUBLE) END")
+        params.extend(["$." + json.dumps(str(metric))] * 3)
+    where = _in("o.run_id", ids, params)
+    return store.query_df(
+        f"SELECT o.item_id, o.run_id, o.output_id, o.flagged_categories AS flagged,"
+        f" {failed} AS failed, {value} AS value FROM outputs o WHERE {where}"
+        " ORDER BY o.item_id, o.run_id",
+        params,
+    )
+
+
+def metric_names(store: Store, run_ids: Sequence[str]) -> list[str]:
+    """The per-sample metric names the outputs of these runs hold (numbers and booleans)."""
+    ids = _values(list(run_ids))
+    if not ids:
+        return []
+    params: list[Any] = []
+    df = store.query_df(
+        "SELECT DISTINCT j.key AS name FROM (SELECT metrics FROM outputs WHERE "
+        + _in("run_id", ids, params) + " AND metrics IS NOT NULL AND json_valid(metrics)"
+        " AND json_type(metrics) = 'OBJECT' USING SAMPLE 2000 ROWS) o, json_each(o.metrics) j"
+        " WHERE j.type IN ('BOOLEAN', 'BIGINT', 'UBIGINT', 'DOUBLE') ORDER BY name",
+        params,
+    )
+    return [str(n) for n in df.name]
+
+
+# -- one item across every run ---------------------------------------------------------------
+
+def item_suites(store: Store, item_id: str) -> pd.DataFrame:
+    """The suites that hold an item with this id or have an output for it: suite_id, name,
+    ``stored`` (the item itself is in the items table) and ``n_runs`` (runs that answered it)."""
+    return store.query_df(
+        "WITH a AS (SELECT suite_id, true AS stored, 0 AS n FROM items WHERE item_id = ?"
+        "   UNION ALL SELECT r.suite_id, false, count(*) FROM outputs o"
+        "   JOIN runs r ON r.run_id = o.run_id WHERE o.item_id = ? GROUP BY r.suite_id)"
+        " SELECT a.suite_id, s.name, bool_or(a.stored) AS stored, sum(a.n)::BIGINT AS n_runs"
+        " FROM a LEFT JOIN suites s ON s.suite_id = a.suite_id"
+        " GROUP BY a.suite_id, s.name ORDER BY a.suite_id",
+        [item_id, item_id],
+    )
+
+
+def item(store: Store, suite_id: str, item_id: str) -> dict[str, Any] | None:
+    """One item of a suite (prompt, messages, reference, context, tags, split, meta), or None."""
+    df = store.query_df(
+        "SELECT suite_id, item_id, prompt, messages, reference, context, tags, split, meta"
+        " FROM items WHERE suite_id = ? AND item_id = ?", [suite_id, item_id])
+    if df.empty:
+        return None
+    row = df.iloc[0].to_dict()
+    row["tags"] = [] if row["tags"] is None or isinstance(row["tags"], float) \
+        else [str(t) for t in row["tags"]]
+    return row
+
+
+def item_outputs(store: Store, suite_id: str, item_id: str) -> pd.DataFrame:
+    """Every run's output for one item of a suite, oldest run first: the output's text, prompt
+    as rendered, tokens, latency, finish reason, parsed per-sample metrics, and its run and
+    model."""
+    df = store.query_df(
+        "SELECT o.output_id, o.run_id, o.item_id, o.text, o.rendered_prompt, o.tokens_in,"
+        " o.tokens_out, o.latency_s, o.finish_reason, o.cached, o.metrics, r.model_name,"
+        " r.model_id, r.status, r.started_at"
+        " FROM outputs o JOIN runs r ON r.run_id = o.run_id"
+        " WHERE o.item_id = ? AND r.suite_id = ? ORDER BY r.started_at, r.run_id",
+        [item_id, suite_id],
+    )
+    df["metrics"] = [_metrics(m) for m in df.metrics]
+    return df
+
+
+def item_suggestions(store: Store, item_id: str, suite_id: str | None = None) -> pd.DataFrame:
+    """The suggestions built to target this item (it is among their source items), with the set
+    and its run; with ``suite_id``, only sets made from a run of that suite (or of no run)."""
+    params: list[Any] = [item_id]
+    where = ""
+    if suite_id:
+        where = " AND (r.suite_id = ? OR r.suite_id IS NULL)"
+        params.append(suite_id)
+    df = store.query_df(
+        "SELECT g.suggestion_id, g.set_id, g.category, g.prompt, g.target, g.similarity,"
+        " g.source_item_ids, g.source_output_ids, g.provenance, ss.run_id, r.model_name"
+        " FROM suggestions g LEFT JOIN suggestion_sets ss ON ss.set_id = g.set_id"
+        " LEFT JOIN runs r ON r.run_id = ss.run_id"
+        " WHERE list_contains(g.source_item_ids, ?)" + where
+        + " ORDER BY ss.created_at DESC, g.set_id, g.suggestion_id",
+        params,
+    )
+    df["provenance"] = [_json_or_text(p) for p in df.provenance]
+    return df
 
 
 # -- suggestions and trainings ----------------------------------------------------------------
@@ -451,7 +703,7 @@ def outputs_by_id(store: Store, output_ids: Iterable[str]) -> pd.DataFrame:
 def suggestion_sets(store: Store) -> pd.DataFrame:
     """Suggestion sets, newest first, with the run they came from."""
     df = store.query_df(
-        "SELECT ss.set_id, ss.run_id, r.model_name, ss.pool, ss.n_suggestions,"
+        "SELECT ss.set_id, ss.run_id, r.model_name, r.suite_id, ss.pool, ss.n_suggestions,"
         " ss.n_dropped_contaminated, ss.export_path, ss.created_at, ss.config,"
         " (SELECT count(*) FROM suggestions g WHERE g.set_id = ss.set_id) AS stored"
         " FROM suggestion_sets ss LEFT JOIN runs r ON r.run_id = ss.run_id"
@@ -461,30 +713,50 @@ def suggestion_sets(store: Store) -> pd.DataFrame:
     return df
 
 
+# every category an example targets: its own, and those its provenance records (the categories
+# of a prompt picked for several failures, and each targeted failure's category)
+_TARGETS = ("list_filter(list_distinct(list_concat([category],"
+            " coalesce(json_extract_string(_p, '$.categories[*]'), []),"
+            " coalesce(json_extract_string(_p, '$.failures[*].category'), []))),"
+            " lambda c: c IS NOT NULL)")
+_WITH_P = ("(SELECT *, CASE WHEN json_valid(provenance) AND json_type(provenance) = 'OBJECT'"
+           " THEN provenance ELSE '{}' END AS _p FROM suggestions WHERE set_id = ?)")
+
+
 def suggestions(store: Store, set_id: str, *, category: Filter = None, limit: int = 50,
                 offset: int = 0) -> tuple[int, pd.DataFrame]:
-    """One page of a set's suggestions: (total, rows) with provenance parsed from JSON."""
+    """One page of a set's suggestions: (total, rows) with provenance parsed from JSON and
+    ``categories``, every category the example targets. A category filter matches any of them.
+    """
     params: list[Any] = [set_id]
-    where = " WHERE set_id = ?"
+    where = ""
     if vals := _values(category):
-        where += " AND " + _in("category", vals, params)
+        where = " WHERE list_has_any(categories, ?::VARCHAR[])"
+        params.append(vals)
+    base = f"(SELECT *, {_TARGETS} AS categories FROM {_WITH_P})"
     with store.connect():
-        total = int(store.query_df("SELECT count(*) AS n FROM suggestions" + where,
+        total = int(store.query_df(f"SELECT count(*) AS n FROM {base}" + where,
                                    params).n.iloc[0])
         df = store.query_df(
-            "SELECT suggestion_id, category, prompt, target, source_item_ids, source_output_ids,"
-            " pool_row, similarity, repaired, provenance FROM suggestions" + where
+            "SELECT suggestion_id, category, categories, prompt, target, source_item_ids,"
+            f" source_output_ids, pool_row, similarity, repaired, provenance FROM {base}" + where
             + " ORDER BY category, suggestion_id LIMIT ? OFFSET ?",
             [*params, max(1, int(limit)), max(0, int(offset))],
         )
     df["provenance"] = [_json_or_text(p) for p in df.provenance]
+    df["categories"] = [[str(c) for c in cats] if cats is not None else [] for cats in
+                        df.categories]
     return total, df
 
 
 def suggestion_categories(store: Store, set_id: str) -> pd.DataFrame:
+    """Examples per category, counting every category an example targets (an example made for
+    a hallucination and a misspelling counts in both): category, n, and ``primary`` (examples
+    filed under it)."""
     return store.query_df(
-        "SELECT category, count(*) AS n FROM suggestions WHERE set_id = ?"
-        " GROUP BY category ORDER BY category",
+        f"SELECT c AS category, count(*) AS n, count(*) FILTER (WHERE c = category) AS primary"
+        f" FROM (SELECT category, unnest({_TARGETS}) AS c FROM {_WITH_P})"
+        " GROUP BY c ORDER BY c",
         [set_id],
     )
 

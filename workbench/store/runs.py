@@ -42,11 +42,22 @@ def flagged_outputs(store: Store, run_id: str, limit: int = 5) -> list[dict[str,
 
 
 def export_frame(store: Store, run_id: str) -> pd.DataFrame:
-    """One row per output: the output, its item and a list of its findings; with ``samples``
-    (every answer, the output first) when the run asked for several per item."""
+    """One row per output: the output, its item and a list of its findings, each with the
+    reviewer's latest verdict on it ('right', 'wrong' or None), and ``missing``: the categories
+    a reviewer marked as missing (errors no check flagged); with ``samples`` (every answer, the
+    output first) when the run asked for several per item."""
+    from .verdicts import run_verdicts
+
     outs = store.run_outputs(run_id)
     finds = store.run_findings(run_id)
     further = store.run_samples(run_id)
+    verdicts = run_verdicts(store, run_id)
+    judged = {(v.output_id, v.check_name, v.category): v.verdict
+              for v in verdicts.itertuples() if v.verdict != "missing"}
+    missing: dict[str, list[str]] = {}
+    for v in verdicts.itertuples():
+        if v.verdict == "missing":
+            missing.setdefault(v.output_id, []).append(v.category)
     by_output: dict[str, list[dict[str, Any]]] = {}
     for f in finds.itertuples():
         by_output.setdefault(f.output_id, []).append({
@@ -54,6 +65,7 @@ def export_frame(store: Store, run_id: str) -> pd.DataFrame:
             "flagged": bool(f.flagged), "score": None if pd.isna(f.score) else float(f.score),
             "severity": f.severity, "spans": from_json(f.spans) or [], "message": f.message,
             "error": None if f.error is None or pd.isna(f.error) else f.error,
+            "verdict": judged.get((f.output_id, f.check_name, f.category)),
         })
     df = outs.drop(columns=[c for c in ("created_at",) if c in outs.columns]).copy()
     df["metrics"] = [from_json(m) or {} for m in df["metrics"]] if len(df) else []
@@ -61,6 +73,7 @@ def export_frame(store: Store, run_id: str) -> pd.DataFrame:
     df["tags"] = [list(t) if t is not None else [] for t in df["tags"]] if len(df) else []
     df["findings"] = [by_output.get(o, []) for o in df["output_id"]] if len(df) else []
     df["flagged"] = [sorted({f["category"] for f in fs if f["flagged"]}) for fs in df["findings"]]
+    df["missing"] = [sorted(missing.get(o, [])) for o in df["output_id"]] if len(df) else []
     if len(further) and len(df):
         texts: dict[str, list[str]] = {}
         for r in further.itertuples():

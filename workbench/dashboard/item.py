@@ -1,0 +1,173 @@
+"""Item page: one item of a suite across every run that answered it.
+
+Its prompt (and each run's prompt as rendered for the model), context and reference; each run's
+output with its flagged spans in their category's colours, findings, tokens, latency and
+per-sample metrics; and the suggestions built to target it. Opened by links from the other
+pages: ``item?item=ID&suite=SUITE`` (the suite may be left out when only one holds the id).
+"""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+import streamlit as st
+
+from workbench.dashboard.cards import label, meta_table
+from workbench.dashboard.common import (
+    get_reader,
+    link_html,
+    page_header,
+    refresh_button,
+    run_link,
+    url_widget,
+    write,
+)
+from workbench.dashboard.render import (
+    category_highlight_html,
+    finding_spans,
+    findings_html,
+    legend_html,
+    plain_html,
+)
+from workbench.dashboard.suggestions import why
+from workbench.store import queries, verdicts
+
+
+def pick_item(read) -> tuple[str, str] | None:  # noqa: ANN001 - a Reader
+    """The item id and suite from the URL (or typed in); None when there is nothing to show."""
+    item_id = url_widget(st.text_input, "item", "", "Item id",
+                         help="The id of an item of a suite, e.g. eval-092").strip()
+    if not item_id:
+        st.info("Type an item id, or follow an item link from Failures, Compare or "
+                "Suggestions.")
+        return None
+    suites = read(queries.item_suites, item_id)
+    if suites.empty:
+        st.warning("No suite holds this item id and no run answered it.")
+        return None
+    ids = list(suites.suite_id)
+    names = dict(zip(suites.suite_id, suites.name, strict=True))
+    suite = url_widget(st.selectbox, "suite", ids[0], "Suite", ids, options=ids,
+                       format_func=lambda s: f"{names.get(s) or s} ({s})")
+    return item_id, suite
+
+
+def review(row: dict, found: list[dict], judged: pd.DataFrame, categories: list[str]) -> None:
+    """A reviewer's verdicts on one output: each flagged finding right or wrong, and a category
+    no check flagged marked as missing. Stored at once (the dashboard's only write)."""
+    oid = row["output_id"]
+    flagged = [f for f in found if f["flagged"]]
+    mine = judged[judged.output_id == oid]
+    latest = {(v.check_name, v.category): v.verdict for v in mine.itertuples()
+              if v.verdict != "missing"}
+    missing = sorted(mine[mine.verdict == "missing"].category)
+    n_done = len(latest) + len(missing)
+    with st.expander(f"Review the checks on this output ({n_done} verdict(s))"):
+        for f in flagged:
+            key = f"v|{oid}|{f['check_name']}|{f['category']}"
+            now = latest.get((f["check_name"], f["category"]))
+            c1, c2, c3 = st.columns([5, 1, 1])
+            c1.html(f"<div><b>{html.escape(str(f['category']))}</b> flagged by "
+                    f"<code>{html.escape(str(f['check_name']))}</code> · your verdict: "
+                    f"<b>{html.escape(now or 'none yet')}</b></div>")
+            for col, verdict, text in ((c2, "right", "✓ Right"), (c3, "wrong", "✗ Wrong")):
+                col.button(text, key=f"{key}|{verdict}", disabled=now == verdict,
+                           on_click=write, args=(verdicts.record_verdict, oid, f["category"],
+                                                 verdict),
+                           kwargs={"check_name": f["check_name"]},
+                           help=f"the {f['category']} flag is {verdict}")
+        if not flagged:
+            st.caption("No check flagged this output.")
+        others = [c for c in categories if c not in {f["category"] for f in flagged}
+                  and c not in missing]
+        if missing:
+            st.caption("Marked as missing: " + ", ".join(missing))
+        if others:
+            c1, c2 = st.columns([5, 2])
+            cat = c1.selectbox("A category no check flagged", others, key=f"m|{oid}|cat",
+                               index=None, placeholder="pick a category")
+            c2.button("Mark as missing", key=f"m|{oid}|go", disabled=cat is None,
+                      on_click=write, args=(verdicts.record_verdict, oid, cat, "missing"))
+
+
+def show_outputs(outputs: pd.DataFrame, findings: pd.DataFrame, prompt: str | None,
+                 judged: pd.DataFrame, categories: list[str]) -> None:
+    cats = sorted(set(findings[findings.flagged].category)) if not findings.empty else []
+    if cats:
+        st.html(legend_html(cats))
+    for row in outputs.to_dict("records"):
+        found = findings[findings.output_id == row["output_id"]].to_dict("records")
+        with st.container(border=True):
+            parts = [f"<div><b>{html.escape(str(row['model_name']))}</b> · run "
+                     f"{run_link(row['run_id'])} · "
+                     + link_html("failures", "this run's failures", f_run=row["run_id"])
+                     + "</div>", meta_table(row)]
+            rendered = row.get("rendered_prompt")
+            if isinstance(rendered, str) and rendered and rendered != prompt:
+                parts.append("<details><summary class='wb-label'>prompt as rendered for the "
+                             "model</summary>" + plain_html(rendered) + "</details>")
+            parts.append(label("output")
+                         + category_highlight_html(row.get("text"), finding_spans(found)))
+            parts.append(label("findings") + findings_html(found))
+            st.html("".join(parts))
+            review(row, found, judged, categories)
+
+
+def show_suggestions(sugg: pd.DataFrame) -> None:
+    st.subheader("Suggestions that target it")
+    if sugg.empty:
+        st.caption("No suggestion targets this item.")
+        return
+    rows = []
+    for r in sugg.to_dict("records"):
+        sim = r.get("similarity")
+        sim_s = f" · similarity {float(sim):.2f}" if sim is not None and sim == sim else ""
+        rows.append(f"<li class='wb-flag'><b>{html.escape(str(r['category']))}</b> in set "
+                    + link_html("suggestions", str(r["set_id"]), s_set=r["set_id"]) + sim_s
+                    + f"<div class='wb-meta'>{html.escape(why(r['provenance']))}</div>"
+                    + label("prompt") + plain_html(r["prompt"])
+                    + label("target") + plain_html(r["target"]) + "</li>")
+    st.html(f"<ul class='wb-findings'>{''.join(rows)}</ul>")
+
+
+def main() -> None:
+    page_header("Item", "One item across every run: its prompt, context and reference, each "
+                        "run's output with its findings, and the suggestions that target it.")
+    refresh_button()
+    read = get_reader()
+    picked = pick_item(read)
+    if picked is None:
+        return
+    item_id, suite_id = picked
+    item = read(queries.item, suite_id, item_id)
+    outputs = read(queries.item_outputs, suite_id, item_id)
+    findings = read(queries.findings_for, list(outputs.output_id))
+    prompt = item.get("prompt") if item else None
+    head = (f"<div>item <code>{html.escape(item_id)}</code> of suite "
+            f"<code>{html.escape(suite_id)}</code> · answered by {len(outputs)} run(s)"
+            + (f" · tags: {html.escape(', '.join(item['tags']))}" if item and item["tags"]
+               else "") + "</div>")
+    parts = [head]
+    if item is None:
+        parts.append("<div class='wb-meta'>The item itself is not stored (only outputs for "
+                     "it).</div>")
+    else:
+        parts.append(label("prompt") + plain_html(prompt))
+        for name in ("context", "reference"):
+            value = item.get(name)
+            if isinstance(value, str) and value:
+                parts.append(label(name) + plain_html(value))
+    st.html("".join(parts))
+    st.subheader("Outputs")
+    if outputs.empty:
+        st.caption("No run of this suite answered this item yet.")
+    else:
+        judged = read(verdicts.latest_verdicts, list(outputs.output_id))
+        categories = read(queries.filter_options).categories
+        show_outputs(outputs, findings, prompt, judged, categories)
+    show_suggestions(read(queries.item_suggestions, item_id, suite_id))
+
+
+if __name__ == "__main__":
+    main()
