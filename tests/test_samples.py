@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
@@ -260,3 +261,29 @@ def test_records_read_samples_and_group():
     assert r.samples == ("a", "b", "c") and r.group == "7" and r.answers == ("a", "b", "c")
     with pytest.raises(ValueError, match="samples"):
         record_from_dict({"id": 1, "prompt": "p", "output": "a", "samples": [1]})
+
+
+def test_item_page_shows_the_samples_side_by_side(tmp_path, cli, tiny_model_dir, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from workbench.dashboard import APP_PATH
+
+    suite, db = _suite(tmp_path / "s", 2, SAMPLED), tmp_path / "a.duckdb"
+    res = cli("run", "--model", f"m={tiny_model_dir}", "--suite", str(suite), "--db", str(db),
+              "--json", "--checks", "inconsistency")
+    assert res.exit_code == 0, res.output
+    run_id = json.loads(res.stdout)["run_id"]
+    texts = _texts(Store(db), run_id)
+    monkeypatch.setenv("WORKBENCH_DB", str(db))
+    at = AppTest.from_file(str(APP_PATH), default_timeout=90)
+    at.query_params["item"] = "q01"
+    at.switch_page("item.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    joined = "".join(h.value for h in at.html)
+    assert "all 3 answers" in joined
+    for k in range(3):
+        assert f"sample {k}</div>" in joined
+        assert html_escape(texts[("q01", k)])[:15] in joined
+    # each answer's claim is marked (the check's per-answer spans)
+    assert joined.count("<mark") >= 3

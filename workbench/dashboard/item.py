@@ -9,6 +9,7 @@ pages: ``item?item=ID&suite=SUITE`` (the suite may be left out when only one hol
 from __future__ import annotations
 
 import html
+import json
 
 import pandas as pd
 import streamlit as st
@@ -92,7 +93,8 @@ def review(row: dict, found: list[dict], judged: pd.DataFrame, categories: list[
 
 
 def show_outputs(outputs: pd.DataFrame, findings: pd.DataFrame, prompt: str | None,
-                 judged: pd.DataFrame, categories: list[str]) -> None:
+                 judged: pd.DataFrame, categories: list[str],
+                 samples: pd.DataFrame | None = None) -> None:
     cats = sorted(set(findings[findings.flagged].category)) if not findings.empty else []
     if cats:
         st.html(legend_html(cats))
@@ -111,7 +113,56 @@ def show_outputs(outputs: pd.DataFrame, findings: pd.DataFrame, prompt: str | No
                          + category_highlight_html(row.get("text"), finding_spans(found)))
             parts.append(label("findings") + findings_html(found))
             st.html("".join(parts))
+            if samples is not None:
+                show_samples(row, found, samples)
             review(row, found, judged, categories)
+
+
+def _claims(found: list[dict]) -> list[dict]:
+    """The inconsistency finding's per-answer claims (span, cluster), if it has them."""
+    for f in found:
+        if f.get("check_name") != "inconsistency":
+            continue
+        ev = f.get("evidence")
+        try:
+            ev = json.loads(ev) if isinstance(ev, str) else ev
+        except ValueError:
+            return []
+        claims = ev.get("claims") if isinstance(ev, dict) else None
+        return claims if isinstance(claims, list) else []
+    return []
+
+
+def show_samples(row: dict, found: list[dict], samples: pd.DataFrame) -> None:
+    """Every answer of this output side by side, each answer's claim marked: strong where it
+    differs from the most common answer (the inconsistency check's clusters)."""
+    mine = samples[samples.output_id == row["output_id"]]
+    if mine.empty:
+        return
+    texts = [row.get("text"), *mine.text]
+    claims = _claims(found)
+    claims = claims if len(claims) == len(texts) else []
+    st.html(label(f"all {len(texts)} answers (sample 0 is the output; the claim of each is "
+                  "marked, strongly where it differs from the most common answer)"))
+    per_row = min(len(texts), 3)
+    for start in range(0, len(texts), per_row):
+        cols = st.columns(per_row)
+        for k, col in enumerate(cols):
+            i = start + k
+            if i >= len(texts):
+                break
+            spans = []
+            if claims:
+                c = claims[i]
+                differs = c.get("cluster", 0) != 0
+                span = c.get("span") or []
+                if len(span) == 2:
+                    spans = [(int(span[0]), int(span[1]), "inconsistency",
+                              "high" if differs else "low",
+                              "differs from the most common answer" if differs
+                              else "the most common answer")]
+            col.html(f"<div class='wb-meta'>sample {i}</div>"
+                     + category_highlight_html(texts[i], spans))
 
 
 def show_suggestions(sugg: pd.DataFrame) -> None:
@@ -165,7 +216,8 @@ def main() -> None:
     else:
         judged = read(verdicts.latest_verdicts, list(outputs.output_id))
         categories = read(queries.filter_options).categories
-        show_outputs(outputs, findings, prompt, judged, categories)
+        samples = read(queries.output_samples, list(outputs.output_id))
+        show_outputs(outputs, findings, prompt, judged, categories, samples)
     show_suggestions(read(queries.item_suggestions, item_id, suite_id))
 
 

@@ -677,6 +677,19 @@ def item_outputs(store: Store, suite_id: str, item_id: str) -> pd.DataFrame:
     return df
 
 
+def output_samples(store: Store, output_ids: Iterable[str]) -> pd.DataFrame:
+    """The further samples (1..K-1) of these outputs: output_id, sample, text, finish_reason,
+    tokens_out; by output and sample."""
+    ids = list(dict.fromkeys(output_ids))
+    if not ids:
+        return pd.DataFrame(columns=["output_id", "sample", "text", "finish_reason",
+                                     "tokens_out"])
+    params: list[Any] = []
+    return store.query_df(
+        "SELECT output_id, sample, text, finish_reason, tokens_out FROM samples WHERE "
+        + _in("output_id", ids, params) + " ORDER BY output_id, sample", params)
+
+
 def item_suggestions(store: Store, item_id: str, suite_id: str | None = None) -> pd.DataFrame:
     """The suggestions built to target this item (it is among their source items), with the set
     and its run; with ``suite_id``, only sets made from a run of that suite (or of no run)."""

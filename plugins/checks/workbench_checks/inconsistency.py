@@ -129,7 +129,7 @@ class InconsistencyCheck(Check):
 
     name = "inconsistency"
     category = "inconsistency"
-    version = "1"
+    version = "2"
     scope = "group"
     description = (
         "answers to one question that disagree: several samples of an item, or the items of a "
@@ -160,15 +160,21 @@ class InconsistencyCheck(Check):
         message = (f"{len(groups)} different answers in {total}: {counts}{more}" if flagged
                    else f"{len(groups[0])} of {total} answers agree")
         majority = set(groups[0])
+        cluster_of = {i: k for k, g in enumerate(groups) for i in g}
         for n, r in enumerate(records):
             first = owners.index(n)  # this record's own output is its first answer
             span = claims[first].span
             outside = first not in majority
+            own = [i for i, o in enumerate(owners) if o == n]
             yield self.finding(
                 r, flagged=flagged, score=score, message=message,
                 spans=[span] if flagged else [],
                 severity=None if not flagged else ("high" if outside and score >= 0.6
                                                    else "medium" if outside else "low"),
                 evidence={"answers": total, "clusters": [len(g) for g in groups],
-                          "in_majority": not outside},
+                          "in_majority": not outside,
+                          # per answer of this record (its samples, in order): the claim's place
+                          # in that answer and its cluster (0: the largest)
+                          "claims": [{"span": list(claims[i].span), "cluster": cluster_of[i]}
+                                     for i in own]},
             )
