@@ -211,3 +211,32 @@ def test_the_instruct_model_example_of_the_docs(tmp_path, cli, tiny_model_dir):
         "context": "Its capital is Vell.", "reference": "Vell"}) + "\n")
     messages = prompts(blocks["yaml"], "messages-item")
     assert "Vell" not in messages["m1"] and "Context:" not in messages["m1"]
+
+
+def test_per_item_max_new_tokens(tmp_path, cli, tiny_model_dir):
+    """A one-fact question beside an essay: an item's own max_new_tokens is its budget."""
+    from workbench.store import Store
+
+    d = tmp_path / "s"
+    d.mkdir()
+    rows = [{"id": "short", "prompt": "Say 1 and 2", "max_new_tokens": 2},
+            {"id": "long", "prompt": "Say 3 and 4"}]
+    (d / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (d / "s.yaml").write_text("name: mix\ndata: d.jsonl\ngeneration:\n  max_new_tokens: 12\n")
+    db = tmp_path / "a.duckdb"
+    args = ["run", "--model", f"m={tiny_model_dir}", "--suite", str(d / "s.yaml"),
+            "--db", str(db), "--json", "--checks", "length"]
+    res = cli(*args)
+    assert res.exit_code == 0, res.output
+    outs = Store(db).run_outputs(json.loads(res.stdout)["run_id"]).set_index("item_id")
+    assert outs.loc["short", "tokens_out"] <= 2 < outs.loc["long", "tokens_out"]
+    assert outs.loc["short", "finish_reason"] == "length"
+    # changing one item's budget regenerates that item only
+    rows[0]["max_new_tokens"] = 3
+    (d / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = json.loads(cli(*args).stdout)
+    assert (out["generated"], out["cached"]) == (1, 1)
+    rows[0]["max_new_tokens"] = 0
+    (d / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = cli("suites", "validate", str(d / "s.yaml"))
+    assert res.exit_code != 0 and "max_new_tokens" in res.output

@@ -77,9 +77,10 @@ def _generation_identity(suite: Suite, dtype: str | None) -> dict[str, Any]:
 
 
 def sample_keys(model_fp: str, rendered_prompt: str, suite: Suite,
-                dtype: str | None) -> list[str]:
-    """The cache key of each sample of one prompt (one key when the suite asks for one)."""
-    gen = suite.generation
+                dtype: str | None, item: Item | None = None) -> list[str]:
+    """The cache key of each sample of one prompt (one key when the suite asks for one), under
+    the item's own generation config when it has one."""
+    gen = item.generation(suite.generation) if item is not None else suite.generation
     return [cache_key(model_fp, rendered_prompt, {**gen.sample_identity(s), "dtype": dtype})
             for s in range(gen.samples)]
 
@@ -190,9 +191,9 @@ class _Writer:
     writes them per batch."""
 
     def __init__(self, store: Store, run_id: str, checks: list[Check], metric_names: list[str],
-                 max_new_tokens: int):
+                 gen: Any):
         self.store, self.run_id, self.checks = store, run_id, checks
-        self.metric_names, self.max_new_tokens = metric_names, max_new_tokens
+        self.metric_names, self.gen = metric_names, gen
         self.check_errors: dict[str, int] = {}
 
     def write(self, items: list[Item], rendered: list[str], keys: list[list[str]],
@@ -234,7 +235,8 @@ class _Writer:
             records = [
                 Record(id=oid, prompt=r, output=a[0].text, reference=it.reference,
                        context=it.context, finish_reason=a[0].finish_reason,
-                       max_new_tokens=self.max_new_tokens, tags=tuple(it.tags),
+                       max_new_tokens=it.generation(self.gen).max_new_tokens,
+                       tags=tuple(it.tags),
                        samples=tuple(o.text for o in a) if len(a) > 1 else (),
                        group=it.group)
                 for oid, r, it, a in zip(oids, rendered, items, answers, strict=True)
@@ -312,7 +314,8 @@ def run_suite(
     prompts, rendered = zip(*(prompt_for(suite, it, loaded.tokenizer) for it in items),
                             strict=True)
     gen = suite.generation.model_dump()
-    keys = [sample_keys(fp, r, suite, getattr(loaded, "dtype", None)) for r in rendered]
+    keys = [sample_keys(fp, r, suite, getattr(loaded, "dtype", None), it)
+            for r, it in zip(rendered, items, strict=True)]
 
     # One connection for the bookkeeping: opening and closing the database file costs tens of
     # milliseconds each time, and a rerun of an unchanged suite is little but bookkeeping.
@@ -347,7 +350,7 @@ def _execute(store: Store, run_id: str, loaded: Any, items: list[Item], prompts:
              on_progress: Callable[[int, int], None] | None) -> dict[str, Any]:
     gen_cfg = suite.generation
     n_samples = gen_cfg.samples
-    writer = _Writer(store, run_id, checks, metric_names, gen_cfg.max_new_tokens)
+    writer = _Writer(store, run_id, checks, metric_names, gen_cfg)
     with store.connect():  # both lookups on one connection (see run_suite)
         done = store.done_item_ids(run_id)
         todo = [k for k, it in enumerate(items) if it.id not in done]
@@ -421,9 +424,17 @@ def _execute(store: Store, run_id: str, loaded: Any, items: list[Item], prompts:
                 bar.update(task, completed=finished - copied, rate=f"{rate:.1f} items/s")
 
     try:
-        if pairs:
-            generate(loaded, [prompts[k] for k, _ in pairs], gen_cfg, batch_size=batch_size,
-                     on_batch=on_batch, samples=[s_ for _, s_ in pairs])
+        # items with their own max_new_tokens are generated with their own config
+        by_config: dict[int, list[int]] = {}
+        for n, (k, _) in enumerate(pairs):
+            by_config.setdefault(items[k].generation(gen_cfg).max_new_tokens, []).append(n)
+        for mnt, subset in by_config.items():
+            cfg = gen_cfg if mnt == gen_cfg.max_new_tokens else gen_cfg.model_copy(
+                update={"max_new_tokens": mnt})
+            generate(loaded, [prompts[pairs[n][0]] for n in subset], cfg, batch_size=batch_size,
+                     on_batch=lambda idx, outs, subset=subset: on_batch(
+                         [subset[i] for i in idx], outs),
+                     samples=[pairs[n][1] for n in subset])
         write(ready)
     finally:
         if bar is not None:

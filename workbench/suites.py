@@ -110,10 +110,23 @@ class Item(BaseModel):
         for m in self.messages or []:
             if set(m) - {"role", "content"} or "role" not in m or "content" not in m:
                 raise ValueError("each message needs exactly 'role' and 'content'")
+        mnt = (self.__pydantic_extra__ or {}).get("max_new_tokens")
+        if mnt is not None and (isinstance(mnt, bool) or not isinstance(mnt, int)
+                                or not 1 <= mnt <= 32768):
+            raise ValueError("'max_new_tokens' must be an integer from 1 to 32768 (this item's "
+                             "generation budget, instead of the suite's)")
         group = (self.__pydantic_extra__ or {}).get("group")
         if group is not None and (isinstance(group, bool) or not isinstance(group, str | int)):
             raise ValueError("'group' must be a string or an integer (items asking one question "
                              "share it)")
+
+    def generation(self, suite_config: GenerationConfig) -> GenerationConfig:
+        """The generation config of this item: the suite's, with the item's own
+        ``max_new_tokens`` when it gives one (a one-fact question beside an essay)."""
+        mnt = (self.__pydantic_extra__ or {}).get("max_new_tokens")
+        if mnt is None or mnt == suite_config.max_new_tokens:
+            return suite_config
+        return suite_config.model_copy(update={"max_new_tokens": mnt})
 
     @property
     def group(self) -> str | None:
