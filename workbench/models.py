@@ -54,9 +54,9 @@ class LoadedModel:
     fingerprint: str
     base: str
     adapter: str | None = None
-    kind: Literal["full", "adapter"] = "full"
+    kind: Literal["full", "adapter", "served"] = "full"  # served: see workbench.backends
     device: str = "cpu"
-    dtype: str = "float32"
+    dtype: str | None = "float32"  # None for a served model
     parent_fingerprint: str | None = None
     merged: bool = False
     meta: dict[str, Any] = field(default_factory=dict)

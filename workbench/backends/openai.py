@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError, ModelLoadError, WorkbenchError
+from ..models import LoadedModel
 
 PREFIX = "openai:"
 TIMEOUT_S = float(os.environ.get("WORKBENCH_OPENAI_TIMEOUT", "600"))
@@ -86,29 +87,13 @@ def _request(url: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 @dataclass
-class ServedModel:
-    """A model behind an OpenAI-compatible endpoint, used where a LoadedModel is."""
+class ServedModel(LoadedModel):
+    """A model behind an OpenAI-compatible endpoint, used where a LoadedModel is: no weights
+    here (``model`` is None), a transcript renderer for a tokenizer."""
 
-    name: str
-    spec: str
-    served: str
-    base_url: str
-    fingerprint: str
+    served: str = ""
+    base_url: str = ""
     info: dict[str, Any] = field(default_factory=dict)
-    tokenizer: Any = field(default_factory=TranscriptRenderer)
-    model: Any = None
-    base: str = ""
-    adapter: str | None = None
-    kind: str = "served"
-    device: str = "remote"
-    dtype: str | None = None
-    parent_fingerprint: str | None = None
-    merged: bool = False
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def model_id(self) -> str:
-        return self.fingerprint
 
     @property
     def max_length(self) -> int | None:
@@ -204,5 +189,6 @@ def connect(spec: str, name: str) -> ServedModel:
     info = {k: found.get(k) for k in ("root", "max_model_len", "owned_by", "parent")}
     key = json.dumps({"url": url, "model": served, **info}, sort_keys=True, default=str)
     fp = "served-" + hashlib.sha256(key.encode()).hexdigest()[:40]
-    return ServedModel(name=name, spec=spec, served=served, base_url=url, fingerprint=fp,
-                       info=info, base=spec, meta={"endpoint": url, **info})
+    return ServedModel(name=name, spec=spec, model=None, tokenizer=TranscriptRenderer(),
+                       fingerprint=fp, base=spec, kind="served", device="remote", dtype=None,
+                       meta={"endpoint": url, **info}, served=served, base_url=url, info=info)
