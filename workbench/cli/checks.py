@@ -19,6 +19,7 @@ from .common import (
     DbOption,
     JsonOption,
     PluginsDirOption,
+    cell,
     console,
     err_console,
     open_store,
@@ -92,7 +93,7 @@ def print_precision(db: Any, as_json: bool) -> None:
         table.add_column(col, justify="left" if col in ("check", "category") else "right")
     for r in rows:
         p = r["precision"]
-        table.add_row(r["check_name"] or "-", r["category"], str(r["flagged"]),
+        table.add_row(cell(r["check_name"]), cell(r["category"]), str(r["flagged"]),
                       str(r["reviewed"]), str(r["right"]), str(r["wrong"]),
                       "-" if p is None else f"{p:.2f}", str(r["missing"]))
     console.print(table)
@@ -124,7 +125,8 @@ def checks_cmd(as_json: JsonOption = False, plugins_dir: PluginsDirOption = None
         table.add_column(col, overflow="fold")
     for r in rows:
         opts = "\n".join(f"{k}={json.dumps(v['default'])}" for k, v in r["options"].items())
-        table.add_row(r["name"], r["category"], r["version"], r["plugin"], opts or "-")
+        table.add_row(cell(r["name"]), cell(r["category"]), cell(r["version"]), cell(r["plugin"]),
+                      cell(opts or "-"))
     console.print(table)
     if not rows:
         err_console.print("no checks registered", highlight=False)

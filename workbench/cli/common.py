@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console, ConsoleDimensions
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -34,8 +35,9 @@ class _Console(Console):
         Console.size.fset(self, new_size)
 
 
-console = _Console()
-err_console = _Console(stderr=True)
+# no emoji codes: a name holding ":smile:" prints as it is
+console = _Console(emoji=False)
+err_console = _Console(stderr=True, emoji=False)
 
 DbOption = Annotated[
     Path | None,
@@ -85,11 +87,18 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(strict_json(obj), indent=2, default=str, allow_nan=False) + "\n")
 
 
+def esc(value: Any) -> str:
+    """An untrusted value (a name, an id, an error, anything read from the database, a suite or
+    a plugin) as text inside console markup: ``[/]`` or ``[bold]`` in it prints as it is."""
+    return escape(str(value))
+
+
 def cell(value: Any, missing: str = "-") -> str:
-    """A table cell: missing values (None, NaN, NaT) as ``missing``, anything else as text."""
+    """A table cell: missing values (None, NaN, NaT) as ``missing``, anything else as text
+    (markup escaped: rich reads table cells as markup)."""
     if value is None or strict_json(value) is None:
         return missing
-    return str(value)
+    return esc(value)
 
 
 def progress(transient: bool = False):

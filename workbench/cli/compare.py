@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .common import DbOption, JsonOption, console, err_console, open_store, print_json
+from .common import DbOption, JsonOption, cell, console, err_console, esc, open_store, print_json
 
 
 def _fmt_rate(rate: float, ci: tuple[float, float], pct: bool) -> str:
@@ -44,7 +44,7 @@ def _tables(cmp, alpha: float) -> list:  # noqa: ANN001 - a Comparison -> rich T
             verdict = cmp.status(r, alpha)
             name = f"{r.name} ↓" if r.better == "lower" and kind == "metric" else r.name
             table.add_row(
-                name, str(r.n),
+                cell(name), str(r.n),
                 _fmt_rate(r.a, r.ci_a, r.binary), _fmt_rate(r.b, r.ci_b, r.binary),
                 str(r.fixed), str(r.regressed),
                 "-" if r.still_failing is None else str(r.still_failing),
@@ -97,7 +97,7 @@ def _items_table(cmp, which: str):  # noqa: ANN001, ANN202
             continue
         if which != "changed" and t.transition != which:
             continue
-        table.add_row(t.name, t.item_id, show(t, t.a), show(t, t.b), t.transition)
+        table.add_row(cell(t.name), cell(t.item_id), show(t, t.a), show(t, t.b), t.transition)
     return table
 
 
@@ -143,22 +143,23 @@ def register(app: typer.Typer) -> None:
         else:
             a, b = cmp.run_a, cmp.run_b
             console.print(f"A = {a['model_name']} (run {a['run_id']})  vs  "
-                          f"B = {b['model_name']} (run {b['run_id']})  on {cmp.n_shared} items")
+                          f"B = {b['model_name']} (run {b['run_id']})  on {cmp.n_shared} items",
+                          markup=False)
             for table in _tables(cmp, alpha):
                 console.print(table)
             for name, why in cmp.confounded(alpha).items():
-                console.print(f"[yellow]confounded:[/] {name}: {why}", highlight=False)
+                console.print(f"[yellow]confounded:[/] {esc(name)}: {esc(why)}", highlight=False)
             for note in cmp.notes:
-                console.print(f"[yellow]note:[/] {note}")
+                console.print(f"[yellow]note:[/] {esc(note)}")
             if items:
                 console.print(_items_table(cmp, items))
             if regressions:
                 names = ", ".join(r.name for r in regressions)
-                console.print(f"[bold red]significant regressions (p < {alpha}):[/] {names}")
+                console.print(f"[bold red]significant regressions (p < {alpha}):[/] {esc(names)}")
             else:
                 console.print(f"no significant regression (p < {alpha})")
             verdict = cmp.verdict(alpha)
-            console.print(f"verdict: [{STYLES[verdict]}]{verdict}[/] ({cmp.verdict_reason(alpha)})",
+            console.print(f"verdict: [{STYLES[verdict]}]{verdict}[/] ({esc(cmp.verdict_reason(alpha))})",
                           highlight=False)
         if fail_on_regression and regressions:
             err_console.print(f"failing: {len(regressions)} significant regression(s)")

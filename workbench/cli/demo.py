@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import DbOption, JsonOption, console, err_console, open_store, print_json
+from .common import DbOption, JsonOption, cell, console, err_console, esc, open_store, print_json
 from .loop import print_loop
 
 
@@ -20,12 +20,13 @@ def print_demo(summary: dict[str, Any], flagged: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     n = int(summary.get("items") or summary.get("n_outputs") or 0)
-    table = Table(title=f"{summary.get('model', 'base')} on the {summary.get('suite', 'demo')} "
+    table = Table(title=f"{esc(summary.get('model', 'base'))} on the "
+                        f"{esc(summary.get('suite', 'demo'))} "
                         f"suite ({n} eval items)", title_justify="left")
     for col in ("category", "flagged", "rate"):
         table.add_column(col, justify="left" if col == "category" else "right")
     for cat, v in sorted((summary.get("findings") or {}).items()):
-        table.add_row(cat, str(v["flagged"]), _pct(v["flagged"], v["checked"]))
+        table.add_row(cell(cat), str(v["flagged"]), _pct(v["flagged"], v["checked"]))
     m = summary.get("metrics") or {}
     for name in ("answer", "exact_match"):
         if name in m:
@@ -33,13 +34,13 @@ def print_demo(summary: dict[str, Any], flagged: list[dict[str, Any]]) -> None:
     console.print(table)
     for f in flagged:
         text = f["text"].replace("\n", " ")
-        console.print(f"[bold]{f['item_id']}[/bold] [{', '.join(f['categories'])}] "
-                      f"{text[:160]}{'...' if len(text) > 160 else ''}", highlight=False)
+        console.print(f"[bold]{esc(f['item_id'])}[/bold] {esc('[' + ', '.join(f['categories']) + ']')} "
+                      f"{esc(text[:160])}{'...' if len(text) > 160 else ''}", highlight=False)
     done = ("unchanged, already stored" if summary.get("reused") else
             f"{summary.get('generated', 0)} output(s) generated, "
             f"{summary.get('cached', 0)} from the cache")
     console.print(f"run {summary['run_id']}: {done}; see `workbench show {summary['run_id']}`",
-                  highlight=False)
+                  highlight=False, markup=False)
 
 
 def demo_cmd(
@@ -104,7 +105,7 @@ def _demo_loop(store: Any, model_dir: Any, base_run: str, tiny: bool, quiet: boo
 
     def say(msg: str) -> None:
         if not quiet:
-            err_console.print(f"[dim]{msg}[/dim]")
+            err_console.print(f"[dim]{esc(msg)}[/dim]")
 
     suite = demo.DEMO_SUITE if tiny else demo.FACTS_SUITE
     name = demo.TINY_MODEL_NAME if tiny else demo.REAL_MODEL_NAME

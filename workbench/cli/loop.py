@@ -11,8 +11,10 @@ from .common import (
     DbOption,
     JsonOption,
     PluginsDirOption,
+    cell,
     console,
     err_console,
+    esc,
     open_store,
     print_json,
 )
@@ -54,12 +56,12 @@ def print_loop(result: Any) -> None:
     from ..confounders import SHORT_WORDS
 
     if not result.rounds:
-        console.print(f"No adapter trained: {result.stopped}.")
+        console.print(f"No adapter trained: {result.stopped}.", markup=False)
         return
     f = result.final
     shown = f or result.rounds[-1]  # with no recommended round: what the last round did
     cmp, alpha = shown.vs_base, result.alpha
-    table = Table(title=f"base -> round {shown.round} ({shown.training.model_name}) on "
+    table = Table(title=f"base -> round {shown.round} ({esc(shown.training.model_name)}) on "
                         f"{cmp.n_shared} eval items")
     for col in ("", "before", "after", "fixed", "regressed", "p", ""):
         table.add_column(col, justify="left" if col == "" else "right")
@@ -68,7 +70,7 @@ def print_loop(result: Any) -> None:
     for row in sorted(cmp.rows, key=lambda r: (r.kind != "category", r.name)):
         verdict = cmp.status(row, alpha)
         label = row.name if row.kind == "category" else f"{row.name} (metric)"
-        table.add_row(label, _fmt(row.a, row.kind), _fmt(row.b, row.kind), str(row.fixed),
+        table.add_row(cell(label), _fmt(row.a, row.kind), _fmt(row.b, row.kind), str(row.fixed),
                       str(row.regressed), _p(row.p_value), f"[{style[verdict]}]{verdict}[/]")
     console.print(table)
     if cmp.length is not None:
@@ -77,15 +79,15 @@ def print_loop(result: Any) -> None:
         console.print(f"output length: median {a:g} -> {b:g} {n.unit}, under {SHORT_WORDS} words "
                       f"{100 * n.short_a:.0f}% -> {100 * n.short_b:.0f}%", highlight=False)
     for name, why in cmp.confounded(alpha).items():
-        console.print(f"[yellow]confounded:[/] {name}: {why}", highlight=False)
+        console.print(f"[yellow]confounded:[/] {esc(name)}: {esc(why)}", highlight=False)
     for note in cmp.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"[yellow]note:[/] {esc(note)}", highlight=False)
     better = [r.name for r in cmp.improvements(alpha)]
     worse = [r.name for r in cmp.regressions(alpha)]
     console.print(f"significantly better (p < {alpha}): {', '.join(better) or 'none'}; "
-                  f"worse: {', '.join(worse) or 'none'}")
+                  f"worse: {', '.join(worse) or 'none'}", markup=False)
     verdict = cmp.verdict(alpha)
-    console.print(f"verdict: [{style[verdict]}]{verdict}[/] ({cmp.verdict_reason(alpha)})",
+    console.print(f"verdict: [{style[verdict]}]{verdict}[/] ({esc(cmp.verdict_reason(alpha))})",
                   highlight=False)
     for rnd in result.rounds:
         m = rnd.training.metrics
@@ -93,16 +95,17 @@ def print_loop(result: Any) -> None:
                       f"{m['examples']} examples, loss {m['first_loss']:.3f} -> "
                       f"{m['final_loss']:.3f}, run {rnd.run_id}, "
                       f"{rnd.vs_previous.verdict(alpha)} over "
-                      f"{'the base' if rnd.round == 1 else f'round {rnd.round - 1}'}")
-    console.print(f"stopped: {result.stopped}")
+                      f"{'the base' if rnd.round == 1 else f'round {rnd.round - 1}'}",
+                      markup=False)
+    console.print(f"stopped: {result.stopped}", markup=False)
     console.print(f"runs: base {result.base_run_id} -> tuned {shown.run_id} "
-                  f"(workbench compare {result.base_run_id} {shown.run_id})")
+                  f"(workbench compare {result.base_run_id} {shown.run_id})", markup=False)
     if f is None:
         console.print(f"no adapter recommended: the base model stays the best (run "
                       f"{result.base_run_id}); round {shown.round}'s adapter, not recommended: "
-                      f"{shown.training.adapter_dir}")
+                      f"{shown.training.adapter_dir}", markup=False)
         return
-    console.print(f"adapter: {f.training.adapter_dir}")
+    console.print(f"adapter: {f.training.adapter_dir}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -157,7 +160,7 @@ def register(app: typer.Typer) -> None:
                 store, spec, suite, base_name=name, rounds=rounds, out_dir=out, trainer=trainer,
                 train_config=overrides, batch_size=batch_size, alpha=alpha,
                 per_failure=per_failure, max_examples=max_examples, base_run=base_run, on_step=bar,
-                say=lambda m: err_console.print(f"[dim]{m}[/dim]"),
+                say=lambda m: err_console.print(f"[dim]{esc(m)}[/dim]"),
             )
         if json_out:
             print_json(result.to_dict())

@@ -13,8 +13,10 @@ from .common import (
     DbOption,
     JsonOption,
     PluginsDirOption,
+    cell,
     console,
     err_console,
+    esc,
     open_store,
     print_json,
 )
@@ -49,7 +51,7 @@ def _findings_text(findings: dict[str, Any]) -> str:
     for cat, v in sorted(findings.items()):
         flagged = v["flagged"] if isinstance(v, dict) else v
         errs = v.get("errors", 0) if isinstance(v, dict) else 0
-        parts.append(f"{cat} {flagged}" + (f" ({errs} err)" if errs else ""))
+        parts.append(f"{esc(cat)} {flagged}" + (f" ({errs} err)" if errs else ""))
     return "\n".join(parts)
 
 
@@ -146,7 +148,7 @@ def run_cmd(
     results = []
     for name, spec in models:
         if not as_json:
-            err_console.print(f"[dim]loading {name} = {spec}[/dim]", highlight=False,
+            err_console.print(f"[dim]loading {esc(name)} = {esc(spec)}[/dim]", highlight=False,
                               soft_wrap=True)
         if the_suite.source == "lm-eval":
             if spec.startswith("openai:") and backend is None:
@@ -172,7 +174,7 @@ def run_cmd(
             if stored is not None:
                 stored.summary["model"] = name
                 if not as_json:
-                    err_console.print(f"[dim]{name}: unchanged, run {stored.run_id} already "
+                    err_console.print(f"[dim]{esc(name)}: unchanged, run {esc(stored.run_id)} already "
                                       "holds every output (--new-run records another)[/dim]",
                                       highlight=False, soft_wrap=True)
                 results.append(stored.summary)
@@ -233,18 +235,18 @@ def _print_summary(results: list[dict[str, Any]]) -> None:
     from rich import box
     from rich.table import Table
 
-    title = ", ".join(sorted({f"suite {r['suite']}: {r['items']} items" for r in results}))
+    title = ", ".join(sorted({f"suite {esc(r['suite'])}: {r['items']} items" for r in results}))
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for col in ("model", "generated", "cached", "score", "flagged", "run"):
         table.add_column(col, no_wrap=True)
     for r in results:
         reused = bool(r.get("reused"))
         table.add_row(
-            r["model"], str(r["generated"]),
+            cell(r["model"]), str(r["generated"]),
             "stored" if reused else  # the whole run was stored already: reported as it is
             str(r["cached"]) + (f" +{r['skipped']} resumed" if r.get("skipped") else ""),
-            _metric_text(r.get("metrics")), _findings_text(r.get("findings") or {}),
-            r["run_id"] + (" (resumed)" if r.get("resumed") else ""),
+            cell(_metric_text(r.get("metrics"))), _findings_text(r.get("findings") or {}),
+            cell(r["run_id"]) + (" (resumed)" if r.get("resumed") else ""),
         )
     console.print(table)
 
@@ -269,8 +271,9 @@ def runs_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
     for col in ("run", "model", "suite", "status", "outputs", "exact match", "started"):
         table.add_column(col)
     for r in df.itertuples():
-        table.add_row(r.run_id, str(r.model_name), str(r.suite), r.status, str(r.n_outputs),
-                      _metric_text(from_json(r.metrics)), str(r.started_at)[:19])
+        table.add_row(cell(r.run_id), cell(r.model_name), cell(r.suite), cell(r.status),
+                      cell(r.n_outputs), cell(_metric_text(from_json(r.metrics))),
+                      cell(str(r.started_at)[:19]))
     console.print(table)
 
 
@@ -299,25 +302,27 @@ def show_cmd(
         return
     from rich.table import Table
 
-    console.print(f"[bold]run {run_id}[/bold]  {info['status']}"
-                  + (f"  error: {info['error']}" if info.get("error") else ""), highlight=False)
-    console.print(f"model  {info['model_name']}  ({info['model_id'][:12]})\n"
-                  f"suite  {info.get('suite_name')}  ({info['suite_id']})\n"
+    console.print(f"[bold]run {esc(run_id)}[/bold]  {esc(info['status'])}"
+                  + (f"  error: {esc(info['error'])}" if info.get("error") else ""),
+                  highlight=False)
+    console.print(f"model  {esc(info['model_name'])}  ({esc(info['model_id'][:12])})\n"
+                  f"suite  {esc(info.get('suite_name'))}  ({esc(info['suite_id'])})\n"
                   f"started {str(info['started_at'])[:19]}  finished {str(info['finished_at'])[:19]}",
                   highlight=False)
     m = info.get("metrics") or {}
     shown = {k: v for k, v in m.items() if not isinstance(v, dict)}
     if shown:
-        console.print("metrics " + "  ".join(f"{k}={v}" for k, v in shown.items()), highlight=False)
+        console.print("metrics " + "  ".join(f"{k}={v}" for k, v in shown.items()),
+                      highlight=False, markup=False)
     if len(cats):
         t = Table(title="findings by category", title_justify="left")
         for col in ("category", "checked", "flagged", "errors"):
             t.add_column(col)
         for r in cats.itertuples():
-            t.add_row(r.category, str(r.checked), str(r.flagged), str(r.errors))
+            t.add_row(cell(r.category), str(r.checked), str(r.flagged), str(r.errors))
         console.print(t)
     for f in flagged:
-        console.print(f"\n[bold]{f['item_id']}[/bold] [red]{', '.join(f['categories'])}[/red]",
+        console.print(f"\n[bold]{esc(f['item_id'])}[/bold] [red]{esc(', '.join(f['categories']))}[/red]",
                       highlight=False)
         console.print(f"  prompt: {_clip(f['prompt'])}", highlight=False, markup=False)
         console.print(f"  output: {_clip(f['text'])}", highlight=False, markup=False)
@@ -371,7 +376,8 @@ def export_cmd(
         df["metrics"] = [json.dumps(m, ensure_ascii=False) for m in df["metrics"]]
         with safe_output(out, inputs, force=force) as tmp:
             df.to_parquet(tmp, index=False)
-    console.print(f"wrote {len(df)} outputs of run {run_id} to {out}", highlight=False)
+    console.print(f"wrote {len(df)} outputs of run {run_id} to {out}", highlight=False,
+                  markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import DbOption, JsonOption, cell, console, err_console, open_store, print_json
+from .common import DbOption, JsonOption, cell, console, err_console, esc, open_store, print_json
 
 
 def _summary(result) -> None:  # noqa: ANN001 - a SuggestionSet
@@ -16,15 +16,15 @@ def _summary(result) -> None:  # noqa: ANN001 - a SuggestionSet
 
     if not result.per_category:
         console.print(f"run {result.run_id} has no flagged findings: nothing to suggest "
-                      f"(empty set {result.set_id})")
+                      f"(empty set {result.set_id})", markup=False)
         return
 
-    table = Table(title=f"suggestion set {result.set_id} for run {result.run_id}",
+    table = Table(title=f"suggestion set {esc(result.set_id)} for run {esc(result.run_id)}",
                   title_justify="left", box=box.SIMPLE_HEAD)
     for col in ("category", "failures", "per failure", "suggestions", "covered", "dropped"):
         table.add_column(col, justify="left" if col == "category" else "right")
     for cat, c in result.per_category.items():
-        table.add_row(cat, str(c["failures"]), str(c["per_failure"]), str(c["suggestions"]),
+        table.add_row(cell(cat), str(c["failures"]), str(c["per_failure"]), str(c["suggestions"]),
                       f"{c['covered']}/{c['failures']}", str(c["dropped"]))
     console.print(table)
     repaired = sum(1 for s in result.rows if s.repaired)
@@ -32,21 +32,21 @@ def _summary(result) -> None:  # noqa: ANN001 - a SuggestionSet
         f"{len(result.rows)} examples ({repaired} repaired) from pool {result.pool} "
         f"({result.pool_size} rows); dropped {result.dropped} near-duplicate(s) of eval items "
         f"(ratio >= {result.config['threshold']:g}, word overlap >= "
-        f"{result.config['min_overlap']:g})"
+        f"{result.config['min_overlap']:g})", markup=False
     )
     if result.path:
-        console.print(f"wrote {result.path}")
-    console.print(f"set id: {result.set_id}")
+        console.print(f"wrote {result.path}", markup=False)
+    console.print(f"set id: {result.set_id}", markup=False)
 
 
 def _preview(result, n: int) -> None:  # noqa: ANN001
     for s in result.rows[:n]:
         why = ", ".join(s.source_item_ids[:3]) + ("..." if len(s.source_item_ids) > 3 else "")
         fix = " [green]repaired[/]" if s.repaired else ""
-        console.print(f"[bold]{s.category}[/] row {s.pool_row} (sim {s.similarity:.2f}, "
-                      f"for items {why}){fix}")
-        console.print(f"  user: {s.prompt[:100]!r}")
-        console.print(f"  assistant: {s.target[:100]!r}")
+        console.print(f"[bold]{esc(s.category)}[/] row {s.pool_row} (sim {s.similarity:.2f}, "
+                      f"for items {esc(why)}){fix}")
+        console.print(f"  user: {s.prompt[:100]!r}", markup=False)
+        console.print(f"  assistant: {s.target[:100]!r}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -146,13 +146,14 @@ def register(app: typer.Typer) -> None:
             print_json({**info, "rows": recs})
             return
         console.print(f"set {info['set_id']} for run {info['run_id']}: "
-                      f"{info['n_suggestions']} examples, {info['n_dropped_contaminated']} dropped")
+                      f"{info['n_suggestions']} examples, {info['n_dropped_contaminated']} dropped",
+                      markup=False)
         table = Table(box=box.SIMPLE_HEAD)
         for col in ("category", "pool row", "sim", "for items", "repaired", "target"):
             table.add_column(col, overflow="fold")
         for r in rows.head(limit).itertuples():
             items = list(r.source_item_ids)
-            table.add_row(r.category, str(r.pool_row), f"{r.similarity:.2f}",
-                          ", ".join(items[:4]) + ("..." if len(items) > 4 else ""),
-                          "yes" if r.repaired else "", (r.target or "")[:60])
+            table.add_row(cell(r.category), str(r.pool_row), f"{r.similarity:.2f}",
+                          cell(", ".join(items[:4]) + ("..." if len(items) > 4 else "")),
+                          "yes" if r.repaired else "", cell((r.target or "")[:60]))
         console.print(table)

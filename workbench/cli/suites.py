@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import JsonOption, console, print_json
+from .common import JsonOption, cell, console, print_json
 
 suites_app = typer.Typer(help="Validate and list suites.", no_args_is_help=True)
 
@@ -81,7 +81,7 @@ def list_cmd(
         print_json(rows)
         return
     if not rows:
-        console.print(f"no suites in {directory}")
+        console.print(f"no suites in {directory}", markup=False)
         return
     from rich.table import Table
 
@@ -90,8 +90,8 @@ def list_cmd(
         t.add_column(col, overflow="fold")
     for r in rows:
         status = "ok" if r["ok"] else f"[red]{r['problems']} problem(s)[/red]"
-        t.add_row(r["name"], r["source"], str(r["items"]["eval"]), str(r["items"]["train"]),
-                  status, r["path"])
+        t.add_row(cell(r["name"]), cell(r["source"]), str(r["items"]["eval"]),
+                  str(r["items"]["train"]), status, cell(r["path"]))
     console.print(t)
 
 

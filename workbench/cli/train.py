@@ -12,6 +12,7 @@ from .common import (
     JsonOption,
     PluginsDirOption,
     err_console,
+    esc,
     open_store,
     print_json,
     progress,
@@ -134,7 +135,7 @@ def register(app: typer.Typer) -> None:
         with StepBar() as bar:
             outcome = train_adapter(
                 store, base, suggestions, out_dir=out, trainer=trainer, config=overrides,
-                name=name, on_step=bar, say=lambda m: err_console.print(f"[dim]{m}[/dim]"),
+                name=name, on_step=bar, say=lambda m: err_console.print(f"[dim]{esc(m)}[/dim]"),
             )
         if not outcome.model_id:  # a non-main process under `accelerate launch`
             return
@@ -190,15 +191,17 @@ def register(app: typer.Typer) -> None:
             return
         from rich.table import Table
 
-        from .common import console
+        from .common import cell, console
 
         table = Table("training", "parent", "tuned model", "steps", "loss", "adapter")
         for row in rows:
             m = row["metrics"]
             table.add_row(
-                row["training_id"], str(row.get("parent_name") or row["parent_model_id"])[:24],
-                str(row.get("result_name") or row["result_model_id"])[:32], str(m.get("steps", "")),
+                cell(row["training_id"]),
+                cell(str(row.get("parent_name") or row["parent_model_id"])[:24]),
+                cell(str(row.get("result_name") or row["result_model_id"])[:32]),
+                cell(m.get("steps", "")),
                 f"{m.get('first_loss', 0):.3f} -> {m.get('final_loss', 0):.3f}",
-                str(row["adapter_path"]),
+                cell(row["adapter_path"]),
             )
         console.print(table)
