@@ -212,6 +212,91 @@ def test_a_run_with_broken_plugins_finishes_and_names_them(tmp_path, cli, tiny_m
     assert "malformed" in errors["garbage"]
 
 
+FLAKY_PLUGIN = '''
+import os
+
+from workbench import Check, hookimpl
+
+
+class Flaky(Check):
+    """Raises on the items "Say 0" and "Say 1" while $WB_FLAKY is set."""
+
+    name = "flaky"
+    category = "flaky"
+
+    def run(self, records):
+        for r in records:
+            if os.environ.get("WB_FLAKY") and any(f"Say {i}." in r.prompt for i in (0, 1)):
+                raise ValueError("flaky today")
+            yield self.finding(r, flagged=False, score=0.0)
+
+
+@hookimpl
+def register_checks(register):
+    register(Flaky)
+'''
+
+
+class _Killed(BaseException):
+    """Stands for a kill -9: nothing after it runs in the process that got it."""
+
+
+def test_check_errors_stored_before_a_kill_make_the_run_not_reusable(tmp_path, cli,
+                                                                     tiny_model_dir, monkeypatch):
+    """A run killed after a batch whose check raised is resumed and finished without those
+    errors in its own count; the stored error findings still keep it from being reused."""
+    import workbench.runner
+    from workbench.store import Store
+
+    monkeypatch.setenv("WORKBENCH_PLUGINS", "")
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "flaky.py").write_text(FLAKY_PLUGIN)
+    (tmp_path / "d.jsonl").write_text(
+        "".join(json.dumps({"id": f"q{i}", "prompt": f"Say {i}."}) + "\n" for i in range(4)))
+    (tmp_path / "s.yaml").write_text("name: s\ndata: d.jsonl\ngeneration:\n  max_new_tokens: 3\n")
+    args = ("run", "--model", f"m={tiny_model_dir}", "--suite", tmp_path / "s.yaml", "-b", "2",
+            "--plugins-dir", plugins, "--json")
+
+    # 1. the first batch's checks raise and are stored as errors; the process dies at the second
+    write = workbench.runner._Writer.write
+    calls = []
+
+    def dies_at_the_second_batch(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise _Killed
+        return write(self, *a, **k)
+
+    with monkeypatch.context() as mp:
+        mp.setenv("WB_FLAKY", "1")
+        mp.setattr(workbench.runner._Writer, "write", dies_at_the_second_batch)
+        with pytest.raises(_Killed):
+            cli(*args)
+    store = Store()
+    run_id = store.get_run("latest")["run_id"]
+    assert store.run_findings(run_id).error.notna().sum() == 2
+
+    # 2. the same command resumes it; the check works now
+    r = cli(*args)
+    assert r.exit_code == 0, r.output
+    resumed = json.loads(r.stdout)
+    assert resumed["resumed"] and resumed["run_id"] == run_id
+    assert store.get_run(run_id)["status"] == "finished"
+
+    # 3. again: the finished run holds check errors, so it is checked again, not reused
+    r = cli(*args)
+    assert r.exit_code == 0, r.output
+    again = json.loads(r.stdout)
+    assert not again["reused"] and again["run_id"] != run_id
+    assert (again["generated"], again["cached"]) == (0, 4)
+    assert again["findings"]["flaky"]["errors"] == 0
+    assert store.run_findings(again["run_id"]).error.isna().all()
+    # 4. and that run, free of errors, is reused
+    r = cli(*args)
+    assert json.loads(r.stdout)["reused"] and json.loads(r.stdout)["run_id"] == again["run_id"]
+
+
 @pytest.fixture(autouse=True)
 def _no_leftover_threads():
     yield

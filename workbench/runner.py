@@ -98,6 +98,10 @@ def finished_run(store: Store, key: str, suite: Suite, split: str = "eval") -> R
     n_items = len(suite.split(split))
     if prior["n_outputs"] != n_items or metrics.get("check_errors"):
         return None
+    # the error findings it holds, stored ones included: a run killed after a batch whose check
+    # raised, then resumed, finishes without those errors in its own count (check_errors)
+    if any(isinstance(v, dict) and v.get("errors") for v in prior["findings"].values()):
+        return None
     metrics.pop("tokens_out", None)
     n_outputs = metrics.pop("n_outputs", prior["n_outputs"])
     for k in ("findings", "category_counts"):
