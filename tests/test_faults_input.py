@@ -7,7 +7,10 @@ hang."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -178,6 +181,95 @@ def test_hostile_yaml_is_one_clear_problem(tmp_path, cli, text, message):
     assert time.monotonic() - t0 < 20
     assert res.exit_code == 2 and message in res.output, res.output
     assert "Traceback" not in res.output
+
+
+def _validate_bounded(suite: Path, **env: str) -> subprocess.CompletedProcess:
+    """`workbench suites validate SUITE` in a process of its own, limited to 3 GB of memory and
+    60 s: what once hung or ate memory fails the test instead of the machine."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))
+
+    workbench = str(Path(sys.executable).with_name("workbench"))
+    try:
+        return subprocess.run([workbench, "suites", "validate", str(suite)], capture_output=True,
+                              text=True, timeout=60, preexec_fn=limit,
+                              env={**os.environ, "OMP_NUM_THREADS": "1", **env})
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"`suites validate {suite.name}` still running after 60 s")
+
+
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "directory"])
+def test_suite_data_that_is_not_a_regular_file_is_one_line(tmp_path, kind):
+    if kind == "fifo":
+        data = tmp_path / "data.jsonl"
+        os.mkfifo(data)  # no writer: opening it to read would wait forever
+    elif kind == "directory":
+        data = tmp_path / "data.jsonl"
+        data.mkdir()
+    else:
+        data = Path(kind)
+    (tmp_path / "suite.yaml").write_text(f"name: t\ndata: {data}\n")
+    t0 = time.monotonic()
+    res = _validate_bounded(tmp_path / "suite.yaml")
+    assert time.monotonic() - t0 < 30
+    what = {"/dev/zero": "a character device", "fifo": "a FIFO", "directory": "a directory"}[kind]
+    assert res.returncode == 2, res.stderr
+    assert f"cannot read data file: not a regular file ({what})" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+    # the suite file itself, too
+    res = _validate_bounded(data)
+    assert res.returncode == 2 and "cannot read suite file: not a regular file" in res.stderr, \
+        res.stderr
+
+
+def test_suite_data_over_the_size_limit_is_refused_unless_raised(tmp_path, cli, monkeypatch):
+    (tmp_path / "data.jsonl").write_text("".join(
+        json.dumps({"id": f"q{i}", "prompt": "p" * 40}) + "\n" for i in range(10)))  # 670 bytes
+    (tmp_path / "suite.yaml").write_text("name: t\ndata: data.jsonl\n")
+    monkeypatch.setenv("WORKBENCH_MAX_DATA_BYTES", "500")
+    res = cli("suites", "validate", tmp_path / "suite.yaml")
+    assert res.exit_code == 2
+    assert ("cannot read data file: 670 bytes, over the limit of 500 (raise it with "
+            "WORKBENCH_MAX_DATA_BYTES=BYTES)") in res.stderr, res.stderr
+    monkeypatch.setenv("WORKBENCH_MAX_DATA_BYTES", "1000")
+    assert cli("suites", "validate", tmp_path / "suite.yaml").exit_code == 0
+
+
+@pytest.mark.parametrize(("template", "message"), [
+    ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+     "the template loops more than 1,000,000 times"),
+    ("{% for i in range(100000) %}{% for j in range(100000) %}{{ prompt }}{% endfor %}"
+     "{% endfor %}", "the template loops more than"),
+    ("{% for i in range(3) %}{{ 'abc' * 1000000000 }}{% endfor %}", "builds a value over"),
+    ("{{ 7 ** 99999999 }}", "a number over a million bits"),
+    ("{{ prompt.center(10000000000) }}", "passes a number over"),
+    ("{% for i in range(1000) %}{{ prompt * 100000 }}{% endfor %}",
+     "the rendered prompt is over"),
+])
+def test_a_template_that_would_not_end_fails_in_seconds(tmp_path, template, message):
+    (tmp_path / "data.jsonl").write_text('{"id": 1, "prompt": "a prompt"}\n')
+    (tmp_path / "suite.yaml").write_text(
+        f"name: t\ndata: data.jsonl\ntemplate: {json.dumps(template)}\n")
+    t0 = time.monotonic()
+    res = _validate_bounded(tmp_path / "suite.yaml")
+    assert time.monotonic() - t0 < 30
+    assert res.returncode == 2 and "template cannot render" in res.stderr, res.stderr
+    assert message in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_a_bounded_template_still_renders_loops_and_long_prompts(tmp_path):
+    (tmp_path / "data.jsonl").write_text(json.dumps({"id": 1, "prompt": "x" * 10_000_000}) + "\n")
+    (tmp_path / "suite.yaml").write_text(
+        "name: t\ndata: data.jsonl\n"
+        "template: \"{% for i in range(3) %}{{ i }}{% endfor %}|{{ range(5)|list|length }}|"
+        "{{ range(10)[2:4]|list }}|{{ prompt }}\"\n")
+    suite = inspect_suite(tmp_path / "suite.yaml")
+    assert not suite.problems
+    text = suite.render(suite.items[0])
+    assert text == "012|5|[2, 3]|" + "x" * 10_000_000
 
 
 def test_invalid_utf8_yaml(tmp_path, cli):

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from .errors import SuiteError
+from .suite_limits import read_regular_file, render_bounded, sandbox
 
 ALPACA_TEMPLATE = (
     "### Instruction:\n{{ prompt }}\n\n"
@@ -226,18 +227,16 @@ class Suite:
         if item.messages and item.prompt is None:
             return None
         template = self.spec.template or "{{ prompt }}"
-        return _compiled(template).render(
-            prompt=item.prompt, context=item.context, reference=item.reference, id=item.id,
-            **item.extra,
+        return render_bounded(
+            _compiled(template), prompt=item.prompt, context=item.context,
+            reference=item.reference, id=item.id, **item.extra,
         )
 
 
-def _jinja():  # imported lazily: only rendering needs it
-    import jinja2
-    from jinja2.sandbox import SandboxedEnvironment
-
-    # sandboxed: a suite file from elsewhere must not reach Python internals through its template
-    return SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+def _jinja():  # jinja is imported lazily: only rendering needs it
+    # sandboxed: a suite file from elsewhere must not reach Python internals through its
+    # template, nor loop, grow or run without bound (see suite_limits)
+    return sandbox()
 
 
 @lru_cache(maxsize=16)
@@ -317,9 +316,12 @@ def read_jsonl_items(path: Path, problems: list[str]) -> list[tuple[int, dict[st
     """Parse a JSONL file into (line number, object) pairs, recording every bad line."""
     rows: list[tuple[int, dict[str, Any]]] = []
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path)  # not /dev/zero, a FIFO or a file over the size limit
     except OSError as exc:
         problems.append(f"{path}: cannot read data file: {exc.strerror or exc}")
+        return rows
+    except (ValueError, SuiteError) as exc:
+        problems.append(f"{path}: cannot read data file: {exc}")
         return rows
     for n, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
@@ -426,9 +428,15 @@ def inspect_suite(path: str | Path, checks: Any = None) -> Suite:
         problems.append(f"{path}: suite file not found")
         return empty
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_regular_file(path).decode("utf-8")
     except UnicodeDecodeError as exc:
         problems.append(f"{path}: not valid UTF-8 (byte {exc.start})")
+        return empty
+    except OSError as exc:
+        problems.append(f"{path}: cannot read suite file: {exc.strerror or exc}")
+        return empty
+    except (ValueError, SuiteError) as exc:
+        problems.append(f"{path}: cannot read suite file: {exc}")
         return empty
     try:
         node = yaml.compose(text)
