@@ -459,3 +459,39 @@ def test_loop_killed_in_a_round_is_continued_by_the_same_command(tmp_path, cli, 
     adapter = Path(rnd["training"]["adapter_dir"])
     assert adapter.parent.parent == tmp_path / "adapters" and adapter.name == "round-1"
     assert (adapter / "adapter_config.json").exists() and not _partials(adapter)
+
+
+def test_sigkill_of_the_dashboard_command_takes_its_server_down(tmp_path):
+    import socket
+
+    db = tmp_path / "d.duckdb"
+    Store(db).upsert_model("m", "m")  # a database to serve
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([WORKBENCH, "dashboard", "--db", str(db), "--port", str(port),
+                             "--no-browser"], env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().strip()  # printed once the server answers
+        assert url.endswith(f":{port}"), proc.stderr.read() if not url else url
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert len(children) == 1
+        server = int(children[0])
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(server, 0)
+        except ProcessLookupError:
+            break
+        if Path(f"/proc/{server}/stat").read_text().split()[2] == "Z":
+            break  # dead, waiting to be reaped by init
+        time.sleep(0.2)
+    else:
+        os.kill(server, signal.SIGKILL)  # no orphan left behind by the test itself
+        pytest.fail("the dashboard server outlived its killed command")
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0

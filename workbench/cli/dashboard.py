@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -12,6 +14,41 @@ from .common import DbOption, err_console
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _die_with(parent: int) -> Any:
+    """For the server's preexec_fn: Linux SIGKILLs the server when this command dies, even by
+    SIGKILL (PR_SET_PDEATHSIG), so no orphaned server goes on serving."""
+    def preexec() -> None:
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))
+        except (OSError, AttributeError):  # not Linux: the command's own handlers stop it
+            return
+        if os.getppid() != parent:  # the command died before the signal was asked for
+            os._exit(1)
+
+    return preexec
+
+
+def _start(path: Path, port: int | None, host: str) -> tuple[Any, str]:
+    """server.start, with the server tied to this command's life."""
+    import subprocess
+
+    from ..dashboard import server
+
+    path = server.check_database(path)
+    port = server.pick_port(host, port)
+    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    proc = subprocess.Popen(server.streamlit_command(path, port, host), env=env,
+                            stdout=subprocess.DEVNULL, preexec_fn=_die_with(os.getpid()))
+    try:
+        server.wait_ready(proc, host, port)
+    except BaseException:
+        server.stop(proc)
+        raise
+    return proc, server.url_for(host, port)
 
 
 def register(app: typer.Typer) -> None:
@@ -38,7 +75,7 @@ def register(app: typer.Typer) -> None:
 
         path = db if db is not None else default_db_path()
         err_console.print("Starting the dashboard…")
-        proc, url = server.start(path, port=port, host=host)
+        proc, url = _start(path, port, host)
         # a plain `kill` of this command must not leave the server behind
         signal.signal(signal.SIGTERM, _interrupt)
         try:
