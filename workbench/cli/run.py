@@ -349,7 +349,11 @@ def export_cmd(
     import sys
 
     from ..safe_write import check_output, safe_output
-    from ..store.runs import export_frame
+    from ..store.runs import export_chunks, export_frame
+
+    def jsonl(chunk, **kw) -> str:  # noqa: ANN001 - a DataFrame
+        text = chunk.to_json(orient="records", lines=True, force_ascii=False, **kw)
+        return text if text.endswith("\n") or not text else text + "\n"
 
     if fmt not in ("jsonl", "parquet"):
         raise ConfigError(f"unknown --format {fmt!r} (jsonl or parquet)")
@@ -358,25 +362,27 @@ def export_cmd(
     if out is not None and str(out) == "-":
         if fmt != "jsonl":
             raise ConfigError("only jsonl can go to stdout")
-        df = export_frame(store, run_id)
-        sys.stdout.write(df.to_json(orient="records", lines=True, force_ascii=False))
+        for chunk in export_chunks(store, run_id):  # streamed: never the whole run in memory
+            sys.stdout.write(jsonl(chunk))
         return
     out = out or Path(f"{run_id}.{fmt}")
     inputs = [("the database", store.path), ("the database's log", f"{store.path}.wal")]
     check_output(out, inputs, force=force)  # before the export is built
-    df = export_frame(store, run_id)
     if fmt == "jsonl":
-        text = df.to_json(orient="records", lines=True, force_ascii=False, date_format="iso")
-        with safe_output(out, inputs, force=force) as tmp:
-            tmp.write_text(text if text.endswith("\n") or not text else text + "\n",
-                           encoding="utf-8")
+        n = 0
+        with safe_output(out, inputs, force=force) as tmp, tmp.open("w", encoding="utf-8") as fh:
+            for chunk in export_chunks(store, run_id):  # streamed, a chunk of outputs at a time
+                fh.write(jsonl(chunk, date_format="iso"))
+                n += len(chunk)
     else:
+        df = export_frame(store, run_id)
+        n = len(df)
         # metrics as JSON text: their keys vary by run (none at all without references, which
         # parquet cannot hold as a struct)
         df["metrics"] = [json.dumps(m, ensure_ascii=False) for m in df["metrics"]]
         with safe_output(out, inputs, force=force) as tmp:
             df.to_parquet(tmp, index=False)
-    console.print(f"wrote {len(df)} outputs of run {run_id} to {out}", highlight=False,
+    console.print(f"wrote {n} outputs of run {run_id} to {out}", highlight=False,
                   markup=False)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -41,16 +42,57 @@ def flagged_outputs(store: Store, run_id: str, limit: int = 5) -> list[dict[str,
     return out
 
 
+EXPORT_CHUNK = 5_000  # outputs per chunk of a streamed export
+
+
 def export_frame(store: Store, run_id: str) -> pd.DataFrame:
     """One row per output: the output, its item and a list of its findings, each with the
     reviewer's latest verdict on it ('right', 'wrong' or None), and ``missing``: the categories
     a reviewer marked as missing (errors no check flagged); with ``samples`` (every answer, the
     output first) when the run asked for several per item."""
+    return _export_rows(store.run_outputs(run_id), store.run_findings(run_id),
+                        store.run_samples(run_id), _verdicts(store, run_id))
+
+
+def export_chunks(store: Store, run_id: str, size: int | None = None) -> Iterator[pd.DataFrame]:
+    """``export_frame`` in chunks of at most ``size`` outputs, in item order, each read from
+    the database when it is needed: an export of a large run never holds the whole run (only
+    its reviewers' verdicts, which are few)."""
+    size = EXPORT_CHUNK if size is None else size
+    verdicts = _verdicts(store, run_id)
+    last: str | None = None
+    while True:
+        outs = store.query_df(
+            "SELECT o.*, i.prompt, i.reference, i.context, i.tags, i.split, i.messages"
+            " FROM outputs o JOIN runs r USING (run_id)"
+            " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id"
+            " WHERE o.run_id = ? AND (? IS NULL OR o.item_id > ?) ORDER BY o.item_id LIMIT ?",
+            [run_id, last, last, int(size)],
+        )
+        if outs.empty:
+            return
+        first, end = outs.item_id.iloc[0], outs.item_id.iloc[-1]
+        finds = store.query_df(
+            "SELECT f.*, o.item_id FROM findings f JOIN outputs o USING (output_id)"
+            " WHERE f.run_id = ? AND o.item_id BETWEEN ? AND ? ORDER BY o.item_id, f.check_name",
+            [run_id, first, end],
+        )
+        further = store.query_df(
+            "SELECT output_id, item_id, sample, text, finish_reason, tokens_out, latency_s"
+            " FROM samples WHERE run_id = ? AND item_id BETWEEN ? AND ?"
+            " ORDER BY item_id, sample",
+            [run_id, first, end],
+        )
+        yield _export_rows(outs, finds, further, verdicts)
+        last = end
+
+
+def _verdicts(store: Store, run_id: str) -> tuple[dict[tuple[str, str, str], str],
+                                                   dict[str, list[str]]]:
+    """(the verdict on each (output, check, category), the categories marked missing per
+    output)."""
     from .verdicts import run_verdicts
 
-    outs = store.run_outputs(run_id)
-    finds = store.run_findings(run_id)
-    further = store.run_samples(run_id)
     verdicts = run_verdicts(store, run_id)
     judged = {(v.output_id, v.check_name, v.category): v.verdict
               for v in verdicts.itertuples() if v.verdict != "missing"}
@@ -58,6 +100,13 @@ def export_frame(store: Store, run_id: str) -> pd.DataFrame:
     for v in verdicts.itertuples():
         if v.verdict == "missing":
             missing.setdefault(v.output_id, []).append(v.category)
+    return judged, missing
+
+
+def _export_rows(outs: pd.DataFrame, finds: pd.DataFrame, further: pd.DataFrame,
+                 verdicts: tuple[dict[tuple[str, str, str], str], dict[str, list[str]]],
+                 ) -> pd.DataFrame:
+    judged, missing = verdicts
     by_output: dict[str, list[dict[str, Any]]] = {}
     for f in finds.itertuples():
         by_output.setdefault(f.output_id, []).append({
