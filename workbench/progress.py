@@ -123,7 +123,8 @@ def progress(transient: bool = False) -> Any:
     )
 
     return Progress(
-        TextColumn("[progress.description]{task.description}"),
+        # descriptions hold model and suite names: text, never markup
+        TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"),
