@@ -148,3 +148,18 @@ def test_failure_rows_render_as_text_and_links_stay_links(model, item, run, text
             assert not any(c in href for c in "<>\"' ")
         else:
             assert keys <= {"class", "title", "open"}, (tag, attrs)
+
+
+@pytest.mark.parametrize("name", ["![x](http://host/y.png)", "[link](javascript:alert(1))",
+                                  "<img src=x onerror=alert(1)>", "**bold** _em_ `code` :smile:",
+                                  "$x^2$", "# heading"])
+def test_untrusted_names_in_markdown_are_text(name):
+    """Category and metric names reach st.warning/st.info/st.caption (Markdown): escaped, no
+    image is fetched, no link, HTML, emphasis, emoji or LaTeX is read."""
+    import re as _re
+
+    from workbench.dashboard.common import md_text
+
+    out = md_text(name)
+    assert _re.sub(r"\\(.)", r"\1", out) == name  # nothing lost
+    assert not _re.search(r"(?<!\\)[!\[\]()<>*_`:$#]", out)  # every special is escaped

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import html
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -251,6 +252,16 @@ def bottom_pager(total: int, key: str, first: int, size: int) -> None:
                    on_click=go, args=(page + 1,))
     cols[2].markdown(f"<div style='padding-top:0.5rem'>page {page:,} of {pages:,}</div>",
                      unsafe_allow_html=True)  # numbers only
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md_text(value: Any) -> str:
+    """``value`` as literal text inside Streamlit Markdown: every character Markdown reads
+    (links, images, emphasis, HTML, emoji shortcodes, LaTeX) backslash-escaped, so an untrusted
+    category or metric name like ``![x](http://host/y.png)`` is shown, never fetched."""
+    return _MD_SPECIAL.sub(r"\\\1", str(value))
 
 
 def fmt_p(p: Any) -> str:

@@ -19,6 +19,7 @@ from workbench.dashboard.common import (
     fmt_p,
     get_reader,
     item_link,
+    md_text,
     page_header,
     page_link,
     pager,
@@ -113,7 +114,7 @@ def show_verdict(cmp) -> None:  # noqa: ANN001 - a workbench.compare.Comparison
     show = {"better": st.success, "worse": st.error, "same": st.info}.get(verdict, st.warning)
     show(f"Verdict: **{verdict}** — {reason}")
     for cat, why in cmp.confounded().items():
-        st.warning(f"Confounded: **{cat}** — {why}. Fewer flags on shorter answers is what a "
+        st.warning(f"Confounded: **{md_text(cat)}** — {md_text(why)}. Fewer flags on shorter answers is what a "
                    "model that learned to say less would also show.")
 
 
@@ -193,7 +194,7 @@ def browse_items(read, cmp, table: pd.DataFrame, suite: str) -> None:  # noqa: A
     limit, offset = pager(len(changes), key="c_pager", sizes=(5, 10, 25), default_size=10)
     page = changes[offset:offset + limit]
     if not page:
-        st.info(f"No item is {status} for {name}.")
+        st.info(f"No item is {status} for {md_text(name)}.")
         return
     ids = [c.output_id_a for c in page] + [c.output_id_b for c in page]
     outputs = read(queries.outputs_by_id, ids).set_index("output_id", drop=False)

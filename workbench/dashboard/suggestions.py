@@ -12,6 +12,7 @@ from workbench.dashboard.common import (
     Reader,
     fmt_metrics,
     get_reader,
+    md_text,
     page_header,
     page_link,
     pager,
@@ -104,7 +105,7 @@ def show_suggestions(read: Reader) -> None:
     limit, offset = pager(total, key="s_pager")
     total, page = read(queries.suggestions, set_id, category=chosen, limit=limit, offset=offset)
     if chosen:
-        st.caption(f"{total:,} example(s) target {', '.join(chosen)}.")
+        st.caption(f"{total:,} example(s) target {md_text(', '.join(chosen))}.")
     if page.empty:
         st.info("No suggestions in this set." if not chosen else
                 "No suggestion of this set targets these categories.")
