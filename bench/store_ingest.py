@@ -146,6 +146,7 @@ def run(n_outputs: int | None = None, batch: int = 100_000) -> dict:
             times[int(0.95 * (len(times) - 1))] * 1000, 1)
         figures["peak_rss_mb"] = bench.peak_rss_mb()
         figures["dashboard"] = dashboard_memory(db)
+        figures["export"] = export_memory(db, run_id, Path(tmp) / "export.jsonl")
     figures["compare"] = compare_at_scale()
     return figures
 
@@ -215,6 +216,33 @@ def dashboard_memory(db: Path) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def export_memory(db: Path, run_id: str, out: Path) -> dict:
+    """``workbench export RUN --out FILE`` (jsonl, streamed) on ``db`` in a child process:
+    seconds, the child's peak resident memory, and the file's size."""
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "bench.store_ingest", "--export", str(db),
+                           run_id, str(out)], capture_output=True, text=True, cwd=bench.ROOT,
+                          env={**os.environ, "PYTHONPATH": str(bench.ROOT)})
+    seconds = round(time.perf_counter() - t, 1)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    lines = sum(1 for _ in out.open()) if out.exists() else 0
+    return {"seconds": seconds, "peak_rss_mb": got["peak_rss_mb"], "lines": lines,
+            "mb": round(out.stat().st_size / 1e6, 1) if out.exists() else 0}
+
+
+def _export(db: str, run_id: str, out: str) -> dict:
+    from typer.testing import CliRunner
+
+    from workbench.cli import app
+
+    res = CliRunner().invoke(app, ["export", run_id, "--db", db, "--out", out])
+    if res.exit_code != 0:
+        raise SystemExit(res.output)
+    return {"peak_rss_mb": bench.peak_rss_mb()}
+
+
 def _render_dashboard(db: str) -> dict:
     from streamlit.testing.v1 import AppTest
 
@@ -240,7 +268,11 @@ if __name__ == "__main__":
     ap.add_argument("--outputs", type=int, default=None)
     ap.add_argument("--compare-items", type=int, default=None)
     ap.add_argument("--dashboard", metavar="DB", help=argparse.SUPPRESS)
+    ap.add_argument("--export", nargs=3, metavar=("DB", "RUN", "OUT"), help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.export:
+        print(json.dumps(_export(*a.export)))
+        raise SystemExit(0)
     if a.dashboard:
         print(json.dumps(_render_dashboard(a.dashboard)))
         raise SystemExit(0)
