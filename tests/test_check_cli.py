@@ -237,3 +237,13 @@ def test_the_documented_example_runs_as_shown(cli, tmp_path, monkeypatch):
     want_rows = [json.loads(line) for line in shown_lines if line.startswith("{")]
     assert rows_of(res.stdout) == want_rows
     assert res.stderr.splitlines() == [line for line in shown_lines if not line.startswith("{")]
+
+
+def test_check_refuses_devices_and_fifos(tmp_path, cli):
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", str(fifo), str(tmp_path)):
+        res = cli("check", path)
+        assert res.exit_code == 2 and "not a regular file" in res.output, res.output

@@ -228,8 +228,10 @@ def check_cmd(
     from ..checks import run_checks
     from ..plugins import parse_check_options
 
-    if not records.is_file():
+    if not records.exists():
         raise ConfigError(f"records file not found: {records}")
+    if not records.is_file():  # /dev/zero, a FIFO, a directory: never read
+        raise ConfigError(f"records file is not a regular file: {records}")
     plugins = _plugins(plugins_dir)
     overrides = parse_check_options(option)
     names = [n.strip() for n in checks.split(",") if n.strip()] if checks else None
