@@ -22,6 +22,8 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
+from .processes import die_with_parent
+
 ISOLATION_ENV = "WORKBENCH_CHECK_ISOLATION"
 TRUSTED_MODULES = ("workbench_checks.", "workbench.")
 
@@ -44,20 +46,9 @@ def isolated(check: Any) -> bool:
     return not type(check).__module__.startswith(TRUSTED_MODULES)
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this worker when the command that forked it dies (even by SIGKILL)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _serve(check: Any, conn: Any, parent_end: Any) -> None:
     """The worker: answer each batch of records with ("ok", findings) or ("exc", text)."""
-    _die_with_parent()
+    die_with_parent()
     parent_end.close()  # else the pipe never reads as closed when the command goes away
     os.dup2(2, 1)  # the plugin's prints go to stderr, never into a command's output
     sys.stdout = sys.stderr

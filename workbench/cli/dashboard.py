@@ -16,39 +16,14 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _die_with(parent: int) -> Any:
-    """For the server's preexec_fn: Linux SIGKILLs the server when this command dies, even by
-    SIGKILL (PR_SET_PDEATHSIG), so no orphaned server goes on serving."""
-    def preexec() -> None:
-        try:
-            import ctypes
-
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))
-        except (OSError, AttributeError):  # not Linux: the command's own handlers stop it
-            return
-        if os.getppid() != parent:  # the command died before the signal was asked for
-            os._exit(1)
-
-    return preexec
-
-
 def _start(path: Path, port: int | None, host: str) -> tuple[Any, str]:
-    """server.start, with the server tied to this command's life."""
-    import subprocess
-
+    """server.start, with the server tied to this command's life: Linux SIGKILLs it when this
+    command dies, even by SIGKILL, so no orphaned server goes on serving."""
     from ..dashboard import server
+    from ..processes import die_with_parent
 
-    path = server.check_database(path)
-    port = server.pick_port(host, port)
-    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    proc = subprocess.Popen(server.streamlit_command(path, port, host), env=env,
-                            stdout=subprocess.DEVNULL, preexec_fn=_die_with(os.getpid()))
-    try:
-        server.wait_ready(proc, host, port)
-    except BaseException:
-        server.stop(proc)
-        raise
-    return proc, server.url_for(host, port)
+    parent = os.getpid()
+    return server.start(path, port, host, preexec_fn=lambda: die_with_parent(parent))
 
 
 def register(app: typer.Typer) -> None:

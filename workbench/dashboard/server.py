@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError, StoreError, WorkbenchError
 from ..store import Store
@@ -94,14 +95,15 @@ def wait_ready(proc: subprocess.Popen, host: str, port: int, timeout: float = 60
 
 
 def start(db: str | Path, port: int | None = None, host: str = "127.0.0.1",
-          timeout: float = 60.0) -> tuple[subprocess.Popen, str]:
-    """Start the server and wait for it; returns (process, url). The caller stops the process."""
+          timeout: float = 60.0, preexec_fn: Any = None) -> tuple[subprocess.Popen, str]:
+    """Start the server and wait for it; returns (process, url). The caller stops the process.
+    ``preexec_fn`` runs in the server's process before Streamlit starts."""
     path = check_database(db)
     port = pick_port(host, port)
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     # Streamlit's banner goes nowhere: the caller prints the URL; errors still reach stderr
     proc = subprocess.Popen(streamlit_command(path, port, host), env=env,
-                            stdout=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, preexec_fn=preexec_fn)
     try:
         wait_ready(proc, host, port, timeout)
     except BaseException:

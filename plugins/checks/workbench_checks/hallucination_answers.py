@@ -138,6 +138,19 @@ def _year_of(words: set[str], evidence: str) -> tuple[int, str] | None:
     return None
 
 
+def _distinct_options(question: str) -> tuple[str, str, int, list[set[str]]] | None:
+    """``_options`` of the question with each option's words, when both options are names
+    that share no word; else None."""
+    got = _options(question)
+    if got is None:
+        return None
+    opt_a, opt_b, at = got
+    opts = [_option_words(opt_a), _option_words(opt_b)]
+    if not all(opts) or opts[0] & opts[1]:
+        return None
+    return opt_a, opt_b, at, opts
+
+
 def year_order_conflicts(question: str, output: str, evidence: str) -> list[Conflict]:
     """"Which was released first, A or B?" answered A when the evidence dates A after B.
 
@@ -146,13 +159,10 @@ def year_order_conflicts(question: str, output: str, evidence: str) -> list[Conf
     early = bool(_ASKS_EARLY.search(question))
     if not early and not _ASKS_LATE.search(question):
         return []
-    got = _options(question)
+    got = _distinct_options(question)
     if got is None:
         return []
-    opt_a, opt_b, _ = got
-    opts = [_option_words(opt_a), _option_words(opt_b)]
-    if not all(opts) or opts[0] & opts[1]:
-        return []
+    opt_a, opt_b, _, opts = got
     years = [_year_of(o, evidence) for o in opts]
     if None in years or years[0][0] == years[1][0]:  # type: ignore[index]
         return []
@@ -198,13 +208,10 @@ def choice_conflicts(question: str, output: str, evidence: str) -> list[Conflict
     the other option for each one said of the answer."""
     if _POLAR_RE.match(question) or _ASKS_EARLY.search(question) or _ASKS_LATE.search(question):
         return []
-    got = _options(question)
+    got = _distinct_options(question)
     if got is None:
         return []
-    opt_a, opt_b, at = got
-    opts = [_option_words(opt_a), _option_words(opt_b)]
-    if not all(opts) or opts[0] & opts[1]:
-        return []
+    opt_a, opt_b, at, opts = got
     asked = question[:at]
     predicate = {
         _norm(w) for w in _WORD_RE.findall(asked) if len(w) > 3 and w.lower() not in _CHOICE_STOP
