@@ -37,6 +37,7 @@ DTYPES = {
     "float32": "float32", "fp32": "float32", "float": "float32",
     "float16": "float16", "fp16": "float16", "half": "float16",
     "bfloat16": "bfloat16", "bf16": "bfloat16",
+    "int8": "int8",  # float32 weights quantized to int8 after loading (workbench.precision)
 }
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 # True: conversion progress on stderr; False: none; a callable: report(stage, done, total)
@@ -310,7 +311,7 @@ def pick_dtype(dtype: str | None, device: str) -> str:
             return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
         return "float16" if device == "mps" else "float32"
     if dtype not in DTYPES:
-        raise ConfigError(f"unknown --dtype {dtype!r} (auto, float32, bfloat16, float16)")
+        raise ConfigError(f"unknown --dtype {dtype!r} (auto, float32, bfloat16, float16, int8)")
     return DTYPES[dtype]
 
 
@@ -351,7 +352,8 @@ def _load_full(d: Path, spec: str, *, device: str, dtype: str, trust_remote_code
         # on a GPU, weights load straight onto it rather than through a CPU copy
         placement = {"device_map": device} if device != "cpu" else {}
         model = AutoModelForCausalLM.from_pretrained(
-            d, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code,
+            d, dtype=getattr(torch, "float32" if dtype == "int8" else dtype),
+            trust_remote_code=trust_remote_code,
             use_safetensors=True if safe else False, **placement,
         )
     except Exception as exc:  # noqa: BLE001 - transformers raises many kinds; the user gets one line
@@ -427,6 +429,14 @@ def identify(spec: str, *, device: str | None = None, dtype: str | None = None,
     return c.fingerprint, dt
 
 
+def _quantized(model: Any, dtype: str, device: str) -> Any:
+    if dtype != "int8":
+        return model
+    from .precision import quantize_int8
+
+    return quantize_int8(model, device)
+
+
 def load_model(
     spec: str,
     name: str | None = None,
@@ -459,7 +469,7 @@ def load_model(
     c = _checkpoint(spec, progress=progress, **opts)
     d, fp = c.dir, c.fingerprint
     if c.base_dir is None:
-        model = _load_full(d, spec, device=dev, dtype=dt, **opts)
+        model = _quantized(_load_full(d, spec, device=dev, dtype=dt, **opts), dt, dev)
         tok = _load_tokenizer([d], spec, trust_remote_code)
         local = Path(spec).expanduser()
         base, meta = (str(d), {}) if local.exists() else (spec, {})
@@ -480,7 +490,9 @@ def load_model(
         raise ModelLoadError(
             f"cannot apply adapter {str(d)!r} to base {base_spec!r}: {_first_line(exc)}"
         ) from None
-    model = model.to(dev).eval()
+    if dt == "int8" and not merge:
+        raise ConfigError("--dtype int8 quantizes the merged model: drop --no-merge")
+    model = _quantized(model.to(dev).eval(), dt, dev)
     tok = _load_tokenizer([d, base_dir], spec, trust_remote_code)
     return LoadedModel(name=name, spec=spec, model=model, tokenizer=tok, fingerprint=fp,
                        base=base_spec, adapter=str(d), kind="adapter", device=dev, dtype=dt,

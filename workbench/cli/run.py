@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import ConfigError
+from ..precision import REDUCED
 from .common import (
     DbOption,
     JsonOption,
@@ -66,7 +67,13 @@ def run_cmd(
         "--checks", help="Comma-separated checks to run (default: the suite's selection).")] = None,
     no_checks: Annotated[bool, typer.Option("--no-checks", help="Run no checks.")] = False,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
-    dtype: Annotated[str, typer.Option("--dtype", help="auto, float32, bfloat16 or float16.")] = "auto",
+    dtype: Annotated[str, typer.Option(
+        "--dtype", help="auto, float32, bfloat16, float16, or int8 (CPU: linear layers "
+        "quantized after loading). A reduced precision is faster on some machines and changes "
+        "some texts: see --precision-check.")] = "auto",
+    precision_check: Annotated[int, typer.Option(
+        "--precision-check", min=0, help="With a reduced --dtype on a greedy suite: generate "
+        "the first N items again in float32 and report how many outputs differ (0: skip).")] = 8,
     no_merge: Annotated[bool, typer.Option(
         "--no-merge", help="Keep a LoRA adapter unmerged (slower, same outputs).")] = False,
     trust_remote_code: Annotated[bool, typer.Option(
@@ -185,6 +192,17 @@ def run_cmd(
         store = store or open_store(db)
         res = run_suite(store, loaded, the_suite, batch_size=batch_size, checks=check_list,
                         split=split, progress=not as_json, new_run=new_run)
+        if precision_check and getattr(loaded, "dtype", None) in REDUCED and (
+                the_suite.generation.greedy or the_suite.generation.first == "greedy"):
+            if not as_json:
+                err_console.print(f"[dim]{esc(name)}: generating {precision_check} items again "
+                                  f"in float32 to count what {esc(loaded.dtype)} changed[/dim]",
+                                  highlight=False)
+            res.summary["precision"] = _precision_cost(
+                store, res.run_id, loaded, the_suite, split, precision_check, batch_size,
+                lambda spec=spec, name=name: load_model(
+                    spec, name, device=device, dtype="float32", merge=not no_merge,
+                    trust_remote_code=trust_remote_code, allow_pickle=allow_pickle))
         results.append(res.summary)
         del loaded  # free the model before loading the next one
         _free_memory()
@@ -192,6 +210,31 @@ def run_cmd(
         print_json(results if len(results) > 1 else results[0])
         return
     _print_summary(results)
+
+
+def _precision_cost(store: Any, run_id: str, loaded: Any, suite: Any, split: str, n: int,
+                    batch_size: int, load: Any) -> dict[str, Any]:
+    """How many of the run's first ``n`` outputs a float32 model writes otherwise."""
+    from ..precision import disagreement
+    from ..runner import prompt_for
+
+    items = suite.split(split)[:n]
+    stored = dict(zip(*(store.run_outputs(run_id)[c] for c in ("item_id", "text")), strict=True))
+    items = [it for it in items if it.id in stored]
+    result: dict[str, Any] = {"dtype": loaded.dtype, "checked": len(items), "differ": 0,
+                              "differing": []}
+    reference = load()
+    # items of one budget at a time, as the run generated them (an item may set max_new_tokens)
+    for budget in {it.generation(suite.generation).max_new_tokens: None for it in items}:
+        group = [it for it in items if it.generation(suite.generation).max_new_tokens == budget]
+        differ = disagreement(reference, [prompt_for(suite, it, reference.tokenizer)[0]
+                                          for it in group],
+                              [stored[it.id] for it in group],
+                              group[0].generation(suite.generation), batch_size)
+        result["differing"] += [group[i].id for i in differ]
+    result["differ"] = len(result["differing"])
+    del reference
+    return result
 
 
 def _stored_run(db: Path | None, spec: str, suite: Any, split: str, checks: list[Any],
@@ -249,6 +292,11 @@ def _print_summary(results: list[dict[str, Any]]) -> None:
             cell(r["run_id"]) + (" (resumed)" if r.get("resumed") else ""),
         )
     console.print(table)
+    from ..precision import summary_line
+
+    for r in results:
+        if r.get("precision"):
+            console.print(f"{cell(r['model'])}: {summary_line(r['precision'])}", highlight=False)
 
 
 def runs_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
