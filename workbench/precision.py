@@ -3,9 +3,10 @@
 ``--dtype bfloat16`` / ``float16`` load the weights in that type; ``--dtype int8`` loads them in
 float32 and quantizes every ``nn.Linear`` to int8 with dynamic activation quantization (CPU
 only: torch's dynamic int8 kernels). Either is faster than float32 on some machines and
-changes some greedy texts. After a greedy run in a reduced precision, ``disagreement`` generates
-the first N items again in float32 and counts the outputs whose text differs, so the speed is
-shown with its cost ("bfloat16: 3 of 16 outputs differ from float32").
+changes some greedy texts. After a greedy run in a reduced precision, ``workbench run`` generates
+its first N items again in float32 (``--precision-check N``) and ``disagreement`` counts the
+outputs whose text differs, so the speed is shown with its cost ("bfloat16: 3 of 8 outputs
+checked differ from float32").
 """
 
 from __future__ import annotations
