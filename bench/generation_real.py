@@ -138,8 +138,11 @@ def compare(model_dir: str, prompts: list, batch: int, max_new_tokens: int, repe
                 inputs=ids, generation_config=HFConfig(
                     max_new_tokens=max_new_tokens, do_sample=False,
                     eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id),
+                # sized for the batch: left to itself it sizes its KV cache from the machine's
+                # memory, which on a CPU means allocating gigabytes before the first token
                 continuous_batching_config=ContinuousBatchingConfig(
-                    max_requests_per_batch=batch), progress_bar=False)
+                    max_requests_per_batch=batch, num_blocks=2 * batch + 2,
+                    max_batch_tokens=1024), progress_bar=False)
             by_id = sorted(res.values(), key=lambda r: int(str(r.request_id).split("_")[-1]))
             out["hf_continuous"] = [tok.decode(r.generated_tokens, skip_special_tokens=True)
                                     for r in by_id]
@@ -209,11 +212,12 @@ def _dtypes(model_dir: str, prompts: list, cfg, batch: int, repeats: int,  # noq
     return res
 
 
-def run(batch_sizes: tuple[int, ...] = (8, 32), threads: tuple[int, ...] = (1,),
+def run(batch_sizes: tuple[int, ...] | None = None, threads: tuple[int, ...] = (1,),
         n_prompts: int | None = None, max_new_tokens: int | None = None,
         repeats: int | None = None, dtypes: bool = True, model_dir: str | None = None) -> dict:
     import torch
 
+    batch_sizes = batch_sizes or bench.pick((8, 32), (4,))
     if model_dir is None:
         if bench.quick():
             from workbench.demo import ensure_demo_model
@@ -243,7 +247,7 @@ def run(batch_sizes: tuple[int, ...] = (8, 32), threads: tuple[int, ...] = (1,),
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 32])
+    ap.add_argument("--batch-sizes", type=int, nargs="+", default=None, help="default 8 32")
     ap.add_argument("--threads", type=int, nargs="+", default=[1])
     ap.add_argument("--prompts", type=int, default=None)
     ap.add_argument("--max-new-tokens", type=int, default=None)
@@ -251,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-dtypes", action="store_true", help="skip the bfloat16 and int8 rows")
     ap.add_argument("--model", help="a model dir (default: SmolLM2-135M-Instruct)")
     a = ap.parse_args(argv)
-    figures = run(tuple(a.batch_sizes), tuple(a.threads), a.prompts, a.max_new_tokens,
+    figures = run(tuple(a.batch_sizes or ()) or None, tuple(a.threads), a.prompts, a.max_new_tokens,
                   a.repeats, not a.no_dtypes, a.model)
     json.dump(figures, sys.stdout, indent=2, default=str)
     print()

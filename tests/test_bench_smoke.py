@@ -53,7 +53,7 @@ def test_every_module_is_covered():
                "checks_hallucination_real", "checks_real", "checks_length_phrasing",
                "checks_misspelling_real", "checks_inconsistency_real",
                "inconsistency_paraphrase", "checks_hallucination_summaries",
-               "inconsistency_facts", "dashboard_scale"}
+               "inconsistency_facts", "dashboard_scale", "generation_real"}
     assert set(_modules()) == covered
 
 
@@ -74,6 +74,20 @@ def test_gguf_real():
     assert f["cached_load_s"] < f["first_load_s"]
     assert f["same_text"] and f["text"] and f["max_abs_weight_diff"] == 0.0
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(f["converted_files"])
+
+
+@pytest.mark.slow
+def test_generation_real():
+    figures = _run("generation_real")
+    f = figures["threads1_batch4"]
+    assert f["prompts"] == 4 and f["tokens_out"] > 0 and not f["errors"]
+    assert set(f["tokens_per_s"]) == {"workbench", "lm_eval", "hf_continuous", "hf_batched"}
+    _positive(*f["tokens_per_s"].values(), *f["speedup"].values(), f["roofline_share"])
+    assert all(0 <= n <= 4 for n in f["same_text"].values())
+    r = f["roofline"]
+    _positive(r["peak_gflops"], r["read_gb_s"], r["decode_linears_ms"], r["ceiling_tokens_per_s"])
+    assert set(f["dtypes"]) == {"bfloat16", "int8"}
+    assert all(0 <= d["differ_from_float32"] <= 4 for d in f["dtypes"].values())
 
 
 @pytest.mark.slow
