@@ -142,6 +142,8 @@ class HallucinationCheck(Check):
                         "model": Path(o.judge_model or "").name,
                     },
                     "lexical_score": round(s.score, 4),
+                    # what the lexical rules alone would have said
+                    "lexical_flag": s.score >= o.threshold and bool(s.spans),
                 }
             # A flag always points at what it doubts: no span, no flag.
             flagged = score >= o.threshold and bool(spans)
