@@ -153,7 +153,15 @@ def figures(rows: list[dict], labels: list[int], threshold: float) -> dict:
     }
 
 
-def run(judge: str | None, sets: list[str], opts: dict, cache: Path | None) -> dict:
+def run(
+    judge: str | None = None,
+    sets: list[str] | None = None,
+    opts: dict | None = None,
+    cache: Path | None = None,
+) -> dict:
+    judge = judge or os.environ.get("BENCH_JUDGE_MODEL")
+    sets = sets or ["real", "frank"]
+    opts = opts or {"judge_max_context_tokens": 384, "judge_batch_size": 4}
     if not judge or not Path(judge).is_dir():
         print("no local judge model (--judge / $BENCH_JUDGE_MODEL); skipped", file=sys.stderr)
         return {"skipped": "set BENCH_JUDGE_MODEL to a local checkpoint folder"}
