@@ -9,7 +9,9 @@ combined score (``judge_weight``, default 0.5).
 
 Figures per set: ROC-AUC of the lexical score, of the judge and of the combination (at several
 weights); at the check's threshold the flag rate on faithful summaries and the recall (FRANK), or
-precision and recall (real answers); the judge's seconds per pair. The judge reads each context
+precision and recall (real answers); the combination at the lowest threshold that flags no
+more faithful items than the lexical rules do at theirs (recall at an equal false-flag rate);
+the judge's mean probability on each class; its seconds per pair. The judge reads each context
 cut to ``--max-context-tokens`` tokens (FRANK's articles run to 1,400 tokens).
 
     BENCH_JUDGE_MODEL=/path/to/local/checkpoint WORKBENCH_FRANK=/path/to/frank \\
@@ -118,39 +120,65 @@ def _auc(values: list[float], labels: list[int]) -> float | None:
     return round(roc_auc(values, labels), 3) if 0 < sum(labels) < len(labels) else None
 
 
+def _rates(flags: list[bool], labels: list[int]) -> dict:
+    pos = sum(labels)
+    neg = len(labels) - pos
+    tp = sum(f and y for f, y in zip(flags, labels, strict=True))
+    fp = sum(f and not y for f, y in zip(flags, labels, strict=True))
+    return {
+        "precision": round(tp / (tp + fp), 3) if tp + fp else None,
+        "recall": round(tp / pos, 3) if pos else None,
+        "flag_rate_faithful": round(fp / neg, 3) if neg else None,
+    }
+
+
+def _at_flag_rate(rows: list[dict], labels: list[int], most: int) -> dict:
+    """The combination at the lowest threshold that flags at most ``most`` faithful items: a
+    comparison with the lexical rules at their own false-flag rate. A flag needs a span, as in
+    the check: lexical spans, or a judge at P >= 0.5."""
+    can = [r["lexical_spans"] or (r["judge"] or 0.0) >= 0.5 for r in rows]
+    for t in sorted({round(r["combined"], 6) for r in rows} | {1.01}):
+        flags = [c and r["combined"] >= t for c, r in zip(can, rows, strict=True)]
+        if sum(f and not y for f, y in zip(flags, labels, strict=True)) <= most:
+            return {"threshold": round(t, 3), **_rates(flags, labels)}
+    return {}
+
+
 def figures(rows: list[dict], labels: list[int], threshold: float) -> dict:
     if not rows:
         return {"items": 0}
     lex = [r["lexical"] for r in rows]
     jud = [r["judge"] if r["judge"] is not None else 0.0 for r in rows]
-    flags = [r["flagged"] for r in rows]
-    lex_flags = [r["lexical_flag"] for r in rows]
-    pos = sum(labels)
-    neg = len(labels) - pos
-
-    def rates(fl: list[bool]) -> dict:
-        tp = sum(f and y for f, y in zip(fl, labels, strict=True))
-        fp = sum(f and not y for f, y in zip(fl, labels, strict=True))
-        return {
-            "precision": round(tp / (tp + fp), 3) if tp + fp else None,
-            "recall": round(tp / pos, 3) if pos else None,
-            "flag_rate_faithful": round(fp / neg, 3) if neg else None,
-        }
-
+    lexical = _rates([r["lexical_flag"] for r in rows], labels)
+    lexical_fp = sum(r["lexical_flag"] and not y for r, y in zip(rows, labels, strict=True))
     return {
         "items": len(rows),
-        "positives": pos,
+        "positives": sum(labels),
         "roc_auc": {
             "lexical": _auc(lex, labels),
             "judge": _auc(jud, labels),
             **{
-                f"combined_w{w}": _auc([(1 - w) * a + w * b for a, b in zip(lex, jud, strict=True)], labels)
+                f"combined_w{w}": _auc(
+                    [(1 - w) * a + w * b for a, b in zip(lex, jud, strict=True)], labels
+                )
                 for w in WEIGHTS
             },
         },
-        f"at_threshold_{threshold}": {"lexical": rates(lex_flags), "combined": rates(flags)},
+        f"at_threshold_{threshold}": {
+            "lexical": lexical,
+            "combined": _rates([r["flagged"] for r in rows], labels),
+        },
+        "combined_at_lexical_flag_rate": _at_flag_rate(rows, labels, lexical_fp),
+        "judge_mean_p": {
+            "unsupported": _mean([p for p, y in zip(jud, labels, strict=True) if y]),
+            "supported": _mean([p for p, y in zip(jud, labels, strict=True) if not y]),
+        },
         "judge_s_per_pair_median": round(statistics.median(r["s_per_pair"] for r in rows), 2),
     }
+
+
+def _mean(xs: list[float]) -> float | None:
+    return round(statistics.mean(xs), 3) if xs else None
 
 
 def run(
@@ -178,6 +206,10 @@ def run(
         print(f"{name}: {len(items)} records", file=sys.stderr)
         where = cache.with_name(f"{cache.stem}-{name}{cache.suffix}") if cache else None
         rows = score(items, judge, opts, where, chunk=opts.get("judge_batch_size", 4) * 4)
+        # where the lexical rules have a span (threshold 0: a finding flags iff it has one)
+        spans = HallucinationCheck({"threshold": 0.0}).run([rec for rec, _, _ in items])
+        for row, f in zip(rows, spans, strict=True):
+            row["lexical_spans"] = f.flagged
         labels = [y for _, y, _ in items]
         groups = ("all", "cnndm", "bbc") if name == "frank" else ("all", "dev", "heldout")
         out[name] = {}
