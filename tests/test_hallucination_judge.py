@@ -69,6 +69,24 @@ def test_a_local_judge_scores_pairs_in_batches(kind, tiny_model_dir, tiny_nli_di
     assert len(set(round(s, 6) for s in batched)) > 1
 
 
+def test_the_judge_runs_on_its_threads_and_restores_the_count(tiny_model_dir, monkeypatch):
+    import torch
+
+    judge = load_judge(tiny_model_dir)
+    seen: list[int] = []
+    forward = judge.model.forward
+    monkeypatch.setattr(
+        judge.model, "forward", lambda *a, **k: seen.append(torch.get_num_threads()) or forward(*a, **k)
+    )
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        judge.scores(PAIRS[:2], batch_size=2)
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_the_context_is_cut_to_the_token_limit(tiny_model_dir, one_torch_thread):
     judge = load_judge(tiny_model_dir)
     long = Pair(CONTEXT * 40, QUESTION, "Built in 1821.")
