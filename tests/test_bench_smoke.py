@@ -53,7 +53,8 @@ def test_every_module_is_covered():
                "checks_hallucination_real", "checks_real", "checks_length_phrasing",
                "checks_misspelling_real", "checks_inconsistency_real",
                "inconsistency_paraphrase", "checks_hallucination_summaries",
-               "inconsistency_facts", "dashboard_scale", "generation_real"}
+               "inconsistency_facts", "dashboard_scale", "generation_real",
+               "checks_hallucination_judge"}
     assert set(_modules()) == covered
 
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from workbench.checks import Check, Finding, Record
 
+from .hallucination_judge import Pair, judge_kind, load_judge
 from .hallucination_support import Support, Weights, assess
+
+# seconds for one batch when a judge model scores it (a model's time grows with the batch)
+JUDGE_TIMEOUT_S = 3600.0
 
 
 class HallucinationCheck(Check):
@@ -17,6 +22,13 @@ class HallucinationCheck(Check):
     The evidence is the record's context and reference (the prompt only counts as a restatement:
     echoing the question is neither support nor a new claim). Records with neither are passed
     with score 0, since there is nothing to check them against.
+
+    With ``judge_model`` (a local checkpoint folder, see ``hallucination_judge``) a model reads
+    the evidence too, and the score is ``(1 - judge_weight) * lexical + judge_weight * judge``,
+    the judge's part being its probability that the output is unsupported. A flag still needs the
+    score to reach ``threshold`` and a span: the lexical rules' spans when they found any, else
+    the whole output when the judge finds it more likely unsupported than not, with the judge's
+    probability as the reason.
     """
 
     name = "hallucination"
@@ -46,6 +58,36 @@ class HallucinationCheck(Check):
             le=1,
             description="score of one link the context makes otherwise (0 turns the rules off)",
         )
+        judge_model: str | None = Field(
+            None,
+            description="local folder of an NLI / cross-encoder or causal instruct checkpoint "
+            "that scores support too (never downloaded); unset: lexical rules only",
+        )
+        judge_weight: float = Field(
+            0.5, ge=0, le=1, description="share of the judge's probability in the score"
+        )
+        judge_batch_size: int = Field(8, ge=1, description="pairs per forward pass of the judge")
+        judge_max_context_tokens: int = Field(
+            512, ge=16, description="the judge reads the context cut to this many tokens"
+        )
+        judge_max_output_tokens: int = Field(
+            256, ge=8, description="the judge reads the output cut to this many tokens"
+        )
+        judge_device: str = Field("cpu", description="torch device of the judge")
+        judge_threads: int = Field(1, ge=1, description="torch threads while the judge runs")
+
+        @field_validator("judge_model")
+        @classmethod
+        def _local_checkpoint(cls, v: str | None) -> str | None:
+            if v is None or not v.strip():
+                return None
+            judge_kind(v)  # a hub id or a folder that is no checkpoint: refused here, in one line
+            return v
+
+    def __init__(self, options=None):  # noqa: ANN001 - as Check.__init__
+        super().__init__(options)
+        if self.options.judge_model:
+            self.timeout_s = JUDGE_TIMEOUT_S
 
     def run(self, records: Sequence[Record]) -> Iterable[Finding]:
         o = self.options
@@ -53,18 +95,14 @@ class HallucinationCheck(Check):
             number=o.weight_number, name=o.weight_name, word=o.weight_word, relation=o.weight_link
         )
         allowed = frozenset(w.lower() for w in o.allowed_words)
+        assessed: list[tuple[Record, str, Support | None]] = []
         for rec in records:
             parts = [rec.context or ""]
             if o.use_reference and rec.reference:
                 parts.append(rec.reference)
             evidence = "\n".join(p for p in parts if p)
             if not evidence.strip() or not rec.output.strip():
-                yield self.finding(
-                    rec,
-                    flagged=False,
-                    score=0.0,
-                    message="no context or reference to check against",
-                )
+                assessed.append((rec, evidence, None))
                 continue
             s = assess(
                 _complete_part(rec),
@@ -76,15 +114,44 @@ class HallucinationCheck(Check):
                 # Against a bare reference answer the question is part of what is known.
                 question_is_evidence=not (rec.context or "").strip(),
             )
-            # A flag always points at what it doubts: no span, no flag.
-            flagged = s.score >= o.threshold and bool(s.spans)
+            assessed.append((rec, evidence, s))
+        judged = self._judge(assessed)
+        for rec, _, s in assessed:
+            if s is None:
+                yield self.finding(
+                    rec,
+                    flagged=False,
+                    score=0.0,
+                    message="no context or reference to check against",
+                )
+                continue
             source = "context" if (rec.context or "").strip() else "reference"
             message = _message(s, source)
+            extra: dict = {}
+            score, spans = s.score, s.spans
+            p = judged.get(rec.id)
+            if p is not None:
+                score = (1 - o.judge_weight) * s.score + o.judge_weight * p
+                # the lexical spans say where; without any, a judge that doubts the output
+                # (P >= 0.5) points at all of it, and its probability is the reason
+                spans = s.spans or (_whole(rec.output) if p >= 0.5 else ())
+                message = _with_judge(message, p, source, lexical_spans=bool(s.spans))
+                extra = {
+                    "judge": {
+                        "p_unsupported": round(p, 4),
+                        "model": Path(o.judge_model or "").name,
+                    },
+                    "lexical_score": round(s.score, 4),
+                    # what the lexical rules alone would have said
+                    "lexical_flag": s.score >= o.threshold and bool(s.spans),
+                }
+            # A flag always points at what it doubts: no span, no flag.
+            flagged = score >= o.threshold and bool(spans)
             yield self.finding(
                 rec,
                 flagged=flagged,
-                score=s.score,
-                spans=s.spans if flagged else (),
+                score=score,
+                spans=spans if flagged else (),
                 message=message,
                 evidence={
                     "unsupported": s.unsupported,
@@ -95,8 +162,40 @@ class HallucinationCheck(Check):
                     "stitched": s.stitched,
                     "content_tokens": s.content_tokens,
                     "extractive": s.extractive,
+                    **extra,
                 },
             )
+
+    def _judge(self, assessed: list[tuple[Record, str, Support | None]]) -> dict[str, float]:
+        """The judge's P(unsupported) per record id (every record with evidence), or {}."""
+        o = self.options
+        todo = [(rec, ev) for rec, ev, s in assessed if s is not None]
+        if not o.judge_model or not todo:
+            return {}
+        judge = load_judge(o.judge_model, device=o.judge_device, threads=o.judge_threads)
+        scores = judge.scores(
+            [Pair(context=ev, prompt=rec.prompt or "", output=rec.output) for rec, ev in todo],
+            batch_size=o.judge_batch_size,
+            max_context_tokens=o.judge_max_context_tokens,
+            max_output_tokens=o.judge_max_output_tokens,
+        )
+        return {rec.id: p for (rec, _), p in zip(todo, scores, strict=True)}
+
+
+def _whole(text: str) -> tuple[tuple[int, int], ...]:
+    """The output without its surrounding whitespace, as one span."""
+    start = len(text) - len(text.lstrip())
+    end = len(text.rstrip())
+    return ((start, end),) if end > start else ()
+
+
+def _with_judge(message: str, p: float, source: str, *, lexical_spans: bool) -> str:
+    """The lexical message with the judge's verdict: the reason of a judge-only flag."""
+    if p >= 0.5:
+        verdict = f"the judge model finds the output unsupported by the {source} (P {p:.2f})"
+    else:
+        verdict = f"the judge model finds the output supported by the {source} (P unsupported {p:.2f})"
+    return f"{message}; {verdict}" if lexical_spans else f"{verdict}; {message}"
 
 
 def _complete_part(rec: Record) -> str:
