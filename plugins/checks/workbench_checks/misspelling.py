@@ -42,7 +42,7 @@ _ALGEBRA_RE = re.compile(
     r"\b[A-Za-z]\s*[=×÷^*/+]\s*[\w(]|[\w)]\s*[=×÷^*/+]\s*[A-Za-z]\b"
     r"|(?<![\w'’.-])[nxyz](?![\w'’.-])"
 )
-_VARIABLE_LETTERS = frozenset("abcdfghkmnpqrstuvwxyz")
+_VARIABLE_LETTERS = frozenset("abcmnpqrstuvwxyz")
 # How much a suggestion gains (in Zipf units) when the text, prompt or context uses that word.
 DOCUMENT_BONUS = 3.0
 
