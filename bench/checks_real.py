@@ -127,6 +127,36 @@ def misspelled_tokens() -> dict[str, list[str]]:
     return out
 
 
+def labelled_after_rules() -> set[str]:
+    """Record ids of outputs labelled after the check's rules were written
+    (``"labelled_after_rules": true``): figures on them alone are the honest test."""
+    out: set[str] = set()
+    for path in sorted(REALDATA.glob("*.jsonl")):
+        for n, line in enumerate(path.open()):
+            if json.loads(line).get("labelled_after_rules"):
+                out.add(f"{path.stem}:{n}")
+    return out
+
+
+def split_by_labelling(rows, check) -> dict:  # noqa: ANN001 - a check
+    """Output and token figures of ``check`` on the outputs labelled before its rules were
+    written and on those labelled after, each apart."""
+    after = labelled_after_rules()
+    out = {}
+    for name, part in (
+        ("labelled_before_rules", [x for x in rows if x[0].id not in after]),
+        ("labelled_after_rules", [x for x in rows if x[0].id in after]),
+    ):
+        if not any(check.category in lab for _, lab, _ in part):
+            continue
+        figures = score(part, [check])[check.name]
+        figures.pop("category", None)
+        if check.category == "misspelling":
+            figures["tokens"] = score_misspelled_tokens(part, check)
+        out[name] = figures
+    return out
+
+
 def score_misspelled_tokens(rows, check) -> dict:  # noqa: ANN001 - the misspelling check
     """Token-level figures of the misspelling check: flagged words against the words labelled
     misspelled (a word counts once per output, case kept as written)."""
@@ -190,6 +220,7 @@ def run() -> dict:
     for check in checks:
         if check.category == "misspelling" and "misspelling" in figures:
             figures["misspelling"]["tokens"] = score_misspelled_tokens(rows, check)
+            figures["misspelling"].update(split_by_labelling(rows, check))
     figures["bar"] = "precision >= 0.90 and recall >= 0.85 where a category has >= 40 positives"
     return figures
 

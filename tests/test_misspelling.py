@@ -370,3 +370,66 @@ def test_a_label_is_checked_only_for_clear_typos():
     assert flagged_words(check("1. Intro - the plan\n2. Atmospher - Carbon Dioxide")) == [
         "Atmospher"
     ]
+
+
+def test_invented_names_in_lists_and_short_lines_are_names():
+    # the first word of a list item or of a short line without a full stop, before a
+    # possessive or an exclamation mark, reads as a name unless it is a clear typo
+    assert not check("Dwolla with 300\nGrunita with 200").flagged
+    assert not check("* Bluebonnet\n* Oxtrabs e-Nom\n* Danish Pies").flagged
+    assert not check("Spaniack's food is a mix of Spanish and French cooking.").flagged
+    # a form corpora attest, standing alone before "!", is an interjection
+    assert not check("The world is cruel.\nAck! The world is cruel.").flagged
+    # one edit from a word, a list item's first word is checked as any other
+    assert flagged_words(check("1. Caluculate the sum\n2. Gren beans")) == ["Caluculate", "Gren"]
+    # the same non-word starting a prose sentence is still flagged
+    assert flagged_words(check("Grunita is what we ate at home, with rice.")) == ["Grunita"]
+
+
+def test_a_list_marker_does_not_end_the_sentence_before_a_name():
+    assert not check("1. Laemphyl Amoni: Amoni won the gold medal.").flagged
+    assert not check("They ate Salmaes de Tortas, a classic Spanish dish.").flagged
+
+
+def test_misspelled_names_and_title_words_are_flagged():
+    # one common slip (doubled, dropped or swapped letters, a vowel for a vowel) of a word
+    # corpora know, in a form no corpus attests
+    assert flagged_words(check("The Fibbonacci is defined as a sequence.")) == ["Fibbonacci"]
+    assert flagged_words(check("9. Parachutas - Not mentioned yet.")) == ["Parachutas"]
+    # title case (a function word capitalised inside the line): capitalised common words
+    # around a slip of a common word are no name
+    assert flagged_words(check("7. Danger of Climate Change and How to Mitters It")) == [
+        "Mitters"
+    ]
+    assert not check('Read "The Lost City of Z" by David Grann.').flagged
+    # a slip that adds a letter to a rarer word is a name's spelling (Custardy, Breyton)
+    assert not check("We met Breyton in Custardy Essentials.").flagged
+
+
+def test_scientific_names_foreign_pairs_loanwords_and_variables_are_not_flagged():
+    assert not check("Apples have the scientific name Malus domesticis, a fruit.").flagged
+    assert not check("Let x be the side. So the area of the triangle is xy.").flagged
+    # the same two letters in plain prose are still a slip
+    assert flagged_words(check("I went there xy car.")) == ["xy"]
+
+
+def test_rare_real_words_and_inflections_are_words():
+    out = "A dark coat with a mussed look creaked as he passed; re-imagings of it abound."
+    assert not check(out).flagged
+    # rare dictionary words far rarer than their neighbour are still slips
+    assert flagged_words(check("The cat ane the dog.")) == ["ane"]
+
+
+def test_a_typo_copied_from_the_prompt_is_still_a_typo_but_its_names_are_not():
+    f = check("The new exampe is a polite request.", prompt="Create an exampe of a request.")
+    assert flagged_words(f) == ["exampe"]
+    f = check('The song "Apocalypic" is by Halestorm.', prompt='Who sang "Apocalypic"?')
+    assert flagged_words(f) == ["Apocalypic"]
+    assert not check("Tell Zorblat hello.", prompt="Write to Zorblat.").flagged
+
+
+def test_poetic_elisions_and_glued_coinages_are_not_flagged():
+    assert not check("I am the sky o'eve, o'er the earth.").flagged
+    assert not check("Name the creature (Tritaniumus!xant!).").flagged
+    # words joined by a slash are prose alternatives, checked one by one
+    assert flagged_words(check("Bring a hat and/or a jaket/coat.")) == ["jaket"]

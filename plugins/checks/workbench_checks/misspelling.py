@@ -13,7 +13,7 @@ from pydantic import Field
 from workbench.checks import Check, Finding, Record
 
 from .misspelling_bigrams import get_bigrams
-from .misspelling_lexicon import Lexicon, Verdict, get_lexicon
+from .misspelling_lexicon import Lexicon, Verdict, get_lexicon, slip_cost
 from .misspelling_realword import CONFUSABLE, real_word_errors
 from .misspelling_tokens import (
     Word,
@@ -28,6 +28,21 @@ _SOURCE_WORD_RE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
 _VOWEL_RE = re.compile(r"[aeiouy]")
 _UNIT_BEFORE_RE = re.compile(r"\d[ \t]?$")
 _NEXT_CAPITAL_RE = re.compile(r" [A-Z][a-z]")
+# Poetic elisions: of -> o' (o'er, o'eve), -ed -> 'd (belov'd).
+_ELIDED_OF_RE = re.compile(r"o['’]([a-z]+)")
+# A line that starts with a list marker (1., -, *, a)).
+_ITEM_RE = re.compile(r"[ \t]*(?:[-*•+>]+|\d{1,3}[.)]|[A-Za-z][.)])[ \t]")
+# Particles inside names of several words (Salmaes de Tortas, Ludwig van Beethoven).
+_NAME_PARTICLES = frozenset("de da di del della der den van von la le du dos das do y".split())
+# Latin endings of a genus and a species (Malus domestica, Homo sapiens).
+_GENUS_RE = re.compile(r"[A-Z][a-z]+(?:us|a|um|is|es|ia|ium|on|ops|ax|ix|ex)")
+_SPECIES_RE = re.compile(r"[a-z]+(?:is|us|a|um|ae|i|ii|ensis|oides|ata|ica|ana|ens|or)")
+# Algebra in the text: an operator between terms, or a lone letter used as a variable.
+_ALGEBRA_RE = re.compile(
+    r"\b[A-Za-z]\s*[=×÷^*/+]\s*[\w(]|[\w)]\s*[=×÷^*/+]\s*[A-Za-z]\b"
+    r"|(?<![\w'’.-])[nxyz](?![\w'’.-])"
+)
+_VARIABLE_LETTERS = frozenset("abcmnpqrstuvwxyz")
 # How much a suggestion gains (in Zipf units) when the text, prompt or context uses that word.
 DOCUMENT_BONUS = 3.0
 
@@ -185,6 +200,8 @@ class MisspellingCheck(Check):
         if not unknown:
             return [], None
         known = _source_words(rec.prompt, rec.context, rec.reference) | self._allowed
+        # a slip of a common word stays a slip where the prompt made it first (exampe)
+        known -= {t for t in unknown & known if t not in self._allowed and _copied_typo(t, lex)}
         unknown = {t for t in unknown if t not in known and _strip_s(t) not in known}
         flags = []
         coining = _asks_for_coinages(rec.prompt)
@@ -197,6 +214,9 @@ class MisspellingCheck(Check):
                 w.norm[:-2] in lex.words or w.norm[:-2] + "ed" in lex.words
             ):
                 continue  # a poetic elision of -ed (belov'd, cutter'd)
+            elided = _ELIDED_OF_RE.fullmatch(w.norm)
+            if elided and elided.group(1) in lex.words:
+                continue  # o' for "of" or "over" before a word (o'eve, o'clock)
             whole = hyphenated(masked, w.start, w.end)
             if whole is not None and _plausible_compound(whole.lower(), lex):
                 continue  # part of a hyphenated word that is a word as a whole (sci-fi, x-ray)
@@ -222,6 +242,8 @@ class MisspellingCheck(Check):
                 continue  # an abbreviation right after a number: a unit (250 ml, 5 km, 3 tsp)
             if w.label and (w.norm in lex.words or lex.american(w.norm)):
                 continue  # a label that is a word: no slip to find
+            if _binomial(masked, w) or _variable(rec.output, w):
+                continue
             if w.norm in lex.words:
                 # A dictionary word: only a rare one next to a far commoner word is suspect.
                 typo = lex.likely_typo(w.norm) if o.rare_word_typos else None
@@ -242,11 +264,19 @@ class MisspellingCheck(Check):
             else:
                 v = lex.verdict(w.norm)
                 score = self.word_score(w.norm, v, lex, w.sentence_start)
-                if score and w.sentence_start and not _clear_typo(w.norm, v):
+                if score and w.sentence_start and masked[w.end : w.end + 1] == "!":
+                    if v.zipf >= o.attested_zipf:
+                        continue  # a word that is an exclamation of its own: Ack!, Argh!
+                place = _name_place(masked, w, named) if score and w.sentence_start else None
+                if place == "item" and v.distance != 1:
+                    continue  # an invented name in a list (Oxtrabs e-Nom, Dwolla with 300)
+                if place == "name":
                     # a name: a label (Edutopia: a blog), the first word of a name or title
-                    # (Breyton Patel, Custardy Essentials), one the text starts sentences with
-                    # and never writes in lowercase (a creature a story keeps naming: Amedea)
-                    if w.label or _NEXT_CAPITAL_RE.match(masked, w.end) or w.text in named:
+                    # (Breyton Patel, Custardy Essentials), one with a possessive (Spaniack's),
+                    # one the text starts sentences with and never writes in lowercase (a
+                    # creature a story keeps
+                    # naming: Amedea); a clear typo of a common word all the same
+                    if not _clear_typo(w.norm, v):
                         continue
             if score >= o.threshold:
                 flags.append((w, v, score))
@@ -323,16 +353,113 @@ def _capital_typo(w: Word, v: Verdict, lex: Lexicon, masked: str) -> bool:
         return False
     if v.distance != 1 and not (_far(w.norm, v.zipf) and v.correction_zipf >= _far_bar(w.norm)):
         return False
+    # a slip people make (swapped, doubled or dropped double letter, a vowel for a vowel) of a
+    # word corpora know: names and titles misspelled (Fibbonacci, Parachutas)
+    cheap = _cheap_slip(w.norm, v)
     if v.correction_zipf < 3.5 or v.correction_zipf - v.zipf < 2.5:
-        return False
+        if not (cheap and v.zipf == 0.0 and len(w.norm) >= 6 and v.correction_zipf >= 2.5):
+            return False
     before = masked[max(0, w.start - 30) : w.start].split()
     after = masked[w.end : w.end + 30].split()
-    if after and after[0][:1].isupper():
+    # capitalised neighbours make a name (New York, Dr Smith), unless the line is written in
+    # title case (How to Mitters It: a function word capitalised inside it), they are common
+    # words, and the slip is a cheap one of a common word
+    titled = cheap and v.correction_zipf >= 4.0 and _title_case(masked, w)
+    if after and after[0][:1].isupper() and not (titled and _common_capital(after[0], lex)):
         return False
+    if after[:1] and after[0] in _NAME_PARTICLES and after[1:2] and after[1][:1].isupper():
+        return False  # Salmaes de Tortas
     if before and before[-1][:1].isupper() and before[-1][-1:].isalpha():
-        if len(before) > 1 and before[-2][-1:] not in ".!?:":
+        # its neighbour is a name's unless it starts a sentence (not a list item: 1. Laemphyl)
+        prose_start = len(before) > 1 and before[-2][-1:] in ".!?:" and not _MARKER_RE.fullmatch(
+            before[-2]
+        )
+        if len(before) > 1 and not prose_start and not (
+            titled and _common_capital(before[-1], lex)
+        ):
             return False
     return not lex.other_language(w.norm)
+
+
+_MARKER_RE = re.compile(r"\d{1,3}[.)]|[A-Za-z][.)]")
+
+
+def _title_case(masked: str, w: Word) -> bool:
+    """Is the line around ``w`` written in title case: a function word capitalised inside a
+    sentence (How to Mitters It, The Art Of War)?"""
+    start = masked.rfind("\n", 0, w.start) + 1
+    end = masked.find("\n", w.end)
+    line = masked[start : end if end >= 0 else len(masked)]
+    return any(m.group(1) in _FUNCTION_WORDS for m in _TITLE_WORD_RE.finditer(line))
+
+
+# A capitalised word after one that ends no sentence.
+_TITLE_WORD_RE = re.compile(r"(?<=[^\s.!?:])\s+([A-Z][a-z]*)\b")
+_FUNCTION_WORDS = frozenset(
+    "A An And As At But By For From In Into Is It Its Of On Or Our The To With Your".split()
+)
+
+
+def _common_capital(token: str, lex: Lexicon) -> bool:
+    """Is a capitalised neighbour a common word (title case: Luxury, It), not a name?"""
+    word = token.strip(_EDGE_PUNCT).lower()
+    return word in lex.words and lex.zipf(word) >= 4.0
+
+
+_EDGE_PUNCT = "\"'“”‘’()[]{}<>*_.,;:!?…–—-"
+
+
+def _name_place(masked: str, w: Word, named: set[str]) -> str | None:
+    """Where a capitalised first word stands. "name": where names stand (a label, before
+    another capitalised word or a possessive, one the text starts sentences with and never
+    writes in lowercase); "item": first in a list item or on a short line without a full stop
+    (Oxtrabs e-Nom, Dwolla with 300), where names are common but plain words too; None."""
+    if w.label or w.text in named or _NEXT_CAPITAL_RE.match(masked, w.end):
+        return "name"
+    if w.text.endswith(("'s", "’s")):
+        return "name"
+    line_start = masked.rfind("\n", 0, w.start) + 1
+    if _ITEM_RE.match(masked, line_start):
+        lead = masked[line_start : w.start].strip(" \t-*•+>.)0123456789(\"'“‘[")
+        return None if lead.strip() else "item"
+    line_end = masked.find("\n", w.end)
+    line = masked[line_start : line_end if line_end >= 0 else len(masked)]
+    first = not masked[line_start : w.start].strip(" \t\"'“‘(*[#")
+    short = first and len(line.split()) <= 4 and not any(c in line for c in ".!?")
+    return "item" if short else None
+
+
+def _copied_typo(word: str, lex: Lexicon) -> bool:
+    """Is a word the prompt also writes a plain slip all the same: no corpus attests it, and a
+    common word is one edit away (exampe), or a word corpora know one common slip away
+    (Apocalypic)? Names and terms of the prompt are not."""
+    if word in lex.words or lex.zipf(word) >= 1.0 or len(word) < 4:
+        return False
+    near = lex.near1(word)
+    if any(lex.zipf(n) >= 4.5 for n in near):
+        return True
+    return len(word) >= 6 and any(
+        lex.zipf(n) >= 2.5 and slip_cost(word, n) <= 0.8 for n in near
+    )
+
+
+def _binomial(masked: str, w: Word) -> bool:
+    """Is ``w`` the species of a scientific name after its genus (Malus domesticis)?"""
+    if not w.text.islower() or not _SPECIES_RE.fullmatch(w.text):
+        return False
+    before = masked[max(0, w.start - 40) : w.start]
+    if not before.endswith(" "):
+        return False
+    prev = before.split()[-1:] or [""]
+    return _GENUS_RE.fullmatch(prev[0]) is not None
+
+
+def _variable(text: str, w: Word) -> bool:
+    """Is a word of two or three letters a product of variables (xy, ab) in a text doing
+    algebra?"""
+    if not 2 <= len(w.norm) <= 3 or not w.text.islower() or not set(w.norm) <= _VARIABLE_LETTERS:
+        return False
+    return _ALGEBRA_RE.search(text) is not None
 
 
 def _named_starts(words: list[Word]) -> set[str]:
@@ -344,10 +471,20 @@ def _named_starts(words: list[Word]) -> set[str]:
     return {t for t, n in starts.items() if n > 1 and t.lower() not in lower}
 
 
+def _cheap_slip(word: str, v: Verdict) -> bool:
+    """Is ``word`` one slip people often make (swapped letters, a doubled or dropped letter, a
+    vowel for a vowel) from its correction?"""
+    return v.distance == 1 and bool(v.correction) and slip_cost(word, v.correction) <= 0.8
+
+
 def _clear_typo(word: str, v: Verdict) -> bool:
     """A typo even where a name could stand: one edit from a common word (Zipf >= 4: Lerning,
-    Gren, Posion), or a long form no corpus attests two edits from a commoner one (Merores)."""
+    Gren, Posion), one common slip no corpus attests, six letters or more, from a word corpora
+    know (Zipf >= 2.5: Parachutas, Fibbonacci), or a long form no corpus attests two edits from
+    a commoner one (Merores)."""
     if v.distance == 1:
+        if v.zipf == 0.0 and len(word) >= 6 and v.correction_zipf >= 2.5 and _cheap_slip(word, v):
+            return True
         return v.correction_zipf >= 4.0
     return _far(word, v.zipf) and len(word) >= 7 and v.correction_zipf >= 4.5
 

@@ -37,7 +37,9 @@ _LINE_RE = re.compile(r"[^\n]+")
 # A whitespace-separated chunk; the characters that make it code or data rather than a word.
 _CHUNK_RE = re.compile(r"\S+")
 _EDGE_PUNCT = "\"'“”‘’()[]{}<>*_.,;:!?…–—-"
-_CODEY = re.compile(r"[\d_/\\@#=<>{}\[\]|~^$%&+*()]|[A-Za-z]\.[A-Za-z]")
+_CODEY = re.compile(r"[\d_/\\@#=<>{}\[\]|~^$%&+*()]|[A-Za-z][.!?][A-Za-z]")
+# Words joined by a slash are alternatives in prose (and/or, Lunche/Soup), not a path.
+_ALTERNATIVES_RE = re.compile(r"[A-Za-z]{2,}(?:/[A-Za-z]{2,}){1,2}")
 # A chunk starting with a dot and a letter: a file extension or domain (.org, .py).
 _DOTTED = re.compile(r"[\"'“‘(\[]*\.[A-Za-z]")
 # Letters only (ASCII: words with other letters are foreign words or names, not checked).
@@ -211,7 +213,9 @@ def prose_words(
         c0, c1 = _chunk(masked, m.start(), m.end())
         raw = masked[c0:c1]
         core = raw.strip(_EDGE_PUNCT)
-        if not core or not core.isascii() or _CODEY.search(core) or _DOTTED.match(raw):
+        if not core or not core.isascii() or _DOTTED.match(raw):
+            continue
+        if _CODEY.search(core) and not _ALTERNATIVES_RE.fullmatch(core):
             continue  # numbers, identifiers, paths, formulas, .extensions, foreign words
         if any(c.isupper() for c in w[1:]):
             continue  # acronyms, camelCase, McName
