@@ -120,3 +120,55 @@ def test_verdict_recorded_on_the_item_page_changes_the_precision(sample, monkeyp
     prec = at.dataframe[-1].value.set_index("category")
     assert prec.loc["hallucination", "reviewed"] == 1
     assert prec.loc["hallucination", "precision"] == 0.0
+
+
+def test_verdicts_recorded_on_the_failures_rows(sample, monkeypatch):
+    """Each row of the Failures page has the item page's Review box: a flagged finding marked
+    right, a missing category added, both stored and shown, the page still filtered."""
+    from streamlit.testing.v1 import AppTest
+
+    from workbench.store import queries
+
+    ro = Store(sample.path, read_only=True)
+    page = queries.failures_page(ro, run_id=sample.run_base, category="hallucination",
+                                 limit=25)
+    first = page.rows.output_id.iloc[0]
+    finding = page.findings[(page.findings.output_id == first) & page.findings.flagged
+                            & (page.findings.category == "hallucination")].iloc[0]
+    monkeypatch.setenv("WORKBENCH_DB", sample.path)
+    at = AppTest.from_file(str(APP_PATH), default_timeout=90)
+    at.query_params["f_run"] = sample.run_base
+    at.query_params["f_category"] = "hallucination"
+    at.switch_page("failures.py")
+    at.run()
+    assert not at.exception and not at.error
+    rows = [h.value for h in at.html if '<details class="wb-row"' in h.value]
+    boxes = [e for e in at.expander if e.label.startswith("Review the checks on this output")]
+    assert len(boxes) == len(rows) == page.total and all("(0 verdict(s))" in b.label
+                                                         for b in boxes)
+    key = f"v|{first}|{finding.check_name}|hallucination|right"
+    at.button(key=key).click().run()
+    assert not at.exception and not at.error
+    assert at.button(key=key).disabled  # it is the verdict now
+    assert not at.button(key=key.replace("|right", "|wrong")).disabled
+    judged = latest_verdicts(Store(sample.path, read_only=True))
+    assert list(zip(judged.output_id, judged.check_name, judged.category, judged.verdict,
+                    strict=True)) == [(first, finding.check_name, "hallucination", "right")]
+    boxes = [e for e in at.expander if e.label.startswith("Review the checks on this output")]
+    assert sum("(1 verdict(s))" in b.label for b in boxes) == 1
+    # the filters hold after the write: the same rows
+    assert len([h for h in at.html if '<details class="wb-row"' in h.value]) == len(rows)
+    # a category no check flagged on this output, marked as missing
+    missing = at.selectbox(key=f"m|{first}|cat")
+    assert "hallucination" not in missing.options
+    missing.set_value(missing.options[0]).run()
+    at.button(key=f"m|{first}|go").click().run()
+    assert not at.exception and not at.error
+    judged = latest_verdicts(Store(sample.path, read_only=True))
+    assert sorted(judged.verdict) == ["missing", "right"]
+    assert judged[judged.verdict == "missing"].category.iloc[0] == missing.options[0]
+    # the precision the overview shows counts it
+    at.switch_page("overview.py").run()
+    prec = at.dataframe[-1].value.set_index("category")
+    assert prec.loc["hallucination", "reviewed"] == 1
+    assert prec.loc["hallucination", "precision"] == 1.0

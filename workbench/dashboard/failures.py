@@ -1,6 +1,7 @@
 """Failures page: filter outputs by run, suite, category, check, severity, tag, item and text, sort
 them, and page through them as compact rows that expand to the prompt, the highlighted output,
-reference, context, findings, tokens, latency and metrics.
+reference, context, findings, tokens, latency and metrics. Under each row, a *Review* box marks
+its flagged findings right or wrong and adds a category no check flagged (as on the item page).
 
 Filtering, counting, sorting and paging happen in DuckDB (``queries.failures_page``), so only the
 page shown is ever read, however large the database. Every filter, the sort and the page are in
@@ -21,7 +22,8 @@ from workbench.dashboard.common import (
     url_widget,
 )
 from workbench.dashboard.render import legend_html
-from workbench.store import queries
+from workbench.dashboard.review import review
+from workbench.store import queries, verdicts
 
 SORT_LABELS = {"run": "run, then item", "item": "item id", "score": "score (highest first)",
                "severity": "severity (most severe first)", "length": "length (longest first)",
@@ -88,9 +90,11 @@ def main() -> None:
     wanted = set(chosen["category"] or [])
     shown_cats = sorted(wanted or set(page.findings[page.findings.flagged].category))
     st.html(legend_html(shown_cats))
+    judged = read(verdicts.latest_verdicts, list(page.rows.output_id))
     for row in page.rows.to_dict("records"):
         found = page.findings_of(row["output_id"]).to_dict("records")
         st.html(row_html(row, found, wanted, open_=open_all))
+        review(row, found, judged, options.categories, expanded=open_all)
     bottom_pager(total, "f_pager", offset, limit)
 
 

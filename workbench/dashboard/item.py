@@ -22,7 +22,6 @@ from workbench.dashboard.common import (
     refresh_button,
     run_link,
     url_widget,
-    write,
 )
 from workbench.dashboard.render import (
     category_highlight_html,
@@ -31,6 +30,7 @@ from workbench.dashboard.render import (
     legend_html,
     plain_html,
 )
+from workbench.dashboard.review import review
 from workbench.dashboard.suggestions import why
 from workbench.store import queries, verdicts
 
@@ -52,44 +52,6 @@ def pick_item(read) -> tuple[str, str] | None:  # noqa: ANN001 - a Reader
     suite = url_widget(st.selectbox, "suite", ids[0], "Suite", ids, options=ids,
                        format_func=lambda s: f"{names.get(s) or s} ({s})")
     return item_id, suite
-
-
-def review(row: dict, found: list[dict], judged: pd.DataFrame, categories: list[str]) -> None:
-    """A reviewer's verdicts on one output: each flagged finding right or wrong, and a category
-    no check flagged marked as missing. Stored at once (the dashboard's only write)."""
-    oid = row["output_id"]
-    flagged = [f for f in found if f["flagged"]]
-    mine = judged[judged.output_id == oid]
-    latest = {(v.check_name, v.category): v.verdict for v in mine.itertuples()
-              if v.verdict != "missing"}
-    missing = sorted(mine[mine.verdict == "missing"].category)
-    n_done = len(latest) + len(missing)
-    with st.expander(f"Review the checks on this output ({n_done} verdict(s))"):
-        for f in flagged:
-            key = f"v|{oid}|{f['check_name']}|{f['category']}"
-            now = latest.get((f["check_name"], f["category"]))
-            c1, c2, c3 = st.columns([5, 1, 1])
-            c1.html(f"<div><b>{html.escape(str(f['category']))}</b> flagged by "
-                    f"<code>{html.escape(str(f['check_name']))}</code> · your verdict: "
-                    f"<b>{html.escape(now or 'none yet')}</b></div>")
-            for col, verdict, text in ((c2, "right", "✓ Right"), (c3, "wrong", "✗ Wrong")):
-                col.button(text, key=f"{key}|{verdict}", disabled=now == verdict,
-                           on_click=write, args=(verdicts.record_verdict, oid, f["category"],
-                                                 verdict),
-                           kwargs={"check_name": f["check_name"]},
-                           help=f"the {f['category']} flag is {verdict}")
-        if not flagged:
-            st.caption("No check flagged this output.")
-        others = [c for c in categories if c not in {f["category"] for f in flagged}
-                  and c not in missing]
-        if missing:
-            st.caption("Marked as missing: " + ", ".join(missing))
-        if others:
-            c1, c2 = st.columns([5, 2])
-            cat = c1.selectbox("A category no check flagged", others, key=f"m|{oid}|cat",
-                               index=None, placeholder="pick a category")
-            c2.button("Mark as missing", key=f"m|{oid}|go", disabled=cat is None,
-                      on_click=write, args=(verdicts.record_verdict, oid, cat, "missing"))
 
 
 def show_outputs(outputs: pd.DataFrame, findings: pd.DataFrame, prompt: str | None,
