@@ -33,7 +33,7 @@ class HallucinationCheck(Check):
 
     name = "hallucination"
     category = "hallucination"
-    version = "1"
+    version = "2"  # 2: link rules, the optional judge model
     description = "numbers, names and claims the context/reference does not support"
 
     class Options(Check.Options):

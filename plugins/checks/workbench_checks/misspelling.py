@@ -76,7 +76,7 @@ class MisspellingCheck(Check):
 
     name = "misspelling"
     category = "misspelling"
-    version = "1"
+    version = "2"  # 2: names in lists, misspelled names, copied prompt slips (docs/labelling.md)
     description = "non-word misspellings, with spans and likely corrections"
 
     class Options(Check.Options):
