@@ -94,6 +94,7 @@ def test_loops_under_the_budget_still_render(ten_thousand_steps):
     ('{{ range(50000000)|length }}', "a range of more than 1,000,000 numbers"),
     ('{{ ["a", "b", "c"]|map("center", 60000000)|join }}', "the template builds a value over"),
     ("{{ lipsum(60000000) }}", "lipsum() builds a value over"),
+    ("{{ ([[1]] * 20000)|sum(start=[])|length }}", "|sum would copy more than"),
 ])
 def test_a_filter_or_operator_is_refused_before_it_builds_a_huge_value(template, what):
     assert what in _refused(template)

@@ -225,8 +225,11 @@ def _estimate(name: str, a: dict[str, Any]) -> int:
         if isinstance(n, int) and n > MAX_TEMPLATE_STEPS:
             raise TemplateLimit(f"|{name} makes more than {MAX_TEMPLATE_STEPS:,} parts")
         return 0
-    if name == "sum":
-        return sum(len(x) for x in a["iterable"] if isinstance(x, str | list | tuple))
+    if name == "sum":  # of lists: each + copies the sum so far
+        parts = [len(x) for x in a["iterable"] if isinstance(x, list | tuple)]
+        if len(parts) * sum(parts) > 100 * MAX_TEMPLATE_STEPS:
+            raise TemplateLimit(f"|sum would copy more than {100 * MAX_TEMPLATE_STEPS:,} items")
+        return 0
     if name in ("tojson", "pprint"):
         c, items, depth = ts.measure(a["value"], cap)
         indent = a.get("indent")
