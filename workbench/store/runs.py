@@ -99,7 +99,9 @@ def export_schema(store: Store, run_id: str) -> Any:
     import pyarrow as pa
 
     with store.connect() as db:
-        stored = db.sql(_EXPORT_OUTPUTS + " LIMIT 0").to_arrow_table().schema
+        rel = db.sql(_EXPORT_OUTPUTS + " LIMIT 0")
+        # newer DuckDB names it to_arrow_table; older ones return the table from arrow()
+        stored = (rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()).schema
     text, texts = pa.string(), pa.list_(pa.string())
     finding = pa.struct([
         ("check", text), ("check_version", text), ("category", text), ("flagged", pa.bool_()),
