@@ -3,9 +3,12 @@ items, timed apart), then time the failure browser's queries (``queries.failures
 category + free text, a page of 50, counted as the page counts them; varied categories, words
 and offsets up to deep pages) at that size, the dashboard's peak memory on that database (a child
 process renders every page with Streamlit's AppTest and reports its own peak RSS), and
-``compare_runs`` on two runs of 500,000 items.
+``compare_runs`` on two runs of 500,000 items, and the peak memory of exporting the whole run
+(jsonl and parquet, each in a child process).
 
-    python -m bench.store_ingest [--outputs 1000000] [--compare-items 500000]
+    python -m bench.store_ingest [--outputs 1000000] [--compare-items 500000] [--only export]
+
+``--only export`` builds the database and measures only the exports.
 
 BENCH_QUICK=1 (or BENCH_STORE_OUTPUTS, BENCH_COMPARE_ITEMS) makes the databases smaller.
 """
@@ -71,7 +74,7 @@ def _findings(outputs: pd.DataFrame, rng: np.random.Generator, per_output: int =
     return pd.concat(frames, ignore_index=True)
 
 
-def run(n_outputs: int | None = None, batch: int = 100_000) -> dict:
+def run(n_outputs: int | None = None, batch: int = 100_000, only: str | None = None) -> dict:
     from workbench.store import Store
 
     n_outputs = n_outputs or int(os.environ.get("BENCH_STORE_OUTPUTS",
@@ -115,6 +118,8 @@ def run(n_outputs: int | None = None, batch: int = 100_000) -> dict:
             "items_ingest_seconds": round(items_s, 2),
             "db_mb": round(db.stat().st_size / 1e6, 1),
         }
+        if only == "export":
+            return figures | _exports(db, run_id, Path(tmp))
         # the failure browser's own query (workbench/store/queries.py), as its page calls it
         from workbench.store import queries
 
@@ -146,9 +151,15 @@ def run(n_outputs: int | None = None, batch: int = 100_000) -> dict:
             times[int(0.95 * (len(times) - 1))] * 1000, 1)
         figures["peak_rss_mb"] = bench.peak_rss_mb()
         figures["dashboard"] = dashboard_memory(db)
-        figures["export"] = export_memory(db, run_id, Path(tmp) / "export.jsonl")
+        figures |= _exports(db, run_id, Path(tmp))
     figures["compare"] = compare_at_scale()
     return figures
+
+
+def _exports(db: Path, run_id: str, tmp: Path) -> dict:
+    """The export of the whole run as jsonl (``export``) and as parquet (``export_parquet``)."""
+    return {"export": export_memory(db, run_id, tmp / "export.jsonl"),
+            "export_parquet": export_memory(db, run_id, tmp / "export.parquet")}
 
 
 COMPARE_RATES = {"repetition": 0.12, "misspelling": 0.06, "hallucination": 0.12, "length": 0.03}
@@ -217,8 +228,9 @@ def dashboard_memory(db: Path) -> dict:
 
 
 def export_memory(db: Path, run_id: str, out: Path) -> dict:
-    """``workbench export RUN --out FILE`` (jsonl, streamed) on ``db`` in a child process:
-    seconds, the child's peak resident memory, and the file's size."""
+    """``workbench export RUN --out FILE`` (streamed; parquet when FILE ends in .parquet, else
+    jsonl) on ``db`` in a child process: seconds, the child's peak resident memory, the rows
+    written (``lines``) and the file's size. The file is removed afterwards."""
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "bench.store_ingest", "--export", str(db),
                            run_id, str(out)], capture_output=True, text=True, cwd=bench.ROOT,
@@ -227,9 +239,17 @@ def export_memory(db: Path, run_id: str, out: Path) -> dict:
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
     got = json.loads(proc.stdout.strip().splitlines()[-1])
-    lines = sum(1 for _ in out.open()) if out.exists() else 0
-    return {"seconds": seconds, "peak_rss_mb": got["peak_rss_mb"], "lines": lines,
-            "mb": round(out.stat().st_size / 1e6, 1) if out.exists() else 0}
+    if not out.exists():
+        return {"seconds": seconds, "peak_rss_mb": got["peak_rss_mb"], "lines": 0, "mb": 0}
+    if out.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        lines = pq.ParquetFile(out).metadata.num_rows
+    else:
+        lines = sum(1 for _ in out.open())
+    mb = round(out.stat().st_size / 1e6, 1)
+    out.unlink()
+    return {"seconds": seconds, "peak_rss_mb": got["peak_rss_mb"], "lines": lines, "mb": mb}
 
 
 def _export(db: str, run_id: str, out: str) -> dict:
@@ -237,7 +257,8 @@ def _export(db: str, run_id: str, out: str) -> dict:
 
     from workbench.cli import app
 
-    res = CliRunner().invoke(app, ["export", run_id, "--db", db, "--out", out])
+    fmt = "parquet" if out.endswith(".parquet") else "jsonl"
+    res = CliRunner().invoke(app, ["export", run_id, "--db", db, "--out", out, "--format", fmt])
     if res.exit_code != 0:
         raise SystemExit(res.output)
     return {"peak_rss_mb": bench.peak_rss_mb()}
@@ -268,6 +289,8 @@ if __name__ == "__main__":
     ap.add_argument("--outputs", type=int, default=None)
     ap.add_argument("--compare-items", type=int, default=None)
     ap.add_argument("--dashboard", metavar="DB", help=argparse.SUPPRESS)
+    ap.add_argument("--only", choices=["export"], default=None,
+                    help="build the database and measure only the exports")
     ap.add_argument("--export", nargs=3, metavar=("DB", "RUN", "OUT"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.export:
@@ -278,5 +301,5 @@ if __name__ == "__main__":
         raise SystemExit(0)
     if a.compare_items:
         os.environ["BENCH_COMPARE_ITEMS"] = str(a.compare_items)
-    for k, v in run(a.outputs).items():
+    for k, v in run(a.outputs, only=a.only).items():
         print(f"{k:<28} {v}")

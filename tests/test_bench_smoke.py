@@ -139,8 +139,9 @@ def test_store_ingest():
     dash = f["dashboard"]
     assert dash["problems"] == [] and dash["peak_rss_mb"] > 50
     assert set(dash["page_seconds"]) == {"overview", "failures", "compare", "suggestions"}
-    exp = f["export"]
-    assert exp["lines"] == 20_000 and exp["peak_rss_mb"] > 50, exp
+    for key in ("export", "export_parquet"):
+        exp = f[key]
+        assert exp["lines"] == 20_000 and exp["peak_rss_mb"] > 50 and exp["mb"] > 0, exp
 
 
 @needs_data

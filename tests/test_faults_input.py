@@ -247,6 +247,9 @@ def test_suite_data_over_the_size_limit_is_refused_unless_raised(tmp_path, cli, 
     ("{{ prompt.center(10000000000) }}", "passes a number over"),
     ("{% for i in range(1000) %}{{ prompt * 100000 }}{% endfor %}",
      "the rendered prompt is over"),
+    ("{% for c in prompt * 1500000 %}{% endfor %}", "the template loops more than 1,000,000"),
+    ('{{ "x"|center(10**9) }}', "passes a number over 67,108,864 to |center"),
+    ('{{ "{:60000000}{:60000000}".format(1, 2) }}', "str.format builds a value over"),
 ])
 def test_a_template_that_would_not_end_fails_in_seconds(tmp_path, template, message):
     (tmp_path / "data.jsonl").write_text('{"id": 1, "prompt": "a prompt"}\n')

@@ -131,16 +131,22 @@ def test_export_disk_full_leaves_the_old_file_and_no_partial_one(tmp_path, cli, 
 
 
 def test_parquet_write_failure_leaves_nothing(tmp_path, cli, monkeypatch):
-    _run(tmp_path)
+    import pyarrow.parquet as pq
 
-    def broken(self, path, **k):
-        Path(path).write_bytes(b"PAR1 partial")
+    _run(tmp_path)
+    real = pq.ParquetWriter.write_table
+
+    def broken(self, table, *a, **k):  # a row group reaches the file, then the disk is full
+        real(self, table, *a, **k)
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", broken)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", broken)
     out = tmp_path / "e.parquet"
     assert "No space left" in _error_line(cli("export", "latest", "-f", "parquet", "--out", out))
     assert not out.exists() and _leftovers(tmp_path) == []
+    out.write_bytes(b"old")
+    _error_line(cli("export", "latest", "-f", "parquet", "--out", out, "--force"))
+    assert out.read_bytes() == b"old" and _leftovers(tmp_path) == []
 
 
 # -- check ----------------------------------------------------------------------------------------

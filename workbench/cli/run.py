@@ -393,11 +393,10 @@ def export_cmd(
     db: DbOption = None,
 ) -> None:
     """Export a run's outputs joined with their items and findings."""
-    import json
     import sys
 
     from ..safe_write import check_output, safe_output
-    from ..store.runs import export_chunks, export_frame
+    from ..store.runs import export_chunks
 
     def jsonl(chunk, **kw) -> str:  # noqa: ANN001 - a DataFrame
         text = chunk.to_json(orient="records", lines=True, force_ascii=False, **kw)
@@ -423,13 +422,10 @@ def export_cmd(
                 fh.write(jsonl(chunk, date_format="iso"))
                 n += len(chunk)
     else:
-        df = export_frame(store, run_id)
-        n = len(df)
-        # metrics as JSON text: their keys vary by run (none at all without references, which
-        # parquet cannot hold as a struct)
-        df["metrics"] = [json.dumps(m, ensure_ascii=False) for m in df["metrics"]]
+        from ..parquet_export import write_parquet
+
         with safe_output(out, inputs, force=force) as tmp:
-            df.to_parquet(tmp, index=False)
+            n = write_parquet(store, run_id, tmp)  # streamed, a row group per chunk of outputs
     console.print(f"wrote {n} outputs of run {run_id} to {out}", highlight=False,
                   markup=False)
 

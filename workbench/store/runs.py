@@ -43,6 +43,9 @@ def flagged_outputs(store: Store, run_id: str, limit: int = 5) -> list[dict[str,
 
 
 EXPORT_CHUNK = 5_000  # outputs per chunk of a streamed export
+_EXPORT_OUTPUTS = ("SELECT o.*, i.prompt, i.reference, i.context, i.tags, i.split, i.messages"
+                   " FROM outputs o JOIN runs r USING (run_id)"
+                   " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id")
 
 
 def export_frame(store: Store, run_id: str) -> pd.DataFrame:
@@ -50,8 +53,9 @@ def export_frame(store: Store, run_id: str) -> pd.DataFrame:
     reviewer's latest verdict on it ('right', 'wrong' or None), and ``missing``: the categories
     a reviewer marked as missing (errors no check flagged); with ``samples`` (every answer, the
     output first) when the run asked for several per item."""
-    return _export_rows(store.run_outputs(run_id), store.run_findings(run_id),
-                        store.run_samples(run_id), _verdicts(store, run_id))
+    further = store.run_samples(run_id)
+    return _export_rows(store.run_outputs(run_id), store.run_findings(run_id), further,
+                        _verdicts(store, run_id), sampled=len(further) > 0)
 
 
 def export_chunks(store: Store, run_id: str, size: int | None = None) -> Iterator[pd.DataFrame]:
@@ -60,13 +64,12 @@ def export_chunks(store: Store, run_id: str, size: int | None = None) -> Iterato
     its reviewers' verdicts, which are few)."""
     size = EXPORT_CHUNK if size is None else size
     verdicts = _verdicts(store, run_id)
+    sampled = _sampled(store, run_id)
     last: str | None = None
     while True:
         outs = store.query_df(
-            "SELECT o.*, i.prompt, i.reference, i.context, i.tags, i.split, i.messages"
-            " FROM outputs o JOIN runs r USING (run_id)"
-            " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id"
-            " WHERE o.run_id = ? AND (? IS NULL OR o.item_id > ?) ORDER BY o.item_id LIMIT ?",
+            _EXPORT_OUTPUTS + " WHERE o.run_id = ? AND (? IS NULL OR o.item_id > ?)"
+            " ORDER BY o.item_id LIMIT ?",
             [run_id, last, last, int(size)],
         )
         if outs.empty:
@@ -83,8 +86,39 @@ def export_chunks(store: Store, run_id: str, size: int | None = None) -> Iterato
             " ORDER BY item_id, sample",
             [run_id, first, end],
         )
-        yield _export_rows(outs, finds, further, verdicts)
+        yield _export_rows(outs, finds, further, verdicts, sampled=sampled)
         last = end
+
+
+def export_schema(store: Store, run_id: str) -> Any:
+    """The Arrow schema (``pyarrow.Schema``) of a run's export rows, the same for every chunk:
+    the stored columns with their database types, then the columns ``export_chunks`` builds.
+    A chunk alone cannot say it (a chunk with no reference, finding or error holds only nulls),
+    and a parquet file holds one schema. ``metrics`` is JSON text here: its keys vary by run
+    (none at all without references, which parquet cannot hold as a struct)."""
+    import pyarrow as pa
+
+    with store.connect() as db:
+        rel = db.sql(_EXPORT_OUTPUTS + " LIMIT 0")
+        # newer DuckDB names it to_arrow_table; older ones return the table from arrow()
+        stored = (rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()).schema
+    text, texts = pa.string(), pa.list_(pa.string())
+    finding = pa.struct([
+        ("check", text), ("check_version", text), ("category", text), ("flagged", pa.bool_()),
+        ("score", pa.float64()), ("severity", text), ("spans", pa.list_(pa.list_(pa.int64()))),
+        ("message", text), ("error", text), ("verdict", text)])
+    built = {"metrics": text, "tags": texts,
+             "messages": pa.list_(pa.struct([("role", text), ("content", text)])),
+             "findings": pa.list_(finding), "flagged": texts, "missing": texts, "samples": texts}
+    names = [f.name for f in stored if f.name != "created_at"]
+    names += ["findings", "flagged", "missing"] + (["samples"] if _sampled(store, run_id) else [])
+    return pa.schema([(n, built[n] if n in built else stored.field(n).type) for n in names])
+
+
+def _sampled(store: Store, run_id: str) -> bool:
+    """Whether the run holds further samples (then every export row lists ``samples``)."""
+    return bool(store.query_df("SELECT EXISTS (SELECT 1 FROM samples WHERE run_id = ?) AS s",
+                               [run_id]).s.iloc[0])
 
 
 def _verdicts(store: Store, run_id: str) -> tuple[dict[tuple[str, str, str], str],
@@ -105,7 +139,7 @@ def _verdicts(store: Store, run_id: str) -> tuple[dict[tuple[str, str, str], str
 
 def _export_rows(outs: pd.DataFrame, finds: pd.DataFrame, further: pd.DataFrame,
                  verdicts: tuple[dict[tuple[str, str, str], str], dict[str, list[str]]],
-                 ) -> pd.DataFrame:
+                 *, sampled: bool) -> pd.DataFrame:
     judged, missing = verdicts
     by_output: dict[str, list[dict[str, Any]]] = {}
     for f in finds.itertuples():
@@ -123,7 +157,7 @@ def _export_rows(outs: pd.DataFrame, finds: pd.DataFrame, further: pd.DataFrame,
     df["findings"] = [by_output.get(o, []) for o in df["output_id"]] if len(df) else []
     df["flagged"] = [sorted({f["category"] for f in fs if f["flagged"]}) for fs in df["findings"]]
     df["missing"] = [sorted(missing.get(o, [])) for o in df["output_id"]] if len(df) else []
-    if len(further) and len(df):
+    if sampled:  # every row of a run with samples, also in a chunk where none has more
         texts: dict[str, list[str]] = {}
         for r in further.itertuples():
             texts.setdefault(r.output_id, []).append(r.text)
