@@ -285,23 +285,3 @@ def check_record(run_id: str, row: SampleRow, finish_reason: str | None) -> Reco
         max_new_tokens=row.max_gen_toks,
         tags=(row.task,),
     )
-
-
-def findings_rows(run_id: str, findings: list[Any]) -> list[dict[str, Any]]:
-    return [
-        {
-            "output_id": f.record_id,
-            "run_id": run_id,
-            "check_name": f.check,
-            "check_version": f.check_version,
-            "category": f.category,
-            "flagged": f.flagged,
-            "score": f.score,
-            "severity": f.severity,
-            "spans": json.dumps([list(s) for s in f.spans]),
-            "message": f.message,
-            "evidence": None if f.evidence is None else dumps(f.evidence),
-            "error": f.error,
-        }
-        for f in findings
-    ]

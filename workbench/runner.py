@@ -21,11 +21,12 @@ from typing import Any
 
 import pandas as pd
 
-from .checks import Check, Finding, Record, run_checks
+from .checks import Check, Record, run_checks
 from .errors import ConfigError, SuiteError
 from .generation import GenOutput, Prompt, generate, render_chat
 from .metrics import aggregate, check_metric_names, score
 from .store import Store, from_json, to_json
+from .store.findings import finding_rows
 from .suites import Item, Suite
 
 CACHED_CHUNK = 256  # cached outputs copied per transaction
@@ -104,7 +105,7 @@ def finished_run(store: Store, key: str, suite: Suite, split: str = "eval") -> R
         return None
     metrics.pop("tokens_out", None)
     n_outputs = metrics.pop("n_outputs", prior["n_outputs"])
-    for k in ("findings", "category_counts"):
+    for k in ("findings", "category_counts"):  # counts runs of earlier versions stored here
         metrics.pop(k, None)
     summary = {
         "status": "finished", "reused": True, "items": n_items, "generated": 0, "cached": 0,
@@ -173,23 +174,6 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def findings_frame(findings: Sequence[Finding], run_id: str) -> pd.DataFrame:
-    return pd.DataFrame({
-        "output_id": [f.record_id for f in findings],
-        "run_id": run_id,
-        "check_name": [f.check for f in findings],
-        "check_version": [f.check_version for f in findings],
-        "category": [f.category for f in findings],
-        "flagged": [f.flagged for f in findings],
-        "score": [float(f.score) for f in findings],
-        "severity": [f.severity for f in findings],
-        "spans": [to_json([list(s) for s in f.spans]) for f in findings],
-        "message": [f.message for f in findings],
-        "evidence": [to_json(f.evidence) for f in findings],
-        "error": [f.error for f in findings],
-    })
-
-
 class _Writer:
     """Turns finished items into store rows (output, further samples, metrics, findings) and
     writes them per batch."""
@@ -248,7 +232,7 @@ class _Writer:
             report = run_checks(records, self.checks)
             for k, v in report.errors.items():
                 self.check_errors[k] = self.check_errors.get(k, 0) + v
-            findings = findings_frame(report.findings, self.run_id)
+            findings = finding_rows(self.run_id, report.findings)
         self.store.add_outputs(rows, findings, samples)
 
 
@@ -448,10 +432,8 @@ def _execute(store: Store, run_id: str, loaded: Any, items: list[Item], prompts:
 
     with store.connect(write=True):  # read back and finish on one connection (see run_suite)
         agg = _aggregate(store, run_id)
-        metrics = {**agg["metrics"],
-                   "findings": {c: v["flagged"] for c, v in agg["findings"].items()},
-                   "category_counts": agg["findings"],
-                   "n_outputs": agg["n_outputs"], "tokens_out": agg["tokens_out"]}
+        metrics = {**agg["metrics"], "n_outputs": agg["n_outputs"],
+                   "tokens_out": agg["tokens_out"]}
         if writer.check_errors and any(writer.check_errors.values()):
             metrics["check_errors"] = writer.check_errors
         store.finish_run(run_id, metrics)
@@ -474,11 +456,9 @@ def _execute(store: Store, run_id: str, loaded: Any, items: list[Item], prompts:
 def _aggregate(store: Store, run_id: str) -> dict[str, Any]:
     outs = store.run_outputs(run_id)
     per = [from_json(m) for m in outs["metrics"]] if len(outs) else []
-    cats = store.findings_by_category(run_id)
     return {
         "metrics": aggregate(per),
-        "findings": {r.category: {"checked": int(r.checked), "flagged": int(r.flagged),
-                                  "errors": int(r.errors)} for r in cats.itertuples()},
+        "findings": store.category_counts(run_id),
         "n_outputs": len(outs),
         "tokens_out": int(outs["tokens_out"].fillna(0).sum()) if len(outs) else 0,
     }
