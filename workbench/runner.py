@@ -23,8 +23,9 @@ import pandas as pd
 
 from .checks import Check, Record, run_checks
 from .errors import ConfigError, SuiteError
-from .generation import GenOutput, Prompt, generate, render_chat
+from .generation import GenOutput, Prompt, generate
 from .metrics import aggregate, check_metric_names, score
+from .prompts import prompt_for
 from .store import Store, from_json, to_json
 from .store.findings import finding_rows
 from .suites import Item, Suite
@@ -134,19 +135,6 @@ def select_checks(suite: Suite, names: Sequence[str] | None = None,
         return plugins.make_checks(selection)
     opts = selection or {}
     return plugins.make_checks({n: opts.get(n, {}) for n in names})
-
-
-def prompt_for(suite: Suite, item: Item, tokenizer: Any) -> tuple[Prompt, str]:
-    """(what to generate from, the rendered prompt text) for one item."""
-    text = suite.render(item)
-    system = suite.spec.system
-    if text is None or suite.spec.chat_template:
-        msgs = [dict(m) for m in item.messages] if text is None else [
-            {"role": "user", "content": text}]
-        if system is not None and not any(m.get("role") == "system" for m in msgs):
-            msgs.insert(0, {"role": "system", "content": system})
-        return msgs, render_chat(tokenizer, msgs)
-    return text, text
 
 
 def items_frame(items: Sequence[Item]) -> pd.DataFrame:
