@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .checks import Record
+from .store import output_id
 
 
 def plain(v: Any) -> Any:
@@ -189,10 +190,6 @@ def _first_str(target: Any) -> str | None:
     if isinstance(target, (list, tuple)):
         target = target[0] if target else None
     return None if target is None else str(target)
-
-
-def output_id(run_id: str, item_id: str) -> str:
-    return hashlib.sha256(f"{run_id}\0{item_id}".encode()).hexdigest()[:24]
 
 
 def cache_key(model_key: str, row: SampleRow) -> str:

@@ -8,6 +8,7 @@ until ``lock_timeout`` and then fails with a clear StoreError. ``:memory:`` keep
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -83,6 +84,11 @@ def default_db_path() -> str:
 
 def new_id(prefix: str = "") -> str:
     return prefix + uuid.uuid4().hex[:10]
+
+
+def output_id(run_id: str, item_id: str) -> str:
+    """The id of a run's output for one item (custom and lm-eval suites alike)."""
+    return hashlib.blake2b(f"{run_id}\0{item_id}".encode(), digest_size=10).hexdigest()
 
 
 def to_json(value: Any) -> str | None:
