@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -28,8 +28,12 @@ from . import lmeval_records as rec
 from . import lmeval_tasks
 from .errors import ConfigError, WorkbenchError
 from .store import Store
+from .store.findings import count_by_category, finding_rows
 from .store.lmeval import add_lmeval_results
 from .suites import LmEvalSpec, Suite, SuiteSpec
+
+if TYPE_CHECKING:
+    from .checks import Finding
 
 PREFIX = "lm-eval:"
 # lm-eval's own defaults, so numbers match `lm_eval` run with the same settings
@@ -572,13 +576,8 @@ def _store_results(
     outputs = [rec.output_row(run_id, r, model_key, tokenizer) for r in rows]
     samples_df = pd.DataFrame([rec.sample_row(run_id, r) for r in rows])
     findings = _check(run_id, suite, rows, outputs, checks)
-    add_lmeval_results(store, pd.DataFrame(outputs), samples_df, pd.DataFrame(findings))
-    by_cat: dict[str, dict[str, int]] = {}
-    for f in findings:
-        c = by_cat.setdefault(f["category"], {"checked": 0, "flagged": 0, "errors": 0})
-        c["checked"] += 1
-        c["flagged"] += int(bool(f["flagged"]))
-        c["errors"] += int(f["error"] is not None)
+    add_lmeval_results(store, pd.DataFrame(outputs), samples_df, finding_rows(run_id, findings))
+    by_cat = count_by_category(findings)
     return {
         "n_outputs": len(outputs),
         "n_findings": len(findings),
@@ -594,7 +593,7 @@ def _check(
     rows: list[rec.SampleRow],
     outputs: list[dict[str, Any]],
     checks: list[Any] | None,
-) -> list[dict[str, Any]]:
+) -> list[Finding]:
     """Run the checks over generated text (choices and loglikelihoods are not model text)."""
     from .checks import run_checks
 
@@ -610,7 +609,7 @@ def _check(
 
         checks = get_plugins().make_checks(suite.check_selection())
     report = run_checks(records, checks)
-    return rec.findings_rows(run_id, report.findings)
+    return report.findings
 
 
 def _count_computed(lm: Any) -> set[tuple[str, int]]:

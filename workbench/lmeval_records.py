@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .checks import Record
+from .store import output_id
 
 
 def plain(v: Any) -> Any:
@@ -191,10 +192,6 @@ def _first_str(target: Any) -> str | None:
     return None if target is None else str(target)
 
 
-def output_id(run_id: str, item_id: str) -> str:
-    return hashlib.sha256(f"{run_id}\0{item_id}".encode()).hexdigest()[:24]
-
-
 def cache_key(model_key: str, row: SampleRow) -> str:
     h = hashlib.sha256(f"lm-eval\0{model_key}\0{row.output_type}\0".encode())
     h.update(dumps(row.arguments).encode())
@@ -285,23 +282,3 @@ def check_record(run_id: str, row: SampleRow, finish_reason: str | None) -> Reco
         max_new_tokens=row.max_gen_toks,
         tags=(row.task,),
     )
-
-
-def findings_rows(run_id: str, findings: list[Any]) -> list[dict[str, Any]]:
-    return [
-        {
-            "output_id": f.record_id,
-            "run_id": run_id,
-            "check_name": f.check,
-            "check_version": f.check_version,
-            "category": f.category,
-            "flagged": f.flagged,
-            "score": f.score,
-            "severity": f.severity,
-            "spans": json.dumps([list(s) for s in f.spans]),
-            "message": f.message,
-            "evidence": None if f.evidence is None else dumps(f.evidence),
-            "error": f.error,
-        }
-        for f in findings
-    ]

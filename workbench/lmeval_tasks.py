@@ -132,30 +132,66 @@ def _manager(dirs: list[Path], include_defaults: bool) -> Any:
     if key not in _managers:
         from lm_eval.tasks import TaskManager
 
-        tm = TaskManager(
+        _managers[key] = TaskManager(
             include_path=[str(d) for d in dirs] or None, include_defaults=include_defaults
         )
-        _install_local_paths(tm)
-        _managers[key] = tm
     return _managers[key]
 
 
-def _install_local_paths(tm: Any) -> None:
-    """Make the manager resolve a task's local data paths against its YAML's directory."""
-    from lm_eval.tasks._factory import TaskFactory
+def _spec(tm: Any, name: str) -> Any:
+    """What to hand ``TaskManager.load`` for ``name``: the name; or, when the task's YAML reads
+    data by a path relative to itself, its config (a dict) with those paths made absolute; or,
+    for a group of such tasks, the group built from those configs. lm-eval loads a config or a
+    group given this way as it is."""
+    from lm_eval.tasks._index import Kind
 
-    factory = getattr(tm, "_factory", None)
-    if not isinstance(factory, TaskFactory):  # a different lm-eval layout: leave it alone
-        return
+    entry = tm.task_index.get(name)
+    path = getattr(entry, "yaml_path", None)
+    if entry is None or not path:
+        return name
+    if entry.kind == Kind.TASK:
+        cfg = _full_config(path)
+        fixed = resolve_local_paths(dict(cfg), Path(path).parent)
+        return fixed if fixed != cfg else name
+    if entry.kind != Kind.GROUP:
+        return name
+    cfg = _full_config(path)
+    members = cfg.get("task")
+    if not isinstance(members, list) or not all(
+        isinstance(m, str) and getattr(tm.task_index.get(m), "kind", None) == Kind.TASK
+        for m in members
+    ):
+        return name  # nested groups, tags and inline members: lm-eval builds them itself
+    specs = [_spec(tm, m) for m in members]
+    if all(isinstance(x, str) for x in specs):
+        return name
+    return _group(tm, name, cfg, specs)
 
-    class _LocalPathsFactory(type(factory)):  # type: ignore[misc]
-        def _load_full_config(self, entry: Any, overrides: dict[str, Any] | None = None):
-            cfg = super()._load_full_config(entry, overrides)
-            if getattr(entry, "yaml_path", None):
-                resolve_local_paths(cfg, Path(entry.yaml_path).parent)
-            return cfg
 
-    factory.__class__ = _LocalPathsFactory
+def _group(tm: Any, name: str, cfg: dict[str, Any], specs: list[Any]) -> Any:
+    """The group ``name`` (its YAML config ``cfg``) of the tasks ``specs`` (names or configs),
+    built as lm-eval builds a group: its other keys override each task's own."""
+    from dataclasses import fields
+
+    from lm_eval.api.group import Group
+    from lm_eval.config.group import GroupConfig
+
+    keys = {f.name for f in fields(GroupConfig)}
+    group = Group.from_config(GroupConfig(**{**{k: v for k, v in cfg.items() if k in keys},
+                                             "group": name}))
+    overrides = {k: v for k, v in cfg.items() if k not in keys}
+    for spec in specs:
+        task = spec if isinstance(spec, str) else spec["task"]
+        if isinstance(spec, str):
+            spec = _full_config(tm.task_index[task].yaml_path)
+        group.add(tm.load([{**spec, **overrides, "task": task}])["tasks"][task])
+    return group
+
+
+def _full_config(path: str | Path) -> dict[str, Any]:
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    return load_yaml(path, resolve_func=True)
 
 
 def resolve_local_paths(cfg: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -197,7 +233,7 @@ def load_tasks(tm: Any, names: list[str]) -> list[Any]:
     built: list[Any] = []
     for name in names:
         try:
-            loaded = tm.load([name])
+            loaded = tm.load([_spec(tm, name)])
         except Exception as exc:  # noqa: BLE001 - datasets/lm-eval raise many kinds
             raise dataset_error(tm, name, exc) from None
         groups = loaded.get("groups") or {}

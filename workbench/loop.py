@@ -53,12 +53,12 @@ def read_messages_jsonl(path: Path) -> list[TrainExample]:
 
 
 class _ItemRenderer:
-    """Prompts a suite's items the way the runner does, so training text matches evaluation."""
+    """Prompts a suite's stored items with ``workbench.prompts``, the renderer evaluation uses,
+    so training text matches evaluation."""
 
     def __init__(self, store: Store, suite_id: str | None):
-        from .suites import Item, Suite, SuiteSpec
+        from .suites import Suite, SuiteSpec
 
-        self._item_cls = Item
         self.suite = None
         row = tq.suite_row(store, suite_id) if suite_id else None
         if row and isinstance(row.get("config"), dict):
@@ -67,14 +67,20 @@ class _ItemRenderer:
             except Exception:  # noqa: BLE001 - an unreadable stored spec: fall back to messages
                 self.suite = None
 
-    def _render(self, item: dict[str, Any]) -> str | None:
-        if self.suite is None or item.get("prompt") is None:
+    def _prompt(self, item: dict[str, Any]) -> Any:
+        """The item's prompt as evaluation renders it (text or chat messages); None when there
+        is no suite to render it with or the row cannot be rendered."""
+        from .prompts import item_prompt
+        from .suites import Item
+
+        if self.suite is None:
             return None
         fields = {k: item.get(k) for k in ("prompt", "reference", "context")}
+        fields["messages"] = from_json(item.get("messages"))
         fields["tags"] = list(item.get("tags") if item.get("tags") is not None else [])
         fields.update(from_json(item.get("meta")) or {})
         try:
-            return self.suite.render(self._item_cls(id=str(item["item_id"]), **fields))
+            return item_prompt(self.suite, Item(id=str(item["item_id"]), **fields))
         except Exception:  # noqa: BLE001 - a template needing fields this row lacks
             return None
 
@@ -84,23 +90,21 @@ class _ItemRenderer:
         """An example for ``item`` answered by ``target``.
 
         A plain-template suite gives the rendered prompt verbatim; a chat-template suite gives the
-        messages the runner would send (system + the rendered prompt as the user turn).
+        messages the runner sends (system + the rendered prompt as the user turn).
         """
-        text = self._render(item)
+        from .prompts import with_system
+
+        prompt = self._prompt(item)
         answer = {"role": "assistant", "content": target}
-        if text is not None and not self.suite.spec.chat_template:
-            msgs = [*messages[:-1], answer] if messages else [{"role": "user", "content": text},
+        if isinstance(prompt, str):
+            msgs = [*messages[:-1], answer] if messages else [{"role": "user", "content": prompt},
                                                               answer]
-            return TrainExample(messages=msgs, prompt=text, source=source, ref=ref)
-        if text is not None:
-            msgs = [{"role": "user", "content": text}]
-        else:
+            return TrainExample(messages=msgs, prompt=prompt, source=source, ref=ref)
+        if prompt is None:  # no suite to render it with: the row's own messages
             msgs = [dict(m) for m in from_json(item.get("messages")) or []] or [
                 {"role": "user", "content": item.get("prompt") or ""}]
-        system = self.suite.spec.system if self.suite is not None else None
-        if system is not None and not any(m.get("role") == "system" for m in msgs):
-            msgs.insert(0, {"role": "system", "content": system})
-        return TrainExample(messages=[*msgs, answer], source=source, ref=ref)
+            prompt = with_system(msgs, self.suite.spec.system if self.suite is not None else None)
+        return TrainExample(messages=[*prompt, answer], source=source, ref=ref)
 
 
 def _item_lookup(store: Store, suite_id: str | None) -> dict[str, dict[str, Any]]:

@@ -12,21 +12,28 @@ in one short transaction, so a killed run loses at most the batch in flight.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
-from .checks import Check, Finding, Record, run_checks
+from .checks import Check
 from .errors import ConfigError, SuiteError
-from .generation import GenOutput, Prompt, generate, render_chat
-from .metrics import aggregate, check_metric_names, score
-from .store import Store, from_json, to_json
+from .generation import GenOutput, Prompt, generate
+from .metrics import aggregate, check_metric_names
+from .prompts import prompt_for
+from .run_identity import (  # noqa: F401 - cache_key, checks_key, config_key: re-exported
+    cache_key,
+    checks_key,
+    config_key,
+    identity,
+    sample_keys,
+)
+from .run_writer import BatchWriter, items_frame
+from .store import Store, from_json, output_id  # noqa: F401 - output_id: re-exported
 from .suites import Item, Suite
+
+_Writer = BatchWriter
 
 CACHED_CHUNK = 256  # cached outputs copied per transaction
 
@@ -38,51 +45,6 @@ class RunResult:
     run_id: str
     resumed: bool
     summary: dict[str, Any] = field(default_factory=dict)
-
-
-def _hash(*parts: Any) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(json.dumps(p, sort_keys=True, default=str).encode())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def output_id(run_id: str, item_id: str) -> str:
-    return hashlib.blake2b(f"{run_id}\0{item_id}".encode(), digest_size=10).hexdigest()
-
-
-def checks_key(checks: Sequence[Check]) -> list[list[Any]]:
-    """What of the checks decides a run's findings: names, versions and options."""
-    return sorted([c.name, c.version, c.options.model_dump(mode="json")] for c in checks)
-
-
-def config_key(model_fp: str, suite_fp: str, gen: dict[str, Any], split: str,
-               checks: Sequence[Check] = ()) -> str:
-    return _hash("run", model_fp, suite_fp, gen, split, checks_key(checks))
-
-
-def identity(model_fp: str, dtype: str | None, suite: Suite, split: str,
-             checks: Sequence[Check]) -> str:
-    """The ``config_key`` of running ``suite`` on a model (its fingerprint and dtype, both known
-    before the weights load: see ``workbench.models.identify``)."""
-    return config_key(model_fp, suite.fingerprint, _generation_identity(suite, dtype), split,
-                      checks)
-
-
-def _generation_identity(suite: Suite, dtype: str | None) -> dict[str, Any]:
-    """What decides a suite's outputs besides the model and the prompts: its generation config,
-    and the dtype (bf16 and fp32 greedy texts can differ)."""
-    return {**suite.generation.identity(), "dtype": dtype}
-
-
-def sample_keys(model_fp: str, rendered_prompt: str, suite: Suite,
-                dtype: str | None, item: Item | None = None) -> list[str]:
-    """The cache key of each sample of one prompt (one key when the suite asks for one), under
-    the item's own generation config when it has one."""
-    gen = item.generation(suite.generation) if item is not None else suite.generation
-    return [cache_key(model_fp, rendered_prompt, {**gen.sample_identity(s), "dtype": dtype})
-            for s in range(gen.samples)]
 
 
 def finished_run(store: Store, key: str, suite: Suite, split: str = "eval") -> RunResult | None:
@@ -104,7 +66,7 @@ def finished_run(store: Store, key: str, suite: Suite, split: str = "eval") -> R
         return None
     metrics.pop("tokens_out", None)
     n_outputs = metrics.pop("n_outputs", prior["n_outputs"])
-    for k in ("findings", "category_counts"):
+    for k in ("findings", "category_counts"):  # counts runs of earlier versions stored here
         metrics.pop(k, None)
     summary = {
         "status": "finished", "reused": True, "items": n_items, "generated": 0, "cached": 0,
@@ -115,10 +77,6 @@ def finished_run(store: Store, key: str, suite: Suite, split: str = "eval") -> R
         "suite_id": suite.suite_id, "split": split,
     }
     return RunResult(run_id=prior["run_id"], resumed=False, summary=summary)
-
-
-def cache_key(model_fp: str, rendered_prompt: str, gen: dict[str, Any]) -> str:
-    return _hash("gen", model_fp, rendered_prompt, gen)
 
 
 def select_checks(suite: Suite, names: Sequence[str] | None = None,
@@ -135,32 +93,6 @@ def select_checks(suite: Suite, names: Sequence[str] | None = None,
     return plugins.make_checks({n: opts.get(n, {}) for n in names})
 
 
-def prompt_for(suite: Suite, item: Item, tokenizer: Any) -> tuple[Prompt, str]:
-    """(what to generate from, the rendered prompt text) for one item."""
-    text = suite.render(item)
-    system = suite.spec.system
-    if text is None or suite.spec.chat_template:
-        msgs = [dict(m) for m in item.messages] if text is None else [
-            {"role": "user", "content": text}]
-        if system is not None and not any(m.get("role") == "system" for m in msgs):
-            msgs.insert(0, {"role": "system", "content": system})
-        return msgs, render_chat(tokenizer, msgs)
-    return text, text
-
-
-def items_frame(items: Sequence[Item]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "item_id": [i.id for i in items],
-        "prompt": [i.prompt for i in items],
-        "messages": [to_json(i.messages) for i in items],
-        "reference": [i.reference for i in items],
-        "context": [i.context for i in items],
-        "tags": [list(i.tags) for i in items],
-        "split": [i.split for i in items],
-        "meta": [to_json(i.extra) if i.extra else None for i in items],
-    })
-
-
 def library_versions() -> dict[str, str]:
     import importlib.metadata as md
 
@@ -171,85 +103,6 @@ def library_versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             pass
     return out
-
-
-def findings_frame(findings: Sequence[Finding], run_id: str) -> pd.DataFrame:
-    return pd.DataFrame({
-        "output_id": [f.record_id for f in findings],
-        "run_id": run_id,
-        "check_name": [f.check for f in findings],
-        "check_version": [f.check_version for f in findings],
-        "category": [f.category for f in findings],
-        "flagged": [f.flagged for f in findings],
-        "score": [float(f.score) for f in findings],
-        "severity": [f.severity for f in findings],
-        "spans": [to_json([list(s) for s in f.spans]) for f in findings],
-        "message": [f.message for f in findings],
-        "evidence": [to_json(f.evidence) for f in findings],
-        "error": [f.error for f in findings],
-    })
-
-
-class _Writer:
-    """Turns finished items into store rows (output, further samples, metrics, findings) and
-    writes them per batch."""
-
-    def __init__(self, store: Store, run_id: str, checks: list[Check], metric_names: list[str],
-                 gen: Any):
-        self.store, self.run_id, self.checks = store, run_id, checks
-        self.metric_names, self.gen = metric_names, gen
-        self.check_errors: dict[str, int] = {}
-
-    def write(self, items: list[Item], rendered: list[str], keys: list[list[str]],
-              answers: list[list[GenOutput]], cached: list[list[bool]]) -> None:
-        """Store whole items: ``answers[i]`` holds item i's samples (the first is its output),
-        ``keys[i]`` their cache keys, ``cached[i]`` whether each came from the cache."""
-        oids = [output_id(self.run_id, it.id) for it in items]
-        firsts = [a[0] for a in answers]
-        rows = pd.DataFrame({
-            "output_id": oids,
-            "run_id": self.run_id,
-            "item_id": [it.id for it in items],
-            "text": [o.text for o in firsts],
-            "rendered_prompt": rendered,
-            "tokens_in": [int(o.tokens_in) for o in firsts],
-            "tokens_out": [int(o.tokens_out) for o in firsts],
-            "finish_reason": [o.finish_reason for o in firsts],
-            "latency_s": [float(o.latency_s) for o in firsts],
-            "cache_key": [k[0] for k in keys],
-            "cached": [c[0] for c in cached],
-            "metrics": [to_json(score(o.text, it.reference, self.metric_names, it.extra))
-                        for it, o in zip(items, firsts, strict=True)],
-        })
-        extra = [(oid, it.id, s, o, k[s], c[s])
-                 for oid, it, a, k, c in zip(oids, items, answers, keys, cached, strict=True)
-                 for s, o in enumerate(a) if s > 0]
-        samples = pd.DataFrame({
-            "output_id": [e[0] for e in extra], "sample": [e[2] for e in extra],
-            "run_id": self.run_id, "item_id": [e[1] for e in extra],
-            "text": [e[3].text for e in extra],
-            "tokens_in": [int(e[3].tokens_in) for e in extra],
-            "tokens_out": [int(e[3].tokens_out) for e in extra],
-            "finish_reason": [e[3].finish_reason for e in extra],
-            "latency_s": [float(e[3].latency_s) for e in extra],
-            "cache_key": [e[4] for e in extra], "cached": [e[5] for e in extra],
-        }) if extra else None
-        findings = None
-        if self.checks:
-            records = [
-                Record(id=oid, prompt=r, output=a[0].text, reference=it.reference,
-                       context=it.context, finish_reason=a[0].finish_reason,
-                       max_new_tokens=it.generation(self.gen).max_new_tokens,
-                       tags=tuple(it.tags),
-                       samples=tuple(o.text for o in a) if len(a) > 1 else (),
-                       group=it.group)
-                for oid, r, it, a in zip(oids, rendered, items, answers, strict=True)
-            ]
-            report = run_checks(records, self.checks)
-            for k, v in report.errors.items():
-                self.check_errors[k] = self.check_errors.get(k, 0) + v
-            findings = findings_frame(report.findings, self.run_id)
-        self.store.add_outputs(rows, findings, samples)
 
 
 def units(items: Sequence[Item], todo: Sequence[int]) -> list[list[int]]:
@@ -448,10 +301,8 @@ def _execute(store: Store, run_id: str, loaded: Any, items: list[Item], prompts:
 
     with store.connect(write=True):  # read back and finish on one connection (see run_suite)
         agg = _aggregate(store, run_id)
-        metrics = {**agg["metrics"],
-                   "findings": {c: v["flagged"] for c, v in agg["findings"].items()},
-                   "category_counts": agg["findings"],
-                   "n_outputs": agg["n_outputs"], "tokens_out": agg["tokens_out"]}
+        metrics = {**agg["metrics"], "n_outputs": agg["n_outputs"],
+                   "tokens_out": agg["tokens_out"]}
         if writer.check_errors and any(writer.check_errors.values()):
             metrics["check_errors"] = writer.check_errors
         store.finish_run(run_id, metrics)
@@ -474,11 +325,9 @@ def _execute(store: Store, run_id: str, loaded: Any, items: list[Item], prompts:
 def _aggregate(store: Store, run_id: str) -> dict[str, Any]:
     outs = store.run_outputs(run_id)
     per = [from_json(m) for m in outs["metrics"]] if len(outs) else []
-    cats = store.findings_by_category(run_id)
     return {
         "metrics": aggregate(per),
-        "findings": {r.category: {"checked": int(r.checked), "flagged": int(r.flagged),
-                                  "errors": int(r.errors)} for r in cats.itertuples()},
+        "findings": store.category_counts(run_id),
         "n_outputs": len(outs),
         "tokens_out": int(outs["tokens_out"].fillna(0).sum()) if len(outs) else 0,
     }

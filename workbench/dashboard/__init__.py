@@ -9,6 +9,5 @@ from __future__ import annotations
 from pathlib import Path
 
 APP_PATH = Path(__file__).with_name("app.py")
-PAGES = ("overview", "failures", "item", "compare", "suggestions")
 
-__all__ = ["APP_PATH", "PAGES"]
+__all__ = ["APP_PATH"]

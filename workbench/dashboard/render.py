@@ -313,8 +313,3 @@ def diff_highlight_html(a: str | None, b: str | None,
     del_cls, ins_cls = DIFF_CLASSES.get(tone, DIFF_CLASSES["neutral"])
     return (category_highlight_html(a, spans_a, removed, "del", del_cls),
             category_highlight_html(b, spans_b, added, "ins", ins_cls))
-
-
-def diff_ratio(a: str | None, b: str | None) -> float:
-    """How similar two texts are word by word (1.0 = same words)."""
-    return difflib.SequenceMatcher(a=_tokens(a), b=_tokens(b), autojunk=False).ratio()

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..checks import Finding
 from ..store import Store, new_id, to_json
+from ..store.findings import finding_rows
 
 CITIES = ["Vell", "Oram", "Tarn", "Kessel", "Brin", "Dauth", "Mirel", "Sova"]
 COUNTRIES = ["Norland", "Estmark", "Galdor", "Pellis", "Rovania", "Sundra", "Talvik", "Ymir"]
@@ -129,15 +131,12 @@ def _rows(run_id: str, items: list[dict], errors_of: dict[str, set[str]],
         for category, check in CHECKS.items():
             flagged = category in errors
             score = round(rng.uniform(0.6, 0.98), 3) if flagged else round(rng.uniform(0, .2), 3)
-            findings.append({
-                "output_id": oid, "run_id": run_id, "check_name": check, "check_version": "1",
-                "category": category, "flagged": flagged, "score": score,
-                "severity": ("high" if score >= 0.85 else "medium") if flagged else "info",
-                "spans": to_json(spans.get(category, []) if flagged else []),
-                "message": MESSAGES[category] if flagged else "",
-                "evidence": to_json({"score": score}), "error": None,
-            })
-    return pd.DataFrame(outputs), pd.DataFrame(findings)
+            findings.append(Finding(
+                record_id=oid, check=check, category=category, flagged=flagged, score=score,
+                severity=("high" if score >= 0.85 else "medium") if flagged else "info",
+                spans=tuple(tuple(s) for s in spans.get(category, [])) if flagged else (),
+                message=MESSAGES[category] if flagged else "", evidence={"score": score}))
+    return pd.DataFrame(outputs), finding_rows(run_id, findings)
 
 
 def build_sample_db(path: str | Path, n_items: int = 40, seed: int = 0) -> SampleIds:

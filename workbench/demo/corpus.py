@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..suites import ALPACA_TEMPLATE
@@ -340,10 +340,6 @@ def write_suite_data(path: Path, data: DemoData | None = None) -> Path:
     data = data or generate()
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in suite_rows(data)))
     return path
-
-
-def example_dict(ex: Example) -> dict:
-    return asdict(ex)
 
 
 if __name__ == "__main__":  # regenerate the shipped suite data: python -m workbench.demo.corpus

@@ -32,11 +32,6 @@ def _unit(ent: Entity) -> str:
     return {"river": "miles", "mountain": "feet", "town": "people"}[ent.kind]
 
 
-def _place(ent: Entity) -> str:
-    return {"river": f"Lake {ent.place}", "mountain": f"the {ent.place} Range",
-            "town": f"the province of {ent.place}"}[ent.kind]
-
-
 def _question(ent: Entity, task: str) -> tuple[str, str, list[str]]:
     """(question, reference sentence, accepted answers) for one task about ``ent``."""
     s, np = ent.subject, ent.np

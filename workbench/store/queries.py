@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from .findings import COLUMNS, empty_findings
 from .store import INTERRUPTED, Store, from_json, shown_status, with_shown_status
 
 Filter = str | Sequence[str] | None
@@ -557,13 +558,10 @@ def findings_for(store: Store, output_ids: Iterable[str]) -> pd.DataFrame:
     """Every finding (flagged or not) of these outputs, spans parsed to lists of [start, end]."""
     ids = list(dict.fromkeys(output_ids))
     if not ids:
-        return pd.DataFrame(columns=["output_id", "run_id", "check_name", "check_version",
-                                     "category", "flagged", "score", "severity", "spans",
-                                     "message", "evidence", "error"])
+        return empty_findings()
     params: list[Any] = []
     df = store.query_df(
-        "SELECT output_id, run_id, check_name, check_version, category, flagged, score, severity,"
-        " spans, message, evidence, error FROM findings WHERE " + _in("output_id", ids, params)
+        f"SELECT {', '.join(COLUMNS)} FROM findings WHERE " + _in("output_id", ids, params)
         + " ORDER BY output_id, flagged DESC, score DESC, check_name",
         params,
     )

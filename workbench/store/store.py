@@ -8,6 +8,7 @@ until ``lock_timeout`` and then fails with a clear StoreError. ``:memory:`` keep
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -61,6 +62,13 @@ _CATEGORY_COUNTS = (
     " FROM findings WHERE run_id = ? GROUP BY category ORDER BY category"
 )
 
+
+def _counts(rows: Any) -> dict[str, dict[str, int]]:
+    """{category: {checked, flagged, errors}} from the rows of ``_CATEGORY_COUNTS``."""
+    return {str(c): {"checked": int(a), "flagged": int(b), "errors": int(e)}
+            for c, a, b, e in rows}
+
+
 DEFAULT_DB = "workbench.duckdb"
 
 # errors of the machine, not of workbench's SQL: shown to the user as a StoreError
@@ -76,6 +84,11 @@ def default_db_path() -> str:
 
 def new_id(prefix: str = "") -> str:
     return prefix + uuid.uuid4().hex[:10]
+
+
+def output_id(run_id: str, item_id: str) -> str:
+    """The id of a run's output for one item (custom and lm-eval suites alike)."""
+    return hashlib.blake2b(f"{run_id}\0{item_id}".encode(), digest_size=10).hexdigest()
 
 
 def to_json(value: Any) -> str | None:
@@ -363,11 +376,7 @@ class Store:
             if row is None:
                 return None
             metrics = from_json(row[3]) or {}
-            # the counts the run stored when it finished, else counted again (older runs)
-            counts = metrics.get("category_counts")
-            if not isinstance(counts, dict):
-                counts = {c: {"checked": int(a), "flagged": int(b), "errors": int(e)}
-                          for c, a, b, e in db.execute(_CATEGORY_COUNTS, [row[0]]).fetchall()}
+            counts = _counts(db.execute(_CATEGORY_COUNTS, [row[0]]).fetchall())
         return {"run_id": row[0], "model_id": row[1], "model_name": row[2],
                 "metrics": metrics, "n_outputs": int(row[4]), "findings": counts}
 
@@ -529,3 +538,8 @@ class Store:
     def findings_by_category(self, run_id: str) -> pd.DataFrame:
         """Per category: outputs checked, outputs flagged, error count."""
         return self.query_df(_CATEGORY_COUNTS, [run_id])
+
+    def category_counts(self, run_id: str) -> dict[str, dict[str, int]]:
+        """``findings_by_category`` as {category: {checked, flagged, errors}}."""
+        with self.connect() as db:
+            return _counts(db.execute(_CATEGORY_COUNTS, [run_id]).fetchall())

@@ -45,21 +45,6 @@ def train_items(store: Store, suite_id: str) -> pd.DataFrame:
     )
 
 
-def record_training(store: Store, row: dict[str, Any]) -> str:
-    """Insert or replace one trainings row (JSON columns given as Python values)."""
-    row = dict(row)
-    for k in ("config", "loss_curve", "metrics"):
-        row[k] = to_json(row.get(k))
-    cols = list(row)
-    with store.transaction() as db:
-        db.execute("DELETE FROM trainings WHERE training_id = ?", [row["training_id"]])
-        db.execute(
-            f"INSERT INTO trainings ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-            [row[c] for c in cols],
-        )
-    return row["training_id"]
-
-
 def record_trained_adapter(store: Store, model: dict[str, Any], training: dict[str, Any]) -> None:
     """Register a trained adapter and record its training in one transaction (both or neither).
 
@@ -82,11 +67,6 @@ def record_trained_adapter(store: Store, model: dict[str, Any], training: dict[s
             f"INSERT INTO trainings ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
             [row[c] for c in cols],
         )
-
-
-def has_training(store: Store, training_id: str) -> bool:
-    return not store.query_df(
-        "SELECT 1 FROM trainings WHERE training_id = ?", [training_id]).empty
 
 
 def list_trainings(store: Store) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.prompts import prompt_text
 from workbench.trainers import TrainExample
 
 IGNORE = -100  # label value the causal-LM loss skips
@@ -25,13 +26,14 @@ class Encoded:
 
 
 def render_prompt(tokenizer: Any, example: TrainExample) -> tuple[str, bool]:
-    """The prompt text and whether it came from the chat template (which carries its own specials)."""
+    """The prompt text and whether it came from the chat template (which carries its own specials):
+    the example's prompt as evaluation rendered it, else its messages rendered as evaluation
+    renders chat messages (``workbench.prompts``)."""
     if example.prompt is not None:
         return example.prompt, False
     history = example.messages[:-1]
     if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(history, tokenize=False, add_generation_prompt=True)
-        return text, True
+        return prompt_text(tokenizer, history), True
     # no chat template: the instruction layout the suites use by default
     parts = [m["content"] for m in history if m["role"] == "system"]
     parts += [f"### Instruction:\n{m['content']}" for m in history if m["role"] == "user"]
