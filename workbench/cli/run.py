@@ -216,7 +216,7 @@ def _precision_cost(store: Any, run_id: str, loaded: Any, suite: Any, split: str
                     batch_size: int, load: Any) -> dict[str, Any]:
     """How many of the run's first ``n`` outputs a float32 model writes otherwise."""
     from ..precision import disagreement
-    from ..runner import prompt_for
+    from ..prompts import prompt_for
 
     items = suite.split(split)[:n]
     stored = dict(zip(*(store.run_outputs(run_id)[c] for c in ("item_id", "text")), strict=True))
