@@ -6,6 +6,7 @@ import json
 
 import pytest
 from test_compare import add_run, add_suite
+from workbench_checks.repairs import apply_corrections, corrections_from, remove_spans
 
 from workbench.errors import WorkbenchError
 from workbench.store import Store
@@ -13,12 +14,9 @@ from workbench.store import suggestions as sq
 from workbench.suggest import (
     PoolRow,
     SuggestError,
-    apply_corrections,
-    corrections_from,
     load_pool_file,
     load_suggestions,
     near_duplicates,
-    remove_spans,
     sample_pool,
     similarity_matrix,
     suggest,
