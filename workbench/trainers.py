@@ -62,8 +62,10 @@ StepCallback = Callable[[int, int, float], None]
 class Trainer:
     """Base class of every trainer. Subclass it, set ``name`` and ``Config``, implement ``train``.
 
-    ``Config`` is a dataclass whose fields carry their help text in ``metadata["help"]``; the CLI
-    exposes the fields as options, and ``make_config`` validates overrides against it.
+    ``Config`` is a dataclass whose fields carry their help text in ``metadata["help"]`` and,
+    optionally, a command-line shorthand in ``metadata["flag"]`` ("--lr"); the CLI sets any field
+    with ``--set KEY=VALUE`` (see workbench.trainer_settings), and ``make_config`` validates
+    overrides against it.
     """
 
     name: ClassVar[str] = ""
