@@ -452,3 +452,17 @@ def test_a_third_party_check_supplies_the_repair(store, tmp_path, capsys):
     assert "'broken' could not repair: RuntimeError: no idea" in capsys.readouterr().err
     assert rows["t3"].target == "Hello, river folk." and rows["t3"].provenance["bangs"] is True
     assert rows["t3"].repaired and "repair" not in rows["t3"].provenance
+
+
+def test_cli_suggest_loads_the_checks_that_repair_from_a_plugins_dir(store, tmp_path, cli):
+    (tmp_path / "plugs").mkdir()
+    (tmp_path / "plugs" / "shout.py").write_text(SHOUT_PLUGIN)
+    add_suite(store, "loud@1", [{"item_id": "e1", "prompt": "Greet the river folk."},
+                                {"item_id": "t1", "prompt": "Greet the mountain folk.", "split": "train"}])
+    run = add_run(store, "loud@1", "m", {
+        k: {"text": "HELLO", "findings": [{"check": "shouting", "category": "shouting",
+                                           "evidence": {"calm": "Hello."}}]} for k in ("e1", "t1")})
+    args = ["suggest", run, "--db", store.path, "--json", "--out", tmp_path / "x.jsonl"]
+    assert json.loads(cli(*args).stdout)["n_suggestions"] == 0  # no check to mend t1's output
+    got = json.loads(cli(*args, "--force", "--plugins-dir", tmp_path / "plugs").stdout)
+    assert [r["target"] for r in got["rows"]] == ["Hello."]
