@@ -98,13 +98,9 @@ class Trainer:
     @classmethod
     def config_help(cls) -> list[tuple[str, Any, str]]:
         """(field, default, help) for each config field, for docs and `--help`."""
-        out = []
-        for f in dataclasses.fields(cls.Config):
-            default = f.default if f.default is not dataclasses.MISSING else (
-                f.default_factory() if f.default_factory is not dataclasses.MISSING else None
-            )
-            out.append((f.name, default, f.metadata.get("help", "")))
-        return out
+        from .trainer_settings import settings
+
+        return [(s.name, s.default, s.help) for s in settings(cls.Config)]
 
     def train(
         self,
