@@ -238,3 +238,23 @@ def test_cli_user_errors_exit_2(store, cli):
     assert res.exit_code == 2 and "share no item" in res.output
     res = cli("compare", a, a, "--db", store.path, "--items", "bogus")
     assert res.exit_code == 2 and "--items" in res.output
+
+
+def test_metric_direction_comes_from_the_registry(store, monkeypatch):
+    """compare asks workbench.metrics for a metric's direction; an unregistered metric is read
+    as higher-is-better and the comparison says so."""
+    from workbench import metrics
+
+    monkeypatch.setattr(metrics, "REGISTRY", dict(metrics.REGISTRY))
+    metrics.register_metric("typos_per_100", better="lower")
+    add_suite(store, "s@1", [{"item_id": str(i), "prompt": "p"} for i in range(8)])
+    vals = [{"typos_per_100": 3.0, "house_score": 3.0}, {"typos_per_100": 5.0, "house_score": 5.0}]
+    a, b = (add_run(store, "s@1", f"m{k}", {str(i): {"metrics": v} for i in range(8)})
+            for k, v in enumerate(vals))
+    cmp = compare_runs(store, a, b)
+    assert cmp.row("typos_per_100").better == "lower" and cmp.row("typos_per_100").regressed == 8
+    assert cmp.row("house_score").better == "higher" and cmp.row("house_score").fixed == 8
+    assert [n for n in cmp.notes if "direction" in n] == [
+        "metric 'house_score' has no registered direction: read as higher is better "
+        "(workbench.metrics.register_metric)"]
+    assert metrics.direction("ter,strict") == "lower" and metrics.direction("nope") is None

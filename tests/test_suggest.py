@@ -6,6 +6,7 @@ import json
 
 import pytest
 from test_compare import add_run, add_suite
+from workbench_checks.repairs import apply_corrections, corrections_from, remove_spans
 
 from workbench.errors import WorkbenchError
 from workbench.store import Store
@@ -13,12 +14,9 @@ from workbench.store import suggestions as sq
 from workbench.suggest import (
     PoolRow,
     SuggestError,
-    apply_corrections,
-    corrections_from,
     load_pool_file,
     load_suggestions,
     near_duplicates,
-    remove_spans,
     sample_pool,
     similarity_matrix,
     suggest,
@@ -381,3 +379,90 @@ def test_missing_finding_fields_stay_none_beside_metric_failures(store):
     })
     res = suggest(store, run, per_failure=1)
     assert set(res.per_category) == {"misspelling", "metric:answer"}
+
+
+SHOUT_PLUGIN = '''
+from workbench import Check, Repair, hookimpl
+
+
+class Shouting(Check):
+    name = "shouting"
+    category = "shouting"
+
+    def run(self, records):
+        for r in records:
+            yield self.finding(r, flagged=r.output.isupper(), score=1.0,
+                               evidence={"calm": r.output.capitalize()})
+
+    def repair(self, finding, record):
+        return Repair(finding.evidence["calm"], note="calmed down")
+
+    def target_repair(self, failures):
+        def fix(text):
+            return Repair(text.replace("!", "."), provenance={"bangs": True}) if "!" in text else None
+        return fix
+
+
+class Broken(Check):
+    name = "broken"
+    category = "broken"
+
+    def run(self, records):
+        return []
+
+    def repair(self, finding, record):
+        raise RuntimeError("no idea")
+
+
+@hookimpl
+def register_checks(register):
+    register(Shouting)
+    register(Broken)
+'''
+
+
+def test_a_third_party_check_supplies_the_repair(store, tmp_path, capsys):
+    """suggest knows no category: a plugin's own repair mends the outputs its check flagged,
+    its target fix reaches every target; a repair that raises mends nothing (and says so)."""
+    from workbench.plugins import get_plugins
+
+    (tmp_path / "plugs").mkdir()
+    (tmp_path / "plugs" / "shout.py").write_text(SHOUT_PLUGIN)
+    get_plugins([tmp_path / "plugs"])
+    add_suite(store, "loud@1", [
+        {"item_id": "e1", "prompt": "Greet the river folk."},
+        {"item_id": "t1", "prompt": "Greet the mountain folk.", "split": "train"},
+        {"item_id": "t2", "prompt": "Greet the river people.", "split": "train"},
+        {"item_id": "t3", "prompt": "Greet the folk of the river!", "split": "train",
+         "reference": "Hello, river folk!"},
+    ])
+    shout = {"check": "shouting", "category": "shouting", "evidence": {"calm": "Hello there."}}
+    run = add_run(store, "loud@1", "m", {
+        "e1": {"text": "HELLO RIVER FOLK", "findings": [
+            {**shout, "evidence": {"calm": "Hello river folk."}}]},
+        "t1": {"text": "HELLO THERE", "findings": [shout]},
+        "t2": {"text": "HELLO PEOPLE", "findings": [
+            {**shout, "evidence": {"calm": "Hello people."}},
+            {"check": "broken", "category": "broken"}]},
+    })
+    rows = {s.pool_row: s for s in suggest(store, run, per_failure=3).rows}
+    assert rows["t1"].target == "Hello there." and rows["t1"].repaired
+    assert rows["t1"].provenance["repair"] == ["calmed down"]
+    assert "t2" not in rows  # the broken check could not mend its finding
+    assert "'broken' could not repair: RuntimeError: no idea" in capsys.readouterr().err
+    assert rows["t3"].target == "Hello, river folk." and rows["t3"].provenance["bangs"] is True
+    assert rows["t3"].repaired and "repair" not in rows["t3"].provenance
+
+
+def test_cli_suggest_loads_the_checks_that_repair_from_a_plugins_dir(store, tmp_path, cli):
+    (tmp_path / "plugs").mkdir()
+    (tmp_path / "plugs" / "shout.py").write_text(SHOUT_PLUGIN)
+    add_suite(store, "loud@1", [{"item_id": "e1", "prompt": "Greet the river folk."},
+                                {"item_id": "t1", "prompt": "Greet the mountain folk.", "split": "train"}])
+    run = add_run(store, "loud@1", "m", {
+        k: {"text": "HELLO", "findings": [{"check": "shouting", "category": "shouting",
+                                           "evidence": {"calm": "Hello."}}]} for k in ("e1", "t1")})
+    args = ["suggest", run, "--db", store.path, "--json", "--out", tmp_path / "x.jsonl"]
+    assert json.loads(cli(*args).stdout)["n_suggestions"] == 0  # no check to mend t1's output
+    got = json.loads(cli(*args, "--force", "--plugins-dir", tmp_path / "plugs").stdout)
+    assert [r["target"] for r in got["rows"]] == ["Hello."]

@@ -356,3 +356,52 @@ def test_trainings_config_shows_the_options_train_takes(cli):
 
     assert train_overrides(lr=0.1, lora_alpha=8.0, train_batch_size=2, r=None) == {
         "learning_rate": 0.1, "alpha": 8.0, "batch_size": 2}
+
+
+def test_trainer_settings_are_read_against_its_config(tiny_model_dir, tmp_path, monkeypatch):
+    """`--set KEY=VALUE` and the Config's own flags reach the trainer as typed Config fields;
+    an unknown key, a bad value or an unknown flag is one line naming the valid keys."""
+    from workbench_lora.config import LoraTrainConfig
+
+    from workbench import loop
+    from workbench.errors import WorkbenchError
+    from workbench.trainer_settings import flag_pairs, parse_settings
+
+    assert parse_settings("lora", LoraTrainConfig, [
+        "r=8", "target_modules=q_proj, v_proj", "max_steps=none", "learning-rate=1e-4"]) == {
+        "r": 8, "target_modules": ["q_proj", "v_proj"], "max_steps": None, "learning_rate": 1e-4}
+    assert flag_pairs("lora", LoraTrainConfig, ["--lr", "0.1", "--r=4"]) == [
+        "learning_rate=0.1", "r=4"]
+
+    def fake_train(store, base, suggestions, *, config, **kw):
+        raise WorkbenchError(f"would train with {sorted(config.items())}")
+
+    monkeypatch.setattr(loop, "train_adapter", fake_train)
+    base = ["train", "--base", tiny_model_dir, "--suggestions", _write_jsonl(tmp_path / "s.jsonl")]
+    got = _user_error([*base, "--lr", "0.01", "--set", "max_batch_tokens=64",
+                       "--set", "target_modules=q_proj", "--r=4"])
+    assert ("would train with [('learning_rate', 0.01), ('max_batch_tokens', 64), ('r', 4), "
+            "('target_modules', ['q_proj'])]") in got
+
+    err = _user_error([*base, "--set", "rank=8"])
+    assert "unknown setting 'rank' for trainer 'lora'" in err and "\n" not in err.strip()
+    assert "valid keys: r, alpha," in err and "max_batch_tokens" in err
+    err = _user_error([*base, "--set", "r=eight"])
+    assert "bad value for r='eight'" in err and "expected an integer" in err
+    assert "expected a number" in _user_error([*base, "--set", "learning_rate=fast"])
+    assert "expected KEY=VALUE" in _user_error([*base, "--set", "r"])
+    err = _user_error([*base, "--learning-rate", "0.1"])
+    assert "no such option: '--learning-rate'" in err and "--lr" in err
+    assert "needs a value" in _user_error([*base, "--lr"])
+    assert "replay_share must be in [0, 1)" in _user_error([*base, "--set", "replay_share=2"])
+    err = _user_error(["loop", "--model", tiny_model_dir, "--suite", tmp_path / "x.yaml",
+                       "--set", "nope=1"])
+    assert "unknown setting 'nope' for trainer 'lora'" in err
+
+
+def test_train_help_lists_the_trainers_settings(cli):
+    text = cli("train", "--help").stdout
+    assert "Settings of trainer 'lora'" in text and "--set" in text
+    for line in ("r: int = 16  (--r)", "max_batch_tokens: int = 192",
+                 "target_modules: list[str] | None = None  (--target-modules)"):
+        assert line in text

@@ -8,13 +8,14 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import PluginError
+from .repairs import Repair
 
 FinishReason = Literal["eos", "stop", "length"]
 Severity = Literal["info", "low", "medium", "high"]
@@ -153,6 +154,9 @@ class Check:
     group, the records of the items sharing a ``group`` (paraphrases of one question) or one
     record with several ``samples``, and only groups holding two answers or more; it still
     yields one Finding per record it receives.
+
+    A check may mend what it flags, for `workbench suggest` to train on: ``repair`` mends one
+    flagged output, ``target_repair`` any training target (see :mod:`workbench.repairs`).
     """
 
     name: ClassVar[str] = ""
@@ -182,6 +186,25 @@ class Check:
 
     def run(self, records: Sequence[Record]) -> Iterable[Finding]:
         raise NotImplementedError
+
+    def repair(self, finding: Finding, record: Record) -> Repair | None:
+        """Mend the output this check's flagged ``finding`` was made on, so that it can become
+        a training target: ``Repair(text, note="what was done")``. None (the default): it cannot
+        be mended, and the output is never a target.
+
+        ``record.output`` is the text as the repairs of earlier findings on it left it (the
+        finding's spans are offsets into the output as generated); ``record.finish_reason`` is
+        "length" while the text is cut off.
+        """
+        return None
+
+    def target_repair(
+        self, failures: Sequence[tuple[Finding, Record]]
+    ) -> Callable[[str], Repair | None] | None:
+        """What this check's flagged findings of a run, each with the record it was made on,
+        teach about any training target, a reference included: a function from a target to its
+        Repair (None: nothing to change), or None (the default) when they teach nothing."""
+        return None
 
     def finding(
         self,

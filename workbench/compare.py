@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from . import confounders
 from .confounders import SHORT_WORDS, OutputLength, Overall, overall
 from .errors import WorkbenchError
+from .metrics import direction
 from .stats import bootstrap_mean_ci, mcnemar_exact, paired_bootstrap_ci, wilson_ci
 from .store import Store
 from .store import compare as q
@@ -28,11 +29,6 @@ from .store import compare as q
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-
-# per-sample metrics where a smaller value is the better one; every other metric: higher is better
-LOWER_IS_BETTER = frozenset(
-    {"perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte", "ter", "wer", "cer"}
-)
 
 Transition = Literal["fixed", "regressed", "still_failing", "still_passing", "unchanged"]
 
@@ -379,8 +375,11 @@ def _compare_metrics(store: Store, id_a: str, id_b: str, cmp: Comparison) -> Non
             cmp.notes.append(f"metric {name!r} is not in both runs: not compared")
             continue
         xa, xb = g.value_a.to_numpy(dtype=float), g.value_b.to_numpy(dtype=float)
-        # lm-eval names a metric under a non-default filter "metric,filter"
-        better = "lower" if name.split(",")[0] in LOWER_IS_BETTER else "higher"
+        better = direction(name)
+        if better is None:
+            better = "higher"
+            cmp.notes.append(f"metric {name!r} has no registered direction: read as higher is "
+                             "better (workbench.metrics.register_metric)")
         binary = bool(((xa == 0.0) | (xa == 1.0)).all() and ((xb == 0.0) | (xb == 1.0)).all()
                       and better == "higher")
         if binary:

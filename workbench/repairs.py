@@ -1,119 +1,184 @@
-"""Repairs of training targets from what the checks found: spelling fixes and cut loops."""
+"""Repairs: how a check mends what it flagged, so that `suggest` can train on it.
+
+The core knows no category and no evidence format: a check supplies its own repairs through two
+optional methods of :class:`workbench.checks.Check`, and this module asks them.
+
+- ``Check.repair(finding, record) -> Repair | None`` mends the output one of the check's flagged
+  findings was made on (a train-split output with no reference, a candidate training target).
+  None, the default, means it cannot be mended: such an output never becomes a target.
+- ``Check.target_repair(failures) -> Callable[[str], Repair | None] | None`` is what the run's
+  flagged findings of the check teach about *any* training target, a reference included (the
+  misspelling check's corrections: a misspelling the model learned is not taught again).
+
+A model output becomes a target only when every check that flagged it returned a Repair, at least
+one of them did something (``note``), and it is not left cut off.
+"""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
-from typing import Any
+import dataclasses
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-_QUOTES = "'\"“”‘’"
-_ARROW = re.compile(r"""['"“‘]?([\w'’-]+)['"”’]?\s*(?:->|→|=>)\s*['"“‘]?([\w'’ -]+?)['"”’]?(?=[,;.)\s]|$)""")
-_DID_YOU_MEAN = re.compile(r"""['"“‘]?([\w'’-]+)['"”’]?\W{0,3}\(?\s*(?:did you mean|maybe|should be)\s+['"“‘]?([\w'’-]+)""", re.I)
+if TYPE_CHECKING:
+    from .checks import Check, Finding, Record
+
+TargetFix = Callable[[str], "Repair | None"]
 
 
-def corrections_from(evidence: Any, message: str | None, text: str | None = None,
-                     spans: Any = None) -> dict[str, str]:
-    """Misspelled word -> correction, from a misspelling finding's evidence or message.
+@dataclass(frozen=True)
+class Repair:
+    """A mended text and what was done to it.
 
-    Understands evidence like ``{"corrections": {"teh": "the"}}``, a list of
-    ``{"word": .., "correction": ..}``, ``{"word": .., "suggestion": ..}``, corrections listed in
-    the order of the finding's spans, and messages like ``'teh' -> 'the'`` or ``teh (did you mean
-    the?)``.
+    ``note`` says what was done ("loop removed"); it is listed under the suggestion's
+    ``provenance["repair"]``, and a repair without one mended nothing. ``cut_off`` says whether
+    the text is now a cut-off answer: True for a check whose flag means the output is incomplete
+    (it cannot be a target unless a later repair completes it), False for a repair that leaves a
+    complete answer (a loop that ran out the token budget, cut back to one copy), None when the
+    repair does not change that. ``provenance`` is merged into the suggestion's provenance.
     """
-    out: dict[str, str] = {}
 
-    def add(wrong: Any, right: Any) -> None:
-        if isinstance(right, list | tuple) and right:
-            right = right[0]
-        if isinstance(wrong, str) and isinstance(right, str) and wrong.strip() and right.strip():
-            if wrong.strip() != right.strip():
-                out[wrong.strip()] = right.strip()
-
-    def walk(ev: Any) -> None:
-        if isinstance(ev, dict):
-            word = next((ev[k] for k in ("word", "misspelled", "token", "wrong", "original")
-                         if isinstance(ev.get(k), str)), None)
-            fix = next((ev[k] for k in ("correction", "suggestion", "fix", "right", "corrected")
-                        if ev.get(k)), None)
-            if word is not None and fix is not None:
-                add(word, fix)
-            for key in ("corrections", "suggestions", "misspellings", "words", "items"):
-                sub = ev.get(key)
-                if isinstance(sub, dict):
-                    for w, f in sub.items():
-                        if isinstance(f, dict):
-                            walk({"word": w, **f})
-                        else:
-                            add(w, f)
-                elif isinstance(sub, list):
-                    if (text and spans and len(sub) == len(spans)
-                            and all(isinstance(s, str) for s in sub)):
-                        for (a, b), f in zip(spans, sub, strict=True):
-                            add(text[a:b], f)
-                    for s in sub:
-                        if isinstance(s, dict):
-                            walk(s)
-                        elif isinstance(s, list | tuple) and len(s) == 2:
-                            add(s[0], s[1])
-        elif isinstance(ev, list):
-            for s in ev:
-                walk(s)
-
-    walk(evidence)
-    for rx in (_ARROW, _DID_YOU_MEAN):
-        for m in rx.finditer(message or ""):
-            wrong, right = (g.strip().strip(_QUOTES) for g in m.groups())
-            if wrong and right and wrong != right:
-                out.setdefault(wrong, right)
-    return out
+    text: str
+    note: str | None = None
+    cut_off: bool | None = None
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
 
-def apply_corrections(text: str, corrections: dict[str, str]) -> tuple[str, list[str]]:
-    """Replace whole-word misspellings (keeping a leading capital); returns the words fixed.
+@dataclass
+class Mended:
+    """What the checks' repairs made of one output."""
 
-    A capitalised match inside a sentence is left alone when the misspelling was lowercase: it is
-    most likely a name the checker did not know ("Vell" is not "well").
+    text: str | None  # the training target, or None when the output cannot be one
+    notes: list[str]
+    cut_off: bool  # the output was cut off (its finish_reason, or a check said so)
+    why: str = ""  # why it is no target
+
+
+class Repairers:
+    """The registered checks, asked for repairs by name; a check that is not installed, or whose
+    repair raises, mends nothing (the raise is reported once on stderr)."""
+
+    def __init__(self, classes: Mapping[str, type[Check]] | None = None):
+        if classes is None:
+            from .plugins import get_plugins
+
+            classes = get_plugins().checks.classes
+        self.classes = classes
+        self._made: dict[str, Check | None] = {}
+        self._warned: set[str] = set()
+
+    def _check(self, name: str, method: str) -> Check | None:
+        from .checks import Check
+
+        cls = self.classes.get(name)
+        if cls is None or getattr(cls, method, None) is getattr(Check, method):
+            return None  # not installed, or it supplies no such repair
+        if name not in self._made:
+            try:
+                self._made[name] = cls()
+            except Exception as exc:  # noqa: BLE001 - one broken check must not stop suggest
+                self._warn(name, exc)
+                self._made[name] = None
+        return self._made[name]
+
+    def _warn(self, name: str, exc: BaseException) -> None:
+        if name not in self._warned:
+            self._warned.add(name)
+            print(f"Warning: check {name!r} could not repair: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+
+    def repair(self, finding: Finding, record: Record) -> Repair | None:
+        check = self._check(finding.check, "repair")
+        if check is None:
+            return None
+        try:
+            got = check.repair(finding, record)
+        except Exception as exc:  # noqa: BLE001
+            self._warn(finding.check, exc)
+            return None
+        return got if isinstance(got, Repair) and isinstance(got.text, str) else None
+
+    def target_fixes(self, failures: Iterable[tuple[Finding, Record]]) -> list[TargetFix]:
+        """One fix per check (by name) that supplies one for its flagged findings."""
+        by_check: dict[str, list[tuple[Finding, Record]]] = {}
+        for f, r in failures:
+            by_check.setdefault(f.check, []).append((f, r))
+        fixes = []
+        for name in sorted(by_check):
+            check = self._check(name, "target_repair")
+            if check is None:
+                continue
+            try:
+                fix = check.target_repair(by_check[name])
+            except Exception as exc:  # noqa: BLE001
+                self._warn(name, exc)
+                continue
+            if fix is not None:
+                fixes.append(self._guarded(name, fix))
+        return fixes
+
+    def _guarded(self, name: str, fix: TargetFix) -> TargetFix:
+        def run(text: str) -> Repair | None:
+            try:
+                got = fix(text)
+            except Exception as exc:  # noqa: BLE001
+                self._warn(name, exc)
+                return None
+            return got if isinstance(got, Repair) and isinstance(got.text, str) else None
+
+        return run
+
+
+def mend_output(record: Record, findings: Sequence[Finding], repairers: Repairers) -> Mended:
+    """Ask the check of each flagged finding, in order, to mend ``record.output``.
+
+    Each repair sees the text as the repairs before it left it, and ``finish_reason`` "length"
+    while the text is cut off. Every finding is asked, even after one that cannot be mended, so
+    that ``cut_off`` says whether any check found the output cut off.
     """
-    fixed: list[str] = []
-    for wrong, right in corrections.items():
-        rx = re.compile(rf"(?<!\w){re.escape(wrong)}(?!\w)", re.I)
-        hits = 0
+    cut = record.finish_reason == "length"
+    was_cut, text = cut, record.output
+    notes: list[str] = []
+    stuck: list[str] = []
+    for f in findings:
+        finish = "length" if cut else ("stop" if record.finish_reason == "length"
+                                       else record.finish_reason)
+        got = repairers.repair(f, dataclasses.replace(record, output=text, finish_reason=finish))
+        if got is None:
+            stuck.append(f.category)
+            continue
+        text = got.text
+        if got.note:
+            notes.append(got.note)
+        if got.cut_off is not None:
+            cut = got.cut_off
+            was_cut = was_cut or got.cut_off
+    flagged = sorted({f.category for f in findings})
+    if stuck:
+        why = f"output flagged {flagged}, not repaired by {sorted(set(stuck))}"
+    elif cut:
+        why = f"output flagged {flagged}, cut off"
+    elif not notes:
+        why = f"output flagged {flagged}, not repaired"
+    else:
+        return Mended(text, notes, was_cut)
+    return Mended(None, notes, was_cut, why)
 
-        def repl(m: re.Match[str], wrong: str = wrong, right: str = right,
-                 src: str = text) -> str:
-            nonlocal hits
-            w = m.group(0)
-            if w[:1].isupper() and not wrong[:1].isupper():
-                before = src[:m.start()].rstrip()
-                if before and before[-1] not in ".!?:\n\"'":
-                    return w  # a capitalised word mid-sentence: a name
-            hits += 1
-            return right[:1].upper() + right[1:] if w[:1].isupper() else right
 
-        text = rx.sub(repl, text)
-        if hits:
-            fixed.append(wrong)
-    return text, fixed
-
-
-def remove_spans(text: str, spans: Iterable[Sequence[int]]) -> str:
-    """Cut the given [start, end) spans (a repetition finding's repeated copies) out of text,
-    tidying the seams: no doubled spaces or punctuation where a piece was cut."""
-    keep, pos = [], 0
-    for a, b in sorted((int(s[0]), int(s[1])) for s in spans):
-        if a > pos:
-            keep.append(text[pos:a])
-        pos = max(pos, b)
-    keep.append(text[pos:])
-    out = keep[0]
-    for piece in keep[1:]:
-        left, right = out.rstrip(), piece.lstrip()
-        if left and right and left[-1] in ".,;:!?" and right[0] in ".,;:!?":
-            right = right[1:].lstrip()  # "flour. " + ". Then" -> "flour. Then"
-        if not right:
-            out = left
-        elif left and right[0] in ",;:!?.":
-            out = left + right
-        else:
-            out = left + (" " if left else "") + right
-    return out.strip()
+def fix_target(text: str, fixes: Sequence[TargetFix]) -> tuple[str, dict[str, Any], bool]:
+    """Apply the run's target fixes to one training target: the text, the provenance they add
+    (their notes under "repair"), and whether any of them changed something."""
+    how: dict[str, Any] = {}
+    changed = False
+    for fix in fixes:
+        got = fix(text)
+        if got is None:
+            continue
+        changed = True
+        text = got.text
+        how.update(got.provenance)
+        if got.note:
+            how["repair"] = [*how.get("repair", []), got.note]
+    return text, how, changed

@@ -7,14 +7,11 @@ get more examples per failure. Eval items are never training data: a pool row th
 item or a near-duplicate of one (fuzzy ratio and distinctive-word overlap over the prompt text)
 is dropped and counted.
 
-Repairs never touch an eval item's prompt. What they do:
-
-- misspelling: the corrections found in the run's outputs (evidence/message of the misspelling
-  findings) are applied to the chosen targets, so a misspelling that crept in through the training
-  data is not taught again;
-- repetition: a pool row without a reference whose train-split output looped gets that output
-  with the repeated copies (the finding's spans) cut out;
-- length: a train-split output that was cut off is replaced by the row's complete reference.
+Repairs never touch an eval item's prompt, and this module knows no category: each check
+supplies its own (see :mod:`workbench.repairs`). A pool row without a reference may get its
+train-split output as target, mended by the repairs of the checks that flagged it; every chosen
+target gets the fixes the run's findings teach (the misspelling check's corrections); a row with a
+reference whose train-split output was cut off is marked as completed from its reference.
 
 A model output becomes a target only when it was repaired: no check flagging it does not make it
 right.
@@ -30,9 +27,10 @@ from typing import Any
 
 import pandas as pd
 
+from .checks import Finding, Record, severity_for
 from .errors import ConfigError, NotFoundError, WorkbenchError
 from .pool import PoolRow, eval_texts, load_pool_file, sample_pool, suite_pool
-from .repairs import apply_corrections, corrections_from, remove_spans
+from .repairs import Repairers, TargetFix, fix_target, mend_output
 from .safe_write import Inputs, check_output, safe_output
 from .similarity import (
     DEFAULT_MIN_OVERLAP,
@@ -47,12 +45,9 @@ from .store import suggestions as q
 
 __all__ = [
     "DEFAULT_THRESHOLD", "PoolRow", "SuggestError", "Suggestion", "SuggestionSet",
-    "apply_corrections", "corrections_from", "load_pool_file", "load_suggestions",
-    "near_duplicates", "remove_spans", "sample_pool", "similarity_matrix", "suggest",
+    "load_pool_file", "load_suggestions", "near_duplicates", "sample_pool", "similarity_matrix",
+    "suggest",
 ]
-
-# categories whose flagged outputs cannot be mended without a reference (the facts are unknown)
-_UNREPAIRABLE = {"hallucination"}
 
 
 class SuggestError(WorkbenchError):
@@ -130,58 +125,37 @@ def _weights(rates: pd.DataFrame, failing: dict[str, int], per_failure: int) -> 
 
 
 def _targets(pool: list[PoolRow], train_out: pd.DataFrame,
-             fail_by_output: dict[str, list[dict[str, Any]]]) -> list[tuple[str | None, dict]]:
-    """For each pool row: its target and how it was made (None when it has no usable target)."""
+             fail_by_output: dict[str, list[dict[str, Any]]],
+             repairers: Repairers) -> list[tuple[str | None, dict]]:
+    """For each pool row: its target and how it was made (None when it has no usable target).
+    The checks that flagged a row's train-split output mend it (see workbench.repairs)."""
     outs = {str(r.item_id): r for r in train_out.itertuples()} if len(train_out) else {}
     result: list[tuple[str | None, dict]] = []
     for row in pool:
         out = outs.get(row.row_id)
-        flagged = set() if out is None or _missing(out.flagged) else set(out.flagged)
+        text = out.text if out is not None and isinstance(out.text, str) else ""
+        mended = None
+        if out is not None and (row.target or text.strip()):
+            record = Record(id=row.row_id, prompt=row.text, output=text, reference=row.target,
+                            finish_reason=out.finish_reason)
+            found = [f["finding"] for f in fail_by_output.get(out.output_id, [])
+                     if f["finding"] is not None]
+            mended = mend_output(record, found, repairers)
         if row.target:
             how: dict[str, Any] = {"target": "reference"}
-            if out is not None and ("length" in flagged or out.finish_reason == "length"):
+            if mended is not None and mended.cut_off:
                 # the model's answer to this train prompt was cut off: the reference completes it
                 how = {"target": "reference", "repair": ["completed from reference"],
                        "replaces_output": out.output_id}
             result.append((row.target, how))
-            continue
-        if out is None or not isinstance(out.text, str) or not out.text.strip():
+        elif mended is None:
             result.append((None, {"skip": "no reference and no output"}))
-            continue
-        cut_off = "length" in flagged or out.finish_reason == "length"
-        if flagged & _UNREPAIRABLE or (cut_off and not _loop_to_the_end(
-                out.text, fail_by_output.get(out.output_id, []))):
-            result.append((None, {"skip": f"output flagged {sorted(flagged)}, no reference"}))
-            continue
-        text, how = out.text, {"target": "model output", "output_id": out.output_id}
-        for f in fail_by_output.get(out.output_id, []):
-            if f["category"] == "repetition" and f["spans"]:
-                if cut_off:  # the budget ran out inside a copy: drop that partial copy too
-                    text = text[:max(int(b) for _, b in f["spans"])]
-                text = remove_spans(text, f["spans"])
-                how["repair"] = how.get("repair", []) + ["loop removed"]
-            elif f["category"] == "misspelling":
-                text, fixed = apply_corrections(text, f["corrections"])
-                if fixed:
-                    how["repair"] = how.get("repair", []) + [f"spelling: {', '.join(fixed)}"]
-        # an output no check faulted is not thereby right: only a repaired one becomes a target
-        if flagged - {"repetition", "misspelling", "length"} or "repair" not in how:
-            result.append((None, {"skip": f"output flagged {sorted(flagged)}, not repaired"}))
-            continue
-        result.append((text, how))
+        elif mended.text is None:
+            result.append((None, {"skip": mended.why}))
+        else:
+            result.append((mended.text, {"target": "model output", "output_id": out.output_id,
+                                         "repair": mended.notes}))
     return result
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (not hasattr(value, "__len__") and pd.isna(value))
-
-
-def _loop_to_the_end(text: str, findings: list[dict[str, Any]]) -> bool:
-    """Whether a repetition finding's copies run to the end of the text: a loop that used up the
-    token budget, so cutting it leaves a complete answer rather than a cut-off one."""
-    ends = [int(b) for f in findings if f["category"] == "repetition" for _, b in f["spans"]]
-    # the last copy is often partial: allow a short unmarked tail after the last marked span
-    return bool(ends) and len(text.rstrip()) - max(ends) <= 40
 
 
 def suggest(store: Store, run_id: str, pool: str | Path | Sequence[PoolRow] | None = None,
@@ -206,14 +180,15 @@ def suggest(store: Store, run_id: str, pool: str | Path | Sequence[PoolRow] | No
     rows, pool_name = _load_pool(store, suite_id, pool)
     findings = _failures(store, run_id)
     fail_by_output: dict[str, list[dict[str, Any]]] = {}
-    spelling: dict[str, str] = {}
     for f in findings:
         fail_by_output.setdefault(f["output_id"], []).append(f)
-        spelling.update(f["corrections"])
+    repairers = Repairers()
+    fixes = repairers.target_fixes((f["finding"], f["record"]) for f in findings
+                                   if f["finding"] is not None)
 
     contaminated = _guard(store, suite_id, rows, threshold, min_overlap, same_suite=pool is None)
     train_out = q.split_outputs(store, run_id, "train") if pool is None else pd.DataFrame()
-    targets = _targets(rows, train_out, fail_by_output)
+    targets = _targets(rows, train_out, fail_by_output, repairers)
 
     # failing items per category (one entry per item, merging several checks of a category)
     by_cat: dict[str, dict[str, dict[str, Any]]] = {}
@@ -226,7 +201,7 @@ def suggest(store: Store, run_id: str, pool: str | Path | Sequence[PoolRow] | No
 
     set_id = new_id("s")
     suggestions = [
-        _suggestion(f"{set_id}-{n:05d}", p, rows[p.row], targets[p.row], spelling,
+        _suggestion(f"{set_id}-{n:05d}", p, rows[p.row], targets[p.row], fixes,
                     {"pool": pool_name, "similarity": similarity})
         for n, p in enumerate(sorted(final, key=lambda p: (p.category, -p.similarity, p.row)))
     ]
@@ -289,18 +264,32 @@ def _load_pool(store: Store, suite_id: str,
 
 
 def _failures(store: Store, run_id: str) -> list[dict[str, Any]]:
-    """The run's flagged findings, each with the failing item's prompt text and, for
-    misspellings, the corrections the finding names."""
+    """The run's flagged findings, each with the failing item's prompt text and, for a check's
+    finding (not a failing metric, category ``metric:<name>``), the Finding and the Record it was
+    made on, as the checks' repairs read them."""
     out = []
     for f in q.run_failures(store, run_id).itertuples():
         spans = from_json(f.spans) or []
+        context = f.context if isinstance(f.context, str) else None
+        finding = record = None
+        if not str(f.category).startswith("metric:"):
+            score = float(f.score) if f.score is not None else 1.0
+            evidence = from_json(f.evidence)
+            finding = Finding(
+                record_id=str(f.item_id), check=f.check_name, category=f.category, flagged=True,
+                score=score, severity=severity_for(score),
+                spans=tuple((int(a), int(b)) for a, b in spans), message=f.message or "",
+                evidence=evidence)
+            record = Record(id=str(f.item_id), prompt=f.prompt or "",
+                            output=f.text if isinstance(f.text, str) else "",
+                            reference=f.reference if isinstance(f.reference, str) else None,
+                            context=context, finish_reason=f.finish_reason)
         out.append({
             "category": f.category, "check": f.check_name, "item_id": str(f.item_id),
             "output_id": f.output_id, "split": f.split or "eval", "spans": spans,
-            "text": PoolRow("", f.prompt or "", f.context if isinstance(f.context, str) else None,
+            "text": PoolRow("", f.prompt or "", context,
                             messages=from_json(f.messages) or None).text,
-            "corrections": corrections_from(from_json(f.evidence), f.message, f.text, spans)
-            if f.category == "misspelling" else {},
+            "finding": finding, "record": record,
         })
     return out
 
@@ -378,18 +367,18 @@ def _rank(by_cat: dict[str, dict[str, dict[str, Any]]], weights: dict[str, int],
 
 
 def _suggestion(sid: str, p: _Pick, row: PoolRow, target_how: tuple[str | None, dict],
-                spelling: dict[str, str], base: dict[str, Any]) -> Suggestion:
+                fixes: Sequence[TargetFix], base: dict[str, Any]) -> Suggestion:
     target, how = target_how
     assert target is not None
-    target, fixed = apply_corrections(target, spelling)
-    how = dict(how)
-    if fixed:
-        how["spelling_fixed"] = fixed
+    target, fixed, changed = fix_target(target, fixes)
+    how = {**how, **fixed}
+    if "repair" in fixed:
+        how["repair"] = [*target_how[1].get("repair", []), *fixed["repair"]]
     return Suggestion(
         suggestion_id=sid, category=p.category, prompt=row.text, target=target,
         messages=row.to_messages(target), source_item_ids=p.items,
         source_output_ids=p.outputs, pool_row=row.row_id, similarity=round(p.similarity, 4),
-        repaired=bool(fixed) or "repair" in how,
+        repaired=changed or "repair" in how,
         provenance={**base, "categories": p.categories, "failures": p.per_failure, **how},
     )
 

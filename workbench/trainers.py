@@ -62,8 +62,10 @@ StepCallback = Callable[[int, int, float], None]
 class Trainer:
     """Base class of every trainer. Subclass it, set ``name`` and ``Config``, implement ``train``.
 
-    ``Config`` is a dataclass whose fields carry their help text in ``metadata["help"]``; the CLI
-    exposes the fields as options, and ``make_config`` validates overrides against it.
+    ``Config`` is a dataclass whose fields carry their help text in ``metadata["help"]`` and,
+    optionally, a command-line shorthand in ``metadata["flag"]`` ("--lr"); the CLI sets any field
+    with ``--set KEY=VALUE`` (see workbench.trainer_settings), and ``make_config`` validates
+    overrides against it.
     """
 
     name: ClassVar[str] = ""
@@ -96,13 +98,9 @@ class Trainer:
     @classmethod
     def config_help(cls) -> list[tuple[str, Any, str]]:
         """(field, default, help) for each config field, for docs and `--help`."""
-        out = []
-        for f in dataclasses.fields(cls.Config):
-            default = f.default if f.default is not dataclasses.MISSING else (
-                f.default_factory() if f.default_factory is not dataclasses.MISSING else None
-            )
-            out.append((f.name, default, f.metadata.get("help", "")))
-        return out
+        from .trainer_settings import settings
+
+        return [(s.name, s.default, s.help) for s in settings(cls.Config)]
 
     def train(
         self,

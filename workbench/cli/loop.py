@@ -19,20 +19,12 @@ from .common import (
     print_json,
 )
 from .train import (
-    Alpha,
-    BatchSize,
-    Dropout,
-    Epochs,
-    Lr,
-    MaxLength,
-    MaxSteps,
-    R,
-    Replay,
-    Seed,
+    TRAINER_CONTEXT,
+    SetOption,
     StepBar,
-    Targets,
     Trainer,
-    train_overrides,
+    TrainerCommand,
+    trainer_overrides,
 )
 
 
@@ -109,8 +101,9 @@ def print_loop(result: Any) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("loop")
+    @app.command("loop", cls=TrainerCommand, context_settings=TRAINER_CONTEXT)
     def loop(
+        ctx: typer.Context,
         model: Annotated[str, typer.Option(
             "--model", help="The base model as NAME=SPEC (or SPEC): a dir, hub id or model "
             "registered in the store.")],
@@ -135,25 +128,19 @@ def register(app: typer.Typer) -> None:
             "--max-examples", help="Cap on suggestions per round.")] = None,
         trainer: Trainer = "lora",
         plugins_dir: PluginsDirOption = None,
-        r: R = None, lora_alpha: Alpha = None, dropout: Dropout = None,
-        target_modules: Targets = None, lr: Lr = None, epochs: Epochs = None,
-        train_batch_size: BatchSize = None, max_length: MaxLength = None, seed: Seed = None,
-        replay_share: Replay = None, max_steps: MaxSteps = None,
+        set_: SetOption = None,
     ) -> None:
-        """Close the loop: base run -> checks -> suggest -> train -> rerun -> compare."""
+        """Close the loop: base run -> checks -> suggest -> train -> rerun -> compare. The
+        trainer's settings are listed at the end."""
         from ..loop import run_loop
         from ..models import parse_model_arg
 
         name, spec = parse_model_arg(model) if "=" in model else ("base", model)
-        overrides = train_overrides(
-            r=r, lora_alpha=lora_alpha, dropout=dropout, target_modules=target_modules, lr=lr,
-            epochs=epochs, train_batch_size=train_batch_size, max_length=max_length, seed=seed,
-            replay_share=replay_share, max_steps=max_steps,
-        )
         if plugins_dir:
             from ..plugins import get_plugins
 
             get_plugins(plugins_dir)
+        overrides = trainer_overrides(trainer, ctx.args, set_)
         store = open_store(db)
         with StepBar() as bar:
             result = run_loop(

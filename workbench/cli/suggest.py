@@ -87,10 +87,17 @@ def register(app: typer.Typer) -> None:
         = 3,
         db: DbOption = None,
         json_out: JsonOption = False,
+        plugins_dir: Annotated[list[Path] | None, typer.Option(
+            "--plugins-dir", help="Load loose .py plugin files from this directory: the checks "
+            "that flagged an output supply its repairs.")] = None,
     ) -> None:
         """Turn a run's failures into targeted training examples, stored and exported as JSONL."""
         from ..suggest import suggest
 
+        if plugins_dir:
+            from ..plugins import get_plugins
+
+            get_plugins(plugins_dir)
         store = open_store(db)
         with err_console.status("matching failures to the pool..."):
             result = suggest(store, run, pool=pool, per_failure=per_failure,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from .common import (
     DbOption,
@@ -20,55 +21,68 @@ from .common import (
 
 _T = "Training (default: the trainer's own, see `workbench trainings --config`)"
 
-# Shared with `workbench loop`: each maps onto a field of the trainer's Config.
-R = Annotated[int | None, typer.Option("--r", help="LoRA rank.", rich_help_panel=_T)]
-Alpha = Annotated[float | None, typer.Option("--lora-alpha", help="LoRA alpha (scale alpha/r).",
-                                             rich_help_panel=_T)]
-Dropout = Annotated[float | None, typer.Option("--dropout", help="LoRA dropout.",
-                                               rich_help_panel=_T)]
-Targets = Annotated[str | None, typer.Option(
-    "--target-modules", help="Comma-separated module names to adapt (default: every linear "
-    "attention and MLP projection).", rich_help_panel=_T)]
-Lr = Annotated[float | None, typer.Option("--lr", help="Peak learning rate.", rich_help_panel=_T)]
-Epochs = Annotated[float | None, typer.Option("--epochs", help="Passes over the training mix.",
-                                              rich_help_panel=_T)]
-BatchSize = Annotated[int | None, typer.Option("--train-batch-size", help="Examples per step.",
-                                               rich_help_panel=_T)]
-MaxLength = Annotated[int | None, typer.Option("--max-length", help="Longest example in tokens.",
-                                               rich_help_panel=_T)]
-Seed = Annotated[int | None, typer.Option("--seed", help="Training seed.", rich_help_panel=_T)]
-Replay = Annotated[float | None, typer.Option(
-    "--replay-share", help="Share of the mix drawn from the suite's other train-split items "
-    "(guards against forgetting; 0 = off).", rich_help_panel=_T)]
-MaxSteps = Annotated[int | None, typer.Option("--max-steps", help="Stop after N steps.",
-                                              rich_help_panel=_T)]
+# The trainer's settings are not options of the core CLI: they come from the trainer's Config
+# (workbench.trainer_settings). `--set KEY=VALUE` sets any of them; a flag the Config declares
+# (the LoRA trainer's --lr, --r, ...) is read from the words the command does not know itself.
+TRAINER_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
+SetOption = Annotated[list[str] | None, typer.Option(
+    "--set", metavar="KEY=VALUE", help="A setting of the trainer's Config (repeatable), e.g. "
+    "--set r=8 --set target_modules=q_proj,v_proj; the settings are listed below.",
+    rich_help_panel=_T)]
 Trainer = Annotated[str, typer.Option("--trainer", help="Registered trainer to use.")]
 
 
-# each training option of `train` and `loop` -> the trainer Config field it sets
-OPTION_FIELDS = {
-    "--r": "r", "--lora-alpha": "alpha", "--dropout": "dropout",
-    "--target-modules": "target_modules", "--lr": "learning_rate", "--epochs": "epochs",
-    "--train-batch-size": "batch_size", "--max-length": "max_length", "--seed": "seed",
-    "--replay-share": "replay_share", "--max-steps": "max_steps",
-}
+class TrainerCommand(TyperCommand):
+    """A command whose --help ends with the settings of every registered trainer."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        super().format_help(ctx, formatter)
+        formatter.write("\n" + trainers_help() + "\n")
 
 
-def train_overrides(**kw: Any) -> dict[str, Any]:
-    """CLI option values (by parameter name: ``lora_alpha`` for ``--lora-alpha``) -> trainer
-    Config fields (unset options keep the trainer's default)."""
-    fields = {flag[2:].replace("-", "_"): f for flag, f in OPTION_FIELDS.items()}
+def trainers_help() -> str:
+    from ..plugins import get_plugins
+    from ..trainer_settings import help_text
+
+    classes = get_plugins().trainers.classes
+    if not classes:
+        return "No trainer is installed (pip install -e plugins/lora)."
+    return "\n\n".join(help_text(name, cls.Config) for name, cls in sorted(classes.items()))
+
+
+def trainer_overrides(trainer: str, extra: list[str], pairs: list[str] | None) -> dict[str, Any]:
+    """The trainer Config fields set on the command line: its flags among the words the
+    command did not know (``extra``) and ``--set KEY=VALUE`` pairs, read as the fields' types
+    and checked against the Config now (ConfigError: one line)."""
+    from ..trainer_settings import flag_pairs, parse_settings
+    from ..trainers import get_trainer
+
+    cls = get_trainer(trainer)
+    found = parse_settings(trainer, cls.Config, [*flag_pairs(trainer, cls.Config, extra),
+                                                 *(pairs or [])])
+    cls.make_config(found)  # a value out of range fails here, before any model is loaded
+    return found
+
+
+def train_overrides(trainer: str = "lora", **kw: Any) -> dict[str, Any]:
+    """Option values by parameter name (``lora_alpha`` for ``--lora-alpha``) -> trainer Config
+    fields, through the flags the trainer's Config declares (unset options keep the default)."""
+    from ..trainer_settings import settings
+    from ..trainers import get_trainer
+
+    fields = {s.flag[2:].replace("-", "_"): s.name
+              for s in settings(get_trainer(trainer).Config) if s.flag}
     return {fields.get(k, k): v for k, v in kw.items() if v is not None}
 
 
 def option_rows(trainer: str) -> list[dict[str, Any]]:
-    """The trainer's settings under the option a user types (None: not a command-line option),
-    with the Config field each sets, its default and help."""
+    """The trainer's settings under the flag a user types (None: set it with --set), with the
+    Config field each sets, its type, default and help."""
+    from ..trainer_settings import settings
     from ..trainers import get_trainer
 
-    flags = {f: flag for flag, f in OPTION_FIELDS.items()}
-    rows = [{"option": flags.get(n), "field": n, "default": d, "help": h}
-            for n, d, h in get_trainer(trainer).config_help()]
+    rows = [{"option": s.flag, "field": s.name, "type": s.type_name, "default": s.default,
+             "help": s.help} for s in settings(get_trainer(trainer).Config)]
     return sorted(rows, key=lambda r: r["option"] is None)
 
 
@@ -97,8 +111,9 @@ class StepBar:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("train")
+    @app.command("train", cls=TrainerCommand, context_settings=TRAINER_CONTEXT)
     def train(
+        ctx: typer.Context,
         base: Annotated[str, typer.Option("--base", help="Base model: a dir, hub id, or a model "
                                           "name/id registered in the store.")],
         suggestions: Annotated[str, typer.Option(
@@ -114,23 +129,17 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
         trainer: Trainer = "lora",
         plugins_dir: PluginsDirOption = None,
-        r: R = None, lora_alpha: Alpha = None, dropout: Dropout = None, target_modules: Targets = None,
-        lr: Lr = None, epochs: Epochs = None, train_batch_size: BatchSize = None,
-        max_length: MaxLength = None, seed: Seed = None, replay_share: Replay = None,
-        max_steps: MaxSteps = None,
+        set_: SetOption = None,
     ) -> None:
-        """Train a LoRA adapter on suggested examples; save it with its lineage and register it."""
+        """Train an adapter (the lora trainer by default) on suggested examples; save it with
+        its lineage and register it. The trainer's settings are listed at the end."""
         from ..loop import train_adapter
 
-        overrides = train_overrides(
-            r=r, lora_alpha=lora_alpha, dropout=dropout, target_modules=target_modules, lr=lr,
-            epochs=epochs, train_batch_size=train_batch_size, max_length=max_length, seed=seed,
-            replay_share=replay_share, max_steps=max_steps,
-        )
         if plugins_dir:
             from ..plugins import get_plugins
 
             get_plugins(plugins_dir)
+        overrides = trainer_overrides(trainer, ctx.args, set_)
         store = open_store(db)
         with StepBar() as bar:
             outcome = train_adapter(
@@ -171,8 +180,7 @@ def register(app: typer.Typer) -> None:
                 return
             for row in rows:
                 if row["option"] is None and row is next(r for r in rows if r["option"] is None):
-                    typer.echo("\nnot command-line options (set them with config= in Python, "
-                               "workbench.loop.train_adapter):")
+                    typer.echo("\nno flag of their own (set them with --set KEY=VALUE):")
                 typer.echo(f"{row['option'] or row['field']:<20} {row['default']!s:<10} "
                            f"{row['help']}")
             return

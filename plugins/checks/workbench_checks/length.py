@@ -26,6 +26,7 @@ from functools import lru_cache
 from pydantic import Field
 
 from workbench.checks import Check, Finding, Record
+from workbench.repairs import Repair
 
 from ._text import (
     code_spans,
@@ -769,6 +770,13 @@ class LengthCheck(Check):
             description="References shorter than this say nothing about an answer's length: "
             "they are not compared.",
         )
+
+    def repair(self, finding: Finding, record: Record) -> Repair:
+        """A flagged output is not a whole answer (cut off, or far off the length asked for):
+        nothing here completes it, so it is marked cut off. It becomes a training target only
+        when another check's repair leaves a complete answer (a loop that ran out the token
+        budget, cut back to one copy); a reference replaces it otherwise."""
+        return Repair(record.output, cut_off=True)
 
     def run(self, records: Sequence[Record]) -> Iterable[Finding]:
         for record in records:

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from workbench.checks import Check, Finding, Record
+from workbench.repairs import Repair
 
 from .misspelling_bigrams import get_bigrams
 from .misspelling_lexicon import Lexicon, Verdict, get_lexicon, slip_cost
@@ -23,6 +24,7 @@ from .misspelling_tokens import (
     mask,
     prose_words,
 )
+from .repairs import apply_corrections, corrections_from
 
 _SOURCE_WORD_RE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
 _VOWEL_RE = re.compile(r"[aeiouy]")
@@ -159,6 +161,27 @@ class MisspellingCheck(Check):
                 return 0.0
             return 0.85 if v.distance == 1 else 0.7
         return 0.95 if v.correction else 0.75
+
+    def repair(self, finding: Finding, record: Record) -> Repair:
+        """The output with the corrections this finding names applied (a finding that names
+        none, or whose words are gone, leaves it as it is)."""
+        text, fixed = apply_corrections(record.output, _corrections(finding, record))
+        return Repair(text, note=f"spelling: {', '.join(fixed)}" if fixed else None)
+
+    def target_repair(self, failures: Sequence[tuple[Finding, Record]]):
+        """Every correction the run's misspelling findings name, applied to any training
+        target: a misspelling the model learned from its training data is not taught again."""
+        spelling: dict[str, str] = {}
+        for finding, record in failures:
+            spelling.update(_corrections(finding, record))
+        if not spelling:
+            return None
+
+        def fix(text: str) -> Repair | None:
+            text, fixed = apply_corrections(text, spelling)
+            return Repair(text, provenance={"spelling_fixed": fixed}) if fixed else None
+
+        return fix
 
     def run(self, records: Sequence[Record]) -> Iterable[Finding]:
         lex = get_lexicon()
@@ -618,3 +641,9 @@ def _cut_off(rec: Record, w: Word) -> bool:
 def _cased(correction: str, original: str) -> str:
     """The correction in the original's case pattern (Recieve -> Receive)."""
     return correction[:1].upper() + correction[1:] if original[:1].isupper() else correction
+
+
+def _corrections(finding: Finding, record: Record) -> dict[str, str]:
+    """Misspelled word -> correction, as this finding names them (evidence or message)."""
+    return corrections_from(finding.evidence, finding.message, record.output,
+                            [list(s) for s in finding.spans])

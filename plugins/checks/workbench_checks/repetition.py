@@ -28,8 +28,10 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from workbench.checks import Check, Finding, Record
+from workbench.repairs import Repair
 
 from ._text import WORD_RE, code_spans, in_spans, sentence_spans
+from .repairs import loop_to_the_end, remove_spans
 
 # between two copies of a stuttered word: spaces, maybe an opening bracket or quote ("the the",
 # "(due (due"); never a line break, a sentence end ("it. It") or a comma ("toilet paper, paper
@@ -87,6 +89,21 @@ class RepetitionCheck(Check):
         flag_doubled_words: bool = Field(
             True, description="Also flag a word written twice with only spaces between."
         )
+
+    def repair(self, finding: Finding, record: Record) -> Repair:
+        """The output with the repeated copies (the finding's spans) cut out. A cut-off output
+        whose loop ran to its end used up the token budget looping: the partial copy at the end
+        goes too, and what is left is a complete answer; one whose loop stops earlier stays
+        cut off."""
+        text, spans = record.output, finding.spans
+        if not spans:
+            return Repair(text)
+        if record.finish_reason == "length":
+            if not loop_to_the_end(text, spans):
+                return Repair(text)
+            text = text[:max(int(b) for _, b in spans)]  # the budget ran out inside a copy
+            return Repair(remove_spans(text, spans), note="loop removed", cut_off=False)
+        return Repair(remove_spans(text, spans), note="loop removed")
 
     def run(self, records: Sequence[Record]) -> Iterable[Finding]:
         for record in records:
