@@ -93,7 +93,7 @@ def roofline(model, batch: int) -> dict:  # noqa: ANN001
     flops = 2 * weights * batch
     ceiling = batch / max(flops / (peak * 1e9), weights * 4 / (read * 1e9))
     return {"peak_gflops": round(peak, 1), "read_gb_s": round(read, 1),
-            "decode_linears_ms": round(step * 1e3, 1),
+            "decode_linears_ms": round(step * 1e3, 3),
             "decode_linears_gflops": round(flops / step / 1e9, 1),
             "ceiling_tokens_per_s": round(ceiling, 1),
             "linears_only_tokens_per_s": round(batch / step, 1)}
