@@ -36,6 +36,30 @@ def quantize_int8(model: Any, device: str) -> Any:
         return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
+def precision_cost(store: Any, run_id: str, loaded: Any, suite: Any, split: str, n: int,
+                   batch_size: int, load: Any) -> dict[str, Any]:
+    """How many of run ``run_id``'s first ``n`` outputs (``loaded``, a reduced precision) the
+    same checkpoint in float32 (``load()``) writes otherwise; the ids of those items."""
+    from .prompts import prompt_for
+
+    items = suite.split(split)[:n]
+    stored = store.output_texts(run_id, [it.id for it in items])
+    items = [it for it in items if it.id in stored]
+    differing: list[str] = []
+    reference = load()
+    # items of one budget at a time, as the run generated them (an item may set max_new_tokens)
+    for budget in {it.generation(suite.generation).max_new_tokens: None for it in items}:
+        group = [it for it in items if it.generation(suite.generation).max_new_tokens == budget]
+        differ = disagreement(reference, [prompt_for(suite, it, reference.tokenizer)[0]
+                                          for it in group],
+                              [stored[it.id] for it in group],
+                              group[0].generation(suite.generation), batch_size)
+        differing += [group[i].id for i in differ]
+    del reference
+    return {"dtype": loaded.dtype, "checked": len(items), "differ": len(differing),
+            "differing": differing}
+
+
 def disagreement(reference: Any, prompts: list[Any], texts: list[str], config: Any,
                  batch_size: int) -> list[int]:
     """Indices of ``prompts`` whose float32 output (``reference``, the same checkpoint loaded

@@ -312,16 +312,23 @@ def _has_lone_surrogate(obj: Any) -> bool:
     return False
 
 
+def _read_or_note(path: Path, what: str, problems: list[str]) -> bytes | None:
+    """The bytes of ``path`` (a regular file under the size limit: not /dev/zero or a FIFO),
+    or None with the reason in ``problems``."""
+    try:
+        return read_regular_file(path)
+    except OSError as exc:
+        problems.append(f"{path}: cannot read {what}: {exc.strerror or exc}")
+    except (ValueError, SuiteError) as exc:
+        problems.append(f"{path}: cannot read {what}: {exc}")
+    return None
+
+
 def read_jsonl_items(path: Path, problems: list[str]) -> list[tuple[int, dict[str, Any]]]:
     """Parse a JSONL file into (line number, object) pairs, recording every bad line."""
     rows: list[tuple[int, dict[str, Any]]] = []
-    try:
-        raw = read_regular_file(path)  # not /dev/zero, a FIFO or a file over the size limit
-    except OSError as exc:
-        problems.append(f"{path}: cannot read data file: {exc.strerror or exc}")
-        return rows
-    except (ValueError, SuiteError) as exc:
-        problems.append(f"{path}: cannot read data file: {exc}")
+    raw = _read_or_note(path, "data file", problems)
+    if raw is None:
         return rows
     for n, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
@@ -427,16 +434,13 @@ def inspect_suite(path: str | Path, checks: Any = None) -> Suite:
     if not path.exists():
         problems.append(f"{path}: suite file not found")
         return empty
+    raw = _read_or_note(path, "suite file", problems)
+    if raw is None:
+        return empty
     try:
-        text = read_regular_file(path).decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         problems.append(f"{path}: not valid UTF-8 (byte {exc.start})")
-        return empty
-    except OSError as exc:
-        problems.append(f"{path}: cannot read suite file: {exc.strerror or exc}")
-        return empty
-    except (ValueError, SuiteError) as exc:
-        problems.append(f"{path}: cannot read suite file: {exc}")
         return empty
     try:
         node = yaml.compose(text)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import ConfigError
-from ..precision import REDUCED
+from ..precision import REDUCED, precision_cost
 from .common import (
     DbOption,
     JsonOption,
@@ -198,7 +198,7 @@ def run_cmd(
                 err_console.print(f"[dim]{esc(name)}: generating {precision_check} items again "
                                   f"in float32 to count what {esc(loaded.dtype)} changed[/dim]",
                                   highlight=False)
-            res.summary["precision"] = _precision_cost(
+            res.summary["precision"] = precision_cost(
                 store, res.run_id, loaded, the_suite, split, precision_check, batch_size,
                 lambda spec=spec, name=name: load_model(
                     spec, name, device=device, dtype="float32", merge=not no_merge,
@@ -210,31 +210,6 @@ def run_cmd(
         print_json(results if len(results) > 1 else results[0])
         return
     _print_summary(results)
-
-
-def _precision_cost(store: Any, run_id: str, loaded: Any, suite: Any, split: str, n: int,
-                    batch_size: int, load: Any) -> dict[str, Any]:
-    """How many of the run's first ``n`` outputs a float32 model writes otherwise."""
-    from ..precision import disagreement
-    from ..prompts import prompt_for
-
-    items = suite.split(split)[:n]
-    stored = dict(zip(*(store.run_outputs(run_id)[c] for c in ("item_id", "text")), strict=True))
-    items = [it for it in items if it.id in stored]
-    result: dict[str, Any] = {"dtype": loaded.dtype, "checked": len(items), "differ": 0,
-                              "differing": []}
-    reference = load()
-    # items of one budget at a time, as the run generated them (an item may set max_new_tokens)
-    for budget in {it.generation(suite.generation).max_new_tokens: None for it in items}:
-        group = [it for it in items if it.generation(suite.generation).max_new_tokens == budget]
-        differ = disagreement(reference, [prompt_for(suite, it, reference.tokenizer)[0]
-                                          for it in group],
-                              [stored[it.id] for it in group],
-                              group[0].generation(suite.generation), batch_size)
-        result["differing"] += [group[i].id for i in differ]
-    result["differ"] = len(result["differing"])
-    del reference
-    return result
 
 
 def _stored_run(db: Path | None, spec: str, suite: Any, split: str, checks: list[Any],

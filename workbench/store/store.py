@@ -477,6 +477,15 @@ class Store:
             params += list(item_ids)
         return self.query_df(sql + " ORDER BY item_id, sample", params)
 
+    def output_texts(self, run_id: str, item_ids: list[str]) -> dict[str, str]:
+        """The text of a run's output for each of ``item_ids`` it holds."""
+        if not item_ids:
+            return {}
+        df = self.query_df(
+            "SELECT item_id, text FROM outputs WHERE run_id = ? AND item_id IN ("
+            + ", ".join("?" for _ in item_ids) + ")", [run_id, *item_ids])
+        return dict(zip(df.item_id, df.text, strict=True))
+
     def insert_outputs(self, db: duckdb.DuckDBPyConnection, outputs: pd.DataFrame,
                        findings: pd.DataFrame | None) -> None:
         """Insert outputs (skipping stored ones) with ``flagged_categories``: the sorted
