@@ -433,3 +433,25 @@ def test_poetic_elisions_and_glued_coinages_are_not_flagged():
     assert not check("Name the creature (Tritaniumus!xant!).").flagged
     # words joined by a slash are prose alternatives, checked one by one
     assert flagged_words(check("Bring a hat and/or a jaket/coat.")) == ["jaket"]
+
+
+def test_invented_place_names_after_a_title_or_a_kind_of_place_are_names():
+    # one slip from a common word (This, Stand, Tell, Preston), but where names stand
+    text = (
+        "The Wypor river flows into Lake Houtiam. Mount Thias is 8210 feet tall. "
+        "The Breston river runs through the province of Siand. The town lies in the Kingdom of Taell."
+    )
+    assert not check(text).flagged
+    # the same slips of common words where no name can stand are still typos
+    f = check("The hill is steep. Thias is why we stand on the Stnad and tell the Taell story.")
+    assert "Stnad" in flagged_words(f) or "Thias" in flagged_words(f)
+    assert flagged_words(check("It was a long day in the city of Rome and Goverments fell.")) == [
+        "Goverments"
+    ]
+
+
+def test_too_before_a_word_very_goes_before_is_the_degree_adverb():
+    assert not check("Some readers were too sensitive, and the tea was too hot.").flagged
+    # "to" is still read where "too" cannot be a degree adverb
+    f = check("We went too school early and walked too the park.")
+    assert set(corrections(f).values()) == {"to"}

@@ -78,7 +78,7 @@ class MisspellingCheck(Check):
 
     name = "misspelling"
     category = "misspelling"
-    version = "2"  # 2: names in lists, misspelled names, copied prompt slips (docs/labelling.md)
+    version = "3"  # 3: names after titles and kinds of place; "too" before an adjective
     description = "non-word misspellings, with spans and likely corrections"
 
     class Options(Check.Options):
@@ -384,6 +384,10 @@ def _capital_typo(w: Word, v: Verdict, lex: Lexicon, masked: str) -> bool:
             return False
     before = masked[max(0, w.start - 30) : w.start].split()
     after = masked[w.end : w.end + 30].split()
+    if _after_name_head(before) or (
+        after and after[0].strip(_EDGE_PUNCT).lower() in _NAME_TAILS
+    ):
+        return False  # Mount Thias, the province of Siand, the Breston river: a name's place
     # capitalised neighbours make a name (New York, Dr Smith), unless the line is written in
     # title case (How to Mitters It: a function word capitalised inside it), they are common
     # words, and the slip is a cheap one of a common word
@@ -405,6 +409,36 @@ def _capital_typo(w: Word, v: Verdict, lex: Lexicon, masked: str) -> bool:
 
 
 _MARKER_RE = re.compile(r"\d{1,3}[.)]|[A-Za-z][.)]")
+# Words that put a name right after them, capitalised (Mount Thias, Lake Houtiam, Dr Smith),
+# or after "of" (the province of Siand, the Kingdom of Taell, the University of Arlen).
+_NAME_HEADS = frozenset(
+    "mount mt lake river cape fort port saint st san santa sir lady lord king queen prince "
+    "princess duke duchess earl count baron emperor empress mr mrs ms dr doctor professor prof "
+    "president general captain colonel sergeant island isle loch glen bay gulf sea ocean "
+    "desert valley forest planet star".split()
+)
+_OF_NAME_HEADS = frozenset(
+    "province city town village kingdom empire republic state county region district island "
+    "islands isle duchy land lands realm people tribe house clan university college bay gulf "
+    "sea lake river mount mountains valley forest desert planet isles".split()
+)
+
+# Kinds of place and of group that follow a name (the Breston river, the Bymour range).
+_NAME_TAILS = frozenset(
+    "river rivers lake mountain mountains range valley forest desert island islands sea ocean "
+    "bay city town village county province region kingdom empire street avenue road family "
+    "clan tribe dynasty".split()
+)
+
+
+def _after_name_head(before: list[str]) -> bool:
+    """Does a word that puts a name after it (a title, a kind of place) stand just before?"""
+    if not before:
+        return False
+    last = before[-1].rstrip(".").lower()
+    if last in _NAME_HEADS and before[-1][:1].isupper():
+        return True
+    return last == "of" and len(before) > 1 and before[-2].lower() in _OF_NAME_HEADS
 
 
 def _title_case(masked: str, w: Word) -> bool:

@@ -124,6 +124,11 @@ def real_word_errors(masked: str, bigrams: Bigrams, words: set[str]) -> list[Rea
         if p is None or n is None:
             continue
         prev, nxt = p.group(1).lower(), n.group(1).lower()
+        if low == "too" and bigrams.count("very", nxt):
+            # "were too sensitive": a degree adverb before a word "very" goes before (an
+            # adjective or adverb); the pair list is cut off at millions, so "too sensitive"
+            # may be missing from it while "to sensitive (data)" is not
+            continue
         left_w, right_w = bigrams.count(prev, low), bigrams.count(low, nxt)
         best, best_gain = None, 0.0
         for alt in PARTNERS[low]:
