@@ -1,0 +1,138 @@
+"""A custom suite on a real OpenAI-compatible server: ``transformers serve`` on the tiny model.
+
+The server is started on 127.0.0.1 in its own process; the suite runs through it, its findings
+are stored; a second run is cut off by killing the server half-way, and the rerun against the
+restarted server finishes the run without generating an item twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from workbench.store import Store
+
+pytest.importorskip("fastapi", reason="transformers serve needs the serving extra (make test installs it)")
+pytest.importorskip("uvicorn", reason="transformers serve needs the serving extra (make test installs it)")
+
+SERVE = Path(sys.executable).with_name("transformers")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``transformers serve MODEL`` on 127.0.0.1:PORT, its log in a file."""
+
+    def __init__(self, model: Path, port: int, log: Path):
+        self.model, self.port, self.log = model, port, log
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self, timeout: float = 120.0) -> None:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+        with open(self.log, "ab") as f:
+            self.proc = subprocess.Popen(
+                [str(SERVE), "serve", str(self.model), "--host", "127.0.0.1", "--port",
+                 str(self.port), "--device", "cpu", "--log-level", "info"],
+                stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"transformers serve exited: {self.log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/models", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError(f"transformers serve did not answer in {timeout:.0f} s")
+
+    def requests_served(self) -> int:
+        return self.log.read_text(errors="replace").count('"POST /v1/completions')
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def served(tmp_path, tiny_model_dir):
+    srv = Server(tiny_model_dir, _free_port(), tmp_path / "serve.log")
+    srv.start()
+    yield srv
+    srv.kill()
+
+
+def _suite(d: Path, n: int) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    rows = [{"id": f"q{i:02d}", "prompt": f"the cat sat on the mat {i}", "reference": "a mat"}
+            for i in range(n)]
+    (d / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (d / "s.yaml").write_text("name: served\ndata: d.jsonl\nchecks: [length, repetition]\n"
+                              "generation:\n  max_new_tokens: 12\n")
+    return d / "s.yaml"
+
+
+def test_a_custom_suite_runs_on_transformers_serve_and_resumes_after_a_kill(tmp_path, cli,
+                                                                            served):
+    db = tmp_path / "a.duckdb"
+    model = f"srv=openai:{served.model}@{served.url}"
+    first = cli("run", "--model", model, "--suite", str(_suite(tmp_path / "s1", 6)),
+                "--db", str(db), "--json", "--batch-size", "2")
+    assert first.exit_code == 0, first.output
+    out = json.loads(first.stdout)
+    assert out["generated"] == 6
+    store = Store(db)
+    outs = store.run_outputs(out["run_id"])
+    assert len(outs) == 6 and set(outs.finish_reason) <= {"eos", "length"}
+    assert (outs.tokens_out > 0).all()  # token counts come from the server's usage
+    findings = store.run_findings(out["run_id"])
+    assert set(findings.check_name) == {"length", "repetition"} and len(findings) == 12
+
+    # a second suite, cut off half-way: the server is killed after 8 of its 24 answers
+    suite2, n = _suite(tmp_path / "s2", 24), 24
+    before = served.requests_served()
+
+    def killer():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and served.requests_served() - before < 8:
+            time.sleep(0.05)
+        served.kill()
+
+    t = threading.Thread(target=killer, daemon=True)
+    t.start()
+    cut = cli("run", "--model", model, "--suite", str(suite2), "--db", str(db), "--batch-size",
+              "1")
+    t.join(timeout=150)
+    assert cut.exit_code != 0
+    assert "Traceback" not in cut.output
+
+    served.start()  # the same address: the same model identity
+    again = cli("run", "--model", model, "--suite", str(suite2), "--db", str(db), "--json",
+                "--batch-size", "4")
+    assert again.exit_code == 0, again.output
+    res = json.loads(again.stdout)
+    assert res["resumed"] is True
+    assert 0 < res["generated"] < n  # what the cut run stored is not asked for again
+    outs2 = store.run_outputs(res["run_id"])
+    assert len(outs2) == n and outs2.item_id.is_unique
+    f2 = store.run_findings(res["run_id"])
+    assert len(f2) == 2 * n and not f2.duplicated(["item_id", "check_name"]).any()
