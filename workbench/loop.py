@@ -20,7 +20,7 @@ from typing import Any
 from .errors import ConfigError, NotFoundError, WorkbenchError
 from .store import Store, from_json, new_id
 from .store import trainings as tq
-from .trainers import StepCallback, TrainExample, get_trainer
+from .train.trainers import StepCallback, TrainExample, get_trainer
 
 Say = Callable[[str], None]
 
@@ -53,11 +53,11 @@ def read_messages_jsonl(path: Path) -> list[TrainExample]:
 
 
 class _ItemRenderer:
-    """Prompts a suite's stored items with ``workbench.prompts``, the renderer evaluation uses,
+    """Prompts a suite's stored items with ``workbench.run.prompts``, the renderer evaluation uses,
     so training text matches evaluation."""
 
     def __init__(self, store: Store, suite_id: str | None):
-        from .suites import Suite, SuiteSpec
+        from .run.suites import Suite, SuiteSpec
 
         self.suite = None
         row = tq.suite_row(store, suite_id) if suite_id else None
@@ -70,8 +70,8 @@ class _ItemRenderer:
     def _prompt(self, item: dict[str, Any]) -> Any:
         """The item's prompt as evaluation renders it (text or chat messages); None when there
         is no suite to render it with or the row cannot be rendered."""
-        from .prompts import item_prompt
-        from .suites import Item
+        from .run.prompts import item_prompt
+        from .run.suites import Item
 
         if self.suite is None:
             return None
@@ -92,7 +92,7 @@ class _ItemRenderer:
         A plain-template suite gives the rendered prompt verbatim; a chat-template suite gives the
         messages the runner sends (system + the rendered prompt as the user turn).
         """
-        from .prompts import with_system
+        from .run.prompts import with_system
 
         prompt = self._prompt(item)
         answer = {"role": "assistant", "content": target}
@@ -223,14 +223,14 @@ def train_adapter(
     table (kind 'adapter', parent = the base's fingerprint) and writes a trainings row.
 
     The adapter is written beside the output directory and moved into place once it is saved
-    and recorded (see :mod:`workbench.adapter_dir`), so a killed training never leaves a half
+    and recorded (see :mod:`workbench.train.adapter_dir`), so a killed training never leaves a half
     adapter there. When the output directory already holds the adapter of the same training key
     (data, base fingerprint, trainer and config) it is reused (``outcome.reused``), recorded
     first if it was not; a complete adapter a killed run left beside it is moved into place.
     The default directory, ``adapters/train-KEY``, is the same for the same training.
     """
-    from .adapter_dir import claim, existing, is_main_process, move_into_place, training_key
-    from .models import identify, load_model
+    from .run.models import identify, load_model
+    from .train.adapter_dir import claim, existing, is_main_process, move_into_place, training_key
 
     trainer_cls = get_trainer(trainer)
     cfg = trainer_cls.make_config(config)
@@ -297,8 +297,8 @@ def train_adapter(
                                result.metrics, result.loss_curve)
 
     # -- lineage, the store, then the adapter into place ----------------------------------------
-    from .adapter_dir import write_lineage
-    from .models import adapter_fingerprint
+    from .run.models import adapter_fingerprint
+    from .train.adapter_dir import write_lineage
 
     model_id = adapter_fingerprint(partial, parent_fp)
     model_name = name or f"{registered or Path(base_path).name}-{trainer}-{training_id[1:7]}"
@@ -386,7 +386,7 @@ class Round:
     suggestions: int
     training: TrainingOutcome
     run_id: str
-    vs_base: Any  # workbench.compare.Comparison: base run -> this round's run
+    vs_base: Any  # workbench.compare.compare.Comparison: base run -> this round's run
     vs_previous: Any  # previous round's run (the base run in round 1) -> this round's run
 
     def to_dict(self, alpha: float) -> dict[str, Any]:
@@ -421,7 +421,7 @@ def round_decision(vs_previous: Any, k: int, alpha: float = 0.05) -> Decision:
     categories) stops the loop; in round 1 it is still kept, as the only tuned model, with the
     table showing it did not help.
     """
-    from .confounders import metric_fell_reason
+    from .compare.confounders import metric_fell_reason
 
     before = "the base" if k == 1 else f"round {k - 1}"
     keep_previous = ("the base model stays the best" if k == 1
@@ -485,8 +485,8 @@ def _drawn_set(store: Store, run_id: str, per_failure: int,
     was in rather than drawing the same set again), else None."""
     from types import SimpleNamespace
 
-    from .similarity import DEFAULT_MIN_OVERLAP, DEFAULT_THRESHOLD
     from .store.suggestions import set_rows, sets_of_run
+    from .suggest.similarity import DEFAULT_MIN_OVERLAP, DEFAULT_THRESHOLD
 
     want = {"per_failure": per_failure, "max": max_examples, "threshold": DEFAULT_THRESHOLD,
             "min_overlap": DEFAULT_MIN_OVERLAP, "similarity": "hybrid"}
@@ -529,11 +529,11 @@ def run_loop(
     nothing improved that is not confounded. Such a round's adapter is not recommended (except
     round 1 when it merely did not help).
     """
-    from .compare import compare_runs
-    from .models import load_model
-    from .runner import run_suite
-    from .suggest import suggest
-    from .suites import Suite, load_suite
+    from .compare.compare import compare_runs
+    from .run.models import load_model
+    from .run.runner import run_suite
+    from .run.suites import Suite, load_suite
+    from .suggest.suggest import suggest
 
     if rounds < 1:
         raise ConfigError("--rounds must be at least 1")

@@ -585,7 +585,7 @@ def _spans(raw: Any) -> list[list[int]]:
 
 
 # -- compare ----------------------------------------------------------------------------------
-# Which items were fixed or regressed is decided in workbench.compare (compare_runs); the
+# Which items were fixed or regressed is decided in workbench.compare.compare (compare_runs); the
 # dashboard only reads the texts of the items it shows.
 
 def outputs_by_id(store: Store, output_ids: Iterable[str]) -> pd.DataFrame:
