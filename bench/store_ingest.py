@@ -120,7 +120,7 @@ def run(n_outputs: int | None = None, batch: int = 100_000, only: str | None = N
         }
         if only == "export":
             return figures | _exports(db, run_id, Path(tmp))
-        # the failure browser's own query (workbench/store/queries.py), as its page calls it
+        # the failure browser's own query (workbench/store/queries/failures.py), as its page calls it
         from workbench.store import queries
 
         ro = Store(db, read_only=True)
