@@ -55,7 +55,8 @@ def run(repeats: int | None = None) -> dict:
     from lm_eval.tasks import TaskManager
 
     from workbench.demo.tiny import build_tiny_llama, build_tokenizer
-    from workbench.run.lmeval import _lean_results, run_lmeval_suite
+    from workbench.run.lmeval.evaluate import lean_results
+    from workbench.run.lmeval.runner import run_lmeval_suite
     from workbench.run.suites import load_suite
     from workbench.store import Store
 
@@ -67,7 +68,7 @@ def run(repeats: int | None = None) -> dict:
         cwd = os.getcwd()
         os.chdir(TASK_DIR)  # plain lm-eval reads data_files relative to the working directory
         try:
-            with _lean_results():
+            with lean_results():
                 return lm_eval.simple_evaluate(
                     model=HFLM(pretrained=model, tokenizer=tok, batch_size=8, device="cpu"),
                     tasks=TASKS,

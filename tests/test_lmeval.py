@@ -15,7 +15,7 @@ from workbench.run.lmeval import (
     parse_suite_ref,
     run_lmeval_suite,
 )
-from workbench.run.lmeval_tasks import LmEvalDatasetError, resolve_local_paths, resolve_specs
+from workbench.run.lmeval.tasks import LmEvalDatasetError, resolve_local_paths, resolve_specs
 from workbench.run.suites import load_suite
 from workbench.store import Store
 from workbench.store.lmeval import run_samples
@@ -343,7 +343,7 @@ def test_missing_local_data_file_is_clear(tmp_path, loaded):
 
 
 def test_unknown_task_name_suggests_close_names(loaded, monkeypatch):
-    import workbench.run.lmeval_tasks as lt
+    import workbench.run.lmeval.tasks as lt
 
     # lm-eval's own ~15k task files are left out of the index here: they take seconds to scan
     real = lt._manager
@@ -378,7 +378,7 @@ def test_vllm_backend_gets_model_args_and_the_checkpoint_id(
     """No vLLM here: the backend is swapped for lm-eval's dummy model, recording its arguments."""
     from lm_eval.models.dummy import DummyLM
 
-    import workbench.run.lmeval as lme
+    import workbench.run.lmeval.runner as lme
     from workbench.run.models import load_model
 
     seen = []

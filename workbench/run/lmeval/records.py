@@ -20,8 +20,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..check.checks import Record
-from ..store import output_id
+from ...check.checks import Record
+from ...store import output_id
 
 
 def plain(v: Any) -> Any:

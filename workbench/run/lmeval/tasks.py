@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import SuiteError, WorkbenchError
+from ...errors import SuiteError, WorkbenchError
 
 # `datasets` builders that read local files: anything else in dataset_path is a hub dataset
 LOCAL_BUILDERS = frozenset(
