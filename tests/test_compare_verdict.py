@@ -12,8 +12,9 @@ from test_compare import add_run, add_suite
 
 from workbench.compare.compare import compare_runs
 from workbench.compare.confounders import OutputLength
-from workbench.loop import LoopResult, Round, TrainingOutcome, round_decision
+from workbench.loop import LoopResult, Round, round_decision
 from workbench.store import Store
+from workbench.train.training import TrainingOutcome
 
 N = 40
 IDS = [f"q{i:02d}" for i in range(N)]
@@ -197,6 +198,7 @@ def test_loop_stops_when_the_task_metric_falls(store, tmp_path, monkeypatch):
     import workbench.run.runner
     import workbench.run.suites
     import workbench.suggest.suggest
+    import workbench.train.training
 
     base = add_run(store, "qa@1", "base", outputs(LONG, 30, set(range(24)), set(range(30))))
     runs = [add_run(store, "qa@1", "r1", outputs(LONG, 28, set(range(10)), set(range(32)))),
@@ -207,7 +209,7 @@ def test_loop_stops_when_the_task_metric_falls(store, tmp_path, monkeypatch):
         trained.append(list(set_ids))
         return _outcome(len(trained), tmp_path)
 
-    monkeypatch.setattr(loop, "train_adapter", train)
+    monkeypatch.setattr(workbench.train.training, "train_adapter", train)
     monkeypatch.setattr(workbench.suggest.suggest, "suggest", lambda *a, **kw: SimpleNamespace(
         rows=[1, 2], set_id=f"s{len(trained) + 1}"))
     monkeypatch.setattr(workbench.run.models, "load_model", lambda *a, **kw: object())

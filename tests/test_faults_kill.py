@@ -124,7 +124,7 @@ def test_sigkill_during_checks(tmp_path, cli, tiny_model_dir, monkeypatch):
 TRAIN_VICTIM = '''
 import sys, time
 from pathlib import Path
-from workbench.loop import train_adapter
+from workbench.train.training import train_adapter
 from workbench.store import Store
 
 db, base, data, out, ready = sys.argv[1:]

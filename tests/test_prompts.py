@@ -29,9 +29,9 @@ def _training_prompts(suite, tokenizer) -> dict[str, str]:
     """The prompt text the trainer builds for each train item, through the stored suite."""
     from workbench_lora.data import render_prompt
 
-    from workbench.loop import replay_pool
     from workbench.run.runner import items_frame
     from workbench.store import Store
+    from workbench.train.examples import replay_pool
 
     store = Store()
     store.upsert_suite(suite.suite_id, suite.name, "custom", str(suite.path), suite.fingerprint,

@@ -280,8 +280,8 @@ def _seed_suggestion_set(store, suite_path: Path) -> tuple[str, str]:
 
 
 def test_examples_from_a_stored_set_use_the_suite_template_and_replay_the_train_split(tmp_path):
-    from workbench.loop import examples_from_sets, replay_pool
     from workbench.store import Store
+    from workbench.train.examples import examples_from_sets, replay_pool
 
     store = Store()
     suite_id, set_id = _seed_suggestion_set(store, tmp_path / "colours.yaml")
@@ -363,8 +363,8 @@ def test_trainer_settings_are_read_against_its_config(tiny_model_dir, tmp_path, 
     an unknown key, a bad value or an unknown flag is one line naming the valid keys."""
     from workbench_lora.config import LoraTrainConfig
 
-    from workbench import loop
     from workbench.errors import WorkbenchError
+    from workbench.train import training
     from workbench.train.trainer_settings import flag_pairs, parse_settings
 
     assert parse_settings("lora", LoraTrainConfig, [
@@ -376,7 +376,7 @@ def test_trainer_settings_are_read_against_its_config(tiny_model_dir, tmp_path, 
     def fake_train(store, base, suggestions, *, config, **kw):
         raise WorkbenchError(f"would train with {sorted(config.items())}")
 
-    monkeypatch.setattr(loop, "train_adapter", fake_train)
+    monkeypatch.setattr(training, "train_adapter", fake_train)
     base = ["train", "--base", tiny_model_dir, "--suggestions", _write_jsonl(tmp_path / "s.jsonl")]
     got = _user_error([*base, "--lr", "0.01", "--set", "max_batch_tokens=64",
                        "--set", "target_modules=q_proj", "--r=4"])

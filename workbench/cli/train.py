@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train an adapter (the lora trainer by default) on suggested examples; save it with
         its lineage and register it. The trainer's settings are listed at the end."""
-        from ..loop import train_adapter
+        from ..train.training import train_adapter
 
         if plugins_dir:
             from ..plugins import get_plugins

@@ -4,7 +4,7 @@ A suite's template renders an item's text. A plain-template suite sends that tex
 chat-template suite (``chat_template: true``) and a chat item (``messages``, no prompt) send chat
 messages, with the suite's ``system`` message first, rendered by the tokenizer's chat template.
 Evaluation (``workbench.run.runner``) and the training examples built from suite items
-(``workbench.loop``, then the trainer) all go through here, so a model is trained on exactly
+(``workbench.train.examples``, then the trainer) all go through here, so a model is trained on exactly
 the prompt text it is evaluated on.
 """
 
