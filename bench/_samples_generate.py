@@ -31,7 +31,7 @@ def _prompts(items: list[dict]) -> list[list[dict[str, str]]]:
 
 
 def _config(samples: int, temperature: float, max_new_tokens: int):  # noqa: ANN202
-    from workbench.suites import GenerationConfig
+    from workbench.run.suites import GenerationConfig
 
     if samples == 1:
         return GenerationConfig(max_new_tokens=max_new_tokens)
@@ -40,7 +40,7 @@ def _config(samples: int, temperature: float, max_new_tokens: int):  # noqa: ANN
 
 
 def _generate(loaded, prompts, cfg, batch_size: int, on_batch=None):  # noqa: ANN001, ANN202
-    from workbench.generation import generate
+    from workbench.run.generation import generate
 
     k = cfg.samples
     expanded = [p for p in prompts for _ in range(k)]
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     root = shared_data_dir()
     if root is None or not (root / SOURCE).is_file():
         sys.exit(f"shared data not found ({SOURCE}); set WORKBENCH_SHARED_DATA")
-    from workbench.models import load_model
+    from workbench.run.models import load_model
 
     loaded = load_model(a.model, "smollm2")
     items = [json.loads(line) for line in (root / SOURCE).read_text().splitlines()]

@@ -18,7 +18,7 @@ import sys
 import time
 
 from bench import limit, pick, shared_data_dir
-from workbench.checks import Record
+from workbench.check.checks import Record
 
 SOURCE = "halueval/qa_dev.jsonl"
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import bench
 from bench.checks_hallucination import roc_auc, split_of
-from workbench.checks import Record
+from workbench.check.checks import Record
 
 WEIGHTS = (0.25, 0.5, 0.75)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench import ROOT, shared_data_dir
 from bench.checks_hallucination import SOURCE, roc_auc, split_of
-from workbench.checks import Record
+from workbench.check.checks import Record
 
 SET = ROOT / "bench" / "realdata" / "halueval_qa_smollm2.jsonl"
 

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from bench.checks_hallucination import roc_auc
-from workbench.checks import Record
+from workbench.check.checks import Record
 
 
 def source() -> Path | None:

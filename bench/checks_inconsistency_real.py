@@ -23,7 +23,7 @@ import sys
 
 from bench import ROOT, limit, shared_data_dir
 from bench.checks_hallucination import SOURCE, roc_auc
-from workbench.checks import Record
+from workbench.check.checks import Record
 
 SAMPLES = ROOT / "bench" / "realdata" / "halueval_qa_smollm2_samples.jsonl"
 LABELS = ROOT / "bench" / "realdata" / "halueval_qa_smollm2.jsonl"

@@ -24,7 +24,7 @@ import re
 import sys
 
 from bench.checks_repetition import load_natural
-from workbench.checks import Record
+from workbench.check.checks import Record
 
 SEED = 7_2026
 NUMBER_WORDS = "zero one two three four five six seven eight nine ten".split()

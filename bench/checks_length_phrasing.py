@@ -22,7 +22,7 @@ import json
 import random
 import sys
 
-from workbench.checks import Record
+from workbench.check.checks import Record
 
 SEED = 4417
 TOPICS = [

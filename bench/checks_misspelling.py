@@ -32,7 +32,7 @@ import sys
 import time
 
 from bench import limit, pick, shared_data_dir
-from workbench.checks import Record
+from workbench.check.checks import Record
 
 TEXTS = "halueval/general_dev.jsonl"
 MISSPELLINGS = "misspellings/birkbeck_merged_dev.json"

@@ -26,7 +26,7 @@ import re
 import time
 
 from bench import limit, shared_data_dir
-from workbench.checks import Record
+from workbench.check.checks import Record
 
 MISSPELLINGS = "misspellings/birkbeck_merged_dev.json"
 TEXTS = "halueval/general_dev.jsonl"

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import bench
-from workbench.checks import Record
+from workbench.check.checks import Record
 
 REALDATA = bench.ROOT / "bench" / "realdata"
 

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 
 from bench import limit, shared_data_dir
-from workbench.checks import Record
+from workbench.check.checks import Record
 
 SOURCE = "halueval/general_dev.jsonl"
 SEED = 20261121

@@ -110,9 +110,9 @@ def _run(store, model: str, n_eval: int, rng: random.Random, fail_p: float) -> s
 
 
 def run() -> dict:
-    from workbench.compare import compare_runs
+    from workbench.compare.compare import compare_runs
     from workbench.store import Store
-    from workbench.suggest import suggest
+    from workbench.suggest.suggest import suggest
 
     rng = random.Random(0)
     figures: dict = {}
@@ -146,8 +146,12 @@ def run() -> dict:
         import numpy as np
         from rapidfuzz import fuzz, process, utils
 
-        from workbench.pool import eval_texts, suite_pool
-        from workbench.similarity import DEFAULT_MIN_OVERLAP, DEFAULT_THRESHOLD, near_duplicates
+        from workbench.suggest.pool import eval_texts, suite_pool
+        from workbench.suggest.similarity import (
+            DEFAULT_MIN_OVERLAP,
+            DEFAULT_THRESHOLD,
+            near_duplicates,
+        )
 
         rows = suite_pool(store, "syn@1")
         _, texts = eval_texts(store, "syn@1")
@@ -183,7 +187,7 @@ def run() -> dict:
 def _large_pool() -> dict:
     """suggest with a 30,000-row pool: time and peak memory (similarity is computed in blocks)."""
     from workbench.store import Store
-    from workbench.suggest import suggest
+    from workbench.suggest.suggest import suggest
 
     rng = random.Random(1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -205,9 +209,9 @@ def _demo_targeting() -> dict:
     import numpy as np
 
     from bench import ROOT
-    from workbench.pool import PoolRow
-    from workbench.similarity import SIMILARITIES, similarity_matrix
-    from workbench.suites import load_suite
+    from workbench.run.suites import load_suite
+    from workbench.suggest.pool import PoolRow
+    from workbench.suggest.similarity import SIMILARITIES, similarity_matrix
 
     suite = load_suite(ROOT / "suites" / "demo.yaml")
     ev, tr = suite.split("eval"), suite.split("train")

@@ -13,7 +13,7 @@ Two models, each with its own prompts:
 
 The same greedy requests (same prompts, stop strings, max_new_tokens, batch size) go through
 
-- ``workbench.generation.generate`` (the engine ``workbench run`` uses),
+- ``workbench.run.generation.generate`` (the engine ``workbench run`` uses),
 - lm-eval's ``HFLM.generate_until`` (``model.generate`` with its stop-sequence criteria),
 - a plain loop calling ``model.generate`` once per prompt,
 
@@ -66,7 +66,7 @@ def build_random_model(out: Path, hidden: int = 768, layers: int = 12, intermedi
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from workbench.tiny import build_tokenizer
+    from workbench.demo.tiny import build_tokenizer
 
     texts = [p + a for p, a in corpus(2000, seed)]
     tok = build_tokenizer(texts, vocab_size=2000)
@@ -110,8 +110,8 @@ def _scale_eos(model, tok, texts: list[str], rate: float = EOS_RATE) -> None:  #
 
 def _demo_prompts(tokenizer, n: int | None) -> tuple[list[str], list[str], int, str]:  # noqa: ANN001
     from workbench.demo import DEMO_SUITE
-    from workbench.runner import prompt_for
-    from workbench.suites import load_suite
+    from workbench.run.runner import prompt_for
+    from workbench.run.suites import load_suite
 
     suite = load_suite(DEMO_SUITE)
     items = suite.split("eval")[:n]
@@ -120,8 +120,8 @@ def _demo_prompts(tokenizer, n: int | None) -> tuple[list[str], list[str], int, 
 
 
 def _suite_prompts(path: str, tokenizer, n: int | None):  # noqa: ANN001, ANN202
-    from workbench.runner import prompt_for
-    from workbench.suites import load_suite
+    from workbench.run.runner import prompt_for
+    from workbench.run.suites import load_suite
 
     suite = load_suite(path)
     items = suite.split("eval")[:n]
@@ -136,8 +136,8 @@ def compare(model_dir: str | Path, prompts: list[str], stop: list[str], max_new_
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
 
-    from workbench.generation import GenerationConfig, generate
-    from workbench.models import load_model
+    from workbench.run.generation import GenerationConfig, generate
+    from workbench.run.models import load_model
 
     loaded = load_model(str(model_dir), "bench", device="cpu", dtype="float32")
     tok = loaded.tokenizer
@@ -201,7 +201,7 @@ def run(models: tuple[str, ...] = ("demo", "100m"), batch_size: int = 8,
         suite_path: str | None = None, n_prompts: int | None = None) -> dict:
     import torch
 
-    from workbench.models import load_model
+    from workbench.run.models import load_model
 
     threads = threads or int(os.environ.get("BENCH_THREADS", "1"))
     torch.set_num_threads(threads)

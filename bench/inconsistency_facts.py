@@ -2,7 +2,7 @@
 
 The 64 eval items of ``facts`` (questions about fictional places, answered from a context; the
 ``answer`` metric says whether the fact asked for is in the output) run through
-``workbench.runner.run_suite`` on SmolLM2-135M-Instruct with five answers per item: the greedy
+``workbench.run.runner.run_suite`` on SmolLM2-135M-Instruct with five answers per item: the greedy
 one and four samples at temperature 0.7 (what ``workbench run --samples 5`` does to a greedy
 suite). Per item, the greedy answer is wrong when its ``answer`` metric is 0.
 
@@ -28,15 +28,15 @@ FACTS = Path(__file__).resolve().parents[1] / "workbench" / "demo" / "data" / "f
 
 def run(db: str | None = None) -> dict:
     from workbench.demo.real_model import ensure_real_model
-    from workbench.models import load_model
-    from workbench.runner import run_suite, select_checks
+    from workbench.run.models import load_model
+    from workbench.run.runner import run_suite, select_checks
+    from workbench.run.suites import load_suite
     from workbench.store import Store
-    from workbench.suites import load_suite
 
     suite = load_suite(FACTS).with_samples(5)
     with tempfile.TemporaryDirectory() as tmp:
         if quick():  # a tiny random model on eight items: checks that the benchmark works
-            from workbench.tiny import build_tiny_llama, build_tokenizer
+            from workbench.demo.tiny import build_tiny_llama, build_tokenizer
 
             suite.items = suite.items[:8]
             tok = build_tokenizer([(i.prompt or "") + " " + (i.context or "")

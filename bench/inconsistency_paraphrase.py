@@ -2,7 +2,7 @@
 
 Each eval item of the demo's ``facts`` suite that asks for a number, a place or a feature is
 asked three ways (its own question and two paraphrases written for the project), the three
-items sharing a ``group``. The suite runs through ``workbench.runner.run_suite`` (greedy, the
+items sharing a ``group``. The suite runs through ``workbench.run.runner.run_suite`` (greedy, the
 facts template, 64 new tokens) with the ``inconsistency`` check and the ``answer`` metric, on
 SmolLM2-135M-Instruct and, with ``--adapter``, on the same model with the demo's LoRA adapter
 (``workbench demo`` leaves it under $WORKBENCH_HOME/demo-adapters/loop-*/round-1).
@@ -76,16 +76,16 @@ def write_suite(d: Path, items: list[dict]) -> Path:
 
 def run(adapter: str | None = None, db: str | None = None) -> dict:
     from workbench.demo.real_model import ensure_real_model
-    from workbench.models import load_model
-    from workbench.runner import run_suite
+    from workbench.run.models import load_model
+    from workbench.run.runner import run_suite
+    from workbench.run.suites import load_suite
     from workbench.store import Store
-    from workbench.suites import load_suite
 
     items = paraphrase_items()
     out: dict = {"groups": len({r["group"] for r in items}), "items": len(items)}
     with tempfile.TemporaryDirectory() as tmp:
         if quick():  # a tiny random model on six items: checks that the benchmark works
-            from workbench.tiny import build_tiny_llama, build_tokenizer
+            from workbench.demo.tiny import build_tiny_llama, build_tokenizer
 
             items, adapter = items[:6], None
             tok = build_tokenizer([r["prompt"] + " " + r["context"] for r in items], 300)

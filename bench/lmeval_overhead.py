@@ -5,7 +5,7 @@ The shipped demo tasks (suites/lm-eval: 24 short-answer QA docs, generate_until 
 
 - ``lm_eval.simple_evaluate`` directly (HFLM around the model object, samples logged; its
   git probe and torch environment report are skipped for both, as workbench skips them);
-- ``workbench.lmeval.run_lmeval_suite`` on the same model object: the same evaluation plus
+- ``workbench.run.lmeval.run_lmeval_suite`` on the same model object: the same evaluation plus
   items, outputs, lm-eval's sample records and findings written to a DuckDB file;
 - the same workbench run again, answered from lm-eval's request cache.
 
@@ -54,10 +54,11 @@ def run(repeats: int | None = None) -> dict:
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    from workbench.lmeval import _lean_results, run_lmeval_suite
+    from workbench.demo.tiny import build_tiny_llama, build_tokenizer
+    from workbench.run.lmeval.evaluate import lean_results
+    from workbench.run.lmeval.runner import run_lmeval_suite
+    from workbench.run.suites import load_suite
     from workbench.store import Store
-    from workbench.suites import load_suite
-    from workbench.tiny import build_tiny_llama, build_tokenizer
 
     tok = build_tokenizer(TEXT, vocab_size=400)
     model = build_tiny_llama("unused", tok, save=False).eval()
@@ -67,7 +68,7 @@ def run(repeats: int | None = None) -> dict:
         cwd = os.getcwd()
         os.chdir(TASK_DIR)  # plain lm-eval reads data_files relative to the working directory
         try:
-            with _lean_results():
+            with lean_results():
                 return lm_eval.simple_evaluate(
                     model=HFLM(pretrained=model, tokenizer=tok, batch_size=8, device="cpu"),
                     tasks=TASKS,

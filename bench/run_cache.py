@@ -1,6 +1,6 @@
 """Rerunning an unchanged suite against running it the first time, and a run's peak memory.
 
-The demo suite runs (``workbench.runner.run_suite``, batch size 32, every check the suite names)
+The demo suite runs (``workbench.run.runner.run_suite``, batch size 32, every check the suite names)
 in a fresh database: every output is generated, checked and stored. Then, interleaved, two kinds
 of rerun:
 
@@ -49,10 +49,10 @@ def measure(model: str, repeats: int, reruns: int = 3, model_dir: str | None = N
     import torch
 
     from workbench.demo import DEMO_SUITE, ensure_demo_model
-    from workbench.models import load_model
-    from workbench.runner import run_suite
+    from workbench.run.models import load_model
+    from workbench.run.runner import run_suite
+    from workbench.run.suites import load_suite
     from workbench.store import Store
-    from workbench.suites import load_suite
 
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
     path = model_dir or ensure_demo_model(progress=False, small=bench.quick())

@@ -120,7 +120,7 @@ def run(n_outputs: int | None = None, batch: int = 100_000, only: str | None = N
         }
         if only == "export":
             return figures | _exports(db, run_id, Path(tmp))
-        # the failure browser's own query (workbench/store/queries.py), as its page calls it
+        # the failure browser's own query (workbench/store/queries/failures.py), as its page calls it
         from workbench.store import queries
 
         ro = Store(db, read_only=True)
@@ -190,7 +190,7 @@ def _compare_run(store, model: str, n: int, rng: np.random.Generator, scale: flo
 def compare_at_scale(n_items: int | None = None) -> dict:
     """compare_runs end to end on two runs of the same N items (default 500,000): four error
     categories and a binary per-sample metric; then one category's fixed items."""
-    from workbench.compare import compare_runs
+    from workbench.compare.compare import compare_runs
     from workbench.store import Store
 
     n = n_items or int(os.environ.get("BENCH_COMPARE_ITEMS", bench.pick(500_000, 5_000)))

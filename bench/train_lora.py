@@ -105,7 +105,7 @@ def plain_loop(model, tok, data: list[list[dict]], epochs: int) -> int:
 
 
 def workbench_trainer(model, tok, data: list[list[dict]], epochs: int) -> int:
-    from workbench.trainers import TrainExample, get_trainer
+    from workbench.train.trainers import TrainExample, get_trainer
 
     exs = [TrainExample(messages=m) for m in data]
     trainer = get_trainer("lora")(r=R, alpha=ALPHA, dropout=DROPOUT, target_modules=TARGETS,
@@ -154,7 +154,7 @@ def _spawn(name: str, model_dir: Path, data_file: Path, epochs: int, tmp: Path) 
 
 
 def _tiny_model(dest: Path, data: list[list[dict]]) -> Path:
-    from workbench.tiny import build_tiny_llama, build_tokenizer
+    from workbench.demo.tiny import build_tiny_llama, build_tokenizer
 
     tok = build_tokenizer([m["content"] for msgs in data for m in msgs], vocab_size=1200)
     build_tiny_llama(dest, tok, hidden_size=64, layers=2, heads=4, intermediate_size=128, seed=0)

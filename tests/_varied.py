@@ -13,7 +13,7 @@ from pathlib import Path
 def build_varied_model(out: Path, tokenizer, std: float = 0.3, seed: int = 0) -> Path:
     import torch
 
-    from workbench.tiny import build_tiny_llama
+    from workbench.demo.tiny import build_tiny_llama
 
     model = build_tiny_llama(out, tokenizer, save=False, seed=seed)
     g = torch.Generator().manual_seed(seed)

@@ -18,7 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# tiny models run fastest on one torch thread (workbench.threads reads this before each phase)
+# tiny models run fastest on one torch thread (workbench.run.threads reads this before each phase)
 os.environ.setdefault("WORKBENCH_THREADS", "1")
 
 TINY_TEXT = [
@@ -55,7 +55,7 @@ def one_torch_thread():
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
-    from workbench.tiny import build_tokenizer
+    from workbench.demo.tiny import build_tokenizer
 
     return build_tokenizer(TINY_TEXT, vocab_size=400)
 
@@ -63,7 +63,7 @@ def tiny_tokenizer():
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tiny_tokenizer) -> Path:
     """A saved random tiny Llama (safetensors) with its tokenizer."""
-    from workbench.tiny import build_tiny_llama
+    from workbench.demo.tiny import build_tiny_llama
 
     out = tmp_path_factory.mktemp("tiny-llama")
     build_tiny_llama(out, tiny_tokenizer, hidden_size=64, layers=2, heads=4, seed=0)

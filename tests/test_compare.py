@@ -8,8 +8,8 @@ import math
 import pandas as pd
 import pytest
 
-from workbench.compare import CompareError, compare_runs
-from workbench.stats import (
+from workbench.compare.compare import CompareError, compare_runs
+from workbench.compare.stats import (
     bootstrap_mean_ci,
     mcnemar_exact,
     paired_bootstrap_ci,
@@ -241,9 +241,9 @@ def test_cli_user_errors_exit_2(store, cli):
 
 
 def test_metric_direction_comes_from_the_registry(store, monkeypatch):
-    """compare asks workbench.metrics for a metric's direction; an unregistered metric is read
+    """compare asks workbench.check.metrics for a metric's direction; an unregistered metric is read
     as higher-is-better and the comparison says so."""
-    from workbench import metrics
+    from workbench.check import metrics
 
     monkeypatch.setattr(metrics, "REGISTRY", dict(metrics.REGISTRY))
     metrics.register_metric("typos_per_100", better="lower")
@@ -256,5 +256,5 @@ def test_metric_direction_comes_from_the_registry(store, monkeypatch):
     assert cmp.row("house_score").better == "higher" and cmp.row("house_score").fixed == 8
     assert [n for n in cmp.notes if "direction" in n] == [
         "metric 'house_score' has no registered direction: read as higher is better "
-        "(workbench.metrics.register_metric)"]
+        "(workbench.check.metrics.register_metric)"]
     assert metrics.direction("ter,strict") == "lower" and metrics.direction("nope") is None

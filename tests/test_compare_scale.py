@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import workbench.stats as stats
-from workbench.compare import ItemChange, compare_runs
-from workbench.stats import bootstrap_mean_ci, paired_bootstrap_ci
+import workbench.compare.stats as stats
+from workbench.compare.compare import ItemChange, compare_runs
+from workbench.compare.stats import bootstrap_mean_ci, paired_bootstrap_ci
 from workbench.store import Store
 
 METRIC_TEXTS = [

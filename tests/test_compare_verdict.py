@@ -10,10 +10,11 @@ from types import SimpleNamespace
 import pytest
 from test_compare import add_run, add_suite
 
-from workbench.compare import compare_runs
-from workbench.confounders import OutputLength
-from workbench.loop import LoopResult, Round, TrainingOutcome, round_decision
+from workbench.compare.compare import compare_runs
+from workbench.compare.confounders import OutputLength
+from workbench.loop import LoopResult, Round, round_decision
 from workbench.store import Store
+from workbench.train.training import TrainingOutcome
 
 N = 40
 IDS = [f"q{i:02d}" for i in range(N)]
@@ -193,10 +194,11 @@ def test_loop_stops_when_the_task_metric_falls(store, tmp_path, monkeypatch):
     """Round 1 is better than the base; round 2 answers in two words and loses correct answers:
     the loop stops after round 2 and keeps round 1's adapter as the best."""
     import workbench.loop as loop
-    import workbench.models
-    import workbench.runner
-    import workbench.suggest
-    import workbench.suites
+    import workbench.run.models
+    import workbench.run.runner
+    import workbench.run.suites
+    import workbench.suggest.suggest
+    import workbench.train.training
 
     base = add_run(store, "qa@1", "base", outputs(LONG, 30, set(range(24)), set(range(30))))
     runs = [add_run(store, "qa@1", "r1", outputs(LONG, 28, set(range(10)), set(range(32)))),
@@ -207,13 +209,13 @@ def test_loop_stops_when_the_task_metric_falls(store, tmp_path, monkeypatch):
         trained.append(list(set_ids))
         return _outcome(len(trained), tmp_path)
 
-    monkeypatch.setattr(loop, "train_adapter", train)
-    monkeypatch.setattr(workbench.suggest, "suggest", lambda *a, **kw: SimpleNamespace(
+    monkeypatch.setattr(workbench.train.training, "train_adapter", train)
+    monkeypatch.setattr(workbench.suggest.suggest, "suggest", lambda *a, **kw: SimpleNamespace(
         rows=[1, 2], set_id=f"s{len(trained) + 1}"))
-    monkeypatch.setattr(workbench.models, "load_model", lambda *a, **kw: object())
-    monkeypatch.setattr(workbench.runner, "run_suite", lambda *a, **kw: SimpleNamespace(
+    monkeypatch.setattr(workbench.run.models, "load_model", lambda *a, **kw: object())
+    monkeypatch.setattr(workbench.run.runner, "run_suite", lambda *a, **kw: SimpleNamespace(
         run_id=runs[len(trained) - 1]))
-    monkeypatch.setattr(workbench.suites, "load_suite", lambda p: SimpleNamespace(name="qa"))
+    monkeypatch.setattr(workbench.run.suites, "load_suite", lambda p: SimpleNamespace(name="qa"))
 
     result = loop.run_loop(store, str(tmp_path), tmp_path / "qa.yaml", rounds=3, base_run=base,
                            progress=False)

@@ -244,7 +244,7 @@ def test_failures_page_paging(app, sample):
 
 @pytest.mark.slow
 def test_compare_page_uses_compare_runs(app, sample):
-    from workbench.compare import compare_runs
+    from workbench.compare.compare import compare_runs
 
     app.switch_page("compare.py").run()
     _no_errors(app)

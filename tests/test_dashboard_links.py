@@ -331,7 +331,7 @@ def test_empty_database_says_how_to_fill_it(tmp_path, monkeypatch):
 
 
 def test_compare_counts_distinct_items_and_formats_p(sample, monkeypatch, ro):
-    from workbench.compare import compare_runs
+    from workbench.compare.compare import compare_runs
 
     at = _open(sample, monkeypatch, "compare.py")
     _ok(at)
@@ -349,7 +349,7 @@ def test_compare_counts_distinct_items_and_formats_p(sample, monkeypatch, ro):
 
 
 def test_compare_metric_changes_are_browsable(sample, monkeypatch, ro):
-    from workbench.compare import compare_runs
+    from workbench.compare.compare import compare_runs
 
     cmp = compare_runs(ro, sample.run_base, sample.run_tuned)
     fixed = cmp.items("exact_match", "fixed")
@@ -367,7 +367,7 @@ def test_compare_metric_changes_are_browsable(sample, monkeypatch, ro):
 
 
 def test_compare_regressed_cards_do_not_draw_new_errors_green(sample, monkeypatch, ro):
-    from workbench.compare import compare_runs
+    from workbench.compare.compare import compare_runs
 
     cmp = compare_runs(ro, sample.run_base, sample.run_tuned)
     cat = next(r.name for r in cmp.rows if r.kind == "category" and r.regressed)

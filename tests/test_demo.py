@@ -67,7 +67,7 @@ def test_corpus_carries_each_habit_at_a_measurable_rate(data):
 
 
 def test_shipped_suite_matches_the_generator(data):
-    from workbench.suites import load_suite
+    from workbench.run.suites import load_suite
 
     shipped = [json.loads(x) for x in (DEMO_SUITE.parent / "demo.jsonl").read_text().splitlines()]
     assert shipped == corpus.suite_rows(data)

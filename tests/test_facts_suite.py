@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from workbench.check.metrics import answer, check_metric_names, score
 from workbench.demo import FACTS_SUITE, facts
-from workbench.metrics import answer, check_metric_names, score
-from workbench.suites import load_suite
+from workbench.run.suites import load_suite
 
 
 def test_shipped_data_is_what_the_generator_writes():

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbench.checks import Record, run_check
+from workbench.check.checks import Record, run_check
 
 BUILTINS = ("hallucination", "length", "misspelling", "repetition")
 

@@ -124,7 +124,7 @@ def test_sigkill_during_checks(tmp_path, cli, tiny_model_dir, monkeypatch):
 TRAIN_VICTIM = '''
 import sys, time
 from pathlib import Path
-from workbench.loop import train_adapter
+from workbench.train.training import train_adapter
 from workbench.store import Store
 
 db, base, data, out, ready = sys.argv[1:]
@@ -301,11 +301,11 @@ elif phase == "saved":  # the adapter and its lineage saved, not yet recorded
 
     tq.record_trained_adapter = lambda *a, **kw: block("saved")
 elif phase == "recorded":  # recorded in the store, not yet moved into place
-    import workbench.adapter_dir as ad
+    import workbench.train.adapter_dir as ad
 
     ad.move_into_place = lambda *a, **kw: block("recorded")
 elif phase == "round-run":  # the round's run of the tuned model, after its first batch
-    import workbench.runner as runner
+    import workbench.run.runner as runner
 
     calls, run_suite = [], runner.run_suite
 

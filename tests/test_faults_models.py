@@ -64,7 +64,7 @@ def test_garbage_config(tmp_path, cli, suite, tiny_model_dir):
 
 
 def test_adapter_on_a_base_it_does_not_fit(tmp_path, cli, suite, tiny_tokenizer, tiny_adapter_dir):
-    from workbench.tiny import build_tiny_llama
+    from workbench.demo.tiny import build_tiny_llama
 
     other = tmp_path / "narrow"
     build_tiny_llama(other, tiny_tokenizer, hidden_size=32, layers=2, heads=4, seed=3)
@@ -104,7 +104,7 @@ def test_remote_code_stays_off(tmp_path, cli, suite, tiny_model_dir):
 
 
 def test_prompt_longer_than_the_context_is_cut_and_said(tmp_path, cli, suite, tiny_tokenizer):
-    from workbench.tiny import build_tiny_llama
+    from workbench.demo.tiny import build_tiny_llama
 
     short = tmp_path / "short-context"
     build_tiny_llama(short, tiny_tokenizer, hidden_size=32, layers=1, heads=4, seed=0,

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from workbench.checks import Check, Finding, Record, run_check, run_checks
+from workbench.check.checks import Check, Finding, Record, run_check, run_checks
 
 RECS = [Record(id=f"r{i}", prompt="p", output=f"output number {i}") for i in range(4)]
 
@@ -120,7 +120,7 @@ def test_a_hanging_check_times_out_once_and_is_then_skipped(monkeypatch):
 
 
 def test_timeout_setting(monkeypatch):
-    from workbench.checks import DEFAULT_TIMEOUT_S, check_timeout
+    from workbench.check.checks import DEFAULT_TIMEOUT_S, check_timeout
 
     monkeypatch.delenv("WORKBENCH_CHECK_TIMEOUT", raising=False)
     assert check_timeout(Fine()) == DEFAULT_TIMEOUT_S
@@ -245,7 +245,7 @@ def test_check_errors_stored_before_a_kill_make_the_run_not_reusable(tmp_path, c
                                                                      tiny_model_dir, monkeypatch):
     """A run killed after a batch whose check raised is resumed and finished without those
     errors in its own count; the stored error findings still keep it from being reused."""
-    import workbench.runner
+    import workbench.run.runner
     from workbench.store import Store
 
     monkeypatch.setenv("WORKBENCH_PLUGINS", "")
@@ -259,7 +259,7 @@ def test_check_errors_stored_before_a_kill_make_the_run_not_reusable(tmp_path, c
             "--plugins-dir", plugins, "--json")
 
     # 1. the first batch's checks raise and are stored as errors; the process dies at the second
-    write = workbench.runner._Writer.write
+    write = workbench.run.runner._Writer.write
     calls = []
 
     def dies_at_the_second_batch(self, *a, **k):
@@ -270,7 +270,7 @@ def test_check_errors_stored_before_a_kill_make_the_run_not_reusable(tmp_path, c
 
     with monkeypatch.context() as mp:
         mp.setenv("WB_FLAKY", "1")
-        mp.setattr(workbench.runner._Writer, "write", dies_at_the_second_batch)
+        mp.setattr(workbench.run.runner._Writer, "write", dies_at_the_second_batch)
         with pytest.raises(_Killed):
             cli(*args)
     store = Store()
@@ -303,7 +303,7 @@ def _no_leftover_threads():
     Hangs.release.set()
 
 
-# -- checks in their own process (workbench.check_worker) ----------------------------------------
+# -- checks in their own process (workbench.check.check_worker) ----------------------------------
 
 class HoldsTheGil(Check):
     """A catastrophic regex: never releases the GIL, so no thread could ever stop it."""
@@ -369,7 +369,7 @@ def test_prints_stay_off_stdout_and_bad_messages_are_errors(capfd):
 def test_isolation_policy(monkeypatch):
     from workbench_checks.length import LengthCheck
 
-    from workbench.check_worker import isolated
+    from workbench.check.check_worker import isolated
 
     monkeypatch.delenv("WORKBENCH_CHECK_ISOLATION", raising=False)
     assert isolated(Fine()) and not isolated(LengthCheck())

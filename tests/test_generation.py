@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from _varied import PROMPTS, build_varied_model
 
-from workbench.generation import GenerationConfig, generate, render_chat
-from workbench.models import load_model
+from workbench.run.generation import GenerationConfig, generate, render_chat
+from workbench.run.models import load_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -10,12 +10,12 @@ import zipfile
 import pytest
 from _varied import PROMPTS, build_varied_model
 
-import workbench.gguf_checkpoint as gc
+import workbench.run.gguf_checkpoint as gc
 from workbench.demo import real_model
+from workbench.demo.tiny_gguf import dequantized_copy, write_gguf
 from workbench.errors import ModelLoadError
-from workbench.generation import GenerationConfig, generate
-from workbench.models import identify, load_model
-from workbench.tiny_gguf import dequantized_copy, write_gguf
+from workbench.run.generation import GenerationConfig, generate
+from workbench.run.models import identify, load_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -6,7 +6,7 @@ import pytest
 from workbench_checks.hallucination import HallucinationCheck
 from workbench_checks.hallucination_support import assess
 
-from workbench.checks import Record, run_check
+from workbench.check.checks import Record, run_check
 from workbench.errors import PluginError
 
 CONTEXT = (
@@ -254,7 +254,7 @@ def test_a_misspelled_name_of_the_context_is_not_a_new_name():
 def test_a_last_word_cut_off_by_the_token_limit_is_not_a_claim():
     from workbench_checks.hallucination import HallucinationCheck as Hallucination
 
-    from workbench.checks import Record
+    from workbench.check.checks import Record
 
     ctx = "Thaeround is a town of 43177 people in the province of Trypern."
     out = "Thaeround is a town of 43"
@@ -271,7 +271,7 @@ def test_a_last_word_cut_off_by_the_token_limit_is_not_a_claim():
 def test_a_light_verb_of_place_is_no_claim():
     from workbench_checks.hallucination import HallucinationCheck as Hallucination
 
-    from workbench.checks import Record
+    from workbench.check.checks import Record
 
     ctx = "Stymysk is a town of 5120 people in the province of Nynarn."
     check = Hallucination(Hallucination.Options())

@@ -18,7 +18,7 @@ from workbench_checks.hallucination_relations import (
     rename_conflicts,
 )
 
-from workbench.checks import Record
+from workbench.check.checks import Record
 
 SONGS = (
     '"Blue Harbour" is a 1981 single written by Ilse Varga and Tom Reed, which was recorded by '

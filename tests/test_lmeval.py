@@ -9,16 +9,16 @@ from types import SimpleNamespace
 import pytest
 
 from workbench.errors import SuiteError, WorkbenchError
-from workbench.lmeval import (
+from workbench.run.lmeval import (
     LmEvalBackendError,
     lmeval_suite,
     parse_suite_ref,
     run_lmeval_suite,
 )
-from workbench.lmeval_tasks import LmEvalDatasetError, resolve_local_paths, resolve_specs
+from workbench.run.lmeval.tasks import LmEvalDatasetError, resolve_local_paths, resolve_specs
+from workbench.run.suites import load_suite
 from workbench.store import Store
 from workbench.store.lmeval import run_samples
-from workbench.suites import load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 TASK_DIR = ROOT / "suites" / "lm-eval"
@@ -28,7 +28,7 @@ LIMIT = 4
 
 
 def _loaded(model_dir: Path, name: str = "tiny") -> SimpleNamespace:
-    """What workbench.models.load_model hands over: model, tokenizer, fingerprint, name."""
+    """What workbench.run.models.load_model hands over: model, tokenizer, fingerprint, name."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
@@ -116,7 +116,7 @@ def test_relative_data_files_resolve_against_the_task_yaml(tmp_path):
 
 
 def test_validate_reports_lmeval_problems(tmp_path):
-    from workbench.lmeval import lmeval_problems
+    from workbench.run.lmeval import lmeval_problems
 
     assert lmeval_problems(load_suite(DEMO)) == []
     (tmp_path / "t.yaml").write_text((TASK_DIR / "workbench_qa.yaml").read_text())
@@ -254,7 +254,7 @@ def test_chat_template_and_system_come_from_the_suite(tmp_path, loaded):
     store = Store(tmp_path / "wb.duckdb")
     run = run_lmeval_suite(store, loaded, suite, bootstrap_iters=0, progress=False)
     [prompt] = store.run_outputs(run.run_id).rendered_prompt
-    # the tiny tokenizer's chat template (workbench.tiny.CHAT_TEMPLATE), applied by lm-eval
+    # the tiny tokenizer's chat template (workbench.demo.tiny.CHAT_TEMPLATE), applied by lm-eval
     assert prompt == (
         "Answer briefly.\n\n### Instruction:\nQuestion: What is 2 + 3?\nAnswer:\n\n### Response:\n"
     )
@@ -262,7 +262,7 @@ def test_chat_template_and_system_come_from_the_suite(tmp_path, loaded):
 
 def test_runner_dispatches_lmeval_suites(tmp_path, loaded):
     """runner.run_suite hands an lm-eval suite over; checks=[] runs no check."""
-    from workbench.runner import run_suite
+    from workbench.run.runner import run_suite
 
     store = Store(tmp_path / "wb.duckdb")
     suite = lmeval_suite([str(TASK_DIR / "workbench_qa.yaml")], limit=2)
@@ -279,7 +279,7 @@ def test_flipped_items_between_two_models(tmp_path, loaded, tiny_adapter_dir):
     """Per-sample correctness lets compare say which items flipped between two checkpoints."""
     from peft import PeftModel
 
-    from workbench.compare import compare_runs
+    from workbench.compare.compare import compare_runs
 
     tuned = _loaded(Path(loaded.spec), name="tuned")
     tuned.model = PeftModel.from_pretrained(tuned.model, tiny_adapter_dir).merge_and_unload()
@@ -325,7 +325,7 @@ def test_hub_dataset_offline_is_one_clear_line(tmp_path, loaded):
     assert "'allenai/ai2_arc'" in msg and "hub" in msg and "dataset_path: json" in msg
     assert store.list_runs().empty  # nothing half-written
     # `workbench run` finds this out before it loads the checkpoint
-    from workbench.lmeval import run_lmeval_spec
+    from workbench.run.lmeval import run_lmeval_spec
 
     suite = lmeval_suite([str(tmp_path / "arc_copy.yaml")])
     with pytest.raises(LmEvalDatasetError):
@@ -343,7 +343,7 @@ def test_missing_local_data_file_is_clear(tmp_path, loaded):
 
 
 def test_unknown_task_name_suggests_close_names(loaded, monkeypatch):
-    import workbench.lmeval_tasks as lt
+    import workbench.run.lmeval.tasks as lt
 
     # lm-eval's own ~15k task files are left out of the index here: they take seconds to scan
     real = lt._manager
@@ -378,8 +378,8 @@ def test_vllm_backend_gets_model_args_and_the_checkpoint_id(
     """No vLLM here: the backend is swapped for lm-eval's dummy model, recording its arguments."""
     from lm_eval.models.dummy import DummyLM
 
-    import workbench.lmeval as lme
-    from workbench.models import load_model
+    import workbench.run.lmeval.runner as lme
+    from workbench.run.models import load_model
 
     seen = []
 

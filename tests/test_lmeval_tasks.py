@@ -23,7 +23,7 @@ def _tasks(tmp_path: Path) -> Path:
 
 
 def _load(spec: str, base: Path) -> tuple[list, dict]:
-    from workbench.lmeval_tasks import leaf_tasks, load_tasks, resolve_specs, task_manager
+    from workbench.run.lmeval.tasks import leaf_tasks, load_tasks, resolve_specs, task_manager
 
     names, dirs = resolve_specs([spec], [], base)
     built = load_tasks(task_manager(names, dirs), names)

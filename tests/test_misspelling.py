@@ -6,7 +6,7 @@ import pytest
 from workbench_checks.misspelling import MisspellingCheck
 from workbench_checks.misspelling_tokens import mask, prose_words
 
-from workbench.checks import Record, run_check
+from workbench.check.checks import Record, run_check
 from workbench.errors import PluginError
 
 

@@ -8,8 +8,8 @@ import pytest
 from _varied import PROMPTS, build_adapter, build_varied_model
 
 from workbench.errors import ConfigError, ModelLoadError
-from workbench.generation import GenerationConfig, generate
-from workbench.models import load_model, parse_model_arg
+from workbench.run.generation import GenerationConfig, generate
+from workbench.run.models import load_model, parse_model_arg
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -22,8 +22,8 @@ def varied_dir(tmp_path_factory, tiny_tokenizer):
 def test_int8_quantizes_the_linear_layers_and_generates(varied_dir):
     import torch
 
-    from workbench.generation import GenerationConfig, generate
-    from workbench.models import load_model
+    from workbench.run.generation import GenerationConfig, generate
+    from workbench.run.models import load_model
 
     m = load_model(str(varied_dir), dtype="int8")
     assert m.dtype == "int8"
@@ -36,8 +36,8 @@ def test_int8_quantizes_the_linear_layers_and_generates(varied_dir):
 
 
 def test_int8_is_for_the_cpu(varied_dir):
-    from workbench.models import load_model
-    from workbench.precision import quantize_int8
+    from workbench.run.models import load_model
+    from workbench.run.precision import quantize_int8
 
     with pytest.raises(ConfigError, match="int8 is for --device cpu"):
         quantize_int8(load_model(str(varied_dir)).model, "cuda")
@@ -70,9 +70,9 @@ def test_reduced_run_reports_how_many_outputs_differ_from_float32(tmp_path, cli,
 
 
 def test_disagreement_names_each_output_the_reference_writes_otherwise(varied_dir):
-    from workbench.generation import GenerationConfig, generate
-    from workbench.models import load_model
-    from workbench.precision import disagreement
+    from workbench.run.generation import GenerationConfig, generate
+    from workbench.run.models import load_model
+    from workbench.run.precision import disagreement
 
     m = load_model(str(varied_dir))
     prompts = [f"Question {i}: name a colour" for i in range(5)]

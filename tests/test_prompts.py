@@ -17,7 +17,7 @@ ROWS = [
 
 
 def _suite(tmp_path, extra: str):
-    from workbench.suites import load_suite
+    from workbench.run.suites import load_suite
 
     (tmp_path / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     path = tmp_path / "s.yaml"
@@ -29,9 +29,9 @@ def _training_prompts(suite, tokenizer) -> dict[str, str]:
     """The prompt text the trainer builds for each train item, through the stored suite."""
     from workbench_lora.data import render_prompt
 
-    from workbench.loop import replay_pool
-    from workbench.runner import items_frame
+    from workbench.run.runner import items_frame
     from workbench.store import Store
+    from workbench.train.examples import replay_pool
 
     store = Store()
     store.upsert_suite(suite.suite_id, suite.name, "custom", str(suite.path), suite.fingerprint,
@@ -47,7 +47,7 @@ def _training_prompts(suite, tokenizer) -> dict[str, str]:
     "chat_template: true\nsystem: Answer briefly.\n",  # chat messages, system first
 ])
 def test_an_item_is_trained_on_the_prompt_it_is_evaluated_on(tmp_path, tiny_tokenizer, extra):
-    from workbench.runner import prompt_for
+    from workbench.run.runner import prompt_for
 
     suite = _suite(tmp_path, extra)
     evaluated = {it.id: prompt_for(suite, it, tiny_tokenizer)[1] for it in suite.items}

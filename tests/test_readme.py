@@ -41,7 +41,7 @@ def test_readme_suite_yaml_validates(tmp_path, cli):
     res = cli("suites", "validate", tmp_path / "suite.yaml")
     assert res.exit_code == 0, res.output
     from workbench.plugins import get_plugins
-    from workbench.suites import load_suite
+    from workbench.run.suites import load_suite
 
     suite = load_suite(tmp_path / "suite.yaml")
     get_plugins().make_checks(suite.check_selection())  # the options in the README are real

@@ -99,14 +99,14 @@ def test_run_stores_outputs_and_rerun_is_served_from_cache(tmp_path, cli, varied
 
     # same suite, model and checks again: the finished run is reported as it is, without
     # loading the model (a load would fail here) or writing anything
-    import workbench.models
+    import workbench.run.models
 
     def no_load(*a, **k):
         raise AssertionError("the model was loaded")
 
     before = store.list_runs()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(workbench.models, "load_model", no_load)
+        mp.setattr(workbench.run.models, "load_model", no_load)
         same = run_json(cli, "--model", f"base={varied_dir}", "--suite", suite,
                         "--plugins-dir", plugins_dir)
     assert same["reused"] and same["run_id"] == first["run_id"] and not same["resumed"]
@@ -250,9 +250,9 @@ def test_chat_suite_uses_the_chat_template(tmp_path, cli, varied_dir):
 
 
 def test_interrupted_run_is_marked_failed_and_resumes(tmp_path, varied_dir):
-    from workbench.models import load_model
-    from workbench.runner import run_suite
-    from workbench.suites import load_suite
+    from workbench.run.models import load_model
+    from workbench.run.runner import run_suite
+    from workbench.run.suites import load_suite
 
     suite = load_suite(make_suite(tmp_path / "s", 9))
     store = Store(tmp_path / "i.duckdb")
@@ -332,8 +332,8 @@ def test_cli_import_does_not_load_torch():
 
 
 def test_metrics_normalise_and_aggregate():
+    from workbench.check.metrics import aggregate, check_metric_names, contains, exact_match, score
     from workbench.errors import SuiteError
-    from workbench.metrics import aggregate, check_metric_names, contains, exact_match, score
 
     assert exact_match("  The Capital is VELL! ", "the capital is vell") == 1.0
     assert exact_match("Vell.", "Vell is it") == 0.0
@@ -349,9 +349,9 @@ def test_metrics_normalise_and_aggregate():
 
 def test_finished_run_is_reused_only_when_nothing_that_decides_it_changed(tmp_path, varied_dir):
     from workbench import Check
-    from workbench.models import load_model
-    from workbench.runner import run_suite
-    from workbench.suites import load_suite
+    from workbench.run.models import load_model
+    from workbench.run.runner import run_suite
+    from workbench.run.suites import load_suite
 
     class Count(Check):
         name, category, version = "count", "counted", "1"
@@ -414,7 +414,7 @@ def test_a_later_name_does_not_rename_a_trained_model(cli, tmp_path, tiny_model_
                                                       tiny_adapter_dir):
     """`workbench run --model merged=ADAPTER` on an adapter a training registered: the run is
     named `merged`, the model keeps the name its training gave it (and `trainings` shows it)."""
-    from workbench.models import identify
+    from workbench.run.models import identify
     from workbench.store import Store
     from workbench.store.trainings import list_trainings, record_trained_adapter
 

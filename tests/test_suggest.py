@@ -11,7 +11,7 @@ from workbench_checks.repairs import apply_corrections, corrections_from, remove
 from workbench.errors import WorkbenchError
 from workbench.store import Store
 from workbench.store import suggestions as sq
-from workbench.suggest import (
+from workbench.suggest.suggest import (
     PoolRow,
     SuggestError,
     load_pool_file,
@@ -261,7 +261,7 @@ def test_findings_of_the_real_checks_drive_the_repairs(store):
     from workbench_checks.misspelling import MisspellingCheck
     from workbench_checks.repetition import RepetitionCheck
 
-    from workbench.checks import Record, run_checks
+    from workbench.check.checks import Record, run_checks
 
     add_suite(store, "mill@1", [
         {"item_id": "e1", "prompt": "Describe the old mill by the river."},
@@ -310,7 +310,7 @@ def test_cli_lists_and_shows_sets(store, run, cli, tmp_path):
 def test_a_loop_that_ran_out_of_tokens_is_cut_back_to_one_copy(store):
     from workbench_checks.repetition import RepetitionCheck
 
-    from workbench.checks import Record
+    from workbench.check.checks import Record
 
     text = "Bread is made from flour and water. " * 4 + "Bread is made fr"
     f = next(iter(RepetitionCheck().run([Record(id="t1", prompt="", output=text)])))

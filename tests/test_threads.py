@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import workbench.threads as threads
+import workbench.run.threads as threads
 
 
 def test_env_var_wins(monkeypatch):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from workbench.errors import ConfigError
-from workbench.trainers import LINEAGE_FILE, TrainExample, get_trainer
+from workbench.train.trainers import LINEAGE_FILE, TrainExample, get_trainer
 
 
 def _ex(question: str, answer: str, **kw) -> TrainExample:
@@ -198,7 +198,7 @@ def test_train_cli_saves_a_peft_adapter_with_lineage_and_store_rows(cli, tiny_mo
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from workbench.models import model_fingerprint
+    from workbench.run.models import model_fingerprint
     from workbench.store import Store
     from workbench.store.trainings import get_training
 
@@ -245,8 +245,8 @@ def test_train_cli_saves_a_peft_adapter_with_lineage_and_store_rows(cli, tiny_mo
 
 def _seed_suggestion_set(store, suite_path: Path) -> tuple[str, str]:
     """A suite in the store with eval + train items, a run, and a suggestion set on two train rows."""
+    from workbench.run.suites import ALPACA_TEMPLATE, load_suite
     from workbench.store import to_json
-    from workbench.suites import ALPACA_TEMPLATE, load_suite
 
     rows = [{"id": f"e{i}", "prompt": f"Name colour {i}.", "reference": "Red.", "split": "eval"}
             for i in range(2)]
@@ -280,8 +280,8 @@ def _seed_suggestion_set(store, suite_path: Path) -> tuple[str, str]:
 
 
 def test_examples_from_a_stored_set_use_the_suite_template_and_replay_the_train_split(tmp_path):
-    from workbench.loop import examples_from_sets, replay_pool
     from workbench.store import Store
+    from workbench.train.examples import examples_from_sets, replay_pool
 
     store = Store()
     suite_id, set_id = _seed_suggestion_set(store, tmp_path / "colours.yaml")
@@ -299,7 +299,7 @@ def test_examples_from_a_stored_set_use_the_suite_template_and_replay_the_train_
 
 
 def test_train_from_a_store_set_by_registered_model_name(cli, tiny_model_dir, tmp_path):
-    from workbench.models import model_fingerprint
+    from workbench.run.models import model_fingerprint
     from workbench.store import Store
 
     store = Store()
@@ -363,9 +363,9 @@ def test_trainer_settings_are_read_against_its_config(tiny_model_dir, tmp_path, 
     an unknown key, a bad value or an unknown flag is one line naming the valid keys."""
     from workbench_lora.config import LoraTrainConfig
 
-    from workbench import loop
     from workbench.errors import WorkbenchError
-    from workbench.trainer_settings import flag_pairs, parse_settings
+    from workbench.train import training
+    from workbench.train.trainer_settings import flag_pairs, parse_settings
 
     assert parse_settings("lora", LoraTrainConfig, [
         "r=8", "target_modules=q_proj, v_proj", "max_steps=none", "learning-rate=1e-4"]) == {
@@ -376,7 +376,7 @@ def test_trainer_settings_are_read_against_its_config(tiny_model_dir, tmp_path, 
     def fake_train(store, base, suggestions, *, config, **kw):
         raise WorkbenchError(f"would train with {sorted(config.items())}")
 
-    monkeypatch.setattr(loop, "train_adapter", fake_train)
+    monkeypatch.setattr(training, "train_adapter", fake_train)
     base = ["train", "--base", tiny_model_dir, "--suggestions", _write_jsonl(tmp_path / "s.jsonl")]
     got = _user_error([*base, "--lr", "0.01", "--set", "max_batch_tokens=64",
                        "--set", "target_modules=q_proj", "--r=4"])

@@ -4,10 +4,10 @@ The plugin API: ``Check``, ``Record``, ``Finding``, ``Repair``, ``Trainer`` (wit
 ``TrainResult``) and the ``hookimpl`` marker.
 """
 
-from .checks import Check, Finding, Record
+from .check.checks import Check, Finding, Record
 from .hookspecs import hookimpl
-from .repairs import Repair
-from .trainers import Trainer, TrainExample, TrainResult
+from .suggest.repairs import Repair
+from .train.trainers import Trainer, TrainExample, TrainResult
 
 __version__ = "0.1.0"
 __all__ = [

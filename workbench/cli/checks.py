@@ -136,7 +136,7 @@ def checks_cmd(as_json: JsonOption = False, plugins_dir: PluginsDirOption = None
 def read_records(path: Path, skipped: list[tuple[int, str]]) -> Iterator[list[Any]]:
     """Batches of Records from a JSONL file. A bad line is appended to ``skipped`` as
     (line number, reason) and reported on stderr at once; blank lines are ignored."""
-    from ..checks import record_from_dict
+    from ..check.checks import record_from_dict
 
     seen: dict[str, int] = {}
     batch: list[Any] = []
@@ -225,7 +225,7 @@ def check_cmd(
 
     Exit code: 0 clean, 1 when input lines were skipped or a check raised, 2 for usage errors.
     """
-    from ..checks import run_checks
+    from ..check.checks import run_checks
     from ..plugins import parse_check_options
 
     if not records.exists():

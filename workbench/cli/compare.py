@@ -65,7 +65,7 @@ def _length_table(length):  # noqa: ANN001, ANN202 - an OutputLength -> rich Tab
     from rich import box
     from rich.table import Table
 
-    from ..confounders import SHORT_WORDS
+    from ..compare.confounders import SHORT_WORDS
 
     table = Table(title=f"output length ({length.n} items)", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False)
@@ -130,7 +130,7 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Compare run B with run A item by item (see HELP)."""
-        from ..compare import compare_runs
+        from ..compare.compare import compare_runs
         from ..errors import ConfigError
 
         if items not in (None, "fixed", "regressed", "still_failing", "changed"):

@@ -65,8 +65,8 @@ def demo_cmd(
     context answers. torch uses the idle cores (WORKBENCH_THREADS overrides).
     """
     from .. import demo
+    from ..run.threads import configure_torch_threads
     from ..store.runs import flagged_outputs
-    from ..threads import configure_torch_threads
 
     t0 = time.time()
     threads, why = configure_torch_threads()

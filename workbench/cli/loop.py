@@ -45,7 +45,7 @@ def print_loop(result: Any) -> None:
     stays the best)."""
     from rich.table import Table
 
-    from ..confounders import SHORT_WORDS
+    from ..compare.confounders import SHORT_WORDS
 
     if not result.rounds:
         console.print(f"No adapter trained: {result.stopped}.", markup=False)
@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
         """Close the loop: base run -> checks -> suggest -> train -> rerun -> compare. The
         trainer's settings are listed at the end."""
         from ..loop import run_loop
-        from ..models import parse_model_arg
+        from ..run.models import parse_model_arg
 
         name, spec = parse_model_arg(model) if "=" in model else ("base", model)
         if plugins_dir:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import ConfigError
-from ..precision import REDUCED, precision_cost
+from ..run.precision import REDUCED, precision_cost
 from .common import (
     DbOption,
     JsonOption,
@@ -111,8 +111,8 @@ def run_cmd(
 
     Outputs are cached; an interrupted run resumes; an unchanged run is reported at once.
     """
-    from ..models import parse_model_arg
     from ..plugins import get_plugins
+    from ..run.models import parse_model_arg
 
     if not model:
         raise ConfigError("give at least one --model NAME=SPEC")
@@ -138,7 +138,7 @@ def run_cmd(
         raise ConfigError(f"{used}: only for lm-eval suites")
     plugins = get_plugins(list(plugins_dir) if plugins_dir else None)
 
-    from ..runner import select_checks
+    from ..run.runner import select_checks
 
     if no_checks:
         check_list: list[Any] | None = []
@@ -148,8 +148,8 @@ def run_cmd(
     else:
         check_list = select_checks(the_suite, None, plugins)
 
-    from ..models import load_model
-    from ..runner import run_suite
+    from ..run.models import load_model
+    from ..run.runner import run_suite
 
     store = None
     results = []
@@ -163,7 +163,7 @@ def run_cmd(
                                   "client: --backend local-completions --model-args "
                                   "model=NAME,base_url=URL/completions")
             store = store or open_store(db)
-            from ..lmeval import run_lmeval_spec
+            from ..run.lmeval import run_lmeval_spec
 
             res = run_lmeval_spec(
                 store, the_suite, name, spec, backend=backend, model_args=model_args,
@@ -216,8 +216,8 @@ def _stored_run(db: Path | None, spec: str, suite: Any, split: str, checks: list
                 **load_opts: Any) -> Any:
     """The finished run of SPEC on ``suite`` with these checks, if the database holds one;
     found from the checkpoint's fingerprint, before (and instead of) loading its weights."""
-    from ..models import identify
-    from ..runner import finished_run, identity
+    from ..run.models import identify
+    from ..run.runner import finished_run, identity
     from ..store import default_db_path
 
     if not Path(db if db is not None else default_db_path()).exists():
@@ -240,11 +240,11 @@ def _free_memory() -> None:
 def _load_suite(ref: str):  # noqa: ANN202 - Suite, imported lazily
     if ref.startswith("lm-eval:"):
         try:
-            from ..lmeval import suite_from_tasks  # type: ignore[import-not-found]
+            from ..run.lmeval import suite_from_tasks  # type: ignore[import-not-found]
         except ImportError:
             raise ConfigError("lm-eval suites are not available in this installation") from None
         return suite_from_tasks(ref.removeprefix("lm-eval:"))
-    from ..suites import load_suite
+    from ..run.suites import load_suite
 
     return load_suite(ref)
 
@@ -267,7 +267,7 @@ def _print_summary(results: list[dict[str, Any]]) -> None:
             cell(r["run_id"]) + (" (resumed)" if r.get("resumed") else ""),
         )
     console.print(table)
-    from ..precision import summary_line
+    from ..run.precision import summary_line
 
     for r in results:
         if r.get("precision"):
@@ -397,7 +397,7 @@ def export_cmd(
                 fh.write(jsonl(chunk, date_format="iso"))
                 n += len(chunk)
     else:
-        from ..parquet_export import write_parquet
+        from ..store.parquet_export import write_parquet
 
         with safe_output(out, inputs, force=force) as tmp:
             n = write_parquet(store, run_id, tmp)  # streamed, a row group per chunk of outputs

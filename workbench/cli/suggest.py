@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
             "that flagged an output supply its repairs.")] = None,
     ) -> None:
         """Turn a run's failures into targeted training examples, stored and exported as JSONL."""
-        from ..suggest import suggest
+        from ..suggest.suggest import suggest
 
         if plugins_dir:
             from ..plugins import get_plugins

@@ -24,14 +24,14 @@ def validate_cmd(
 ) -> None:
     """Check suite files; report every problem with its file and line (exit 2 if any)."""
     from ..plugins import get_plugins
-    from ..suites import inspect_suite
+    from ..run.suites import inspect_suite
 
     registered = get_plugins().checks.classes  # a suite's `checks:` must name these
     report = []
     for p in paths:
         s = inspect_suite(p, checks=registered)
         if s.source == "lm-eval" and not s.problems:
-            from ..lmeval import lmeval_problems
+            from ..run.lmeval import lmeval_problems
 
             s.problems.extend(lmeval_problems(s))
         report.append({"path": str(p), "name": s.name, "source": s.source, "ok": not s.problems,
@@ -63,7 +63,7 @@ def list_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """List the suites in a directory (recursively) with their item counts."""
-    from ..suites import inspect_suite
+    from ..run.suites import inspect_suite
 
     if not directory.is_dir():
         from ..errors import ConfigError

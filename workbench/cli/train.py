@@ -22,7 +22,7 @@ from .common import (
 _T = "Training (default: the trainer's own, see `workbench trainings --config`)"
 
 # The trainer's settings are not options of the core CLI: they come from the trainer's Config
-# (workbench.trainer_settings). `--set KEY=VALUE` sets any of them; a flag the Config declares
+# (workbench.train.trainer_settings). `--set KEY=VALUE` sets any of them; a flag the Config declares
 # (the LoRA trainer's --lr, --r, ...) is read from the words the command does not know itself.
 TRAINER_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
 SetOption = Annotated[list[str] | None, typer.Option(
@@ -42,7 +42,7 @@ class TrainerCommand(TyperCommand):
 
 def trainers_help() -> str:
     from ..plugins import get_plugins
-    from ..trainer_settings import help_text
+    from ..train.trainer_settings import help_text
 
     classes = get_plugins().trainers.classes
     if not classes:
@@ -54,8 +54,8 @@ def trainer_overrides(trainer: str, extra: list[str], pairs: list[str] | None) -
     """The trainer Config fields set on the command line: its flags among the words the
     command did not know (``extra``) and ``--set KEY=VALUE`` pairs, read as the fields' types
     and checked against the Config now (ConfigError: one line)."""
-    from ..trainer_settings import flag_pairs, parse_settings
-    from ..trainers import get_trainer
+    from ..train.trainer_settings import flag_pairs, parse_settings
+    from ..train.trainers import get_trainer
 
     cls = get_trainer(trainer)
     found = parse_settings(trainer, cls.Config, [*flag_pairs(trainer, cls.Config, extra),
@@ -67,8 +67,8 @@ def trainer_overrides(trainer: str, extra: list[str], pairs: list[str] | None) -
 def train_overrides(trainer: str = "lora", **kw: Any) -> dict[str, Any]:
     """Option values by parameter name (``lora_alpha`` for ``--lora-alpha``) -> trainer Config
     fields, through the flags the trainer's Config declares (unset options keep the default)."""
-    from ..trainer_settings import settings
-    from ..trainers import get_trainer
+    from ..train.trainer_settings import settings
+    from ..train.trainers import get_trainer
 
     fields = {s.flag[2:].replace("-", "_"): s.name
               for s in settings(get_trainer(trainer).Config) if s.flag}
@@ -78,8 +78,8 @@ def train_overrides(trainer: str = "lora", **kw: Any) -> dict[str, Any]:
 def option_rows(trainer: str) -> list[dict[str, Any]]:
     """The trainer's settings under the flag a user types (None: set it with --set), with the
     Config field each sets, its type, default and help."""
-    from ..trainer_settings import settings
-    from ..trainers import get_trainer
+    from ..train.trainer_settings import settings
+    from ..train.trainers import get_trainer
 
     rows = [{"option": s.flag, "field": s.name, "type": s.type_name, "default": s.default,
              "help": s.help} for s in settings(get_trainer(trainer).Config)]
@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train an adapter (the lora trainer by default) on suggested examples; save it with
         its lineage and register it. The trainer's settings are listed at the end."""
-        from ..loop import train_adapter
+        from ..train.training import train_adapter
 
         if plugins_dir:
             from ..plugins import get_plugins

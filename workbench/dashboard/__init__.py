@@ -1,7 +1,7 @@
 """The Streamlit dashboard: ``workbench dashboard`` runs ``app.py``; one module per page.
 
-Pages read the database only through ``workbench.store.queries`` (and ``workbench.compare``),
-with a read-only Store, so a run can keep writing while the dashboard is open.
+Pages read the database only through ``workbench.store.queries`` (and
+``workbench.compare.compare``), with a read-only Store, so a run can keep writing while the dashboard is open.
 """
 
 from __future__ import annotations

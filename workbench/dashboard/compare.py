@@ -2,7 +2,7 @@
 the two outputs of an item side by side with a word-level diff and the flagged spans), or many
 runs of one suite side by side as a matrix of items by runs.
 
-What counts as fixed or regressed is decided by ``workbench.compare.compare_runs`` (the same
+What counts as fixed or regressed is decided by ``workbench.compare.compare.compare_runs`` (the same
 result `workbench compare` prints); this page only lays it out. Every choice is in the URL.
 """
 
@@ -74,7 +74,7 @@ def pick_runs(run_df: pd.DataFrame, suite: str) -> tuple[str, str] | None:
     return run_a, run_b
 
 
-def summary(cmp) -> pd.DataFrame:  # noqa: ANN001 - a workbench.compare.Comparison
+def summary(cmp) -> pd.DataFrame:  # noqa: ANN001 - a workbench.compare.compare.Comparison
     """Per category: error rates in A and B, fixed, regressed, persisting, p-value (as the CLI
     prints it), verdict ('confounded' when the flags fell only beside shorter outputs or a worse
     task metric) and why."""
@@ -95,9 +95,9 @@ def metrics_table(cmp) -> pd.DataFrame:  # noqa: ANN001
         "p-value": fmt_p(r.p_value), "verdict": r.verdict()} for r in cmp.task_metrics()])
 
 
-def length_table(length) -> pd.DataFrame:  # noqa: ANN001 - a workbench.confounders.OutputLength
+def length_table(length) -> pd.DataFrame:  # noqa: ANN001 - a confounders.OutputLength
     """Output length in A and B: median tokens out (when stored), median words, short share."""
-    from workbench.confounders import SHORT_WORDS
+    from workbench.compare.confounders import SHORT_WORDS
 
     rows = []
     if length.unit == "tokens":
@@ -108,7 +108,7 @@ def length_table(length) -> pd.DataFrame:  # noqa: ANN001 - a workbench.confound
     return pd.DataFrame(rows, columns=["output length", "A", "B"])
 
 
-def show_verdict(cmp) -> None:  # noqa: ANN001 - a workbench.compare.Comparison
+def show_verdict(cmp) -> None:  # noqa: ANN001 - a workbench.compare.compare.Comparison
     """The overall verdict, coloured, with its reason, and what confounds it."""
     verdict, reason = cmp.verdict(), cmp.verdict_reason()
     show = {"better": st.success, "worse": st.error, "same": st.info}.get(verdict, st.warning)
@@ -215,7 +215,7 @@ def two_runs(read, run_df: pd.DataFrame, suite: str) -> None:  # noqa: ANN001
     picked = pick_runs(run_df, suite)
     if picked is None:
         return
-    from workbench.compare import compare_runs  # only this page needs it
+    from workbench.compare.compare import compare_runs  # only this page needs it
 
     sizes = run_df.set_index("run_id").n_outputs
     n = int(max(sizes.get(picked[0], 0), sizes.get(picked[1], 0)))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..checks import Finding
+from ..check.checks import Finding
 from ..store import Store, new_id, to_json
 from ..store.findings import finding_rows
 

@@ -62,9 +62,9 @@ def run_demo(store, rebuild: bool = False, progress: bool = True, small: bool = 
     ``tiny``: the toy model on the demo suite (built or reused); else the real model on the
     facts suite.
     """
-    from ..models import load_model
-    from ..runner import run_suite
-    from ..suites import load_suite
+    from ..run.models import load_model
+    from ..run.runner import run_suite
+    from ..run.suites import load_suite
 
     if tiny:
         model_path = model_path or ensure_demo_model(rebuild=rebuild, progress=progress,

@@ -115,7 +115,7 @@ def train(out_dir: Path, settings: BuildSettings, report: Callable[[int, int, fl
 
     import torch
 
-    from ..tiny import build_tiny_llama, build_tokenizer
+    from .tiny import build_tiny_llama, build_tokenizer
 
     t0 = time.time()
     torch.manual_seed(settings.seed)

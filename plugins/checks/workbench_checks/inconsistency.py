@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
-from workbench.checks import Check, Finding, Record
+from workbench.check.checks import Check, Finding, Record
 
 from ._text import WORD_RE, sentence_spans
 from .hallucination_support import FUNCTION_WORDS

@@ -25,8 +25,8 @@ from functools import lru_cache
 
 from pydantic import Field
 
-from workbench.checks import Check, Finding, Record
-from workbench.repairs import Repair
+from workbench.check.checks import Check, Finding, Record
+from workbench.suggest.repairs import Repair
 
 from ._text import (
     code_spans,

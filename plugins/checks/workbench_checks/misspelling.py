@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from workbench.checks import Check, Finding, Record
-from workbench.repairs import Repair
+from workbench.check.checks import Check, Finding, Record
+from workbench.suggest.repairs import Repair
 
 from .misspelling_bigrams import get_bigrams
 from .misspelling_lexicon import Lexicon, Verdict, get_lexicon, slip_cost

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
-from workbench.checks import Check, Finding, Record
-from workbench.repairs import Repair
+from workbench.check.checks import Check, Finding, Record
+from workbench.suggest.repairs import Repair
 
 from ._text import WORD_RE, code_spans, in_spans, sentence_spans
 from .repairs import loop_to_the_end, remove_spans

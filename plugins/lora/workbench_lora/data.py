@@ -10,8 +10,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.prompts import prompt_text
-from workbench.trainers import TrainExample
+from workbench.run.prompts import prompt_text
+from workbench.train.trainers import TrainExample
 
 IGNORE = -100  # label value the causal-LM loss skips
 
@@ -28,7 +28,7 @@ class Encoded:
 def render_prompt(tokenizer: Any, example: TrainExample) -> tuple[str, bool]:
     """The prompt text and whether it came from the chat template (which carries its own specials):
     the example's prompt as evaluation rendered it, else its messages rendered as evaluation
-    renders chat messages (``workbench.prompts``)."""
+    renders chat messages (``workbench.run.prompts``)."""
     if example.prompt is not None:
         return example.prompt, False
     history = example.messages[:-1]

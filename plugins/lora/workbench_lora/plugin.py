@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.hookspecs import hookimpl
-from workbench.trainers import StepCallback, Trainer, TrainExample, TrainResult
+from workbench.train.trainers import StepCallback, Trainer, TrainExample, TrainResult
 
 from .config import LoraTrainConfig
 

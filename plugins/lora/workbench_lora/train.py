@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from workbench.trainers import StepCallback, TrainExample, TrainResult
+from workbench.train.trainers import StepCallback, TrainExample, TrainResult
 
 from .config import LoraTrainConfig
 from .data import (
@@ -61,7 +61,7 @@ def train_lora(
     from accelerate.utils import set_seed
     from peft import LoraConfig, get_peft_model
 
-    from workbench.threads import configure_torch_threads
+    from workbench.run.threads import configure_torch_threads
 
     accelerator = Accelerator()
     set_seed(cfg.seed)
