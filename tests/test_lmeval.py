@@ -471,15 +471,15 @@ def test_cli_lmeval_options_need_an_lmeval_suite(tiny_model_dir, tmp_path):
         f"tiny={tiny_model_dir}",
         "--suite",
         str(suite),
-        "--backend",
-        "vllm",
+        "--limit",
+        "2",
         "--db",
         str(tmp_path / "wb.duckdb"),
     ]
     res = CliRunner().invoke(app, args)
     msg = str(res.exception) if isinstance(res.exception, UserError) else res.output
     assert isinstance(res.exception, UserError) or res.exit_code == 2
-    assert "--backend: only for lm-eval suites" in msg
+    assert "--limit: only for lm-eval suites" in msg
 
 
 def test_workbench_qa_scores_an_answer_with_surrounding_space(monkeypatch):

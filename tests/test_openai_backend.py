@@ -17,6 +17,8 @@ class FakeServer(BaseHTTPRequestHandler):
     last words; sampled answers name their seed. Every request is kept in ``requests``."""
 
     requests: list[dict] = []
+    fail_with: list[int] = []  # status codes answered (and popped) before the next real answer
+    auth: list[str | None] = []  # the Authorization header of every request
 
     def log_message(self, *args):  # quiet
         pass
@@ -38,6 +40,11 @@ class FakeServer(BaseHTTPRequestHandler):
 
     def do_POST(self):
         req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).auth.append(self.headers.get("Authorization"))
+        if type(self).fail_with:
+            code = type(self).fail_with.pop(0)
+            self._send(code, {"error": {"message": f"busy ({code})"}})
+            return
         type(self).requests.append({"path": self.path, **req})
         if req.get("model") != "tiny-chat":
             self._send(404, {"error": {"message": f"model {req.get('model')} not found"}})
@@ -59,7 +66,7 @@ class FakeServer(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    FakeServer.requests = []
+    FakeServer.requests, FakeServer.fail_with, FakeServer.auth = [], [], []
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeServer)
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
     t.start()
@@ -129,3 +136,63 @@ def test_served_model_errors_are_one_line(tmp_path, cli, server):
     res = cli("run", "--model", "srv=openai:tiny-chat", "--suite", str(suite))
     assert res.exit_code == 2 and "openai:MODEL@http" in res.output
     assert not (tmp_path / "a.duckdb").exists()
+
+
+def test_backend_openai_with_base_url_and_an_api_key_from_a_named_variable(
+        tmp_path, cli, server, monkeypatch):
+    monkeypatch.setenv("MY_SERVER_KEY", "sk-test-123")
+    suite, db = _suite(tmp_path / "s", False), tmp_path / "a.duckdb"
+    res = cli("run", "--backend", "openai", "--base-url", server, "--api-key-env",
+              "MY_SERVER_KEY", "--model", "srv=tiny-chat", "--suite", str(suite), "--db",
+              str(db), "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["generated"] == 5
+    assert set(FakeServer.auth) == {"Bearer sk-test-123"}
+    # the same model as the spec form: the run is found again, nothing is generated
+    again = cli("run", "--model", f"srv=openai:tiny-chat@{server}", "--suite", str(suite),
+                "--db", str(db), "--json", "--api-key-env", "MY_SERVER_KEY", "--backend",
+                "openai", "--base-url", server)
+    assert json.loads(again.stdout)["run_id"] == out["run_id"]
+    bad = cli("run", "--backend", "openai", "--model", "srv=tiny-chat", "--suite", str(suite))
+    assert bad.exit_code == 2 and "--base-url" in bad.output
+    bad = cli("run", "--base-url", server, "--model", "srv=tiny-chat", "--suite", str(suite))
+    assert bad.exit_code == 2 and "--base-url goes with --backend openai" in bad.output
+
+
+def test_busy_answers_are_retried_with_backoff_then_fail_in_one_line(
+        tmp_path, cli, server, monkeypatch):
+    from workbench.run.backends import openai
+
+    monkeypatch.setattr(openai, "RETRIES", 3)
+    monkeypatch.setattr(openai, "_backoff", lambda attempt, retry_after=None: 0.01)
+    suite, db = _suite(tmp_path / "s", False), tmp_path / "a.duckdb"
+    FakeServer.fail_with = [503, 429, 502]  # three busy answers, then the server recovers
+    res = cli("run", "--model", f"srv=openai:tiny-chat@{server}", "--suite", str(suite),
+              "--db", str(db), "--json", "--batch-size", "1")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["generated"] == 5 and len(FakeServer.requests) == 5
+    # a server that stays busy: the run fails in one line, what was answered is kept
+    FakeServer.fail_with = [503] * 50
+    res = cli("run", "--model", f"srv=openai:tiny-chat@{server}", "--suite",
+              str(_suite(tmp_path / "u", False, "  max_new_tokens: 7\n")), "--db", str(db),
+              "--batch-size", "1")
+    assert res.exit_code != 0
+    assert "HTTP 503 (after 4 tries)" in res.output and "Traceback" not in res.output
+    # a client error is not retried, and the prompts not yet sent are dropped (one request
+    # may already be in flight): retried, the first prompt alone would take four answers;
+    # not dropped, every prompt would take one
+    FakeServer.fail_with = [400] * 5
+    res = cli("run", "--model", f"srv=openai:tiny-chat@{server}", "--suite",
+              str(_suite(tmp_path / "t", False, "  max_new_tokens: 9\n")), "--db", str(db),
+              "--batch-size", "1")
+    assert res.exit_code != 0 and "HTTP 400:" in res.output and len(FakeServer.fail_with) >= 3
+
+
+def test_backoff_honours_retry_after_and_grows():
+    from workbench.run.backends.openai import _backoff
+
+    assert _backoff(0, "2") == 2.0 and _backoff(5, "120") == 30.0
+    waits = [_backoff(a) for a in range(6)]
+    assert 0.5 <= waits[0] <= 0.625 and 8.0 <= waits[5] <= 10.0
+    assert all(b >= a * 0.8 for a, b in zip(waits, waits[1:], strict=False))

@@ -136,3 +136,20 @@ def test_a_custom_suite_runs_on_transformers_serve_and_resumes_after_a_kill(tmp_
     assert len(outs2) == n and outs2.item_id.is_unique
     f2 = store.run_findings(res["run_id"])
     assert len(f2) == 2 * n and not f2.duplicated(["item_id", "check_name"]).any()
+
+
+def test_an_lm_eval_suite_runs_on_transformers_serve_through_lm_evals_client(
+        tmp_path, cli, served, monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the task YAML's data paths
+    db = tmp_path / "a.duckdb"
+    before = served.requests_served()
+    res = cli("run", "--backend", "openai", "--base-url", served.url, "--model",
+              f"srv={served.model}", "--suite", "lm-eval:suites/lm-eval/workbench_qa.yaml",
+              "--limit", "3", "--db", str(db), "--json", "--batch-size", "2")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["generated"] == 3
+    store = Store(db)
+    assert store.get_run(out["run_id"])["gen_config"]["backend"] == "local-completions"
+    assert served.requests_served() - before >= 3  # the answers came from the server
+    assert len(store.run_outputs(out["run_id"])) == 3

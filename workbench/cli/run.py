@@ -81,11 +81,24 @@ def run_cmd(
     allow_pickle: Annotated[bool, typer.Option(
         "--allow-pickle", help="Allow pickle (.bin) weights, which can run code.")] = False,
     backend: Annotated[str | None, typer.Option(
-        "--backend", help="lm-eval suites: an lm-eval model backend (vllm, local-completions...) "
-        "instead of workbench's own loading.", show_default=False)] = None,
+        "--backend", help="Where generation runs. hf (default): the weights are loaded here. "
+        "openai: an OpenAI-compatible server at --base-url (vllm serve, SGLang, TGI, "
+        "llama.cpp's server, Ollama, transformers serve), --model NAME=SERVED_MODEL_ID; "
+        "lm-eval suites go through lm-eval's local-completions client. vllm: vLLM's engine "
+        "in this process (lm-eval suites: lm-eval's vllm backend). lm-eval suites also take "
+        "any other lm-eval model name (local-chat-completions, sglang...).",
+        show_default=False)] = None,
+    base_url: Annotated[str | None, typer.Option(
+        "--base-url", help="With --backend openai: the server's OpenAI API root, e.g. "
+        "http://localhost:8000/v1.", show_default=False)] = None,
+    api_key_env: Annotated[str | None, typer.Option(
+        "--api-key-env", help="With --backend openai: the environment variable holding the "
+        "API key sent as a bearer token (default OPENAI_API_KEY; none sent when unset).",
+        show_default=False)] = None,
     model_args: Annotated[str | None, typer.Option(
         "--model-args", help="lm-eval suites with --backend: lm-eval's model_args string "
-        "(default: pretrained=SPEC).", show_default=False)] = None,
+        "(default: pretrained=SPEC; with openai: model=ID,base_url=URL/completions).",
+        show_default=False)] = None,
     limit: Annotated[int | None, typer.Option(
         "--limit", min=1, help="lm-eval suites: at most N documents per task.",
         show_default=False)] = None,
@@ -131,11 +144,12 @@ def run_cmd(
             raise ConfigError("--samples: only for custom suites (lm-eval tasks set their own "
                               "generation)")
         the_suite = the_suite.with_samples(samples, temperature)
-    lmeval_opts = {"--backend": backend, "--model-args": model_args, "--limit": limit,
-                   "--num-fewshot": num_fewshot}
+    lmeval_opts = {"--model-args": model_args, "--limit": limit, "--num-fewshot": num_fewshot}
     if the_suite.source != "lm-eval" and any(v is not None for v in lmeval_opts.values()):
         used = ", ".join(k for k, v in lmeval_opts.items() if v is not None)
         raise ConfigError(f"{used}: only for lm-eval suites")
+    models, backend, model_args = _backend_models(models, backend, base_url, api_key_env,
+                                                  model_args, lmeval=the_suite.source == "lm-eval")
     plugins = get_plugins(list(plugins_dir) if plugins_dir else None)
 
     from ..run.runner import select_checks
@@ -158,16 +172,17 @@ def run_cmd(
             err_console.print(f"[dim]loading {esc(name)} = {esc(spec)}[/dim]", highlight=False,
                               soft_wrap=True)
         if the_suite.source == "lm-eval":
-            if spec.startswith("openai:") and backend is None:
-                raise ConfigError("lm-eval suites on a served model go through lm-eval's own "
-                                  "client: --backend local-completions --model-args "
-                                  "model=NAME,base_url=URL/completions")
+            lm_backend, lm_args, lm_batch = backend, model_args, batch_size
+            if spec.startswith("openai:"):  # lm-eval's own client for completions endpoints
+                from ..run.backends.openai import lmeval_client
+
+                lm_backend, spec, lm_args, lm_batch = lmeval_client(spec, batch_size, model_args)
             store = store or open_store(db)
             from ..run.lmeval import run_lmeval_spec
 
             res = run_lmeval_spec(
-                store, the_suite, name, spec, backend=backend, model_args=model_args,
-                limit=limit, num_fewshot=num_fewshot, batch_size=batch_size, checks=check_list,
+                store, the_suite, name, spec, backend=lm_backend, model_args=lm_args,
+                limit=limit, num_fewshot=num_fewshot, batch_size=lm_batch, checks=check_list,
                 split=split, progress=not as_json,
                 load=lambda spec=spec, name=name: load_model(
                     spec, name, device=device, dtype=dtype, merge=not no_merge,
@@ -177,7 +192,7 @@ def run_cmd(
         if not new_run:
             stored = _stored_run(db, spec, the_suite, split, check_list, device=device,
                                  dtype=dtype, trust_remote_code=trust_remote_code,
-                                 allow_pickle=allow_pickle)
+                                 allow_pickle=allow_pickle, api_key_env=api_key_env)
             if stored is not None:
                 stored.summary["model"] = name
                 if not as_json:
@@ -187,7 +202,8 @@ def run_cmd(
                 results.append(stored.summary)
                 continue
         loaded = load_model(spec, name, device=device, dtype=dtype, merge=not no_merge,
-                            trust_remote_code=trust_remote_code, allow_pickle=allow_pickle)
+                            trust_remote_code=trust_remote_code, allow_pickle=allow_pickle,
+                            api_key_env=api_key_env)
         # opened once the first model loads: a bad suite or checkpoint leaves the database alone
         store = store or open_store(db)
         res = run_suite(store, loaded, the_suite, batch_size=batch_size, checks=check_list,
@@ -210,6 +226,37 @@ def run_cmd(
         print_json(results if len(results) > 1 else results[0])
         return
     _print_summary(results)
+
+
+def _backend_models(models: list[tuple[str, str]], backend: str | None, base_url: str | None,
+                    api_key_env: str | None, model_args: str | None, *, lmeval: bool,
+                    ) -> tuple[list[tuple[str, str]], str | None, str | None]:
+    """The (name, spec) pairs, the lm-eval backend and its model_args that ``--backend`` and
+    ``--base-url`` make of the --model values: ``openai:ID@URL`` specs for a server, ``vllm:SPEC``
+    for vLLM's engine; an lm-eval suite keeps lm-eval's backend names."""
+    name = (backend or "hf").strip().lower()
+    if name in ("hf", "huggingface"):
+        name = "hf"
+    if base_url is not None and name != "openai":
+        raise ConfigError("--base-url goes with --backend openai")
+    if api_key_env is not None and name != "openai":
+        raise ConfigError("--api-key-env goes with --backend openai")
+    if name == "openai":
+        if not base_url or not base_url.startswith(("http://", "https://")):
+            raise ConfigError("--backend openai needs --base-url http://HOST:PORT/v1")
+        url = base_url.rstrip("/")
+        served = [(n, s if s.startswith("openai:") else f"openai:{s}@{url}") for n, s in models]
+        return served, None, model_args
+    if name == "vllm":
+        if lmeval:
+            return models, "vllm", model_args
+        return [(n, s if s.startswith("vllm:") else f"vllm:{s}") for n, s in models], None, None
+    if name == "hf":
+        return models, None, model_args
+    if not lmeval:
+        raise ConfigError(f"--backend {backend}: custom suites run on hf, openai or vllm "
+                          "(other names are lm-eval model backends, for lm-eval suites)")
+    return models, backend, model_args
 
 
 def _stored_run(db: Path | None, spec: str, suite: Any, split: str, checks: list[Any],

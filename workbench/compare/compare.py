@@ -304,6 +304,11 @@ def compare_runs(store: Store, run_a: str, run_b: str, confidence: float = 0.95)
             f"different suites ({info_a['suite_id']} vs {info_b['suite_id']}): compared on the "
             f"{n_shared} item ids they share"
         )
+    if info_a["backend"] != info_b["backend"]:
+        cmp.notes.append(
+            f"different backends (A: {info_a['backend']}, B: {info_b['backend']}): engines "
+            "differ in numerics and batching, so some changes may come from the engine, not "
+            "the weights")
     for label, info in (("A", info_a), ("B", info_b)):
         if info["status"] != "finished":
             cmp.notes.append(f"run {label} ({info['run_id']}) is {info['status']}: partial results")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -96,10 +97,19 @@ def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
     return ids
 
 
-def _row_seed(seed: int, ids: list[int], sample: int = 0) -> int:
+def row_seed(seed: int, ids: list[int], sample: int = 0) -> int:
+    """The seed of one sample of a prompt (its token ids): the same whatever the batch."""
     key = f"{seed}:{ids}" if sample == 0 else f"{seed}:{sample}:{ids}"
     h = hashlib.blake2b(key.encode(), digest_size=8).digest()
     return int.from_bytes(h, "little") & ((1 << 63) - 1)
+
+
+def prompt_seed(seed: int, prompt: Any, sample: int = 0) -> int:
+    """``row_seed`` for an engine that takes the prompt as text or chat messages rather than
+    token ids (a served model, vLLM): the prompt's hash stands for its ids."""
+    ids = list(hashlib.blake2b(json.dumps(prompt, sort_keys=True).encode(),
+                               digest_size=16).digest())
+    return row_seed(seed, ids, sample)
 
 
 @dataclass
@@ -249,7 +259,7 @@ class _Engine:
                         if not self._greedy(sample):
                             row.generator = torch.Generator(device=self.device)
                             row.generator.manual_seed(
-                                _row_seed(self.config.seed, ids[row.index], sample))
+                                row_seed(self.config.seed, ids[row.index], sample))
                     lg, c, m, p = self._prefill([ids[i] for i in take])
                     if not rows:
                         cache, mask, next_pos, logits = c, m, p, lg
@@ -369,7 +379,7 @@ def generate(
         raise ConfigError(f"batch size must be >= 1, got {batch_size}")
     if not prompts:
         return []
-    if hasattr(loaded, "served"):  # an OpenAI-compatible server generates (workbench.run.backends)
+    if loaded.backend != "hf":  # a served model or vLLM generates (workbench.run.backends)
         return loaded.generate(prompts, config, batch_size, on_batch, samples)
     configure_torch_threads()
     engine = _Engine(loaded, config, batch_size)

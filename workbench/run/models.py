@@ -58,6 +58,8 @@ class LoadedModel:
     base: str
     adapter: str | None = None
     kind: Literal["full", "adapter", "served"] = "full"  # served: see workbench.run.backends
+    # where generation runs: "hf" (this process, workbench's engine), "openai" (a server), "vllm"
+    backend: str = "hf"
     device: str = "cpu"
     dtype: str | None = "float32"  # None for a served model
     parent_fingerprint: str | None = None
@@ -98,6 +100,7 @@ def parse_model_arg(s: str) -> tuple[str, str]:
 def default_name(spec: str) -> str:
     if spec.startswith("openai:"):  # openai:MODEL@URL: named after the served model
         spec = spec[len("openai:"):].rpartition("@")[0] or spec
+    spec = spec.removeprefix("vllm:")
     last = spec.rstrip("/").replace("+", "/").split("/")[-1]
     return last or "model"
 
@@ -276,7 +279,7 @@ def _load_tokenizer(dirs: list[Path], spec: str, trust_remote_code: bool) -> Any
 
 
 @dataclass
-class _Checkpoint:
+class Checkpoint:
     """Where a SPEC's files are and its fingerprint, found without loading any weights."""
 
     dir: Path
@@ -286,8 +289,8 @@ class _Checkpoint:
     base_fingerprint: str | None = None
 
 
-def _checkpoint(spec: str, *, allow_pickle: bool = False, trust_remote_code: bool = False,
-                progress: ProgressArg = True) -> _Checkpoint:
+def checkpoint(spec: str, *, allow_pickle: bool = False, trust_remote_code: bool = False,
+                progress: ProgressArg = True) -> Checkpoint:
     base_spec, adapter_spec = _split_base_adapter(spec)
     opts = {"allow_pickle": allow_pickle, "trust_remote_code": trust_remote_code,
             "progress": progress}
@@ -296,28 +299,31 @@ def _checkpoint(spec: str, *, allow_pickle: bool = False, trust_remote_code: boo
         raise ModelLoadError(f"{adapter_spec!r} in {spec!r} is not a PEFT adapter "
                              "(no adapter_config.json)")
     if not _is_adapter(d):
-        return _Checkpoint(d, model_fingerprint(d, allow_pickle=allow_pickle))
+        return Checkpoint(d, model_fingerprint(d, allow_pickle=allow_pickle))
     base_spec = base_spec or _adapter_base(d)
     base_dir = resolve_dir(base_spec, **opts)
     if _is_adapter(base_dir):
         raise ModelLoadError(f"the base of adapter {adapter_spec!r} is itself an adapter: {base_dir}")
     base_fp = model_fingerprint(base_dir, allow_pickle=allow_pickle)
-    return _Checkpoint(d, adapter_fingerprint(d, base_fp, allow_pickle=allow_pickle),
+    return Checkpoint(d, adapter_fingerprint(d, base_fp, allow_pickle=allow_pickle),
                        base_spec, base_dir, base_fp)
 
 
 def identify(spec: str, *, device: str | None = None, dtype: str | None = None,
              allow_pickle: bool = False, trust_remote_code: bool = False,
-             progress: ProgressArg = True) -> tuple[str, str]:
+             progress: ProgressArg = True, api_key_env: str | None = None) -> tuple[str, str]:
     """(fingerprint, dtype) that ``load_model`` would give SPEC, without loading the weights:
     enough to know whether a run of it is already stored (see ``runner.identity``). A GGUF SPEC
     is converted first when its converted dir is not cached yet."""
-    from .backends import openai
+    from .backends import openai, vllm
 
     if openai.is_spec(spec):
-        return openai.identify(spec), None  # type: ignore[return-value]
+        return openai.identify(spec, api_key_env), None  # type: ignore[return-value]
+    if vllm.is_spec(spec):
+        return vllm.identify(spec, allow_pickle=allow_pickle,  # type: ignore[return-value]
+                             trust_remote_code=trust_remote_code, progress=progress), dtype
     dt = pick_dtype(dtype, pick_device(device))
-    c = _checkpoint(spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
+    c = checkpoint(spec, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
                     progress=progress)
     return c.fingerprint, dt
 
@@ -340,26 +346,33 @@ def load_model(
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
     progress: ProgressArg = True,
+    api_key_env: str | None = None,
 ) -> LoadedModel:
     """Load SPEC (model dir, hub id, adapter dir, ``BASE+ADAPTER`` or GGUF file) for generation,
-    or connect to ``openai:MODEL@URL`` (an OpenAI-compatible server; ``workbench.run.backends``).
+    connect to ``openai:MODEL@URL`` (an OpenAI-compatible server; its key read from
+    ``api_key_env``), or load ``vllm:SPEC`` into vLLM's engine (``workbench.run.backends``).
 
     A LoRA adapter is merged into its freshly loaded base unless ``merge=False``. A GGUF file's
     first conversion reports to ``progress`` (True: on stderr).
     Every failure the user can fix raises ModelLoadError with one line.
     """
-    from .backends import openai
+    from .backends import openai, vllm
     from .threads import configure_torch_threads
 
     if openai.is_spec(spec):  # served elsewhere: nothing to load
-        return openai.connect(spec, name or openai.parse_spec(spec)[0].split("/")[-1])  # type: ignore[return-value]
+        return openai.connect(spec, name or openai.parse_spec(spec)[0].split("/")[-1],
+                              key_env=api_key_env)
+    if vllm.is_spec(spec):
+        return vllm.load(spec, name or default_name(spec), dtype=dtype,
+                         trust_remote_code=trust_remote_code, allow_pickle=allow_pickle,
+                         progress=progress)
     name = name or default_name(spec)
     _quiet_transformers()
     configure_torch_threads()
     dev = pick_device(device)
     dt = pick_dtype(dtype, dev)
     opts = {"allow_pickle": allow_pickle, "trust_remote_code": trust_remote_code}
-    c = _checkpoint(spec, progress=progress, **opts)
+    c = checkpoint(spec, progress=progress, **opts)
     d, fp = c.dir, c.fingerprint
     if c.base_dir is None:
         model = _quantized(_load_full(d, spec, device=dev, dtype=dt, **opts), dt, dev)

@@ -93,7 +93,9 @@ def select_checks(suite: Suite, names: Sequence[str] | None = None,
     return plugins.make_checks({n: opts.get(n, {}) for n in names})
 
 
-def library_versions() -> dict[str, str]:
+def library_versions(loaded: Any = None) -> dict[str, str]:
+    """The versions a run records: the libraries, and where generation ran (``backend``: hf,
+    openai, vllm) with the engine's version when it is not this process's own."""
     import importlib.metadata as md
 
     out = {}
@@ -102,6 +104,10 @@ def library_versions() -> dict[str, str]:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             pass
+    if loaded is not None:
+        out["backend"] = loaded.backend
+        if loaded.meta.get("engine_version"):
+            out["engine_version"] = str(loaded.meta["engine_version"])
     return out
 
 
@@ -186,7 +192,7 @@ def run_suite(
         run_id, resumed = store.start_run(
             model_id=fp, model_name=loaded.name, suite_id=suite.suite_id,
             config_key=key, gen_config=gen,
-            seed=suite.generation.seed, versions=library_versions())
+            seed=suite.generation.seed, versions=library_versions(loaded))
     try:
         summary = _execute(store, run_id, loaded, items, list(prompts), list(rendered), keys,
                            check_list, metric_names, suite, batch_size, progress, on_progress)

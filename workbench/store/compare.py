@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .store import Store
+from .store import Store, from_json
 
 
 def category_table(store: Store, run_a: str, run_b: str) -> tuple[list[str], pd.DataFrame]:
@@ -82,11 +82,22 @@ def run_summary(store: Store, run_id: str) -> dict:
     """The fields of a run that a comparison reports (id, model, suite, status)."""
     df = store.query_df(
         "SELECT r.run_id, r.model_name, r.model_id, r.suite_id, s.name AS suite_name, r.status,"
-        " r.started_at FROM runs r LEFT JOIN suites s USING (suite_id) WHERE r.run_id = ?",
+        " r.started_at, r.versions, r.gen_config, m.kind AS model_kind FROM runs r"
+        " LEFT JOIN suites s USING (suite_id) LEFT JOIN models m USING (model_id)"
+        " WHERE r.run_id = ?",
         [run_id],
     )
     row = df.iloc[0].to_dict()
     row["started_at"] = None if pd.isna(row["started_at"]) else str(row["started_at"])
+    versions = from_json(row.pop("versions")) or {}
+    gen = from_json(row.pop("gen_config")) or {}
+    kind = row.pop("model_kind")
+    # where generation ran: recorded since runs name it; before, a served model was "openai"
+    # and an lm-eval run names its lm-eval backend in its generation config
+    row["backend"] = (versions.get("backend") or gen.get("backend")
+                      or ("openai" if kind == "served" else "hf"))
+    if versions.get("engine_version"):
+        row["backend"] += f" {versions['engine_version']}"
     return row
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import time
 import urllib.error
 import urllib.request
@@ -62,28 +63,61 @@ class TranscriptRenderer:
         return text + ("<|assistant|>\n" if add_generation_prompt else "")
 
 
-def _request(url: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+RETRIES = int(os.environ.get("WORKBENCH_OPENAI_RETRIES", "4"))
+# Answers worth asking again: rate limits and a server that is busy, restarting or overloaded.
+RETRY_CODES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+
+
+def _backoff(attempt: int, retry_after: str | None = None) -> float:
+    """Seconds before try ``attempt + 1``: the server's Retry-After when it gives one (capped),
+    else 0.5, 1, 2, 4, 8 s with up to 25% jitter."""
+    if retry_after:
+        try:
+            return min(float(retry_after), 30.0)
+        except ValueError:
+            pass
+    base = min(0.5 * 2**attempt, 8.0)
+    return base * (1 + 0.25 * random.random())
+
+
+def _request(url: str, payload: dict[str, Any] | None = None, *, retries: int = 0,
+             key_env: str = DEFAULT_KEY_ENV) -> dict[str, Any]:
+    """POST ``payload`` (GET when None) and read the JSON answer. A 429, a 5xx, a timeout or a
+    refused or dropped connection is tried again ``retries`` times with backoff; then, or on
+    any other error, a one-line WorkbenchError (ModelLoadError when the server is unreachable)."""
     data = None if payload is None else json.dumps(payload).encode()
     headers = {"Content-Type": "application/json"}
-    if key := os.environ.get("OPENAI_API_KEY"):
+    if key := os.environ.get(key_env):
         headers["Authorization"] = f"Bearer {key}"
-    req = urllib.request.Request(url, data=data, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
-            return json.loads(resp.read().decode())
-    except urllib.error.HTTPError as exc:
-        body = exc.read().decode(errors="replace")
+    for attempt in range(retries + 1):
+        last = attempt == retries
+        req = urllib.request.Request(url, data=data, headers=headers)
         try:
-            detail = json.loads(body).get("error", body)
-            detail = detail.get("message", detail) if isinstance(detail, dict) else detail
-        except (ValueError, AttributeError):
-            detail = body
-        raise WorkbenchError(f"{url}: HTTP {exc.code}: {str(detail)[:300]}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ModelLoadError(f"cannot reach the server at {url}: {reason}") from None
-    except ValueError:
-        raise WorkbenchError(f"{url}: the server's answer is not JSON") from None
+            with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
+                return json.loads(resp.read().decode())
+        except urllib.error.HTTPError as exc:
+            body = exc.read().decode(errors="replace")
+            if exc.code in RETRY_CODES and not last:
+                time.sleep(_backoff(attempt, exc.headers.get("Retry-After")))
+                continue
+            try:
+                detail = json.loads(body).get("error", body)
+                detail = detail.get("message", detail) if isinstance(detail, dict) else detail
+            except (ValueError, AttributeError):
+                detail = body
+            tried = f" (after {attempt + 1} tries)" if attempt else ""
+            raise WorkbenchError(f"{url}: HTTP {exc.code}{tried}: {str(detail)[:300]}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            if not last:
+                time.sleep(_backoff(attempt))
+                continue
+            reason = getattr(exc, "reason", exc)
+            tried = f" (after {attempt + 1} tries)" if attempt else ""
+            raise ModelLoadError(f"cannot reach the server at {url}{tried}: {reason}") from None
+        except ValueError:
+            raise WorkbenchError(f"{url}: the server's answer is not JSON") from None
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -93,6 +127,7 @@ class ServedModel(LoadedModel):
 
     served: str = ""
     base_url: str = ""
+    key_env: str = DEFAULT_KEY_ENV
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -104,7 +139,7 @@ class ServedModel(LoadedModel):
                  on_batch: Callable[[list[int], list[Any]], None] | None,
                  samples: Sequence[int] | None) -> list[Any]:
         """One output per prompt, ``batch_size`` requests in flight (see the module doc)."""
-        from ..generation import _row_seed
+        from ..generation import prompt_seed
 
         results: list[Any] = [None] * len(prompts)
         pending_idx: list[int] = []
@@ -113,12 +148,11 @@ class ServedModel(LoadedModel):
         def one(i: int) -> Any:
             sample = samples[i] if samples is not None else 0
             greedy = config.greedy or (sample == 0 and config.first == "greedy")
-            p = prompts[i]
-            seed_text = json.dumps(p, sort_keys=True)
-            ids = list(hashlib.blake2b(seed_text.encode(), digest_size=16).digest())
-            return self._complete(p, config, greedy, _row_seed(config.seed, ids, sample))
+            return self._complete(prompts[i], config, greedy,
+                                  prompt_seed(config.seed, prompts[i], sample))
 
-        with ThreadPoolExecutor(max_workers=max(1, batch_size)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, batch_size))
+        try:
             for i, out in zip(range(len(prompts)), pool.map(one, range(len(prompts))),
                               strict=True):
                 results[i] = out
@@ -128,6 +162,14 @@ class ServedModel(LoadedModel):
                     on_batch(list(pending_idx), list(pending_out))
                     pending_idx.clear()
                     pending_out.clear()
+        except BaseException:
+            # a failed request ends the run: the requests not yet sent are dropped, not sent
+            # to a server that is failing (those in flight finish; what was answered is kept)
+            pool.shutdown(wait=True, cancel_futures=True)
+            if on_batch is not None and pending_idx:
+                on_batch(pending_idx, pending_out)
+            raise
+        pool.shutdown(wait=True)
         if on_batch is not None and pending_idx:
             on_batch(pending_idx, pending_out)
         return results
@@ -149,7 +191,7 @@ class ServedModel(LoadedModel):
             payload["prompt"] = prompt
         t0 = time.perf_counter()
         resp = _request(f"{self.base_url}/{'chat/completions' if chat else 'completions'}",
-                        payload)
+                        payload, retries=RETRIES, key_env=self.key_env)
         try:
             choice = resp["choices"][0]
             text = choice["message"]["content"] if chat else choice["text"]
@@ -169,15 +211,31 @@ class ServedModel(LoadedModel):
                          latency_s=round(time.perf_counter() - t0, 6))
 
 
-def identify(spec: str) -> str:
-    """The fingerprint of a served model: endpoint, name and what ``/v1/models`` says of it."""
-    return connect(spec, "served").fingerprint
-
-
-def connect(spec: str, name: str) -> ServedModel:
-    """Check that the server serves MODEL and describe it; ModelLoadError in one line if not."""
+def lmeval_client(spec: str, concurrency: int, model_args: str | None
+                  ) -> tuple[str, str, str, int]:
+    """(lm-eval backend, model name, model_args, batch size) that run an lm-eval suite on
+    ``openai:MODEL@URL`` through lm-eval's own ``local-completions`` client: one prompt per
+    request (not every server takes a list of prompts), ``concurrency`` requests in flight,
+    prompts sent as text. ``model_args`` given by the user replace the derived ones."""
     served, url = parse_spec(spec)
-    listing = _request(f"{url}/models")
+    args = model_args or (f"model={served},base_url={url}/completions,"
+                          f"num_concurrent={max(1, concurrency)},max_retries={RETRIES},"
+                          "tokenized_requests=False")
+    return "local-completions", served, args, 1
+
+
+def identify(spec: str, key_env: str | None = None) -> str:
+    """The fingerprint of a served model: endpoint, name and what ``/v1/models`` says of it."""
+    return connect(spec, "served", key_env=key_env).fingerprint
+
+
+def connect(spec: str, name: str, key_env: str | None = None) -> ServedModel:
+    """Check that the server serves MODEL and describe it; ModelLoadError in one line if not.
+    ``key_env`` names the environment variable whose value is sent as the bearer token
+    (default $OPENAI_API_KEY)."""
+    served, url = parse_spec(spec)
+    key_env = key_env or DEFAULT_KEY_ENV
+    listing = _request(f"{url}/models", key_env=key_env)
     entries = listing.get("data") if isinstance(listing, dict) else None
     if not isinstance(entries, list):
         raise ModelLoadError(f"{url}/models: not an OpenAI-compatible model list")
@@ -191,4 +249,6 @@ def connect(spec: str, name: str) -> ServedModel:
     fp = "served-" + hashlib.sha256(key.encode()).hexdigest()[:40]
     return ServedModel(name=name, spec=spec, model=None, tokenizer=TranscriptRenderer(),
                        fingerprint=fp, base=spec, kind="served", device="remote", dtype=None,
-                       meta={"endpoint": url, **info}, served=served, base_url=url, info=info)
+                       meta={"endpoint": url, **info}, served=served, base_url=url, info=info,
+                       backend="openai",
+                       key_env=key_env)
