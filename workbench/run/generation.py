@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from ..errors import ConfigError, WorkbenchError
-from .suites import GenerationConfig
+from .suite_schema import GenerationConfig
 
 __all__ = ["GenOutput", "GenerationConfig", "generate", "render_chat", "Prompt"]
 

@@ -13,7 +13,7 @@ from ..check.metrics import score
 from ..store import Store, output_id, to_json
 from ..store.findings import finding_rows
 from .generation import GenOutput
-from .suites import Item
+from .suite_schema import Item
 
 
 def items_frame(items: Sequence[Item]) -> pd.DataFrame:
