@@ -1,9 +1,12 @@
-"""Reading a suite's files and saying where a problem is: JSONL items read line by line, YAML
-nodes located by line, alias bombs refused, pydantic errors as one line each with their place."""
+"""Reading a suite's files and saying where a problem is: a file read only when it is a regular
+file under a size limit, JSONL items read line by line, YAML nodes located by line, alias bombs
+refused, pydantic errors as one line each with their place."""
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,8 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import SuiteError
-from .suite_limits import read_regular_file
+
+DEFAULT_MAX_DATA_BYTES = 4 * 2**30  # a suite's YAML or JSONL file; WORKBENCH_MAX_DATA_BYTES
 
 
 def place_of(parts: tuple[Any, ...]) -> str:
@@ -151,3 +155,56 @@ def yaml_alias_problem(root: Any) -> str | None:
     if total > MAX_YAML_NODES:
         return f"bad YAML: aliases expand to more than {MAX_YAML_NODES:,} values"
     return None
+
+
+def max_data_bytes() -> int:
+    """The largest suite file read: ``WORKBENCH_MAX_DATA_BYTES`` (bytes), else 4 GiB."""
+    raw = os.environ.get("WORKBENCH_MAX_DATA_BYTES", "").strip()
+    if not raw:
+        return DEFAULT_MAX_DATA_BYTES
+    try:
+        value = int(float(raw))
+    except ValueError:
+        raise SuiteError(f"WORKBENCH_MAX_DATA_BYTES={raw!r} is not a number of bytes") from None
+    if value <= 0:
+        raise SuiteError(f"WORKBENCH_MAX_DATA_BYTES={raw!r} must be positive")
+    return value
+
+
+def read_regular_file(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of ``path``, which must be a regular file of at most ``limit`` bytes (default
+    ``max_data_bytes()``): a device (``/dev/zero``), a FIFO or a directory is refused without
+    blocking, and a file over the limit without reading it. Raises OSError (unreadable) or
+    ValueError (refused) with a one-line reason."""
+    limit = max_data_bytes() if limit is None else limit
+    # O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"not a regular file ({_kind(st.st_mode)})")
+        if st.st_size > limit:
+            raise ValueError(_too_big(st.st_size, limit))
+        chunks, n = [], 0
+        while chunk := os.read(fd, min(1 << 24, limit + 1 - n)):
+            chunks.append(chunk)
+            n += len(chunk)
+            if n > limit:  # grew while being read
+                raise ValueError(_too_big(n, limit))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
+def _too_big(size: int, limit: int) -> str:
+    return (f"{size:,} bytes, over the limit of {limit:,} "
+            "(raise it with WORKBENCH_MAX_DATA_BYTES=BYTES)")

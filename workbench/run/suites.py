@@ -27,8 +27,8 @@ from .suite_files import (
     yaml_line,
     yaml_line_at,
 )
-from .suite_limits import render_bounded, sandbox
 from .suite_schema import GenerationConfig, Item, SuiteSpec
+from .template_limits import render_bounded, sandbox
 
 
 @dataclass
@@ -99,7 +99,7 @@ class Suite:
 
 def _jinja():  # jinja is imported lazily: only rendering needs it
     # sandboxed: a suite file from elsewhere must not reach Python internals through its
-    # template, nor loop, grow or run without bound (see suite_limits)
+    # template, nor loop, grow or run without bound (see template_limits)
     return sandbox()
 
 
