@@ -31,7 +31,7 @@ def _prompts(items: list[dict]) -> list[list[dict[str, str]]]:
 
 
 def _config(samples: int, temperature: float, max_new_tokens: int):  # noqa: ANN202
-    from workbench.run.suites import GenerationConfig
+    from workbench.run.suite_schema import GenerationConfig
 
     if samples == 1:
         return GenerationConfig(max_new_tokens=max_new_tokens)

@@ -40,7 +40,8 @@ from collections.abc import Callable
 
 import bench
 from bench.checks_repetition import load_natural
-from workbench.check.checks import Record, run_checks
+from workbench.check.checks import Record
+from workbench.check.runner import run_checks
 
 REPEATS = 5
 N_RECORDS = 1_000

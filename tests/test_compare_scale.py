@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 import workbench.compare.stats as stats
-from workbench.compare.compare import ItemChange, compare_runs
+from workbench.compare.compare import compare_runs
+from workbench.compare.comparison import ItemChange
 from workbench.compare.stats import bootstrap_mean_ci, paired_bootstrap_ci
 from workbench.store import Store
 

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbench.check.checks import Record, run_check
+from workbench.check.checks import Record
+from workbench.check.runner import run_check
 
 BUILTINS = ("hallucination", "length", "misspelling", "repetition")
 

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from workbench.check.checks import Check, Finding, Record, run_check, run_checks
+from workbench.check.checks import Check, Finding, Record
+from workbench.check.runner import run_check, run_checks
 
 RECS = [Record(id=f"r{i}", prompt="p", output=f"output number {i}") for i in range(4)]
 
@@ -120,7 +121,7 @@ def test_a_hanging_check_times_out_once_and_is_then_skipped(monkeypatch):
 
 
 def test_timeout_setting(monkeypatch):
-    from workbench.check.checks import DEFAULT_TIMEOUT_S, check_timeout
+    from workbench.check.runner import DEFAULT_TIMEOUT_S, check_timeout
 
     monkeypatch.delenv("WORKBENCH_CHECK_TIMEOUT", raising=False)
     assert check_timeout(Fine()) == DEFAULT_TIMEOUT_S

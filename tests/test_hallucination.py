@@ -6,7 +6,8 @@ import pytest
 from workbench_checks.hallucination import HallucinationCheck
 from workbench_checks.hallucination_support import assess
 
-from workbench.check.checks import Record, run_check
+from workbench.check.checks import Record
+from workbench.check.runner import run_check
 from workbench.errors import PluginError
 
 CONTEXT = (

@@ -11,7 +11,8 @@ from workbench_checks import hallucination
 from workbench_checks.hallucination import HallucinationCheck
 from workbench_checks.hallucination_judge import Pair, load_judge
 
-from workbench.check.checks import Record, run_check
+from workbench.check.checks import Record
+from workbench.check.runner import run_check
 from workbench.errors import PluginError
 
 CONTEXT = (

@@ -6,7 +6,8 @@ import pytest
 from workbench_checks.misspelling import MisspellingCheck
 from workbench_checks.misspelling_tokens import mask, prose_words
 
-from workbench.check.checks import Record, run_check
+from workbench.check.checks import Record
+from workbench.check.runner import run_check
 from workbench.errors import PluginError
 
 

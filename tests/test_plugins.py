@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from workbench import Check, Record, hookspecs
-from workbench.check.checks import run_checks
+from workbench.check.runner import run_checks
 from workbench.errors import PluginError
 from workbench.plugins import Plugins, parse_check_options
 

@@ -14,7 +14,8 @@ import pytest
 from test_faults_kill import BLOCKING_CHECK, _env, _kill_when_ready
 from workbench_checks.inconsistency import InconsistencyCheck
 
-from workbench.check.checks import Record, answer_groups, record_from_dict, run_checks
+from workbench.check.checks import Record, record_from_dict
+from workbench.check.runner import answer_groups, run_checks
 from workbench.store import Store
 
 WORKBENCH = str(Path(sys.executable).with_name("workbench"))

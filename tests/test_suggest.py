@@ -261,7 +261,8 @@ def test_findings_of_the_real_checks_drive_the_repairs(store):
     from workbench_checks.misspelling import MisspellingCheck
     from workbench_checks.repetition import RepetitionCheck
 
-    from workbench.check.checks import Record, run_checks
+    from workbench.check.checks import Record
+    from workbench.check.runner import run_checks
 
     add_suite(store, "mill@1", [
         {"item_id": "e1", "prompt": "Describe the old mill by the river."},

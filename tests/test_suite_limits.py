@@ -9,7 +9,7 @@ import tracemalloc
 
 import pytest
 
-from workbench.run.suite_limits import TemplateLimit, render_bounded, sandbox
+from workbench.run.template_limits import TemplateLimit, render_bounded, sandbox
 
 
 def _render(template: str, **variables) -> str:
@@ -43,7 +43,7 @@ def _one_line(err) -> str:
 def ten_thousand_steps(monkeypatch):
     """A budget of 10,000 steps (not 1,000,000): the same rule, seconds faster on a busy
     machine."""
-    import workbench.run.suite_limits as limits
+    import workbench.run.template_limits as limits
 
     monkeypatch.setattr(limits, "MAX_TEMPLATE_STEPS", 10_000)
 

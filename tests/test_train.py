@@ -245,7 +245,8 @@ def test_train_cli_saves_a_peft_adapter_with_lineage_and_store_rows(cli, tiny_mo
 
 def _seed_suggestion_set(store, suite_path: Path) -> tuple[str, str]:
     """A suite in the store with eval + train items, a run, and a suggestion set on two train rows."""
-    from workbench.run.suites import ALPACA_TEMPLATE, load_suite
+    from workbench.run.suite_schema import ALPACA_TEMPLATE
+    from workbench.run.suites import load_suite
     from workbench.store import to_json
 
     rows = [{"id": f"e{i}", "prompt": f"Name colour {i}.", "reference": "Red.", "split": "eval"}

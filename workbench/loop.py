@@ -30,7 +30,7 @@ class Round:
     suggestions: int
     training: TrainingOutcome
     run_id: str
-    vs_base: Any  # workbench.compare.compare.Comparison: base run -> this round's run
+    vs_base: Any  # workbench.compare.comparison.Comparison: base run -> this round's run
     vs_previous: Any  # previous round's run (the base run in round 1) -> this round's run
 
     def to_dict(self, alpha: float) -> dict[str, Any]:

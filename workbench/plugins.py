@@ -170,7 +170,7 @@ class Plugins:
             return [cls() for cls in self.checks.classes.values()]
         unknown = [n for n in selection if n not in self.checks.classes]
         if unknown:
-            from .run.suites import near_name
+            from .run.suite_files import near_name
 
             known = ", ".join(sorted(self.checks.classes)) or "none"
             named = ", ".join(f"{n}{near_name(n, self.checks.classes)}" for n in unknown)

@@ -88,7 +88,7 @@ class CheckWorker:
     def call(self, records: Sequence[Any], timeout: float | None) -> list[Any]:
         """The check's findings for ``records``; CheckTimeout past ``timeout`` seconds (the
         worker is killed), WorkerGone if it died, PluginRaised with the check's exception."""
-        from .checks import CheckTimeout
+        from .runner import CheckTimeout
 
         try:
             self.conn.send(list(records))

@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 from ..errors import WorkbenchError
 
 COMMAND_MODULES = [
-    "run", "suites", "checks", "demo", "compare", "suggest", "train", "loop", "dashboard",
+    "run", "runs", "suites", "checks", "demo", "compare", "suggest", "train", "loop", "dashboard",
 ]
 
 

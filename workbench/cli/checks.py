@@ -225,7 +225,7 @@ def check_cmd(
 
     Exit code: 0 clean, 1 when input lines were skipped or a check raised, 2 for usage errors.
     """
-    from ..check.checks import run_checks
+    from ..check.runner import run_checks
     from ..plugins import parse_check_options
 
     if not records.exists():

@@ -106,3 +106,14 @@ def progress(transient: bool = False):
     from ..progress import progress as make
 
     return make(transient=transient)
+
+
+def metric_text(metrics: dict[str, Any] | None) -> str:
+    """A run's headline metrics in one cell: exact match, or its lm-eval task metrics."""
+    m = metrics or {}
+    if "exact_match" in m and m.get("n_scored"):
+        return f"{m['exact_match']:.3f} (n={m['n_scored']})"
+    # lm-eval runs: task/metric (stderr left to `workbench show`)
+    lm = [f"{k} {v:.3f}" for k, v in m.items() if "/" in k and not k.endswith("_stderr")
+          and isinstance(v, int | float)]
+    return ", ".join(lm) or "-"

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from .compare import Row
+    from .comparison import Row
 
 MEDIAN_FALL = 0.30  # the median output length fell by at least this share of run A's
 SHORT_RISE = 0.20  # the share of outputs under SHORT_WORDS words rose by at least this much

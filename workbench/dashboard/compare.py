@@ -74,7 +74,7 @@ def pick_runs(run_df: pd.DataFrame, suite: str) -> tuple[str, str] | None:
     return run_a, run_b
 
 
-def summary(cmp) -> pd.DataFrame:  # noqa: ANN001 - a workbench.compare.compare.Comparison
+def summary(cmp) -> pd.DataFrame:  # noqa: ANN001 - a workbench.compare.comparison.Comparison
     """Per category: error rates in A and B, fixed, regressed, persisting, p-value (as the CLI
     prints it), verdict ('confounded' when the flags fell only beside shorter outputs or a worse
     task metric) and why."""
@@ -108,7 +108,7 @@ def length_table(length) -> pd.DataFrame:  # noqa: ANN001 - a confounders.Output
     return pd.DataFrame(rows, columns=["output length", "A", "B"])
 
 
-def show_verdict(cmp) -> None:  # noqa: ANN001 - a workbench.compare.compare.Comparison
+def show_verdict(cmp) -> None:  # noqa: ANN001 - a workbench.compare.comparison.Comparison
     """The overall verdict, coloured, with its reason, and what confounds it."""
     verdict, reason = cmp.verdict(), cmp.verdict_reason()
     show = {"better": st.success, "worse": st.error, "same": st.info}.get(verdict, st.warning)

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..run.suites import ALPACA_TEMPLATE
+from ..run.suite_schema import ALPACA_TEMPLATE
 
 CORPUS_VERSION = "1"
 SEED = 1234

@@ -11,6 +11,8 @@ Greedy decoding gives the same text at any batch size: positions come from the a
 (left padding does not shift them) and padded keys are masked out. Sampling draws each sequence
 from its own generator seeded from (seed, sample index, prompt), so it too does not depend on the
 batching. Several samples of one prompt are prefilled once and their cache rows copied.
+
+Joining a prefilled group's key/value cache to the running batch's is in ``kv_cache.py``.
 """
 
 from __future__ import annotations
@@ -25,14 +27,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from ..errors import ConfigError, WorkbenchError
-from .suites import GenerationConfig
+from .kv_cache import join_cache, joinable, trim_padding
+from .suite_schema import GenerationConfig
 
 __all__ = ["GenOutput", "GenerationConfig", "generate", "render_chat", "Prompt"]
 
 Messages = Sequence[Mapping[str, str]]
 Prompt = str | Messages
-# Trim leading padding columns once at least this many are unused by every remaining sequence.
-TRIM_MIN = 8
 # Join new prompts to a running batch once 1/REFILL_FRACTION of it is free: a prefill costs
 # about one decoding step, so prompts are admitted in small groups rather than one by one.
 REFILL_FRACTION = 4
@@ -263,9 +264,9 @@ class _Engine:
                     lg, c, m, p = self._prefill([ids[i] for i in take])
                     if not rows:
                         cache, mask, next_pos, logits = c, m, p, lg
-                        self.refill = self.refill and _joinable(cache)
+                        self.refill = self.refill and joinable(cache)
                     else:
-                        mask = _join(cache, mask, c, m)
+                        mask = join_cache(cache, mask, c, m)
                         next_pos = torch.cat([next_pos, p])
                         logits = torch.cat([logits, lg])
                     rows += new
@@ -287,69 +288,11 @@ class _Engine:
                     cache.batch_select_indices(sel)
                     mask, next_pos = mask[sel], next_pos[sel]
                     rows = [rows[j] for j in keep]
-                    mask = _trim_padding(mask, cache)
+                    mask = trim_padding(mask, cache)
                 mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
                 logits = self._forward(next_tok[:, None], mask, next_pos[:, None], cache,
                                        first=False)
                 next_pos = next_pos + 1
-
-
-def _plain_layers(cache: Any) -> list[Any] | None:
-    """The cache's layers when they are plain growing key/value tensors, else None."""
-    layers = getattr(cache, "layers", None)
-    if not layers:
-        return None
-    for layer in layers:
-        if getattr(layer, "is_sliding", False) or not hasattr(layer, "keys"):
-            return None
-    return layers
-
-
-def _joinable(cache: Any) -> bool:
-    return _plain_layers(cache) is not None
-
-
-def _join(cache: Any, mask: Any, new_cache: Any, new_mask: Any) -> Any:
-    """Append a prefilled group's cache rows to ``cache``, left-padding the shorter side."""
-    import torch
-
-    width, new_width = mask.shape[1], new_mask.shape[1]
-    for layer, nl in zip(_plain_layers(cache), _plain_layers(new_cache), strict=True):
-        k, v, nk, nv = layer.keys, layer.values, nl.keys, nl.values
-        if new_width > width:
-            k, v = _left_pad(k, new_width - width), _left_pad(v, new_width - width)
-        elif width > new_width:
-            nk, nv = _left_pad(nk, width - new_width), _left_pad(nv, width - new_width)
-        layer.keys, layer.values = torch.cat([k, nk]), torch.cat([v, nv])
-    if new_width > width:
-        mask = torch.cat([mask.new_zeros((mask.shape[0], new_width - width)), mask], dim=1)
-    elif width > new_width:
-        new_mask = torch.cat([new_mask.new_zeros((new_mask.shape[0], width - new_width)),
-                              new_mask], dim=1)
-    return torch.cat([mask, new_mask])
-
-
-def _left_pad(t: Any, n: int) -> Any:
-    import torch
-
-    shape = list(t.shape)
-    shape[-2] = n
-    return torch.cat([t.new_zeros(shape), t], dim=-2)
-
-
-def _trim_padding(mask: Any, cache: Any) -> Any:
-    """Drop leading columns that every remaining sequence masks out, from mask and cache."""
-    unused = int((mask.sum(0) == 0).long().cumprod(0).sum())
-    if unused < TRIM_MIN:
-        return mask
-    layers = _plain_layers(cache)
-    if layers is None:
-        return mask  # window-limited caches are not aligned with the mask: leave them be
-    for layer in layers:
-        if layer.keys is not None and layer.keys.numel():
-            layer.keys = layer.keys[..., unused:, :]
-            layer.values = layer.values[..., unused:, :]
-    return mask[:, unused:]
 
 
 def generate(

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from .generation import Prompt, render_chat
 
 if TYPE_CHECKING:
-    from .suites import Item, Suite
+    from .suite_schema import Item
+    from .suites import Suite
 
 
 def item_prompt(suite: Suite, item: Item) -> Prompt:

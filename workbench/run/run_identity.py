@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..check.checks import Check
-    from .suites import Item, Suite
+    from .suite_schema import Item
+    from .suites import Suite
 
 
 def _hash(*parts: Any) -> str:

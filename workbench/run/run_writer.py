@@ -8,12 +8,13 @@ from typing import Any
 
 import pandas as pd
 
-from ..check.checks import Check, Record, run_checks
+from ..check.checks import Check, Record
 from ..check.metrics import score
+from ..check.runner import run_checks
 from ..store import Store, output_id, to_json
 from ..store.findings import finding_rows
 from .generation import GenOutput
-from .suites import Item
+from .suite_schema import Item
 
 
 def items_frame(items: Sequence[Item]) -> pd.DataFrame:

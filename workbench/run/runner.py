@@ -31,7 +31,8 @@ from .run_identity import (  # noqa: F401 - cache_key, checks_key, config_key: r
     sample_keys,
 )
 from .run_writer import BatchWriter, items_frame
-from .suites import Item, Suite
+from .suite_schema import Item
+from .suites import Suite
 
 _Writer = BatchWriter
 

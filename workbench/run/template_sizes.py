@@ -1,7 +1,7 @@
 """How big a template's values are, and how big an operation's result would be, measured before
 the operation builds it: a string's length, the printed size of a nested list (shared parts
 counted each time they print, measured once), the output of a printf- or ``str.format``-style
-format. ``workbench.run.suite_limits`` refuses an operation whose estimate is over its bound."""
+format. ``workbench.run.template_limits`` refuses an operation whose estimate is over its bound."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .store import to_json
+from .values import to_json
 
 if TYPE_CHECKING:
     from ..check.checks import Finding

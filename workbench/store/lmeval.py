@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .store import Store, from_json
+from .store import Store
+from .values import from_json
 
 
 def add_lmeval_results(

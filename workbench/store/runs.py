@@ -7,7 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from .store import Store, from_json
+from .store import Store
+from .values import from_json
 
 
 def flagged_outputs(store: Store, run_id: str, limit: int = 5) -> list[dict[str, Any]]:

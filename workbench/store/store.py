@@ -1,29 +1,21 @@
 """The Store: the one class that owns the DuckDB database.
 
-Connections are short-lived: each operation opens the file, does its work in one transaction and
-closes it, so a writer holds DuckDB's file lock only for a moment and a reader (the dashboard)
-can open it between two writes. An operation that finds the file locked retries with backoff
-until ``lock_timeout`` and then fails with a clear StoreError. ``:memory:`` keeps one connection.
+Every read and write in workbench goes through it: models, suites and items, runs, outputs and
+their findings. Its connections (``DatabaseFile``, database.py) are short-lived: one transaction
+per write, retried while another process holds the file's lock.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import threading
-import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from ..errors import NotFoundError, StoreError
-from .migrations import apply_migrations, pending
+from ..errors import NotFoundError
+from .database import DatabaseFile
+from .values import from_json, new_id, shown_status, to_json, with_shown_status
 
 
 def _flagged_categories(source: str, scope: str = "") -> str:
@@ -69,188 +61,8 @@ def _counts(rows: Any) -> dict[str, dict[str, int]]:
             for c, a, b, e in rows}
 
 
-DEFAULT_DB = "workbench.duckdb"
-
-# errors of the machine, not of workbench's SQL: shown to the user as a StoreError
-_WRITE_FAULTS = (duckdb.IOException, duckdb.OutOfMemoryException, duckdb.PermissionException,
-                 duckdb.FatalException)
-
-_LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "lock on file", "database is locked")
-
-
-def default_db_path() -> str:
-    return os.environ.get("WORKBENCH_DB") or DEFAULT_DB
-
-
-def new_id(prefix: str = "") -> str:
-    return prefix + uuid.uuid4().hex[:10]
-
-
-def output_id(run_id: str, item_id: str) -> str:
-    """The id of a run's output for one item (custom and lm-eval suites alike)."""
-    return hashlib.blake2b(f"{run_id}\0{item_id}".encode(), digest_size=10).hexdigest()
-
-
-def to_json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, default=str)
-
-
-def from_json(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return None
-    return json.loads(value)
-
-
-INTERRUPTED = "interrupted"
-
-
-def shown_status(status: Any, versions: Any) -> Any:
-    """A run's status as shown: 'running' whose owning process (recorded in ``versions``) is
-    gone reads 'interrupted' (a kill or crash left no chance to mark it); the next identical run
-    resumes it."""
-    if status != "running":
-        return status
-    from ..owner import is_dead
-
-    info = versions if isinstance(versions, dict) else from_json(versions)
-    owner = info.get("owner") if isinstance(info, dict) else None
-    return INTERRUPTED if owner is not None and is_dead(owner) else status
-
-
-def with_shown_status(df: pd.DataFrame, versions: str = "versions") -> pd.DataFrame:
-    """``df`` (rows of runs with ``status`` and their ``versions`` JSON) with the shown status,
-    the ``versions`` column dropped."""
-    if len(df) and "status" in df.columns and versions in df.columns:
-        df["status"] = [shown_status(s, v) for s, v in zip(df.status, df[versions], strict=True)]
-    return df.drop(columns=[versions], errors="ignore")
-
-
-class Store:
+class Store(DatabaseFile):
     """Owns the database file. Every read and write in workbench goes through a Store."""
-
-    def __init__(self, path: str | Path | None = None, *, read_only: bool = False,
-                 lock_timeout: float = 60.0):
-        self.path = str(path) if path is not None else default_db_path()
-        self.read_only = read_only
-        self.lock_timeout = lock_timeout
-        self._memory = self.path == ":memory:"
-        self._con: duckdb.DuckDBPyConnection | None = None
-        self._local = threading.local()
-        if self._memory:
-            self._con = duckdb.connect(":memory:")
-            apply_migrations(self._con)
-        elif read_only:
-            if not Path(self.path).exists():
-                raise StoreError(f"database not found: {self.path}")
-        else:
-            parent = Path(self.path).resolve().parent
-            if not parent.exists():
-                raise StoreError(f"directory of the database does not exist: {parent}")
-            with self.connect(write=True) as db:
-                apply_migrations(db)
-
-    def __repr__(self) -> str:
-        return f"Store({self.path!r})"
-
-    # -- connections ------------------------------------------------------------------------
-    def _open(self, write: bool) -> duckdb.DuckDBPyConnection:
-        deadline = time.monotonic() + self.lock_timeout
-        delay = 0.02
-        while True:
-            try:
-                return duckdb.connect(self.path, read_only=not write)
-            except duckdb.Error as exc:
-                msg = str(exc)
-                if any(m in msg for m in _LOCK_MARKERS) and time.monotonic() < deadline:
-                    time.sleep(delay)
-                    delay = min(delay * 1.5, 0.5)
-                    continue
-                if any(m in msg for m in _LOCK_MARKERS):
-                    raise StoreError(
-                        f"database {self.path} is locked by another process "
-                        f"(waited {self.lock_timeout:.0f}s)"
-                    ) from None
-                if "read-only" in msg.lower() or "Permission denied" in msg:
-                    raise StoreError(f"database {self.path} is not writable: {msg}") from None
-                raise StoreError(f"cannot open database {self.path}: {msg}") from None
-
-    @contextmanager
-    def connect(self, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection for one operation; nested calls reuse the open one."""
-        if self._memory:
-            assert self._con is not None
-            yield self._con
-            return
-        if write and self.read_only:
-            raise StoreError(f"database {self.path} was opened read-only")
-        current = getattr(self._local, "con", None)
-        if current is not None:
-            if write and not self._local.write:
-                raise StoreError("internal: write requested inside a read-only operation")
-            yield current
-            return
-        con = self._open(write)
-        self._local.con, self._local.write = con, write
-        try:
-            if not write and pending(con):
-                raise StoreError(
-                    f"database {self.path} needs a schema upgrade: run any workbench command "
-                    "that writes (e.g. `workbench runs`) once without --read-only"
-                )
-            yield con
-        finally:
-            self._local.con = None
-            con.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One short write transaction."""
-        with self.connect(write=True) as db:
-            db.execute("BEGIN TRANSACTION")
-            try:
-                yield db
-            except BaseException as exc:
-                try:
-                    db.execute("ROLLBACK")
-                except duckdb.Error:  # closing the connection drops the transaction anyway
-                    pass
-                if isinstance(exc, _WRITE_FAULTS):
-                    # disk full, I/O or permission trouble: the user's to fix, in one line
-                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                    raise StoreError(f"could not write to {self.path}: {first}") from None
-                raise
-            else:
-                try:
-                    db.execute("COMMIT")
-                except duckdb.Error as exc:
-                    raise StoreError(f"could not write to {self.path}: {exc}") from None
-
-    def query_df(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
-        """Run a read-only query with bound parameters and return a DataFrame."""
-        with self.connect() as db:
-            return db.execute(sql, params or []).df()
-
-    def insert_df(self, table: str, df: pd.DataFrame, db: duckdb.DuckDBPyConnection | None = None,
-                  or_ignore: bool = True) -> int:
-        """Insert a DataFrame in one statement (Arrow under the hood), skipping key conflicts."""
-        if df is None or len(df) == 0:
-            return 0
-        cols = ", ".join(f'"{c}"' for c in df.columns)
-        verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
-
-        def _do(con: duckdb.DuckDBPyConnection) -> None:
-            con.register("_wb_df", df)
-            try:
-                con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM _wb_df")
-            finally:
-                con.unregister("_wb_df")
-
-        if db is not None:
-            _do(db)
-        else:
-            with self.transaction() as con:
-                _do(con)
-        return len(df)
 
     # -- models -----------------------------------------------------------------------------
     def upsert_model(self, model_id: str, name: str, *, spec: str | None = None,

@@ -7,7 +7,8 @@ from typing import Any
 import pandas as pd
 
 from ..errors import NotFoundError
-from .store import Store, from_json
+from .store import Store
+from .values import from_json
 
 
 def run_failures(store: Store, run_id: str, metrics: bool = True) -> pd.DataFrame:

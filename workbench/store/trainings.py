@@ -7,7 +7,8 @@ from typing import Any
 import pandas as pd
 
 from ..errors import NotFoundError
-from .store import Store, from_json, to_json
+from .store import Store
+from .values import from_json, to_json
 
 
 def resolve_suggestion_set(store: Store, ref: str) -> dict[str, Any]:

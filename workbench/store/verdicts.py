@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigError
-from .store import Store, new_id
+from .store import Store
+from .values import new_id
 
 VERDICTS = ("right", "wrong", "missing")
 

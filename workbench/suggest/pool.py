@@ -73,7 +73,7 @@ def _pool_row(obj: dict[str, Any], default_id: str) -> PoolRow:
 
 def load_pool_file(path: str | Path) -> list[PoolRow]:
     """Read a JSONL pool (chat ``messages`` rows or instruction/input/output rows)."""
-    from ..run.suites import read_jsonl_items
+    from ..run.suite_files import read_jsonl_items
 
     path = Path(path)
     problems: list[str] = []

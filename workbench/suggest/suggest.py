@@ -8,38 +8,46 @@ item or a near-duplicate of one (fuzzy ratio and distinctive-word overlap over t
 is dropped and counted.
 
 Repairs never touch an eval item's prompt, and this module knows no category: each check
-supplies its own (see :mod:`workbench.suggest.repairs`). A pool row without a reference may get its
-train-split output as target, mended by the repairs of the checks that flagged it; every chosen
+supplies its own (see :mod:`workbench.suggest.repairs`). A pool row without a reference may get
+its train-split output as target, mended by the repairs of the checks that flagged it; every chosen
 target gets the fixes the run's findings teach (the misspelling check's corrections); a row with a
 reference whose train-split output was cut off is marked as completed from its reference.
 
 A model output becomes a target only when it was repaired: no check flagging it does not make it
 right.
+
+The rows and their set are in ``sets.py``, how they are chosen in ``selection.py``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..check.checks import Finding, Record, severity_for
-from ..errors import ConfigError, NotFoundError, WorkbenchError
-from ..safe_write import Inputs, check_output, safe_output
-from ..store import Store, from_json, new_id, to_json
+from ..errors import ConfigError, NotFoundError
+from ..safe_write import check_output
+from ..store import Store, from_json, new_id
 from ..store import suggestions as q
 from .pool import PoolRow, eval_texts, load_pool_file, sample_pool, suite_pool
-from .repairs import Repairers, TargetFix, fix_target, mend_output
+from .repairs import Repairers, mend_output
+from .selection import cap_picks, category_weights, make_suggestion, select_picks
+from .sets import (
+    SuggestError,
+    Suggestion,
+    SuggestionSet,
+    load_suggestions,
+    save_suggestion_set,
+    write_jsonl,
+)
 from .similarity import (
     DEFAULT_MIN_OVERLAP,
     DEFAULT_THRESHOLD,
     SIMILARITIES,
     near_duplicates,
-    similarity_blocks,
     similarity_matrix,
 )
 
@@ -48,80 +56,6 @@ __all__ = [
     "load_pool_file", "load_suggestions", "near_duplicates", "sample_pool", "similarity_matrix",
     "suggest",
 ]
-
-
-class SuggestError(WorkbenchError):
-    """No suggestions can be made (no pool, empty pool, bad options)."""
-
-
-@dataclass
-class Suggestion:
-    """One suggested training example and why it was chosen."""
-
-    suggestion_id: str
-    category: str
-    prompt: str
-    target: str
-    messages: list[dict[str, str]]
-    source_item_ids: list[str]
-    source_output_ids: list[str]
-    pool_row: str
-    similarity: float
-    repaired: bool
-    provenance: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class SuggestionSet:
-    """What :func:`suggest` made: the rows, what the guard dropped, where the JSONL went."""
-
-    set_id: str
-    run_id: str
-    rows: list[Suggestion]
-    dropped: int
-    path: str | None
-    pool: str
-    pool_size: int
-    per_category: dict[str, dict[str, int]]
-    config: dict[str, Any]
-
-    def records(self) -> list[dict[str, Any]]:
-        """The training records: [{"messages": [...]}, ...]."""
-        return [{"messages": s.messages} for s in self.rows]
-
-    def to_dict(self, rows: bool = True) -> dict[str, Any]:
-        d = {
-            "set_id": self.set_id, "run_id": self.run_id, "n_suggestions": len(self.rows),
-            "dropped": self.dropped, "path": self.path, "pool": self.pool,
-            "pool_size": self.pool_size, "per_category": self.per_category,
-            "config": self.config,
-        }
-        if rows:
-            d["rows"] = [asdict(s) for s in self.rows]
-        return d
-
-
-# -- the suggestion engine ------------------------------------------------------------------------
-@dataclass
-class _Pick:
-    row: int
-    category: str
-    similarity: float
-    categories: list[str] = field(default_factory=list)
-    items: list[str] = field(default_factory=list)
-    outputs: list[str] = field(default_factory=list)
-    per_failure: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _weights(rates: pd.DataFrame, failing: dict[str, int], per_failure: int) -> dict[str, int]:
-    """Examples per failure for each category: ``per_failure`` for the most failing category,
-    scaled down by failure rate for the others (at least one)."""
-    rate = {}
-    for r in rates.itertuples():
-        if r.category in failing:
-            rate[r.category] = r.flagged / r.checked if r.checked else 1.0
-    top = max(rate.values(), default=1.0) or 1.0
-    return {c: max(1, round(per_failure * rate.get(c, top) / top)) for c in failing}
 
 
 def _targets(pool: list[PoolRow], train_out: pd.DataFrame,
@@ -194,14 +128,14 @@ def suggest(store: Store, run_id: str, pool: str | Path | Sequence[PoolRow] | No
     by_cat: dict[str, dict[str, dict[str, Any]]] = {}
     for f in findings:
         by_cat.setdefault(f["category"], {}).setdefault(f["item_id"], f)
-    weights = _weights(q.category_rates(store, run_id),
+    weights = category_weights(q.category_rates(store, run_id),
                        {c: len(v) for c, v in by_cat.items()}, per_failure)
-    picks, dropped = _select(by_cat, weights, rows, targets, contaminated, similarity)
-    final = _cap(picks, max_examples)
+    picks, dropped = select_picks(by_cat, weights, rows, targets, contaminated, similarity)
+    final = cap_picks(picks, max_examples)
 
     set_id = new_id("s")
     suggestions = [
-        _suggestion(f"{set_id}-{n:05d}", p, rows[p.row], targets[p.row], fixes,
+        make_suggestion(f"{set_id}-{n:05d}", p, rows[p.row], targets[p.row], fixes,
                     {"pool": pool_name, "similarity": similarity})
         for n, p in enumerate(sorted(final, key=lambda p: (p.category, -p.similarity, p.row)))
     ]
@@ -228,7 +162,7 @@ def suggest(store: Store, run_id: str, pool: str | Path | Sequence[PoolRow] | No
         set_id=set_id, run_id=run_id, rows=suggestions,
         dropped=len(set().union(*dropped.values())) if dropped else 0,
         path=path, pool=pool_name, pool_size=len(rows), per_category=per_category, config=config)
-    _save(store, result)
+    save_suggestion_set(store, result)
     return result
 
 
@@ -307,111 +241,6 @@ def _guard(store: Store, suite_id: str, rows: list[PoolRow], threshold: float,
     return bad
 
 
-def _select(by_cat: dict[str, dict[str, dict[str, Any]]], weights: dict[str, int],
-            rows: list[PoolRow], targets: list[tuple[str | None, dict]],
-            contaminated: dict[int, Any], similarity: str) -> tuple[list[_Pick], dict[str, set]]:
-    """For each failure the ``weights[category]`` most similar usable rows. Contaminated rows
-    that would have been picked are skipped and counted per category. A row chosen for several
-    categories is kept once, under the category with most failures, remembering the others."""
-    ranked = _rank(by_cat, weights, rows, targets, contaminated, similarity)
-    chosen: dict[int, _Pick] = {}
-    dropped: dict[str, set[int]] = {}
-    for cat in sorted(by_cat, key=lambda c: (-len(by_cat[c]), c)):
-        for item_id, f in sorted(by_cat[cat].items()):
-            taken = 0
-            for j, s in ranked[f["text"]]:
-                if taken >= weights[cat]:
-                    break
-                if j in contaminated:
-                    dropped.setdefault(cat, set()).add(j)
-                    continue
-                p = chosen.setdefault(j, _Pick(j, cat, s))
-                if cat not in p.categories:
-                    p.categories.append(cat)
-                p.similarity = max(p.similarity, s) if p.category == cat else p.similarity
-                if item_id not in p.items:
-                    p.items.append(item_id)
-                    p.outputs.append(f["output_id"])
-                p.per_failure.append({"item_id": item_id, "output_id": f["output_id"],
-                                      "category": cat, "check": f["check"],
-                                      "similarity": round(s, 4)})
-                taken += 1
-    return list(chosen.values()), dropped
-
-
-def _rank(by_cat: dict[str, dict[str, dict[str, Any]]], weights: dict[str, int],
-          rows: list[PoolRow], targets: list[tuple[str | None, dict]],
-          contaminated: dict[int, Any], similarity: str) -> dict[str, list[tuple[int, float]]]:
-    """For each failing prompt text, its candidate rows best first: rows with a usable target
-    that share something with it, enough of them for its largest per-failure weight (contaminated
-    rows ranked among them are kept, to be counted as dropped)."""
-    need: dict[str, int] = {}
-    for cat, fails in by_cat.items():
-        for f in fails.values():
-            need[f["text"]] = max(need.get(f["text"], 0), weights[cat])
-    queries = sorted(need)
-    usable = [t is not None for t, _ in targets]
-    ranked: dict[str, list[tuple[int, float]]] = {}
-    for lo, block in similarity_blocks(queries, [r.text for r in rows], similarity):
-        for k, scores in enumerate(block):
-            text, out, clean = queries[lo + k], [], 0
-            for j in map(int, scores.argsort(kind="stable")[::-1]):
-                s = float(scores[j])
-                if clean >= need[text] or s <= 0.0:
-                    break  # enough, or nothing left that shares a word with the failure
-                if usable[j]:
-                    out.append((j, s))
-                    clean += j not in contaminated
-            ranked[text] = out
-    return ranked
-
-
-def _suggestion(sid: str, p: _Pick, row: PoolRow, target_how: tuple[str | None, dict],
-                fixes: Sequence[TargetFix], base: dict[str, Any]) -> Suggestion:
-    target, how = target_how
-    assert target is not None
-    target, fixed, changed = fix_target(target, fixes)
-    how = {**how, **fixed}
-    if "repair" in fixed:
-        how["repair"] = [*target_how[1].get("repair", []), *fixed["repair"]]
-    return Suggestion(
-        suggestion_id=sid, category=p.category, prompt=row.text, target=target,
-        messages=row.to_messages(target), source_item_ids=p.items,
-        source_output_ids=p.outputs, pool_row=row.row_id, similarity=round(p.similarity, 4),
-        repaired=changed or "repair" in how,
-        provenance={**base, "categories": p.categories, "failures": p.per_failure, **how},
-    )
-
-
-def _cap(picks: list[_Pick], max_examples: int | None) -> list[_Pick]:
-    """Keep at most ``max_examples``, shared across categories in proportion to their picks
-    (largest remainder), the most similar first within each."""
-    if max_examples is None or len(picks) <= max_examples:
-        return picks
-    by: dict[str, list[_Pick]] = {}
-    for p in picks:
-        by.setdefault(p.category, []).append(p)
-    total = len(picks)
-    quota = {c: max_examples * len(v) / total for c, v in by.items()}
-    alloc = {c: int(x) for c, x in quota.items()}
-    for c in sorted(quota, key=lambda c: (-(quota[c] - alloc[c]), -len(by[c]), c)):
-        if sum(alloc.values()) >= max_examples:
-            break
-        alloc[c] += 1
-    kept = []
-    for c, v in by.items():
-        v.sort(key=lambda p: (-p.similarity, -len(p.items), p.row))
-        kept += v[:alloc[c]]
-    return kept
-
-
-def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]], inputs: Inputs = (), *,
-                force: bool = False) -> None:
-    with safe_output(path, inputs, force=force) as tmp, tmp.open("w", encoding="utf-8") as fh:
-        for r in records:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-
-
 def _inputs(store: Store, suite_id: str, pool: object) -> list[tuple[str, Any]]:
     """What the export may never overwrite: the database, the pool file, the suite's files."""
     found: list[tuple[str, Any]] = [("the database", store.path),
@@ -429,22 +258,3 @@ def _inputs(store: Store, suite_id: str, pool: object) -> list[tuple[str, Any]]:
         if isinstance(data, str) and data:
             found.append(("the suite's data", yaml_path.parent / data))
     return found
-
-
-def _save(store: Store, s: SuggestionSet) -> None:
-    set_row = {"set_id": s.set_id, "run_id": s.run_id, "pool": s.pool,
-               "n_suggestions": len(s.rows), "n_dropped_contaminated": s.dropped,
-               "config": to_json(s.config), "export_path": s.path}
-    df = pd.DataFrame([{
-        "suggestion_id": x.suggestion_id, "set_id": s.set_id, "category": x.category,
-        "prompt": x.prompt, "target": x.target, "messages": to_json(x.messages),
-        "source_item_ids": x.source_item_ids, "source_output_ids": x.source_output_ids,
-        "pool_row": x.pool_row, "similarity": x.similarity, "repaired": x.repaired,
-        "provenance": to_json(x.provenance),
-    } for x in s.rows])
-    q.save_set(store, set_row, df)
-
-
-def load_suggestions(store: Store, set_ref: str) -> list[dict[str, Any]]:
-    """A stored set's training records ([{"messages": [...]}, ...]) by set id, prefix or 'latest'."""
-    return q.set_messages(store, q.get_set(store, set_ref)["set_id"])

@@ -43,7 +43,8 @@ class _ItemRenderer:
     so training text matches evaluation."""
 
     def __init__(self, store: Store, suite_id: str | None):
-        from ..run.suites import Suite, SuiteSpec
+        from ..run.suite_schema import SuiteSpec
+        from ..run.suites import Suite
 
         self.suite = None
         row = tq.suite_row(store, suite_id) if suite_id else None
@@ -57,7 +58,7 @@ class _ItemRenderer:
         """The item's prompt as evaluation renders it (text or chat messages); None when there
         is no suite to render it with or the row cannot be rendered."""
         from ..run.prompts import item_prompt
-        from ..run.suites import Item
+        from ..run.suite_schema import Item
 
         if self.suite is None:
             return None

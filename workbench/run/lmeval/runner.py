@@ -318,7 +318,7 @@ def _check(
     checks: list[Any] | None,
 ) -> list[Finding]:
     """Run the checks over generated text (choices and loglikelihoods are not model text)."""
-    from ...check.checks import run_checks
+    from ...check.runner import run_checks
 
     records = [
         rec.check_record(run_id, r, o["finish_reason"])

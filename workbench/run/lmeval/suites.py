@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...errors import ConfigError
-from ..suites import LmEvalSpec, Suite, SuiteSpec
+from ..suite_schema import LmEvalSpec, SuiteSpec
+from ..suites import Suite
 from . import tasks as lmeval_tasks
 
 if TYPE_CHECKING:

@@ -10,13 +10,7 @@ side by side), items.py (one item across every run), suggestions.py and training
 holds what they share.
 """
 
-from .failures import (
-    SORTS,
-    FailurePage,
-    count_failures,
-    failures_page,
-    findings_for,
-)
+from .failures import SORTS, FailurePage, count_failures, failures_page, findings_for
 from .filters import FilterOptions, filter_options
 from .items import item, item_outputs, item_suggestions, item_suites, output_samples
 from .matrix import metric_names, outputs_by_id, run_matrix

@@ -11,7 +11,8 @@ from typing import Any
 import pandas as pd
 
 from ..findings import COLUMNS, empty_findings
-from ..store import Store, from_json
+from ..store import Store
+from ..values import from_json
 from .sql import Filter, _in, _metrics, _values
 
 

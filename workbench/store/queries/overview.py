@@ -7,7 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..store import INTERRUPTED, Store, from_json, shown_status, with_shown_status
+from ..store import Store
+from ..values import INTERRUPTED, from_json, shown_status, with_shown_status
 from .sql import Filter, _in, _values
 
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..store import from_json
+from ..values import from_json
 
 Filter = str | Sequence[str] | None
 

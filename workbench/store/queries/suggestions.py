@@ -6,7 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..store import Store, from_json
+from ..store import Store
+from ..values import from_json
 from .sql import Filter, _json_or_text, _values
 
 

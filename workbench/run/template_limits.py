@@ -1,81 +1,22 @@
-"""Bounds on what a suite may cost to read and render: its files are read only when they are
-regular files under a size limit, and its Jinja template renders in a sandbox whose loops, output
-size and time are capped. A suite from elsewhere is untrusted input."""
+"""Bounds on what a suite's template may cost to render: its Jinja template renders in a sandbox
+whose loops, output size and time are capped (its files are read under a size limit by
+``suite_files.read_regular_file``). A suite from elsewhere is untrusted input."""
 
 from __future__ import annotations
 
-import os
-import stat
 import time
 from collections.abc import Iterator, Sized
 from contextvars import ContextVar
-from pathlib import Path
 from typing import Any
 
 from ..errors import SuiteError
 
-DEFAULT_MAX_DATA_BYTES = 4 * 2**30  # a suite's YAML or JSONL file; WORKBENCH_MAX_DATA_BYTES
 MAX_TEMPLATE_STEPS = 1_000_000  # loop iterations in one render (any iterable, nested loops and
 # the elements filters take apart counted together); also the longest list a template builds
 MAX_RENDERED_CHARS = 64 * 2**20  # one rendered prompt, and any value built while rendering it
 TEMPLATE_TIMEOUT_S = 10.0  # one render, checked at each loop step, call, filter and output chunk
 
 
-# -- files ---------------------------------------------------------------------------------------
-def max_data_bytes() -> int:
-    """The largest suite file read: ``WORKBENCH_MAX_DATA_BYTES`` (bytes), else 4 GiB."""
-    raw = os.environ.get("WORKBENCH_MAX_DATA_BYTES", "").strip()
-    if not raw:
-        return DEFAULT_MAX_DATA_BYTES
-    try:
-        value = int(float(raw))
-    except ValueError:
-        raise SuiteError(f"WORKBENCH_MAX_DATA_BYTES={raw!r} is not a number of bytes") from None
-    if value <= 0:
-        raise SuiteError(f"WORKBENCH_MAX_DATA_BYTES={raw!r} must be positive")
-    return value
-
-
-def read_regular_file(path: Path, limit: int | None = None) -> bytes:
-    """The bytes of ``path``, which must be a regular file of at most ``limit`` bytes (default
-    ``max_data_bytes()``): a device (``/dev/zero``), a FIFO or a directory is refused without
-    blocking, and a file over the limit without reading it. Raises OSError (unreadable) or
-    ValueError (refused) with a one-line reason."""
-    limit = max_data_bytes() if limit is None else limit
-    # O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"not a regular file ({_kind(st.st_mode)})")
-        if st.st_size > limit:
-            raise ValueError(_too_big(st.st_size, limit))
-        chunks, n = [], 0
-        while chunk := os.read(fd, min(1 << 24, limit + 1 - n)):
-            chunks.append(chunk)
-            n += len(chunk)
-            if n > limit:  # grew while being read
-                raise ValueError(_too_big(n, limit))
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
-                       (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return name
-    return "not a plain file"
-
-
-def _too_big(size: int, limit: int) -> str:
-    return (f"{size:,} bytes, over the limit of {limit:,} "
-            "(raise it with WORKBENCH_MAX_DATA_BYTES=BYTES)")
-
-
-# -- templates -----------------------------------------------------------------------------------
 class TemplateLimit(SuiteError):
     """A template went past a bound (loop steps, value size, time) while rendering."""
 
