@@ -100,7 +100,7 @@ def roofline(model, batch: int) -> dict:  # noqa: ANN001
 
 
 def compare(model_dir: str, prompts: list, batch: int, max_new_tokens: int, repeats: int,
-            dtypes: bool) -> dict:
+            dtypes: bool, contenders: tuple[str, ...] | None = None) -> dict:
     import torch
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
@@ -162,6 +162,8 @@ def compare(model_dir: str, prompts: list, batch: int, max_new_tokens: int, repe
 
     fns = {"workbench": workbench, "lm_eval": lm_eval, "hf_continuous": hf_continuous,
            "hf_batched": hf_batched}
+    if contenders:  # workbench always runs: the others are measured against it
+        fns = {k: f for k, f in fns.items() if k == "workbench" or k in contenders}
     generate(loaded, prompts[:2], cfg, batch_size=2)  # warm-up (first-call allocations)
     times = bench.median_times(fns, repeats)
     med = {k: statistics.median(v) for k, v in times.items() if k not in errors}
@@ -214,7 +216,8 @@ def _dtypes(model_dir: str, prompts: list, cfg, batch: int, repeats: int,  # noq
 
 def run(batch_sizes: tuple[int, ...] | None = None, threads: tuple[int, ...] = (1,),
         n_prompts: int | None = None, max_new_tokens: int | None = None,
-        repeats: int | None = None, dtypes: bool = True, model_dir: str | None = None) -> dict:
+        repeats: int | None = None, dtypes: bool = True, model_dir: str | None = None,
+        contenders: tuple[str, ...] | None = None) -> dict:
     import torch
 
     batch_sizes = batch_sizes or bench.pick((8, 32), (4,))
@@ -240,7 +243,8 @@ def run(batch_sizes: tuple[int, ...] | None = None, threads: tuple[int, ...] = (
             print(f"generation_real: {t} thread(s), batch {b}", file=sys.stderr, flush=True)
             figures[f"threads{t}_batch{b}"] = compare(
                 model_dir, prompts, b, max_new_tokens or bench.pick(128, 8),
-                repeats or bench.pick(3, 1), dtypes and b == batch_sizes[0] and t == threads[0])
+                repeats or bench.pick(3, 1), dtypes and b == batch_sizes[0] and t == threads[0],
+                contenders)
     figures["load_after"] = os.getloadavg()
     return figures
 
@@ -254,9 +258,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--no-dtypes", action="store_true", help="skip the bfloat16 and int8 rows")
     ap.add_argument("--model", help="a model dir (default: SmolLM2-135M-Instruct)")
+    ap.add_argument("--contenders", nargs="+", choices=("lm_eval", "hf_continuous", "hf_batched"),
+                    help="measure workbench against these only (default: all); none given with "
+                         "--workbench-only")
+    ap.add_argument("--workbench-only", action="store_true",
+                    help="workbench's engine alone, e.g. to see what the batch size buys")
     a = ap.parse_args(argv)
+    contenders = ("workbench",) if a.workbench_only else tuple(a.contenders or ()) or None
     figures = run(tuple(a.batch_sizes or ()) or None, tuple(a.threads), a.prompts, a.max_new_tokens,
-                  a.repeats, not a.no_dtypes, a.model)
+                  a.repeats, not a.no_dtypes, a.model, contenders)
     json.dump(figures, sys.stdout, indent=2, default=str)
     print()
     return 0

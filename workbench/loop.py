@@ -154,7 +154,7 @@ def run_loop(
     out_dir: str | Path | None = None,
     trainer: str = "lora",
     train_config: Any = None,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     alpha: float = 0.05,
     per_failure: int = 3,
     max_examples: int | None = None,

@@ -120,7 +120,9 @@ def register(app: typer.Typer) -> None:
             "--base-run", help="Reuse this finished run of the base on the suite.")] = None,
         db: DbOption = None,
         json_out: JsonOption = False,
-        batch_size: Annotated[int, typer.Option("--batch-size", help="Generation batch size.")] = 8,
+        batch_size: Annotated[int | None, typer.Option(
+            "--batch-size", min=1, help="Generation batch size (default: chosen from the free "
+            "memory, as for `workbench run`).", show_default=False)] = None,
         alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
         per_failure: Annotated[int, typer.Option(
             "--per-failure", help="Training examples suggested per failure.")] = 3,

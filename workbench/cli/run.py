@@ -47,7 +47,11 @@ def run_cmd(
     suite: Annotated[str, typer.Option("--suite", "-s", help="Suite YAML file (or lm-eval:TASK).",
                                        show_default=False)],
     db: DbOption = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1)] = 8,
+    batch_size: Annotated[int | None, typer.Option(
+        "--batch-size", "-b", min=1, help="Sequences generated at once (requests in flight on a "
+        "served model). Default: chosen from the free memory and the model's key/value cache "
+        "(at most 32 on a CPU, 256 on a GPU; 16 requests on a server; lm-eval suites: 8).",
+        show_default=False)] = None,
     split: Annotated[str, typer.Option("--split", help="Which items: eval or train.")] = "eval",
     checks: Annotated[str | None, typer.Option(
         "--checks", help="Comma-separated checks to run (default: the suite's selection).")] = None,
@@ -158,11 +162,12 @@ def run_cmd(
             err_console.print(f"[dim]loading {esc(name)} = {esc(spec)}[/dim]", highlight=False,
                               soft_wrap=True)
         if the_suite.source == "lm-eval":
-            lm_backend, lm_args, lm_batch = backend, model_args, batch_size
+            lm_backend, lm_args, lm_batch = backend, model_args, batch_size or 8
             if spec.startswith("openai:"):  # lm-eval's own client for completions endpoints
-                from ..run.backends.openai import lmeval_client
+                from ..run.backends.openai import SERVED_CONCURRENCY, lmeval_client
 
-                lm_backend, spec, lm_args, lm_batch = lmeval_client(spec, batch_size, model_args)
+                lm_backend, spec, lm_args, lm_batch = lmeval_client(
+                    spec, batch_size or SERVED_CONCURRENCY, model_args)
             store = store or open_store(db)
             from ..run.lmeval import run_lmeval_spec
 
@@ -201,7 +206,8 @@ def run_cmd(
                                   f"in float32 to count what {esc(loaded.dtype)} changed[/dim]",
                                   highlight=False)
             res.summary["precision"] = precision_cost(
-                store, res.run_id, loaded, the_suite, split, precision_check, batch_size,
+                store, res.run_id, loaded, the_suite, split, precision_check,
+                res.summary.get("batch_size") or 8,
                 lambda spec=spec, name=name: load_model(
                     spec, name, device=device, dtype="float32", merge=not no_merge,
                     trust_remote_code=trust_remote_code, allow_pickle=allow_pickle))

@@ -12,6 +12,7 @@ in one short transaction, so a killed run loses at most the batch in flight.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -142,7 +143,7 @@ def run_suite(
     loaded: Any,
     suite: Suite,
     *,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     checks: Sequence[Check] | None = None,
     split: str = "eval",
     progress: bool = True,
@@ -155,12 +156,13 @@ def run_suite(
     none); pass ``[]`` for no checks. ``on_progress(done, total)`` is called after each batch.
     A finished run of the same model, suite, generation config and checks is returned as it is
     (``summary["reused"]``) unless ``new_run``: then a new run is recorded, its outputs copied
-    from the cache and checked again.
+    from the cache and checked again. ``batch_size=None`` chooses it from the free memory
+    (``workbench.run.batch_size``); the summary says which.
     """
     if suite.source == "lm-eval":
         from .lmeval import run_lmeval_suite  # type: ignore[import-not-found]
 
-        return run_lmeval_suite(store, loaded, suite, batch_size=batch_size, checks=checks,
+        return run_lmeval_suite(store, loaded, suite, batch_size=batch_size or 8, checks=checks,
                                 split=split, progress=progress)
     if split not in ("eval", "train"):
         raise ConfigError(f"unknown split {split!r} (eval or train)")
@@ -194,6 +196,11 @@ def run_suite(
             model_id=fp, model_name=loaded.name, suite_id=suite.suite_id,
             config_key=key, gen_config=gen,
             seed=suite.generation.seed, versions=library_versions(loaded))
+    chosen = None
+    if batch_size is None:
+        batch_size, chosen = _auto_batch_size(loaded, items, list(rendered), suite)
+        if progress:
+            sys.stderr.write(f"batch size {chosen}\n")
     try:
         summary = _execute(store, run_id, loaded, items, list(prompts), list(rendered), keys,
                            check_list, metric_names, suite, batch_size, progress, on_progress)
@@ -204,8 +211,23 @@ def run_suite(
         store.finish_run(run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
     summary.update(run_id=run_id, resumed=resumed, reused=False, model=loaded.name, model_id=fp,
-                   suite=suite.name, suite_id=suite.suite_id, split=split)
+                   suite=suite.name, suite_id=suite.suite_id, split=split, batch_size=batch_size)
+    if chosen is not None:
+        summary["batch_size_chosen"] = chosen
     return RunResult(run_id=run_id, resumed=resumed, summary=summary)
+
+
+def _auto_batch_size(loaded: Any, items: Sequence[Item], rendered: list[str],
+                     suite: Suite) -> tuple[int, str]:
+    """The batch size for ``loaded`` on these prompts, from the free memory, and why."""
+    from .batch_size import choose_batch_size
+
+    lengths = [len(r) for r in rendered]
+    tok = getattr(loaded, "tokenizer", None)
+    if getattr(loaded, "backend", "hf") == "hf" and callable(tok):
+        lengths = [len(ids) for ids in tok(rendered, add_special_tokens=False)["input_ids"]]
+    longest_answer = max(it.generation(suite.generation).max_new_tokens for it in items)
+    return choose_batch_size(loaded, lengths, longest_answer)
 
 
 def _execute(store: Store, run_id: str, loaded: Any, items: list[Item], prompts: list[Prompt],

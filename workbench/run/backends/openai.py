@@ -64,6 +64,7 @@ class TranscriptRenderer:
 
 
 RETRIES = int(os.environ.get("WORKBENCH_OPENAI_RETRIES", "4"))
+SERVED_CONCURRENCY = 16  # requests in flight when --batch-size is not given
 # Answers worth asking again: rate limits and a server that is busy, restarting or overloaded.
 RETRY_CODES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
