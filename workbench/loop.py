@@ -20,7 +20,6 @@ from .train.trainers import StepCallback
 from .train.training import Say, TrainingOutcome, quiet, resolve_base
 
 
-# -- the loop -------------------------------------------------------------------------------------
 @dataclass
 class Round:
     """One round: suggestions from the previous model's failures, a training, a rerun, comparisons."""

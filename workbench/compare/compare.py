@@ -23,13 +23,13 @@ from ..check.metrics import direction
 from ..errors import WorkbenchError
 from ..store import Store
 from ..store import compare as q
+from .comparison import Comparison, Row
 from .confounders import SHORT_WORDS, OutputLength
 from .stats import bootstrap_mean_ci, mcnemar_exact, paired_bootstrap_ci, wilson_ci
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-from .comparison import Comparison, Row
 
 
 class CompareError(WorkbenchError):

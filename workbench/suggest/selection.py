@@ -17,7 +17,6 @@ from .similarity import (
 )
 
 
-# -- the suggestion engine ------------------------------------------------------------------------
 @dataclass
 class _Pick:
     row: int

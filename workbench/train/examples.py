@@ -15,7 +15,6 @@ from ..store import trainings as tq
 from .trainers import TrainExample
 
 
-# -- training data --------------------------------------------------------------------------------
 def read_messages_jsonl(path: Path) -> list[TrainExample]:
     """Examples from a JSONL file of ``{"messages": [...]}`` rows (the exported suggestion format)."""
     out = []

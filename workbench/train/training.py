@@ -25,7 +25,6 @@ def quiet(_: str) -> None:
     pass
 
 
-# -- one training ---------------------------------------------------------------------------------
 @dataclass
 class TrainingOutcome:
     """What `workbench train` produced."""

@@ -9,16 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...errors import ConfigError, WorkbenchError
 from ..suites import Suite
 from . import records as rec
 from . import tasks as lmeval_tasks
-
-if TYPE_CHECKING:
-    pass
-
 
 # lm-eval's own defaults, so numbers match `lm_eval` run with the same settings
 DEFAULT_BOOTSTRAP_ITERS = 100000
@@ -30,7 +26,6 @@ SEEDS = {
 }
 
 
-# -- running -----------------------------------------------------------------------------------
 @dataclass
 class PreparedTasks:
     """An lm-eval suite's tasks, found and built (their data read), ready to evaluate."""

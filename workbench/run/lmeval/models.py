@@ -8,19 +8,15 @@ import hashlib
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...errors import WorkbenchError
-
-if TYPE_CHECKING:
-    pass
 
 
 class LmEvalBackendError(WorkbenchError):
     """An lm-eval backend named with --backend is unknown or not installed."""
 
 
-# -- models ------------------------------------------------------------------------------------
 def hf_lm(loaded: Any, batch_size: int | str = 8, max_length: int | None = None) -> Any:
     """lm-eval's HFLM around an already-loaded model and tokenizer (no second load)."""
     from lm_eval.models.huggingface import HFLM

@@ -17,9 +17,6 @@ from ...store.findings import count_by_category, finding_rows
 from ...store.lmeval import add_lmeval_results
 from ..suites import Suite
 from . import records as rec
-
-if TYPE_CHECKING:
-    from ...check.checks import Finding
 from .evaluate import (
     DEFAULT_BOOTSTRAP_ITERS,
     SEEDS,
@@ -40,6 +37,9 @@ from .models import (
     local_fingerprint,
     model_arg_name,
 )
+
+if TYPE_CHECKING:
+    from ...check.checks import Finding
 
 
 @dataclass

@@ -6,21 +6,15 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ...errors import ConfigError
 from ..suite_schema import LmEvalSpec, SuiteSpec
 from ..suites import Suite
 from . import tasks as lmeval_tasks
 
-if TYPE_CHECKING:
-    pass
-
-
 PREFIX = "lm-eval:"
 
 
-# -- suites ------------------------------------------------------------------------------------
 def lmeval_suite(
     tasks: list[str] | str,
     include_path: list[str] | str | None = None,
