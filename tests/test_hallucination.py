@@ -280,3 +280,32 @@ def test_a_light_verb_of_place_is_no_claim():
                                     output="The town of Stymysk is located in the province of "
                                            "Nynarn.", context=ctx)])))
     assert not f.flagged, f.message
+
+
+def test_a_name_the_context_ties_to_another_subject_is_pointed_at():
+    ctx = ("The Breston river is 193 miles long and flows into Lake Thetryx. It is known for its "
+           "green banks. Lotrei is a town of 61726 people in the province of Griatas. It is "
+           "known for its quiet squares. Mount Grysteim is 6156 feet tall and stands in the "
+           "Braestaesk Range.")
+    # the sentence's words come from several sentences of the context (a sentence copied from
+    # one other sentence is left alone: a multi-hop answer's bridge may be a description)
+    rec = Record(id="r", prompt="Describe the Breston river.", context=ctx,
+                 output="The Breston river is known for its green banks in the province of "
+                        "Griatas, near Mount Grysteim.")
+    (f,) = HallucinationCheck().run([rec])
+    assert f.flagged and "said of something else" in f.message and "'Griatas'" in f.message
+    start, end = f.spans[0]
+    assert rec.output[start:end] == "Griatas"
+    # the right links are not flagged, nor a multi-hop answer whose bridge the sentence names
+    for out in ("The Breston river flows into Lake Thetryx.",
+                "Lotrei is a town in the province of Griatas.",
+                "Mount Grysteim stands in the Braestaesk Range."):
+        (ok,) = HallucinationCheck().run([Record(id="r", prompt="?", context=ctx, output=out)])
+        assert not ok.flagged, (out, ok.message)
+    hop = ("The theme was re-arranged in season 2, and the current arrangement by Alf Clausen "
+           "was introduced in the third season. Alf Clausen (born March 28, 1941) is an "
+           "American composer.")
+    (ok,) = HallucinationCheck().run([Record(
+        id="r", prompt="When was the arranger of the theme born?", context=hop,
+        output="The theme's current arrangement is by Alf Clausen, born in 1941.")])
+    assert not ok.flagged, ok.message

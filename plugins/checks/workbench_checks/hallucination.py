@@ -33,7 +33,7 @@ class HallucinationCheck(Check):
 
     name = "hallucination"
     category = "hallucination"
-    version = "2"  # 2: link rules, the optional judge model
+    version = "3"  # 3: a name the context ties to something else than the sentence's subject
     description = "numbers, names and claims the context/reference does not support"
 
     class Options(Check.Options):

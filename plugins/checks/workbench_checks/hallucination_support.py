@@ -549,6 +549,17 @@ def _subject_names(raw: list[str], normed: list[str]) -> set[str]:
     return out
 
 
+def _tied(n: str, subject: set[str], names: set[str], about: list[set[str]],
+          windows: list[set[str]]) -> bool:
+    """Does the evidence tie ``n`` to the subject: a sentence about the subject holds it, or a
+    sentence holds it with another name of the clause that a sentence about the subject
+    holds (the bridge of a multi-hop answer)?"""
+    if n in subject or any(n in win for win in about):
+        return True
+    bridges = {m for m in names - {n} - subject if any(m in win for win in about)}
+    return any(n in win and not bridges.isdisjoint(win) for win in windows)
+
+
 def _stitched_clause(
     start: int,
     clause: str,
@@ -566,12 +577,22 @@ def _stitched_clause(
         return []
     echoed = supported & q_vocab
     sizes = [(len(new & win), len(echoed & win)) for win in ev.windows]
-    outside = new - ev.windows[sizes.index(max(sizes))]
+    best = ev.windows[sizes.index(max(sizes))]
+    outside = new - best
+    subject = _subject_names(raw, normed) & ev.vocab
+    if subject and subject.isdisjoint(best):
+        # the sentence that holds most of the clause's words is about something else: a name
+        # no sentence about the clause's subject holds, nor a sentence the clause's other names
+        # tie to it (a multi-hop answer's bridge), is said of that other thing ("The Breston
+        # river is in the province of Griatas": Griatas only with Lotrei)
+        about = [win for win in ev.windows if not subject.isdisjoint(win)]
+        names = {n for t, n in zip(raw, normed, strict=True)
+                 if t[:1].isupper() and n in ev.vocab and n not in FUNCTION_WORDS}
+        if about:
+            outside = {n for n in new if not _tied(n, subject, names, about, ev.windows)}
     if not outside:
         return []
     share = len(outside) / len(new)
-    subject = _subject_names(raw, normed) & ev.vocab
-    best = ev.windows[sizes.index(max(sizes))]
     # names of the clause that only the other sentences hold: the clause links to them
     linked = {
         n for t, n in zip(raw, normed, strict=True) if t[:1].isupper() and n in ev.vocab
