@@ -24,6 +24,7 @@ from ..errors import ConfigError, SuiteError
 from ..store import Store, from_json, output_id  # noqa: F401 - output_id: re-exported
 from .generation import GenOutput, Prompt, generate
 from .prompts import prompt_for
+from .recording import failing_marks, register_model
 from .run_identity import (  # noqa: F401 - cache_key, checks_key, config_key: re-exported
     cache_key,
     checks_key,
@@ -186,9 +187,7 @@ def run_suite(
     # One connection for the bookkeeping: opening and closing the database file costs tens of
     # milliseconds each time, and a rerun of an unchanged suite is little but bookkeeping.
     with store.connect(write=True):
-        store.upsert_model(fp, loaded.name, spec=loaded.spec, base=loaded.base,
-                           adapter=loaded.adapter, parent_id=loaded.parent_fingerprint,
-                           kind=loaded.kind, meta={"device": loaded.device, "dtype": loaded.dtype})
+        register_model(store, loaded)
         store.upsert_suite(suite.suite_id, suite.name, suite.source,
                            str(suite.path) if suite.path else None, suite.fingerprint,
                            suite.spec.model_dump(mode="json"), items_frame(suite.items))
@@ -201,15 +200,9 @@ def run_suite(
         batch_size, chosen = _auto_batch_size(loaded, items, list(rendered), suite)
         if progress:
             sys.stderr.write(f"batch size {chosen}\n")
-    try:
+    with failing_marks(store, run_id):
         summary = _execute(store, run_id, loaded, items, list(prompts), list(rendered), keys,
                            check_list, metric_names, suite, batch_size, progress, on_progress)
-    except KeyboardInterrupt:
-        store.finish_run(run_id, status="failed", error="interrupted")
-        raise
-    except BaseException as exc:
-        store.finish_run(run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
-        raise
     summary.update(run_id=run_id, resumed=resumed, reused=False, model=loaded.name, model_id=fp,
                    suite=suite.name, suite_id=suite.suite_id, split=split, batch_size=batch_size)
     if chosen is not None:

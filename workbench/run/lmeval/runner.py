@@ -15,6 +15,7 @@ from ...errors import ConfigError
 from ...store import Store
 from ...store.findings import count_by_category, finding_rows
 from ...store.lmeval import add_lmeval_results
+from ..recording import failing_marks, register_model
 from ..suites import Suite
 from . import records as rec
 from .evaluate import (
@@ -159,16 +160,7 @@ def run_lmeval_suite(
             else hf_lm(loaded, batch_size)
         )
     if loaded is not None:
-        store.upsert_model(
-            model_id,
-            name,
-            spec=getattr(loaded, "spec", None),
-            base=getattr(loaded, "base", None),
-            adapter=getattr(loaded, "adapter", None),
-            parent_id=getattr(loaded, "parent_fingerprint", None),
-            kind=getattr(loaded, "kind", "full"),
-            meta={k: getattr(loaded, k) for k in ("device", "dtype") if hasattr(loaded, k)} or None,
-        )
+        register_model(store, loaded, model_id, name)
     else:
         store.upsert_model(
             model_id,
@@ -187,7 +179,7 @@ def run_lmeval_suite(
         versions=library_versions(),
     )
     computed = _count_computed(lm)
-    try:
+    with failing_marks(store, run_id, max_error=500):
         with tqdm_bars(progress):
             out = evaluate(
                 lm,
@@ -203,9 +195,6 @@ def run_lmeval_suite(
         stored = _store_results(
             store, suite, suite_id, fp, run_id, model_key, tokenizer, tasks, out, checks, computed
         )
-    except BaseException as exc:
-        store.finish_run(run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
-        raise
     metrics = task_metrics(out["results"])
     store.finish_run(run_id, metrics)
     return LmEvalRun(
