@@ -313,7 +313,8 @@ def test_every_hook_is_documented_in_the_guide_with_its_signature():
 
 
 def test_every_hook_is_exercised_by_a_test():
-    tests = "\n".join(p.read_text() for p in (ROOT / "tests").glob("test_*.py"))
+    files = [*(ROOT / "tests").rglob("test_*.py"), *(ROOT / "plugins").glob("*/tests/test_*.py")]
+    tests = "\n".join(p.read_text() for p in files)
     for name in _hooks():
         assert re.search(rf"@hookimpl\s+def {name}\(", tests), f"no test implements {name}"
 

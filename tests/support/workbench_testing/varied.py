@@ -1,8 +1,8 @@
 """A tiny model whose greedy outputs vary from prompt to prompt (for generation tests).
 
-The conftest's random tiny model has near-uniform logits and answers almost every prompt with
-the same token; re-drawing its weights with a larger spread makes outputs diverse, so tests of
-batching, stop strings and eos see real differences between prompts.
+The shared fixtures' random tiny model has near-uniform logits and answers almost every prompt
+with the same token; re-drawing its weights with a larger spread makes outputs diverse, so tests
+of batching, stop strings and eos see real differences between prompts.
 """
 
 from __future__ import annotations

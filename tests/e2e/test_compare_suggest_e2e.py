@@ -6,7 +6,7 @@ import json
 import os
 
 import pytest
-from _varied import build_adapter, build_varied_model
+from workbench_testing.varied import build_adapter, build_varied_model
 
 from workbench.store import Store
 

@@ -6,27 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-CHECK_PLUGIN = '''
-from workbench import Check, hookimpl
-
-
-class NotTheReference(Check):
-    """Flags an output that does not start with the item's reference answer."""
-
-    name = "not_reference"
-    category = "wrong_answer"
-
-    def run(self, records):
-        for r in records:
-            bad = bool(r.reference) and not r.output.strip().startswith(r.reference)
-            yield self.finding(r, flagged=bad, score=float(bad), message="not the reference")
-
-
-@hookimpl
-def register_checks(register):
-    register(NotTheReference)
-'''
+from workbench_testing.checks import CHECK_PLUGIN
 
 
 @pytest.fixture

@@ -189,7 +189,7 @@ def test_doc_examples_run_as_written(cli, tmp_path):
     import shlex
     from pathlib import Path
 
-    doc = Path(__file__).resolve().parents[1] / "docs" / "checks-misspelling-hallucination.md"
+    doc = Path(__file__).resolve().parents[3] / "docs" / "checks-misspelling-hallucination.md"
     block = doc.read_text().split("```\n", 2)[1]
     sessions = [s for s in block.split("$ ") if s.strip()]
     records = sessions[0].splitlines()[1:]

@@ -1,7 +1,7 @@
 """Model faults through `workbench run`: a missing, corrupt or mismatched checkpoint is one line
 (exit 2) and leaves the database alone; an over-long prompt is cut and said so; remote code and
 pickle weights stay off unless asked. (Tokenizer without a pad token:
-tests/test_models.py::test_tokenizer_without_pad_uses_eos.)"""
+tests/run/test_models.py::test_tokenizer_without_pad_uses_eos.)"""
 
 from __future__ import annotations
 

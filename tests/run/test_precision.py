@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from _varied import build_varied_model
-from test_run_cli import make_suite, run_json
+from workbench_testing.runs import make_suite, run_json
+from workbench_testing.varied import build_varied_model
 
 from workbench.errors import ConfigError
 from workbench.store import Store

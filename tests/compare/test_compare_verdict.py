@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from test_compare import add_run, add_suite
+from workbench_testing.stores import add_run, add_suite
 
 from workbench.compare.compare import compare_runs
 from workbench.compare.confounders import OutputLength

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from _varied import PROMPTS, build_adapter, build_varied_model
+from workbench_testing.varied import PROMPTS, build_adapter, build_varied_model
 
 from workbench.errors import ConfigError, ModelLoadError
 from workbench.run.generation import GenerationConfig, generate

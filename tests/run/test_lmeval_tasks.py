@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-TASK_DIR = Path(__file__).resolve().parent.parent / "suites" / "lm-eval"
+TASK_DIR = Path(__file__).resolve().parents[2] / "suites" / "lm-eval"
 
 
 def _tasks(tmp_path: Path) -> Path:

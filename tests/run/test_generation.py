@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from _varied import PROMPTS, build_varied_model
+from workbench_testing.varied import PROMPTS, build_varied_model
 
 from workbench.run.generation import GenerationConfig, generate, render_chat
 from workbench.run.models import load_model

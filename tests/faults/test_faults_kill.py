@@ -1,7 +1,7 @@
 """SIGKILL inside each phase: checks, training, a store write; and two writers at once with the
 dashboard's queries reading. After a real kill -9 the database opens, nothing stored before is
 lost, and a rerun completes without duplicates. (A kill during generation:
-tests/test_run_cli.py::test_resume_after_sigkill.)
+tests/run/test_run_cli.py::test_resume_after_sigkill.)
 
 Each victim signals through a file that it has reached the phase, then blocks there until it is
 killed, so the kill always lands inside the phase."""
@@ -18,68 +18,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from workbench_testing.victims import BLOCKING_CHECK, kill_when_ready, victim_env
 
 from workbench.store import Store
 
 pytestmark = pytest.mark.slow
 
 WORKBENCH = str(Path(sys.executable).with_name("workbench"))
-
-BLOCKING_CHECK = '''
-import os
-import time
-from pathlib import Path
-
-from workbench import Check, hookimpl
-
-
-class Blocker(Check):
-    """Blocks inside its second batch when $WB_FAULT_READY names a file (then writes it)."""
-
-    name = "blocker"
-    category = "blocked"
-    calls = 0
-
-    def run(self, records):
-        type(self).calls += 1
-        ready = os.environ.get("WB_FAULT_READY")
-        if ready and type(self).calls == 2:
-            Path(ready).write_text("inside a check")
-            time.sleep(120)
-        for r in records:
-            yield self.finding(r, flagged=len(r.output) % 2 == 0, score=0.5)
-
-
-@hookimpl
-def register_checks(register):
-    register(Blocker)
-'''
-
-
-def _env(plugins: str | None = "", **extra: str) -> dict[str, str]:
-    """The victim's environment: one thread; no entry-point plugins unless ``plugins=None``."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", **extra}
-    env.pop("WORKBENCH_PLUGINS", None)
-    return env if plugins is None else {**env, "WORKBENCH_PLUGINS": plugins}
-
-
-def _kill_when_ready(proc: subprocess.Popen, ready: Path, timeout: float = 150) -> None:
-    """SIGKILL ``proc`` as soon as it writes ``ready``; fail if it exits or stalls first."""
-    deadline = time.monotonic() + timeout
-    try:
-        while not ready.exists():
-            if proc.poll() is not None:
-                err = proc.stderr.read() if proc.stderr else ""
-                pytest.fail(f"the victim exited ({proc.returncode}) before the phase: {err[-2000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail("the victim never reached the phase")
-            time.sleep(0.05)
-        time.sleep(0.1)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-
 
 def _suite(d: Path, n: int) -> Path:
     d.mkdir(parents=True, exist_ok=True)
@@ -97,9 +42,9 @@ def test_sigkill_during_checks(tmp_path, cli, tiny_model_dir, monkeypatch):
     n, db, ready = 8, tmp_path / "k.duckdb", tmp_path / "ready"
     args = ["run", "--model", f"m={tiny_model_dir}", "--suite", str(_suite(tmp_path / "s", n)),
             "--db", str(db), "--batch-size", "2", "--plugins-dir", str(plugins), "--json"]
-    proc = subprocess.Popen([WORKBENCH, *args], env=_env(WB_FAULT_READY=str(ready)),
+    proc = subprocess.Popen([WORKBENCH, *args], env=victim_env(WB_FAULT_READY=str(ready)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _kill_when_ready(proc, ready)
+    kill_when_ready(proc, ready)
 
     store = Store(db)  # opens (DuckDB replays its WAL)
     run = store.get_run("latest")
@@ -150,8 +95,8 @@ def test_sigkill_during_training(tmp_path, cli, tiny_model_dir):
     Store(db).upsert_model("seed-model", "seed")  # something stored before the training
     proc = subprocess.Popen(
         [sys.executable, "-c", TRAIN_VICTIM, str(db), str(tiny_model_dir), str(data), str(out),
-         str(ready)], env=_env(plugins=None), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _kill_when_ready(proc, ready)
+         str(ready)], env=victim_env(plugins=None), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    kill_when_ready(proc, ready)
     assert ready.read_text().startswith("step 1 of 3")
 
     store = Store(db)
@@ -194,9 +139,9 @@ def test_sigkill_during_a_store_write(tmp_path):
     store.add_outputs(pd.DataFrame({"output_id": ["keep1", "keep2"], "run_id": "r-old",
                                     "item_id": ["a", "b"], "text": ["one", "two"]}))
     proc = subprocess.Popen([sys.executable, "-c", STORE_VICTIM, str(db), str(ready), str(n)],
-                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=victim_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
-    _kill_when_ready(proc, ready)
+    kill_when_ready(proc, ready)
     finished_first = Path(str(ready) + ".done").exists()
 
     counts = Store(db).query_df("SELECT run_id, count(*) AS n FROM outputs GROUP BY run_id")
@@ -206,7 +151,7 @@ def test_sigkill_during_a_store_write(tmp_path):
     assert finished_first or got.get("r-big", 0) == 0
     # the rerun of the write completes, without duplicates
     proc = subprocess.run([sys.executable, "-c", STORE_VICTIM, str(db), str(ready), str(n)],
-                          env=_env(), capture_output=True, text=True, timeout=300)
+                          env=victim_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     counts = Store(db).query_df(
         "SELECT count(*) AS n, count(DISTINCT output_id) AS d FROM outputs WHERE run_id = 'r-big'")
@@ -247,12 +192,12 @@ def test_two_writers_and_a_dashboard_reader(tmp_path, tiny_model_dir):
     n, db, stop = 6, tmp_path / "two.duckdb", tmp_path / "stop"
     suite = _suite(tmp_path / "s", n)
     reader = subprocess.Popen([sys.executable, "-c", DASHBOARD_READER, str(db), str(stop)],
-                              env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=victim_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
     writers = [subprocess.Popen(
         [WORKBENCH, "run", "--model", f"{name}={tiny_model_dir}", "--suite", str(suite), "--db",
          str(db), "--batch-size", "2", "--no-checks", "--json"],
-        env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=victim_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for name in ("a", "b")]
     try:
         results = [w.communicate(timeout=300) for w in writers]
@@ -324,9 +269,9 @@ app(args)
 
 def _kill_at(phase: str, args: list, ready: Path, cwd: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", STEP_VICTIM, str(ready), phase,
-                             *map(str, args)], env=_env(plugins=None), cwd=cwd,
+                             *map(str, args)], env=victim_env(plugins=None), cwd=cwd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _kill_when_ready(proc, ready)
+    kill_when_ready(proc, ready)
 
 
 def _partials(d: Path) -> list[Path]:
@@ -389,7 +334,7 @@ def _loop_args(tiny_model_dir: Path, suite: Path, plugins: Path, db: Path) -> li
 
 
 def _loop_suite(d: Path) -> tuple[Path, Path]:
-    from tests.test_loop import CHECK_PLUGIN
+    from workbench_testing.checks import CHECK_PLUGIN
 
     rows = [{"id": f"e{i}", "prompt": f"Name the colour of flag {i}.", "reference": "Red.",
              "split": "eval"} for i in range(6)]
@@ -470,7 +415,7 @@ def test_sigkill_of_the_dashboard_command_takes_its_server_down(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([WORKBENCH, "dashboard", "--db", str(db), "--port", str(port),
-                             "--no-browser"], env=_env(), stdout=subprocess.PIPE,
+                             "--no-browser"], env=victim_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         url = proc.stdout.readline().strip()  # printed once the server answers

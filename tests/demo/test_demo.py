@@ -77,7 +77,7 @@ def test_shipped_suite_matches_the_generator(data):
     assert suite.render(item) == corpus.render_prompt(item.prompt, item.context)
     assert set(suite.check_selection()) == {"repetition", "length", "misspelling",
                                             "hallucination"}
-    checkout = Path(__file__).parents[1] / "suites" / "demo.yaml"
+    checkout = Path(__file__).parents[2] / "suites" / "demo.yaml"
     assert load_suite(checkout).fingerprint == suite.fingerprint
 
 

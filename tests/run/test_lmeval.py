@@ -20,7 +20,7 @@ from workbench.run.suites import load_suite
 from workbench.store import Store
 from workbench.store.lmeval import run_samples
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TASK_DIR = ROOT / "suites" / "lm-eval"
 DEMO = ROOT / "suites" / "lm-eval-demo.yaml"
 TASKS = ["workbench_qa", "workbench_commonsense_mc"]

@@ -8,7 +8,7 @@ import shutil
 import zipfile
 
 import pytest
-from _varied import PROMPTS, build_varied_model
+from workbench_testing.varied import PROMPTS, build_varied_model
 
 import workbench.run.gguf_checkpoint as gc
 from workbench.demo import real_model

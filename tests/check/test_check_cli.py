@@ -224,7 +224,7 @@ def test_the_documented_example_runs_as_shown(cli, tmp_path, monkeypatch):
     """docs/checking-outputs.md: its outputs.jsonl, its command, its output, line for line."""
     import re
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "checking-outputs.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "checking-outputs.md").read_text()
     source = re.search(r"```jsonl\n(.*?)```", doc, re.S).group(1)
     shown = re.search(
         r"\$ workbench check outputs.jsonl --checks repetition,length\n(.*?)```", doc, re.S

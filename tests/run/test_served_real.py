@@ -140,7 +140,7 @@ def test_a_custom_suite_runs_on_transformers_serve_and_resumes_after_a_kill(tmp_
 
 def test_an_lm_eval_suite_runs_on_transformers_serve_through_lm_evals_client(
         tmp_path, cli, served, monkeypatch):
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the task YAML's data paths
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the task YAML's data paths
     db = tmp_path / "a.duckdb"
     before = served.requests_served()
     res = cli("run", "--backend", "openai", "--base-url", served.url, "--model",

@@ -11,8 +11,8 @@ from html import escape as html_escape
 from pathlib import Path
 
 import pytest
-from test_faults_kill import BLOCKING_CHECK, _env, _kill_when_ready
 from workbench_checks.inconsistency import InconsistencyCheck
+from workbench_testing.victims import BLOCKING_CHECK, kill_when_ready, victim_env
 
 from workbench.check.checks import Record, record_from_dict
 from workbench.check.runner import answer_groups, run_checks
@@ -163,9 +163,9 @@ def test_resume_after_sigkill_mid_samples(tmp_path, cli, tiny_model_dir, monkeyp
     args = ["run", "--model", f"m={tiny_model_dir}", "--suite",
             str(_suite(tmp_path / "s", n, SAMPLED)), "--db", str(db), "--batch-size", "2",
             "--plugins-dir", str(plugins), "--json"]
-    proc = subprocess.Popen([WORKBENCH, *args], env=_env(WB_FAULT_READY=str(ready)),
+    proc = subprocess.Popen([WORKBENCH, *args], env=victim_env(WB_FAULT_READY=str(ready)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _kill_when_ready(proc, ready)
+    kill_when_ready(proc, ready)
     # the blocking check ran in a process of its own: it dies with the command
     deadline = time.monotonic() + 10
     while _processes_naming(str(db)) and time.monotonic() < deadline:

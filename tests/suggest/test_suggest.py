@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_compare import add_run, add_suite
 from workbench_checks.repairs import apply_corrections, corrections_from, remove_spans
+from workbench_testing.stores import add_run, add_suite
 
 from workbench.errors import WorkbenchError
 from workbench.store import Store

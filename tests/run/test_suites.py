@@ -170,7 +170,7 @@ def _docs_blocks() -> dict[str, str]:
     """The worked example's code blocks in docs/run.md, by their fence's language."""
     import re
 
-    text = (Path(__file__).resolve().parent.parent / "docs" / "run.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "run.md").read_text()
     section = text.split("### Instruction (chat) models")[1].split("\n## ")[0]
     return {lang: body for lang, body in re.findall(r"```(\w+)\n(.*?)```", section, re.S)}
 
