@@ -218,7 +218,11 @@ def _auto_batch_size(loaded: Any, items: Sequence[Item], rendered: list[str],
     lengths = [len(r) for r in rendered]
     tok = getattr(loaded, "tokenizer", None)
     if getattr(loaded, "backend", "hf") == "hf" and callable(tok):
-        lengths = [len(ids) for ids in tok(rendered, add_special_tokens=False)["input_ids"]]
+        # only the longest prompts bound the batch: tokenize the few longest in characters,
+        # not every prompt (generate encodes them all once anyway)
+        longest = sorted(rendered, key=len, reverse=True)[:16]
+        lengths = [len(ids) for ids in tok(longest, add_special_tokens=False)["input_ids"]]
+        lengths += [0] * (len(rendered) - len(longest))
     longest_answer = max(it.generation(suite.generation).max_new_tokens for it in items)
     return choose_batch_size(loaded, lengths, longest_answer)
 
