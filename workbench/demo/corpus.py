@@ -202,7 +202,7 @@ def _number(rng: random.Random, kind: str) -> str:
             return str(x)
 
 
-def _entities(rng: random.Random, n: int, taken: set[str]) -> list[Entity]:
+def new_entities(rng: random.Random, n: int, taken: set[str]) -> list[Entity]:
     names = _names(rng, 2 * n, taken)
     kinds = list(FEATURES)
     out = []
@@ -283,7 +283,7 @@ def _train_split(rng: random.Random, n: int, taken: set[str], evals: list[Exampl
     out: list[Example] = []
     for phrasing in _phrasing_cycle(prng, n):
         for _ in range(100):
-            c = make_example(_entities(rng, 1, taken)[0], phrasing, f"train-{len(out):03d}", None)
+            c = make_example(new_entities(rng, 1, taken)[0], phrasing, f"train-{len(out):03d}", None)
             if not too_close(c):
                 out.append(c)
                 break
@@ -306,11 +306,11 @@ def generate(n_pretrain_entities: int = 2400, per_entity: int = 3, n_train: int 
     # change the eval items
     rng = random.Random(seed)
     taken = {name for _, name in MEMORISED.values()}
-    eval_ents = _entities(rng, n_eval, taken)
+    eval_ents = new_entities(rng, n_eval, taken)
     evals = [make_example(e, p, f"eval-{i:03d}", None) for i, (e, p) in
              enumerate(zip(eval_ents, _phrasing_cycle(random.Random(seed + 1), n_eval), strict=True))]
     train = _train_split(rng, n_train, taken, evals, random.Random(seed + 2))
-    pre_ents = _entities(rng, n_pretrain_entities, taken)
+    pre_ents = new_entities(rng, n_pretrain_entities, taken)
     prng = random.Random(seed + 3)
     pretrain: list[Example] = []
     weighted = [p for p in PHRASINGS for _ in range(WEIGHTS[p])]

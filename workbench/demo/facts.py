@@ -21,7 +21,7 @@ import json
 import random
 from pathlib import Path
 
-from .corpus import Entity, _entities
+from .corpus import Entity, new_entities
 
 SEED = 2024
 N_EVAL, N_TRAIN = 64, 240
@@ -62,7 +62,7 @@ WEIGHTS = [3, 3, 2, 1, 1]
 
 def _items(rng: random.Random, n: int, taken: set[str], split: str) -> list[dict]:
     rows = []
-    ents = _entities(rng, 3 * n, taken)
+    ents = new_entities(rng, 3 * n, taken)
     for i in range(n):
         group = ents[3 * i: 3 * i + 3]  # one river, one mountain, one town
         target = rng.choice(group)

@@ -13,7 +13,7 @@ import pandas as pd
 from ..findings import COLUMNS, empty_findings
 from ..store import Store
 from ..values import from_json
-from .sql import Filter, _in, _metrics, _values
+from .sql import Filter, filter_values, in_clause, parse_metrics
 
 
 @dataclass
@@ -62,21 +62,21 @@ def _failure_sql(*, run_id: Filter, suite_id: Filter, category: Filter, check: F
                  flagged_only: bool, item_id: Filter = None) -> _FailureSql:
     run_clauses: list[str] = []  # apply to outputs and to findings alike (both have run_id)
     run_params: list[Any] = []
-    if ids := _values(run_id):
-        run_clauses.append(_in("run_id", ids, run_params))
-    if ids := _values(suite_id):
+    if ids := filter_values(run_id):
+        run_clauses.append(in_clause("run_id", ids, run_params))
+    if ids := filter_values(suite_id):
         run_clauses.append("run_id IN (SELECT run_id FROM runs WHERE "
-                           + _in("suite_id", ids, run_params) + ")")
+                           + in_clause("suite_id", ids, run_params) + ")")
     sub: list[str] = []
     sub_params: list[Any] = []
     if flagged_only:
         sub.append("flagged")
-    if vals := _values(category):
-        sub.append(_in("category", vals, sub_params))
-    if vals := _values(check):
-        sub.append(_in("check_name", vals, sub_params))
-    if vals := _values(severity):
-        sub.append(_in("severity", vals, sub_params))
+    if vals := filter_values(category):
+        sub.append(in_clause("category", vals, sub_params))
+    if vals := filter_values(check):
+        sub.append(in_clause("check_name", vals, sub_params))
+    if vals := filter_values(severity):
+        sub.append(in_clause("severity", vals, sub_params))
     findings_sql = None
     findings_params: list[Any] = []
     if sub:
@@ -88,7 +88,7 @@ def _failure_sql(*, run_id: Filter, suite_id: Filter, category: Filter, check: F
     clauses = ["o." + c for c in run_clauses]
     params = list(run_params)
     joins = ""
-    tags = _values(tag)
+    tags = filter_values(tag)
     if tags:
         # only tags need the items table (a join of every output with its item is the most
         # expensive step of the page at a million outputs, so nothing else asks for it)
@@ -97,20 +97,20 @@ def _failure_sql(*, run_id: Filter, suite_id: Filter, category: Filter, check: F
         # any of the chosen tags; list_has_any keeps it one bound list parameter
         clauses.append("list_has_any(coalesce(i.tags, []), ?::VARCHAR[])")
         params.append(tags)
-    items = _values(item_id)
+    items = filter_values(item_id)
     if items:
-        clauses.append(_in("o.item_id", items, params))
+        clauses.append(in_clause("o.item_id", items, params))
     flagged_filter = bool(findings_sql and flagged_only)
     if flagged_filter:
         # flagged outputs (of some categories): each output row holds its flagged categories,
         # so the outputs alone answer it, with no join of every output with its findings; with
         # a check or severity filter too (which only a finding can say) they still narrow the
         # outputs that the join then has to look at
-        if cats := _values(category):
+        if cats := filter_values(category):
             clauses.append(_has_category("o.flagged_categories", cats, params))
         else:
             clauses.append("o.flagged_categories IS NOT NULL")
-    findings_on_outputs = flagged_filter and not _values(check) and not _values(severity)
+    findings_on_outputs = flagged_filter and not filter_values(check) and not filter_values(severity)
     if text:
         # the output, the prompt as rendered for the model (which holds the item's prompt), or
         # the item id. DuckDB runs a plain ILIKE '%word%' about 2.5x faster than one with an
@@ -184,8 +184,8 @@ def _sorted_ids(store: Store, q: _FailureSql, sort: str, descending: bool, categ
             + f" ORDER BY {expr} {direction} NULLS LAST, o.run_id, o.item_id, o.output_id"
             " LIMIT ? OFFSET ?", [*params, limit, offset])
         return list(page.output_id), list(page.item_id)
-    cats = _values(category)
-    cat_sql = (" AND " + _in("category", cats, params)) if cats else ""
+    cats = filter_values(category)
+    cat_sql = (" AND " + in_clause("category", cats, params)) if cats else ""
     findings = (", f AS (SELECT output_id, max(score) AS score,"
                 f" max({_SEVERITY_RANK}) AS severity_rank FROM findings"
                 " WHERE flagged AND output_id IN (SELECT output_id FROM m)" + cat_sql
@@ -214,13 +214,13 @@ def _sorted_by_findings(store: Store, sort: str, descending: bool, run_id: Filte
     findings are grouped per output."""
     params: list[Any] = []
     where = ["flagged"]
-    if ids := _values(run_id):
-        where.append(_in("run_id", ids, params))
-    if ids := _values(suite_id):
-        where.append("run_id IN (SELECT run_id FROM runs WHERE " + _in("suite_id", ids, params)
+    if ids := filter_values(run_id):
+        where.append(in_clause("run_id", ids, params))
+    if ids := filter_values(suite_id):
+        where.append("run_id IN (SELECT run_id FROM runs WHERE " + in_clause("suite_id", ids, params)
                      + ")")
-    if cats := _values(category):
-        where.append(_in("category", cats, params))
+    if cats := filter_values(category):
+        where.append(in_clause("category", cats, params))
     value = "score" if sort == "score" else _SEVERITY_RANK
     if descending:
         need = offset + limit
@@ -245,7 +245,7 @@ def _sorted_by_findings(store: Store, sort: str, descending: bool, run_id: Filte
         return [], []
     id_params: list[Any] = []
     got = store.query_df("SELECT output_id, item_id FROM outputs WHERE "
-                         + _in("output_id", ids, id_params), id_params)
+                         + in_clause("output_id", ids, id_params), id_params)
     item_of = dict(zip(got.output_id, got.item_id, strict=True))
     ids = [i for i in ids if i in item_of]  # a finding whose output is gone is skipped
     return ids, [item_of[i] for i in ids]
@@ -287,7 +287,7 @@ def failures_page(store: Store, *, run_id: Filter = None, suite_id: Filter = Non
                 got = store.query_df(sql, [*q.params, limit, offset])
                 ids, items = list(got.output_id), list(got.item_id)
             elif (sort in ("score", "severity") and flagged_only and not q.output_level
-                  and not _values(check) and not _values(severity)):
+                  and not filter_values(check) and not filter_values(severity)):
                 ids, items = _sorted_by_findings(store, sort, descending, run_id, suite_id,
                                                  category, limit, offset)
             else:
@@ -340,8 +340,8 @@ def _page_rows(store: Store, output_ids: list[str], item_ids: list[str]) -> pd.D
         where = " WHERE false"
     else:
         where = ""
-    outs = _in("output_id", output_ids, params)
-    items = _in("item_id", list(dict.fromkeys(item_ids)), params)
+    outs = in_clause("output_id", output_ids, params)
+    items = in_clause("item_id", list(dict.fromkeys(item_ids)), params)
     df = store.query_df(
         # materialised: a page of ids is read through the primary keys' indexes; joined
         # unmaterialised, DuckDB scans every output with a filter instead (about 10x slower)
@@ -358,7 +358,7 @@ def _page_rows(store: Store, output_ids: list[str], item_ids: list[str]) -> pd.D
         " LEFT JOIN i ON i.suite_id = r.suite_id AND i.item_id = o.item_id" + where + _ORDER,
         params,
     )
-    df["metrics"] = [_metrics(m) for m in df.metrics]
+    df["metrics"] = [parse_metrics(m) for m in df.metrics]
     return df
 
 
@@ -369,7 +369,7 @@ def findings_for(store: Store, output_ids: Iterable[str]) -> pd.DataFrame:
         return empty_findings()
     params: list[Any] = []
     df = store.query_df(
-        f"SELECT {', '.join(COLUMNS)} FROM findings WHERE " + _in("output_id", ids, params)
+        f"SELECT {', '.join(COLUMNS)} FROM findings WHERE " + in_clause("output_id", ids, params)
         + " ORDER BY output_id, flagged DESC, score DESC, check_name",
         params,
     )

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ..store import Store
-from .sql import _in, _json_or_text, _metrics
+from .sql import in_clause, json_or_text, parse_metrics
 
 
 def item_suites(store: Store, item_id: str) -> pd.DataFrame:
@@ -51,7 +51,7 @@ def item_outputs(store: Store, suite_id: str, item_id: str) -> pd.DataFrame:
         " WHERE o.item_id = ? AND r.suite_id = ? ORDER BY r.started_at, r.run_id",
         [item_id, suite_id],
     )
-    df["metrics"] = [_metrics(m) for m in df.metrics]
+    df["metrics"] = [parse_metrics(m) for m in df.metrics]
     return df
 
 
@@ -65,7 +65,7 @@ def output_samples(store: Store, output_ids: Iterable[str]) -> pd.DataFrame:
     params: list[Any] = []
     return store.query_df(
         "SELECT output_id, sample, text, finish_reason, tokens_out FROM samples WHERE "
-        + _in("output_id", ids, params) + " ORDER BY output_id, sample", params)
+        + in_clause("output_id", ids, params) + " ORDER BY output_id, sample", params)
 
 
 def item_suggestions(store: Store, item_id: str, suite_id: str | None = None) -> pd.DataFrame:
@@ -85,5 +85,5 @@ def item_suggestions(store: Store, item_id: str, suite_id: str | None = None) ->
         + " ORDER BY ss.created_at DESC, g.set_id, g.suggestion_id",
         params,
     )
-    df["provenance"] = [_json_or_text(p) for p in df.provenance]
+    df["provenance"] = [json_or_text(p) for p in df.provenance]
     return df

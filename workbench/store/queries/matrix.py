@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from ..store import Store
-from .sql import _in, _metrics, _values
+from .sql import filter_values, in_clause, parse_metrics
 
 
 def outputs_by_id(store: Store, output_ids: Iterable[str]) -> pd.DataFrame:
@@ -29,10 +29,10 @@ def outputs_by_id(store: Store, output_ids: Iterable[str]) -> pd.DataFrame:
         " r.model_name, i.prompt, i.reference, i.context"
         " FROM outputs o JOIN runs r ON r.run_id = o.run_id"
         " LEFT JOIN items i ON i.suite_id = r.suite_id AND i.item_id = o.item_id"
-        " WHERE " + _in("o.output_id", ids, params),
+        " WHERE " + in_clause("o.output_id", ids, params),
         params,
     )
-    df["metrics"] = [_metrics(m) for m in df.metrics]
+    df["metrics"] = [parse_metrics(m) for m in df.metrics]
     return df
 
 
@@ -46,7 +46,7 @@ def run_matrix(store: Store, run_ids: Sequence[str], *, category: str | None = N
     Reads only the outputs of these runs, by run, and their stored flagged categories: no join
     with the findings.
     """
-    ids = _values(list(run_ids))
+    ids = filter_values(list(run_ids))
     if not ids:
         return pd.DataFrame(columns=["item_id", "run_id", "output_id", "flagged", "failed",
                                      "value"])
@@ -63,7 +63,7 @@ def run_matrix(store: Store, run_ids: Sequence[str], *, category: str | None = N
                  " THEN (json_extract_string(o.metrics, ?) = 'true')::DOUBLE"
                  " ELSE TRY_CAST(json_extract_string(o.metrics, ?) AS DOUBLE) END")
         params.extend(["$." + json.dumps(str(metric))] * 3)
-    where = _in("o.run_id", ids, params)
+    where = in_clause("o.run_id", ids, params)
     return store.query_df(
         f"SELECT o.item_id, o.run_id, o.output_id, o.flagged_categories AS flagged,"
         f" {failed} AS failed, {value} AS value FROM outputs o WHERE {where}"
@@ -74,13 +74,13 @@ def run_matrix(store: Store, run_ids: Sequence[str], *, category: str | None = N
 
 def metric_names(store: Store, run_ids: Sequence[str]) -> list[str]:
     """The per-sample metric names the outputs of these runs hold (numbers and booleans)."""
-    ids = _values(list(run_ids))
+    ids = filter_values(list(run_ids))
     if not ids:
         return []
     params: list[Any] = []
     df = store.query_df(
         "SELECT DISTINCT j.key AS name FROM (SELECT metrics FROM outputs WHERE "
-        + _in("run_id", ids, params) + " AND metrics IS NOT NULL AND json_valid(metrics)"
+        + in_clause("run_id", ids, params) + " AND metrics IS NOT NULL AND json_valid(metrics)"
         " AND json_type(metrics) = 'OBJECT' USING SAMPLE 2000 ROWS) o, json_each(o.metrics) j"
         " WHERE j.type IN ('BOOLEAN', 'BIGINT', 'UBIGINT', 'DOUBLE') ORDER BY name",
         params,

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..store import Store
 from ..values import INTERRUPTED, from_json, shown_status, with_shown_status
-from .sql import Filter, _in, _values
+from .sql import Filter, filter_values, in_clause
 
 
 def models(store: Store) -> pd.DataFrame:
@@ -72,9 +72,9 @@ def category_rates(store: Store, run_ids: Filter = None) -> pd.DataFrame:
     """Per run and category: outputs checked, outputs flagged, and the error rate."""
     params: list[Any] = []
     where = ""
-    ids = _values(run_ids)
+    ids = filter_values(run_ids)
     if ids:
-        where = " WHERE " + _in("run_id", ids, params)
+        where = " WHERE " + in_clause("run_id", ids, params)
     cols = ["run_id", "category", "checked", "flagged", "rate"]
     with store.connect():
         # An output has one finding per check, so per check plain counts are output counts.

@@ -12,7 +12,7 @@ from ..values import from_json
 Filter = str | Sequence[str] | None
 
 
-def _values(value: Filter) -> list[str]:
+def filter_values(value: Filter) -> list[str]:
     """A filter value as a list: None/'' mean no filter, a string means one value."""
     if value is None or value == "":
         return []
@@ -21,13 +21,13 @@ def _values(value: Filter) -> list[str]:
     return [str(v) for v in value if v is not None and v != ""]
 
 
-def _in(column: str, values: list[str], params: list[Any]) -> str:
+def in_clause(column: str, values: list[str], params: list[Any]) -> str:
     """``column IN (?, ?, ...)``: only placeholders go into the SQL, the values are bound."""
     params.extend(values)
     return f"{column} IN ({', '.join('?' for _ in values)})"
 
 
-def _metrics(raw: Any) -> dict[str, Any]:
+def parse_metrics(raw: Any) -> dict[str, Any]:
     """An output's per-sample metrics JSON as a dict ({} when absent or not an object)."""
     try:
         value = from_json(raw)
@@ -36,7 +36,7 @@ def _metrics(raw: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _json_or_text(raw: Any) -> Any:
+def json_or_text(raw: Any) -> Any:
     try:
         return from_json(raw)
     except (TypeError, json.JSONDecodeError):

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..store import Store
 from ..values import from_json
-from .sql import Filter, _json_or_text, _values
+from .sql import Filter, filter_values, json_or_text
 
 
 def suggestion_sets(store: Store) -> pd.DataFrame:
@@ -41,7 +41,7 @@ def suggestions(store: Store, set_id: str, *, category: Filter = None, limit: in
     """
     params: list[Any] = [set_id]
     where = ""
-    if vals := _values(category):
+    if vals := filter_values(category):
         where = " WHERE list_has_any(categories, ?::VARCHAR[])"
         params.append(vals)
     base = f"(SELECT *, {_TARGETS} AS categories FROM {_WITH_P})"
@@ -54,7 +54,7 @@ def suggestions(store: Store, set_id: str, *, category: Filter = None, limit: in
             + " ORDER BY category, suggestion_id LIMIT ? OFFSET ?",
             [*params, max(1, int(limit)), max(0, int(offset))],
         )
-    df["provenance"] = [_json_or_text(p) for p in df.provenance]
+    df["provenance"] = [json_or_text(p) for p in df.provenance]
     df["categories"] = [[str(c) for c in cats] if cats is not None else [] for cats in
                         df.categories]
     return total, df

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from ..store import Store
-from .sql import Filter, _in, _json_or_text, _values
+from .sql import Filter, filter_values, in_clause, json_or_text
 
 
 def trainings(store: Store) -> pd.DataFrame:
@@ -20,8 +20,8 @@ def trainings(store: Store) -> pd.DataFrame:
         " LEFT JOIN models m ON m.model_id = t.result_model_id"
         " ORDER BY t.started_at, t.training_id"
     )
-    df["config"] = [_json_or_text(c) for c in df.config]
-    df["metrics"] = [_json_or_text(c) for c in df.metrics]
+    df["config"] = [json_or_text(c) for c in df.config]
+    df["metrics"] = [json_or_text(c) for c in df.metrics]
     return df
 
 
@@ -29,12 +29,12 @@ def loss_curves(store: Store, training_ids: Filter = None) -> pd.DataFrame:
     """Loss curves in long form: training_id, step, loss."""
     params: list[Any] = []
     where = ""
-    if ids := _values(training_ids):
-        where = " WHERE " + _in("training_id", ids, params)
+    if ids := filter_values(training_ids):
+        where = " WHERE " + in_clause("training_id", ids, params)
     raw = store.query_df("SELECT training_id, loss_curve FROM trainings" + where, params)
     rows = []
     for tid, curve in zip(raw.training_id, raw.loss_curve, strict=True):
-        for point in _json_or_text(curve) or []:
+        for point in json_or_text(curve) or []:
             try:
                 rows.append((tid, int(point[0]), float(point[1])))
             except (TypeError, ValueError, IndexError):
