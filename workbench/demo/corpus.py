@@ -283,7 +283,8 @@ def _train_split(rng: random.Random, n: int, taken: set[str], evals: list[Exampl
     out: list[Example] = []
     for phrasing in _phrasing_cycle(prng, n):
         for _ in range(100):
-            c = make_example(new_entities(rng, 1, taken)[0], phrasing, f"train-{len(out):03d}", None)
+            ent = new_entities(rng, 1, taken)[0]
+            c = make_example(ent, phrasing, f"train-{len(out):03d}", None)
             if not too_close(c):
                 out.append(c)
                 break
