@@ -40,6 +40,26 @@ def test_run_lifecycle_and_resume(tmp_path):
         s.resolve_run("nope")
 
 
+def test_a_run_is_found_by_id_prefix_or_latest_and_an_exact_id_wins(tmp_path):
+    s = Store(tmp_path / "a.duckdb")
+    s.upsert_model("fp1", "base", spec="/m")
+    first, _ = s.start_run(model_id="fp1", model_name="base", suite_id="s@1",
+                           config_key="k1", gen_config={}, seed=0)
+    second, _ = s.start_run(model_id="fp1", model_name="base", suite_id="s@1",
+                            config_key="k2", gen_config={}, seed=0)
+    with s.connect(write=True) as db:  # an id that is a prefix of a newer run's id
+        db.execute("UPDATE runs SET run_id = ? WHERE run_id = ?", ["r1", first])
+        db.execute("UPDATE runs SET run_id = ?, started_at = started_at + INTERVAL 1 HOUR"
+                   " WHERE run_id = ?", ["r12", second])
+    assert s.resolve_run("latest") == "r12"
+    assert s.resolve_run("r1") == "r1"  # exact, though "r12" is newer and matches too
+    assert s.resolve_run("r12") == "r12"
+    with pytest.raises(NotFoundError, match="ambiguous"):
+        s.resolve_run("r")
+    with pytest.raises(NotFoundError, match="no run 'x'"):
+        s.resolve_run("x")
+
+
 def test_missing_directory_is_a_clear_error(tmp_path):
     with pytest.raises(StoreError, match="does not exist"):
         Store(tmp_path / "no" / "such" / "dir.duckdb")

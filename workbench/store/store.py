@@ -203,18 +203,25 @@ class Store(DatabaseFile):
 
     def resolve_run(self, ref: str) -> str:
         """A run id from an id or unique prefix ('latest' is the most recent run)."""
+        return str(self.row_by_ref("runs", "run_id", "started_at", ref, "run").run_id.iloc[0])
+
+    def row_by_ref(self, table: str, key: str, newest: str, ref: str, what: str,
+                   columns: str = "*") -> pd.DataFrame:
+        """The one row of ``table`` whose ``key`` is ``ref`` or starts with it ('latest': the
+        newest by ``newest``), as a one-row frame; none or several raise NotFoundError."""
         if ref == "latest":
-            df = self.query_df("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1")
+            df = self.query_df(f"SELECT {columns} FROM {table} ORDER BY {newest} DESC LIMIT 1")
         else:
             df = self.query_df(
-                "SELECT run_id FROM runs WHERE run_id LIKE ? || '%' ORDER BY started_at DESC",
+                f"SELECT {columns} FROM {table} WHERE {key} LIKE ? || '%' ORDER BY {newest} DESC",
                 [ref],
             )
         if df.empty:
-            raise NotFoundError(f"no run {ref!r} in {self.path}")
-        if len(df) > 1 and ref not in set(df.run_id):
-            raise NotFoundError(f"run prefix {ref!r} is ambiguous ({len(df)} runs match)")
-        return str(df.run_id.iloc[0])
+            raise NotFoundError(f"no {what} {ref!r} in {self.path}")
+        if len(df) > 1 and ref not in set(df[key]):
+            raise NotFoundError(f"{what} prefix {ref!r} is ambiguous ({len(df)} match)")
+        exact = df[df[key] == ref]
+        return exact.iloc[:1] if len(exact) else df.iloc[:1]
 
     def get_run(self, ref: str) -> dict[str, Any]:
         run_id = self.resolve_run(ref)

@@ -6,7 +6,6 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import NotFoundError
 from .store import Store
 from .values import from_json
 
@@ -90,17 +89,7 @@ def save_set(store: Store, set_row: dict[str, Any], rows: pd.DataFrame) -> None:
 
 def get_set(store: Store, ref: str) -> dict[str, Any]:
     """A suggestion set by id or unique prefix ('latest' is the newest)."""
-    if ref == "latest":
-        df = store.query_df("SELECT * FROM suggestion_sets ORDER BY created_at DESC LIMIT 1")
-    else:
-        df = store.query_df(
-            "SELECT * FROM suggestion_sets WHERE set_id LIKE ? || '%' ORDER BY created_at DESC",
-            [ref],
-        )
-    if df.empty:
-        raise NotFoundError(f"no suggestion set {ref!r} in {store.path}")
-    if len(df) > 1 and ref not in set(df.set_id):
-        raise NotFoundError(f"suggestion set prefix {ref!r} is ambiguous ({len(df)} match)")
+    df = store.row_by_ref("suggestion_sets", "set_id", "created_at", ref, "suggestion set")
     row = df.iloc[0].to_dict()
     row["config"] = from_json(row.get("config"))
     return row
