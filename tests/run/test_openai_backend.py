@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from workbench_testing.runs import colour_suite
 
 from workbench.store import Store
 
@@ -75,12 +76,7 @@ def server():
 
 
 def _suite(d: Path, chat: bool, gen: str = "  max_new_tokens: 8\n") -> Path:
-    d.mkdir(parents=True, exist_ok=True)
-    rows = [{"id": f"q{i}", "prompt": f"Name the colour {i} please"} for i in range(5)]
-    (d / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (d / "s.yaml").write_text(f"name: remote\ndata: d.jsonl\nchat_template: {str(chat).lower()}\n"
-                              f"checks: [length, inconsistency]\ngeneration:\n{gen}")
-    return d / "s.yaml"
+    return colour_suite(d, "remote", chat, gen)
 
 
 @pytest.mark.parametrize("chat", [False, True])

@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from workbench_testing.runs import write_suite
 
 from workbench.store import Store
 
@@ -82,13 +83,10 @@ def served(tmp_path, tiny_model_dir):
 
 
 def _suite(d: Path, n: int) -> Path:
-    d.mkdir(parents=True, exist_ok=True)
     rows = [{"id": f"q{i:02d}", "prompt": f"the cat sat on the mat {i}", "reference": "a mat"}
             for i in range(n)]
-    (d / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (d / "s.yaml").write_text("name: served\ndata: d.jsonl\nchecks: [length, repetition]\n"
-                              "generation:\n  max_new_tokens: 12\n")
-    return d / "s.yaml"
+    return write_suite(d, rows, "name: served\nchecks: [length, repetition]\n"
+                                "generation:\n  max_new_tokens: 12\n")
 
 
 def test_a_custom_suite_runs_on_transformers_serve_and_resumes_after_a_kill(tmp_path, cli,

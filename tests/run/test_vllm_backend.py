@@ -14,6 +14,7 @@ import types
 from pathlib import Path
 
 import pytest
+from workbench_testing.runs import colour_suite
 
 from workbench.store import Store
 
@@ -91,12 +92,7 @@ def fake_vllm(monkeypatch):
 
 
 def _suite(d: Path, chat: bool = False, gen: str = "  max_new_tokens: 8\n") -> Path:
-    d.mkdir(parents=True, exist_ok=True)
-    rows = [{"id": f"q{i}", "prompt": f"Name the colour {i} please"} for i in range(5)]
-    (d / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (d / "s.yaml").write_text(f"name: v\ndata: d.jsonl\nchat_template: {str(chat).lower()}\n"
-                              f"checks: [length, inconsistency]\ngeneration:\n{gen}")
-    return d / "s.yaml"
+    return colour_suite(d, "v", chat, gen)
 
 
 def test_a_custom_suite_runs_on_vllm_and_is_kept_apart_from_the_local_engine(
