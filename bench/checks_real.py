@@ -138,14 +138,52 @@ def labelled_after_rules() -> set[str]:
     return out
 
 
+def labelled_after_version(version: str) -> set[str]:
+    """Record ids of outputs generated and labelled after check version ``version`` was
+    written (``"labelled_after_check_version"``), before the check was run on them."""
+    out: set[str] = set()
+    for path in sorted(REALDATA.glob("*.jsonl")):
+        for n, line in enumerate(path.open()):
+            if json.loads(line).get("labelled_after_check_version") == version:
+                out.add(f"{path.stem}:{n}")
+    return out
+
+
+def sampled_outputs() -> set[str]:
+    """Record ids of outputs sampled at a temperature above 0 (the rest are greedy)."""
+    out: set[str] = set()
+    for path in sorted(REALDATA.glob("*.jsonl")):
+        for n, line in enumerate(path.open()):
+            if ((json.loads(line).get("generation") or {}).get("temperature") or 0.0) > 0:
+                out.add(f"{path.stem}:{n}")
+    return out
+
+
+def split_by_decoding(rows, check) -> dict:  # noqa: ANN001 - a check
+    """Figures of ``check`` on greedy and on sampled outputs apart."""
+    sampled = sampled_outputs()
+    out = {}
+    for name, part in (
+        ("greedy", [x for x in rows if x[0].id not in sampled]),
+        ("sampled", [x for x in rows if x[0].id in sampled]),
+    ):
+        if any(check.category in lab for _, lab, _ in part):
+            figures = score(part, [check])[check.name]
+            figures.pop("category", None)
+            out[name] = figures
+    return out
+
+
 def split_by_labelling(rows, check) -> dict:  # noqa: ANN001 - a check
     """Output and token figures of ``check`` on the outputs labelled before its rules were
-    written and on those labelled after, each apart."""
+    written, on all those labelled after, and on those labelled after its version 3."""
     after = labelled_after_rules()
+    after_v3 = labelled_after_version("3")
     out = {}
     for name, part in (
         ("labelled_before_rules", [x for x in rows if x[0].id not in after]),
         ("labelled_after_rules", [x for x in rows if x[0].id in after]),
+        ("labelled_after_version_3", [x for x in rows if x[0].id in after_v3]),
     ):
         if not any(check.category in lab for _, lab, _ in part):
             continue
@@ -221,6 +259,7 @@ def run() -> dict:
         if check.category == "misspelling" and "misspelling" in figures:
             figures["misspelling"]["tokens"] = score_misspelled_tokens(rows, check)
             figures["misspelling"].update(split_by_labelling(rows, check))
+            figures["misspelling"]["by_decoding"] = split_by_decoding(rows, check)
     figures["bar"] = "precision >= 0.90 and recall >= 0.85 where a category has >= 40 positives"
     return figures
 
