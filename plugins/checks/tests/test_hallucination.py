@@ -245,6 +245,24 @@ def test_the_later_born_answer_to_who_was_born_first_is_flagged():
     assert not one("Tomas Brandt was born first.", context=ctx, prompt=q).flagged
 
 
+def test_a_birth_year_asked_for_that_is_no_ones_birth_year_is_flagged():
+    ctx = (
+        "Tarn v. Holst was a civil suit filed in 2004 in Oslo. The plaintiff, Erik Tarn, "
+        "alleged fraud. Erik Tarn (born September 2, 1948) is a former lawyer."
+    )
+    q = "The plaintiff in the civil suit Tarn v. Holst was born in which year?"
+    wrong = one("The plaintiff in the civil suit Tarn v. Holst was born in 2004.", context=ctx,
+                prompt=q)
+    assert wrong.flagged and "2004" in wrong.evidence["unsupported"]
+    assert "born 1948" in wrong.message
+    right = one("The plaintiff in the civil suit Tarn v. Holst was born in 1948.", context=ctx,
+                prompt=q)
+    assert not right.flagged, right.message
+    # asked for something else, the year of the suit is the suit's
+    assert not one("The suit was filed in 2004.", context=ctx, prompt="When was the suit filed?"
+                   ).flagged
+
+
 def test_a_misspelled_name_of_the_context_is_not_a_new_name():
     ctx = "Mirabeau is a digital agency in Amsterdam. It was acquired by Cognizant in 2016."
     f = one("The company that acquired Mirabel is Cognizant.", context=ctx, prompt="Who?")

@@ -92,6 +92,19 @@ def test_the_option_the_context_does_not_say_the_asked_thing_of():
     assert choice_conflicts(q, "Per Lind was inducted in 2007.", ctx) == []
 
 
+def test_the_options_of_a_question_may_follow_a_colon():
+    ctx = (
+        "Mira Sand (born 1966) is a retired radio host. Olaf Brek (1928 - 2011) was a Danish "
+        "physician. He is best known for publicly defending the right of patients to refuse "
+        "treatment."
+    )
+    q = ("Which of the following is best known for publicly defending the right of patients "
+         "to refuse treatment: Mira Sand or Olaf Brek?")
+    (c,) = choice_conflicts(q, "Mira Sand is best known for publicly defending it.", ctx)
+    assert c.mine == "Mira Sand" and c.theirs.startswith("Olaf Brek:")
+    assert choice_conflicts(q, "Olaf Brek is best known for it.", ctx) == []
+
+
 def test_a_name_put_together_from_two_names_of_the_context():
     ctx = "The album was recorded in New Paltz, New York. New Paltz is a village in Ulster County."
     q = "The album was recorded in a village in which New York county?"

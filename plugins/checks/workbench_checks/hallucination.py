@@ -33,7 +33,9 @@ class HallucinationCheck(Check):
 
     name = "hallucination"
     category = "hallucination"
-    version = "3"  # 3: a name the context ties to something else than the sentence's subject
+    # 3: a name the context ties to something else than the sentence's subject; 4: the options
+    # of "...: A or B?", a birth or death year asked for that is no one's in the context
+    version = "4"
     description = "numbers, names and claims the context/reference does not support"
 
     class Options(Check.Options):

@@ -93,19 +93,20 @@ _SAYS_ORDER = re.compile(
 )
 _ANSWER_FRAME = re.compile(r"^\W*(?:the\s+)?answer(?:\s+\w+){0,4}\s*(?:is|:)", re.I)
 _OR_RE = re.compile(r"\s+or\s+(?P<b>[^?,]+?)\s*\??\s*$")
-_OPTIONS_START = re.compile(r",|\b(?:first|earlier|later|last|older|younger)\b", re.I)
+_OPTIONS_START = re.compile(r",|:|\b(?:first|earlier|later|last|older|younger)\b", re.I)
 
 
 def _options(question: str) -> tuple[str, str, int] | None:
     """The two options of "..., A or B?" (A, B, where the options start): A runs from the last
-    order word ("first", "older") before " or ", else from the last comma, to its first comma
-    ("Hole, the rock band that Courtney Love fronted, or The Wolfhounds": "Hole")."""
+    order word ("first", "older") or colon ("...suicide: A or B?") before " or ", else from the
+    last comma, to its first comma ("Hole, the rock band that Courtney Love fronted, or The
+    Wolfhounds": "Hole")."""
     m = _OR_RE.search(question)
     if not m:
         return None
     head = question[: m.start()]
     starts = list(_OPTIONS_START.finditer(head))
-    words = [x for x in starts if x.group() != ","]
+    words = [x for x in starts if x.group() != ","]  # an order word or a colon
     start = (words or starts or [None])[-1]
     if start is None:
         return None

@@ -249,3 +249,33 @@ def wrong_order(
     if _birth_key(chosen) == _birth_key(best) or chosen.names & best.names:
         return None
     return span, name, f"born {chosen.text}, {best.who} born {best.text}"
+
+
+_ASKS_LIFE_YEAR = re.compile(
+    r"\b(?P<e1>born|died)\b.*\b(?:which|what) year\b|\b(?:which|what) year\b.*\b(?P<e2>born|died)\b"
+    r"|\bwhen (?:was|were|did)\b.*\b(?P<e3>born|died|die)\b",
+    re.I,
+)
+
+
+def year_of_no_one(
+    question: str, output: str, evidence: list[LifeDate]
+) -> tuple[tuple[int, int], str, str] | None:
+    """For "In which year was X born?": the output's birth year (or death year) when it is the
+    birth (death) year of no one in the evidence, which gives such years: the year's span, the
+    year, and the years the evidence gives. "The plaintiff ... was born in 2004" against
+    "Peter Franklin Paul (born September 2, 1948)", 2004 being the year of the suit."""
+    m = _ASKS_LIFE_YEAR.search(question)
+    if m is None:
+        return None
+    event = (m.group("e1") or m.group("e2") or m.group("e3")).lower()
+    event = "died" if event == "die" else event
+    known = {d.parts["year"] for d in evidence if d.event == event and "year" in d.parts}
+    if not known:
+        return None
+    for d in life_dates(output):
+        year = d.parts.get("year")
+        if d.event == event and year is not None and year not in known:
+            a, b = d.spans["year"]
+            return (a, b), output[a:b], f"{event} " + ", ".join(str(y) for y in sorted(known))
+    return None

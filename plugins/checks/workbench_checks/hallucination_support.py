@@ -33,6 +33,7 @@ from .hallucination_dates import (
     find_dates,
     life_dates,
     wrong_order,
+    year_of_no_one,
 )
 from .hallucination_relations import (
     alias_conflicts,
@@ -464,6 +465,7 @@ def _known_words(ev: Evidence, q_vocab: set[str]) -> list[str]:
 
 # What a date or a life date in the output needs: a month, born/died, a parenthesised year.
 _MAY_DATE_RE = re.compile(r"\b(?:born|died)\b|\(\s*[^()]{0,40}\d{4}|" + DATE_RE.pattern)
+_ASKS_YEAR_RE = re.compile(r"\b(?:year|when)\b", re.I)
 _ASKS_ORDER_RE = re.compile(r"\b(?:first|earlier|older|oldest|elder|last|later|younger|youngest)\b")
 
 
@@ -655,8 +657,12 @@ def _relation_hits(
 
 def _order_hits(question: str, output: str, ev: Evidence, res: Support, w: Weights) -> list[float]:
     """ "Who was born first, X or Y?" answered with the one the evidence says was born later:
-    the name is the span (see ``hallucination_dates.wrong_order``)."""
-    found = wrong_order(question, output, ev.life_dates)
+    the name is the span (see ``hallucination_dates.wrong_order``); "In which year was X
+    born?" answered with a year in which no one the evidence dates was born: the year is the
+    span (``year_of_no_one``)."""
+    found = wrong_order(question, output, ev.life_dates) or year_of_no_one(
+        question, output, ev.life_dates
+    )
     if found is None:
         return []
     span, name, theirs = found
@@ -878,7 +884,7 @@ def assess(
         hits += _date_hits(output, ev, res, w)
     if has_number:
         hits += _number_hits(output, ev, res, w)
-    if _ASKS_ORDER_RE.search(question) and ev.life_dates:
+    if (_ASKS_ORDER_RE.search(question) or _ASKS_YEAR_RE.search(question)) and ev.life_dates:
         hits += _order_hits(question, output, ev, res, w)
     links = _relation_hits(question, output, ev, res, w) if w.relation else []
     hits += links
