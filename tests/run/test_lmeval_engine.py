@@ -142,6 +142,40 @@ def test_second_run_generates_nothing(tmp_path, loaded, stop_task, monkeypatch):
         assert row.finish_reason in ("stop", "length", "eos") and row.latency_s is not None
 
 
+def test_killed_run_generates_only_what_is_missing(tmp_path, loaded, stop_task, monkeypatch):
+    """Answers are journaled as they complete: the next attempt of a killed run reuses them."""
+    import workbench.run.lmeval.engine_lm as engine_lm
+
+    real = engine_lm.generate
+    asked: list[int] = []
+
+    def killed_after_one_batch(loaded, prompts, cfg, batch_size, on_batch, samples):
+        asked.append(len(prompts))
+
+        def then_die(idx, outs):
+            on_batch(idx, outs)
+            raise KeyboardInterrupt
+
+        return real(loaded, prompts, cfg, batch_size=batch_size, on_batch=then_die,
+                    samples=samples)
+
+    store = Store(tmp_path / "wb.duckdb")
+    suite = lmeval_suite([str(stop_task)])
+    monkeypatch.setattr(engine_lm, "generate", killed_after_one_batch)
+    with pytest.raises(KeyboardInterrupt):
+        run_lmeval_suite(store, loaded, suite, batch_size=5, bootstrap_iters=0, progress=False)
+    monkeypatch.setattr(engine_lm, "generate", lambda *a, **k: asked.append(len(a[1])) or real(
+        *a, **k))
+    run = run_lmeval_suite(store, loaded, suite, batch_size=5, bootstrap_iters=0, progress=False)
+    assert asked == [N_QA, N_QA - 5]
+    assert run.summary["generate_until"] == {"cached": 5, "generated": N_QA - 5}
+    fresh = run_lmeval_suite(Store(tmp_path / "other.duckdb"), loaded, suite, cache=False,
+                             bootstrap_iters=0, progress=False)
+    assert fresh.summary["generate_until"]["generated"] == N_QA
+    assert sorted(store.run_outputs(run.run_id).text) == sorted(
+        Store(tmp_path / "other.duckdb").run_outputs(fresh.run_id).text)
+
+
 def _custom_suite(d: Path, max_new: int, stop: list[str]):
     from workbench.run.suites import load_suite
 
