@@ -162,3 +162,17 @@ def test_over_long_prompts_keep_their_end(model):
     assert cut.tokens_in == limit - 8 and cut.tokens_out == 8
     with pytest.raises(ConfigError, match="leaves no room"):
         generate(model, ["hi"], greedy(limit))
+
+
+def test_text_that_starts_with_bos_gets_no_second_one(tmp_path_factory, tiny_tokenizer):
+    """A prompt rendered beforehand (lm-eval's chat-templated contexts) may hold its BOS token
+    already: like lm-eval's HFLM, the engine does not add another."""
+    from tokenizers.processors import TemplateProcessing
+
+    m = load_model(str(build_varied_model(tmp_path_factory.mktemp("bos"), tiny_tokenizer)))
+    bos = m.tokenizer.bos_token
+    m.tokenizer.backend_tokenizer.post_processor = TemplateProcessing(
+        single=f"{bos} $A", special_tokens=[(bos, m.tokenizer.bos_token_id)])
+    assert m.tokenizer("Name a colour.")["input_ids"][0] == m.tokenizer.bos_token_id
+    added, held = generate(m, ["Name a colour.", f"{bos}Name a colour."], greedy(6))
+    assert held.tokens_in == added.tokens_in and held.text == added.text

@@ -71,14 +71,21 @@ def render_chat(tokenizer: Any, messages: Messages, system: str | None = None) -
 
 
 def _encode(tokenizer: Any, prompts: Sequence[Prompt]) -> list[list[int]]:
-    """Token ids per prompt. Chat-rendered text already holds its special tokens."""
-    plain = [i for i, p in enumerate(prompts) if isinstance(p, str)]
+    """Token ids per prompt. Chat-rendered text already holds its special tokens, and so does a
+    text that starts with the tokenizer's BOS token (a chat template rendered beforehand, as
+    lm-eval renders them): neither gets a second one."""
+    bos = getattr(tokenizer, "bos_token", None)
+    with_bos = [i for i, p in enumerate(prompts)
+                if isinstance(p, str) and isinstance(bos, str) and bos and p.startswith(bos)]
+    skip = set(with_bos)
+    plain = [i for i, p in enumerate(prompts) if isinstance(p, str) and i not in skip]
     chats = [i for i, p in enumerate(prompts) if not isinstance(p, str)]
     ids: list[list[int]] = [[] for _ in prompts]
-    if plain:
-        enc = tokenizer([prompts[i] for i in plain], add_special_tokens=True)["input_ids"]
-        for i, e in zip(plain, enc, strict=True):
-            ids[i] = list(e)
+    for group, special in ((plain, True), (with_bos, False)):
+        if group:
+            enc = tokenizer([prompts[i] for i in group], add_special_tokens=special)["input_ids"]
+            for i, e in zip(group, enc, strict=True):
+                ids[i] = list(e)
     if chats:
         texts = [render_chat(tokenizer, prompts[i]) for i in chats]  # type: ignore[arg-type]
         enc = tokenizer(texts, add_special_tokens=False)["input_ids"]

@@ -230,7 +230,28 @@ def item_row(suite_id: str, row: SampleRow) -> dict[str, Any]:
     }
 
 
-def output_row(run_id: str, row: SampleRow, model_key: str, tokenizer: Any) -> dict[str, Any]:
+def output_row(
+    run_id: str, row: SampleRow, model_key: str, tokenizer: Any, answer: Any = None
+) -> dict[str, Any]:
+    """One output. ``answer`` (an ``engine_lm.Answer``) is workbench's engine's answer to a
+    generate_until document: its cache key (the one custom suites use), token counts, finish
+    reason and latency are stored; without it the key is lm-eval's request."""
+    if answer is not None:
+        o = answer.output
+        return {
+            "output_id": output_id(run_id, row.item_id),
+            "run_id": run_id,
+            "item_id": row.item_id,
+            "text": row.text,
+            "rendered_prompt": row.prompt,
+            "tokens_in": o.tokens_in,
+            "tokens_out": o.tokens_out,
+            "finish_reason": o.finish_reason,
+            "latency_s": o.latency_s,
+            "cache_key": answer.key,
+            "cached": answer.cached,
+            "metrics": json.dumps(row.metrics, sort_keys=True),
+        }
     tokens_in = count_tokens(tokenizer, row.prompt)
     tokens_out = finish = None
     if row.output_type == "generate_until":
