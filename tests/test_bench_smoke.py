@@ -54,7 +54,7 @@ def test_every_module_is_covered():
                "checks_misspelling_real", "checks_inconsistency_real",
                "inconsistency_paraphrase", "checks_hallucination_summaries",
                "inconsistency_facts", "dashboard_scale", "generation_real",
-               "checks_hallucination_judge"}
+               "checks_hallucination_judge", "served_parity"}
     assert set(_modules()) == covered
 
 
@@ -75,6 +75,15 @@ def test_gguf_real():
     assert f["cached_load_s"] < f["first_load_s"]
     assert f["same_text"] and f["text"] and f["max_abs_weight_diff"] == 0.0
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(f["converted_files"])
+
+
+@pytest.mark.slow
+def test_served_parity():
+    pytest.importorskip("fastapi", reason="transformers serve needs the serving extra")
+    f = _run("served_parity")
+    assert f["prompts"] == 4 and 0 <= f["same_text"] <= 4 and f["shared_cache_keys"] == 0
+    _share(f["same_share"])
+    _positive(f["hf_s"], f["served_s"])
 
 
 @pytest.mark.slow
