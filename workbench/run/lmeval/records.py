@@ -238,41 +238,28 @@ def output_row(
     reason and latency are stored; without it the key is lm-eval's request."""
     if answer is not None:
         o = answer.output
-        return {
-            "output_id": output_id(run_id, row.item_id),
-            "run_id": run_id,
-            "item_id": row.item_id,
-            "text": row.text,
-            "rendered_prompt": row.prompt,
-            "tokens_in": o.tokens_in,
-            "tokens_out": o.tokens_out,
-            "finish_reason": o.finish_reason,
-            "latency_s": o.latency_s,
-            "cache_key": answer.key,
-            "cached": answer.cached,
-            "metrics": json.dumps(row.metrics, sort_keys=True),
-        }
-    tokens_in = count_tokens(tokenizer, row.prompt)
-    tokens_out = finish = None
-    if row.output_type == "generate_until":
-        tokens_out = count_tokens(tokenizer, row.text)
-        # lm-eval cuts the text at its stop strings and does not say why generation ended
-        if tokens_out is not None and row.max_gen_toks and tokens_out >= row.max_gen_toks:
-            finish = "length"
-        elif tokens_out is not None:
-            finish = "stop"
+        took = {"tokens_in": o.tokens_in, "tokens_out": o.tokens_out,
+                "finish_reason": o.finish_reason, "latency_s": o.latency_s,
+                "cache_key": answer.key, "cached": answer.cached}
+    else:
+        tokens_out = finish = None
+        if row.output_type == "generate_until":
+            tokens_out = count_tokens(tokenizer, row.text)
+            # lm-eval cuts the text at its stop strings and does not say why generation ended
+            if tokens_out is not None and row.max_gen_toks and tokens_out >= row.max_gen_toks:
+                finish = "length"
+            elif tokens_out is not None:
+                finish = "stop"
+        took = {"tokens_in": count_tokens(tokenizer, row.prompt), "tokens_out": tokens_out,
+                "finish_reason": finish, "latency_s": None,
+                "cache_key": cache_key(model_key, row), "cached": False}
     return {
         "output_id": output_id(run_id, row.item_id),
         "run_id": run_id,
         "item_id": row.item_id,
         "text": row.text,
         "rendered_prompt": row.prompt,
-        "tokens_in": tokens_in,
-        "tokens_out": tokens_out,
-        "finish_reason": finish,
-        "latency_s": None,
-        "cache_key": cache_key(model_key, row),
-        "cached": False,
+        **took,
         "metrics": json.dumps(row.metrics, sort_keys=True),
     }
 
