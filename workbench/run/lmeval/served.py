@@ -32,18 +32,15 @@ class LazyClient:
         self._lm: Any = None
         self._hook: Any = None
 
-    @property
-    def built(self) -> bool:
-        return self._lm is not None
-
     def client(self) -> Any:
         if self._lm is None:
             try:
                 self._lm = self._build()
             except (OSError, ValueError, ImportError) as exc:  # e.g. a tokenizer not found
+                why = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
                 raise WorkbenchError(
                     f"lm-eval's {BACKEND} client (for this suite's loglikelihood requests) "
-                    f"could not be built: {str(exc).splitlines()[0][:300]}; give "
+                    f"could not be built: {why}; give "
                     "--model-args with a tokenizer=... it can load") from None
             if self._hook is not None:
                 self._lm.set_cache_hook(self._hook)
