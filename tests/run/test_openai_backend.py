@@ -1,4 +1,5 @@
-"""Custom suites on an OpenAI-compatible server (a fake one, served here from a thread)."""
+"""Custom and lm-eval suites on an OpenAI-compatible server (a fake one, served here from a
+thread)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class FakeServer(BaseHTTPRequestHandler):
     requests: list[dict] = []
     fail_with: list[int] = []  # status codes answered (and popped) before the next real answer
     auth: list[str | None] = []  # the Authorization header of every request
+    tokenizer = None  # what loglikelihood (echo) requests are tokenized with
 
     def log_message(self, *args):  # quiet
         pass
@@ -50,6 +52,12 @@ class FakeServer(BaseHTTPRequestHandler):
         if req.get("model") != "tiny-chat":
             self._send(404, {"error": {"message": f"model {req.get('model')} not found"}})
             return
+        if req.get("echo"):  # lm-eval's loglikelihood request: each prompt token's logprob
+            ids = type(self).tokenizer(req["prompt"], add_special_tokens=False).input_ids
+            lps = [None] + [-0.1 - ids[i] % 5 for i in range(1, len(ids))] + [-0.1]
+            self._send(200, {"choices": [{"index": 0, "text": req["prompt"] + "x", "logprobs": {
+                "token_logprobs": lps, "top_logprobs": [None] + [{"t": v} for v in lps[1:]]}}]})
+            return
         chat = self.path.endswith("/chat/completions")
         prompt = req["messages"][-1]["content"] if chat else req["prompt"]
         text = ("answer: " + " ".join(prompt.split()[-2:]) if req["temperature"] == 0
@@ -68,6 +76,7 @@ class FakeServer(BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     FakeServer.requests, FakeServer.fail_with, FakeServer.auth = [], [], []
+    FakeServer.tokenizer = None
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeServer)
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
     t.start()
@@ -192,3 +201,104 @@ def test_backoff_honours_retry_after_and_grows():
     waits = [_backoff(a) for a in range(6)]
     assert 0.5 <= waits[0] <= 0.625 and 8.0 <= waits[5] <= 10.0
     assert all(b >= a * 0.8 for a, b in zip(waits, waits[1:], strict=False))
+
+
+# -- lm-eval suites on a served model ------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[2]
+QA = "lm-eval:suites/lm-eval/workbench_qa.yaml"
+MC = "lm-eval:suites/lm-eval/workbench_commonsense_mc.yaml"
+
+
+def test_an_lm_eval_suite_generates_through_the_openai_backend(tmp_path, cli, server,
+                                                                monkeypatch):
+    """generate_until requests go out as workbench's own (per-item seed, its parameters), keyed
+    by the served model's id; a second run is answered from the store."""
+    from workbench.run.backends.openai import connect
+    from workbench.run.generation import GenerationConfig, prompt_seed
+    from workbench.run.run_identity import cache_key
+
+    monkeypatch.chdir(ROOT)  # the task YAML's data paths
+    db = tmp_path / "a.duckdb"
+    args = ["run", "--model", f"srv=openai:tiny-chat@{server}", "--suite", QA, "--limit", "3",
+            "--db", str(db), "--json"]
+    res = cli(*args)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["generate_until"] == {"cached": 0, "generated": 3} and out["generated"] == 3
+    reqs = FakeServer.requests
+    assert len(reqs) == 3 and {r["path"] for r in reqs} == {"/v1/completions"}
+    gen = GenerationConfig(max_new_tokens=16, stop=["\n", "Question:"])
+    assert all(r["temperature"] == 0 and r["max_tokens"] == 16 and r["n"] == 1
+               and r["stop"] == gen.stop and r["seed"] == prompt_seed(gen.seed, r["prompt"])
+               for r in reqs)
+    store = Store(db)
+    run = store.get_run(out["run_id"])
+    assert run["gen_config"]["backend"] == "local-completions"  # as lm-eval's client recorded it
+    fp = connect(f"openai:tiny-chat@{server}", "x").fingerprint
+    assert out["model_id"] == fp
+    outs = store.run_outputs(out["run_id"])
+    assert list(outs.cache_key) == [
+        cache_key(fp, p, {**gen.sample_identity(0), "dtype": None}) for p in outs.rendered_prompt]
+    assert all(t.startswith("answer: ") for t in outs.text)
+    assert list(outs.tokens_out) == [len(t.split()) for t in outs.text]  # the server's usage
+    again = json.loads(cli(*args).stdout)
+    assert again["generate_until"] == {"cached": 3, "generated": 0} and len(reqs) == 3
+    assert list(store.run_outputs(again["run_id"]).cache_key) == list(outs.cache_key)
+
+
+def test_loglikelihoods_on_a_served_model_go_to_lm_evals_client(tmp_path, cli, server,
+                                                                 monkeypatch, tiny_tokenizer):
+    monkeypatch.chdir(ROOT)
+    db = tmp_path / "a.duckdb"
+    # lm-eval's client counts context tokens with a tokenizer: derived from the served name
+    # (here none can be loaded) unless --model-args names one
+    res = cli("run", "--model", f"srv=openai:tiny-chat@{server}", "--suite", MC, "--limit", "2",
+              "--db", str(db))
+    assert res.exit_code != 0 and "local-completions client" in res.output
+    assert "Traceback" not in res.output and not FakeServer.requests
+    tiny_tokenizer.save_pretrained(tmp_path / "tok")
+    FakeServer.tokenizer = tiny_tokenizer
+    res = cli("run", "--model", f"srv=openai:tiny-chat@{server}", "--suite", MC, "--limit", "2",
+              "--db", str(db), "--json", "--model-args",
+              f"model=tiny-chat,base_url={server}/completions,tokenizer={tmp_path / 'tok'},"
+              "tokenizer_backend=huggingface,tokenized_requests=False")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["generate_until"] == {"cached": 0, "generated": 0} and out["n_outputs"] == 2
+    reqs = FakeServer.requests
+    assert len(reqs) == 8 and all(r["echo"] and r["logprobs"] == 1 for r in reqs)  # 4 choices
+    outs = Store(db).run_outputs(out["run_id"])
+    assert all(json.loads(m)["acc"] in (0.0, 1.0) for m in outs.metrics)
+
+
+def test_a_chat_templated_lm_eval_suite_on_a_served_model_sends_messages(tmp_path, server,
+                                                                         monkeypatch):
+    """The server applies the chat template: the messages go to /v1/chat/completions, keyed by
+    the transcript a custom suite's chat item on the served model is keyed by."""
+    from workbench.run.backends.openai import TranscriptRenderer, connect, lmeval_client
+    from workbench.run.generation import GenerationConfig
+    from workbench.run.lmeval import lmeval_suite, run_lmeval_suite
+    from workbench.run.run_identity import cache_key
+
+    monkeypatch.chdir(ROOT)
+    spec = f"openai:tiny-chat@{server}"
+    suite = lmeval_suite([str(ROOT / "suites/lm-eval/workbench_qa.yaml")])
+    suite.spec.chat_template, suite.spec.system = True, "Answer briefly."
+    loaded = connect(spec, "srv")
+    backend, args = lmeval_client(spec, 2, None)
+    store = Store(tmp_path / "a.duckdb")
+    run = run_lmeval_suite(store, loaded, suite, backend=backend, model_args=args, limit=2,
+                           bootstrap_iters=0, progress=False)
+    assert run.summary["generate_until"] == {"cached": 0, "generated": 2}
+    reqs = FakeServer.requests
+    assert {r["path"] for r in reqs} == {"/v1/chat/completions"}
+    assert [m["role"] for m in reqs[0]["messages"]] == ["system", "user"]
+    assert reqs[0]["messages"][0]["content"] == "Answer briefly."
+    outs = store.run_outputs(run.run_id)
+    assert all(t.startswith("answer: ") for t in outs.text)
+    gen = {**GenerationConfig(max_new_tokens=16, stop=["\n", "Question:"]).sample_identity(0),
+           "dtype": None}
+    sent = {TranscriptRenderer().apply_chat_template(r["messages"]) for r in reqs}
+    assert set(outs.rendered_prompt) == sent and len(sent) == 2
+    assert list(outs.cache_key) == [cache_key(loaded.fingerprint, p, gen)
+                                    for p in outs.rendered_prompt]

@@ -1,8 +1,9 @@
-"""A custom suite on a real OpenAI-compatible server: ``transformers serve`` on the tiny model.
+"""Suites on a real OpenAI-compatible server: ``transformers serve`` on the tiny model.
 
 The server is started on 127.0.0.1 in its own process; the suite runs through it, its findings
 are stored; a second run is cut off by killing the server half-way, and the rerun against the
-restarted server finishes the run without generating an item twice.
+restarted server finishes the run without generating an item twice. An lm-eval suite
+generates through it as a custom suite does.
 """
 
 from __future__ import annotations
@@ -84,8 +85,10 @@ def test_a_custom_suite_runs_on_transformers_serve_and_resumes_after_a_kill(tmp_
     assert len(f2) == 2 * n and not f2.duplicated(["item_id", "check_name"]).any()
 
 
-def test_an_lm_eval_suite_runs_on_transformers_serve_through_lm_evals_client(
+def test_an_lm_eval_suite_runs_on_transformers_serve_through_the_openai_backend(
         tmp_path, cli, served, monkeypatch):
+    """generate_until through workbench's served model (token counts from the server's usage,
+    the served model's id), the run recorded as lm-eval's local-completions backend."""
     monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the task YAML's data paths
     db = tmp_path / "a.duckdb"
     before = served.requests_served()
@@ -94,8 +97,10 @@ def test_an_lm_eval_suite_runs_on_transformers_serve_through_lm_evals_client(
               "--limit", "3", "--db", str(db), "--json", "--batch-size", "2")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
-    assert out["generated"] == 3
+    assert out["generated"] == 3 and out["generate_until"] == {"cached": 0, "generated": 3}
+    assert out["model_id"].startswith("served-")
     store = Store(db)
     assert store.get_run(out["run_id"])["gen_config"]["backend"] == "local-completions"
     assert served.requests_served() - before >= 3  # the answers came from the server
-    assert len(store.run_outputs(out["run_id"])) == 3
+    outs = store.run_outputs(out["run_id"])
+    assert len(outs) == 3 and (outs.tokens_out > 0).all() and not outs.cached.any()

@@ -163,11 +163,11 @@ def run_cmd(
                               soft_wrap=True)
         if the_suite.source == "lm-eval":
             lm_backend, lm_args, lm_batch = backend, model_args, batch_size or 8
-            if spec.startswith("openai:"):  # lm-eval's own client for completions endpoints
+            if spec.startswith("openai:"):  # generated here, scored by lm-eval's own client
                 from ..run.backends.openai import SERVED_CONCURRENCY, lmeval_client
 
-                lm_backend, spec, lm_args, lm_batch = lmeval_client(
-                    spec, batch_size or SERVED_CONCURRENCY, model_args)
+                lm_batch = batch_size or SERVED_CONCURRENCY
+                lm_backend, lm_args = lmeval_client(spec, lm_batch, model_args)
             store = store or open_store(db)
             from ..run.lmeval import run_lmeval_spec
 
@@ -177,7 +177,8 @@ def run_cmd(
                 split=split, progress=not as_json,
                 load=lambda spec=spec, name=name: load_model(
                     spec, name, device=device, dtype=dtype, merge=not no_merge,
-                    trust_remote_code=trust_remote_code, allow_pickle=allow_pickle))
+                    trust_remote_code=trust_remote_code, allow_pickle=allow_pickle,
+                    api_key_env=api_key_env))
             results.append(res.summary)
             continue
         if not new_run:

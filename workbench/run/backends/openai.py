@@ -212,17 +212,17 @@ class ServedModel(LoadedModel):
                          latency_s=round(time.perf_counter() - t0, 6))
 
 
-def lmeval_client(spec: str, concurrency: int, model_args: str | None
-                  ) -> tuple[str, str, str, int]:
-    """(lm-eval backend, model name, model_args, batch size) that run an lm-eval suite on
-    ``openai:MODEL@URL`` through lm-eval's own ``local-completions`` client: one prompt per
+def lmeval_client(spec: str, concurrency: int, model_args: str | None) -> tuple[str, str]:
+    """(lm-eval backend, model_args) of lm-eval's own ``local-completions`` client on
+    ``openai:MODEL@URL``, which scores an lm-eval suite's loglikelihood requests there (its
+    generate_until requests go through ``ServedModel``: ``lmeval/served.py``): one prompt per
     request (not every server takes a list of prompts), ``concurrency`` requests in flight,
     prompts sent as text. ``model_args`` given by the user replace the derived ones."""
     served, url = parse_spec(spec)
     args = model_args or (f"model={served},base_url={url}/completions,"
                           f"num_concurrent={max(1, concurrency)},max_retries={RETRIES},"
                           "tokenized_requests=False")
-    return "local-completions", served, args, 1
+    return "local-completions", args
 
 
 def identify(spec: str, key_env: str | None = None) -> str:

@@ -14,7 +14,8 @@ written, as it completes, to a journal beside lm-eval's request cache, so a kill
 attempt generates only what is missing.
 
 Loglikelihoods, chat templates and the tokenizer's name come from the wrapped lm-eval model
-(``HFLM`` for a model loaded here). Requests with generation kwargs the engine does not know
+(``HFLM`` for a model loaded here, lm-eval's ``local-completions`` client for a served one:
+``served.py``). Requests with generation kwargs the engine does not know
 (``top_k``, ``repetition_penalty``...) are answered by the wrapped model too, uncached.
 """
 
@@ -116,13 +117,18 @@ class EngineLM(LM):
         gen = {**config.sample_identity(sample), "dtype": self.dtype}
         return cache_key(self.loaded.fingerprint, context, gen)
 
+    def prompt(self, context: Any) -> tuple[str, Any]:
+        """(the text a request's cache key hashes, the prompt generated from): the context."""
+        return context, context
+
     def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
         out: list[str | None] = [None] * len(requests)
         plan: dict[int, tuple[str, GenerationConfig, int]] = {}  # request -> (key, config, sample)
         delegated: list[int] = []
         seen: dict[str, int] = {}
+        prompts: dict[int, Any] = {}
         for i, req in enumerate(requests):
-            context, gen_kwargs = req.args[0], req.args[1]
+            (context, prompts[i]), gen_kwargs = self.prompt(req.args[0]), req.args[1]
             cfg = request_config(gen_kwargs, self.default_max)
             if cfg is None:
                 delegated.append(i)
@@ -143,7 +149,7 @@ class EngineLM(LM):
         todo: dict[str, tuple[str, GenerationConfig, int]] = {}
         for i, (key, cfg, sample) in plan.items():
             if key not in found:
-                todo.setdefault(key, (requests[i].args[0], cfg, sample))
+                todo.setdefault(key, (prompts[i], cfg, sample))
         made = self._generate(todo)
         for i, (key, _, _) in plan.items():
             cached = key in found
@@ -250,8 +256,8 @@ def engine_lm(loaded: Any, store: Any, batch_size: int | str,
               cache: str | None) -> tuple[EngineLM, Any]:
     """(the EngineLM for ``loaded``, the lm-eval model that scores its loglikelihoods).
 
-    The scorer is lm-eval's ``HFLM`` around the loaded model (None for a served model, which
-    only generates), behind lm-eval's request cache when ``cache`` names one; the second value
+    The scorer is lm-eval's ``HFLM`` around the loaded model (None for one that only generates;
+    a served model gets lm-eval's client, ``served.served_engine``), behind lm-eval's request cache when ``cache`` names one; the second value
     is the HFLM itself, whose calls reach the model. Generated answers are journaled beside
     the request cache.
     """

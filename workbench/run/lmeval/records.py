@@ -98,13 +98,27 @@ def merge_samples(task_name: str, task: Any, samples: list[dict[str, Any]]) -> l
     return [rows[k] for k in sorted(rows)]
 
 
+def _prompt_text(context: Any) -> str:
+    """A context as text; lm-eval's ``JsonChatStr`` (chat messages kept for a server to template)
+    as the transcript a served model's chat prompt is keyed by (``lmeval/served.py``)."""
+    chat = getattr(context, "prompt", None)
+    if isinstance(context, tuple) and isinstance(chat, str):
+        from ..backends.openai import TranscriptRenderer
+
+        try:
+            return TranscriptRenderer().apply_chat_template(json.loads(chat))
+        except (ValueError, TypeError, KeyError):
+            return chat
+    return str(context)
+
+
 def _new_row(task_name: str, task: Any, output_type: str | None, s: dict[str, Any]) -> SampleRow:
     args = [list(a) if isinstance(a, (tuple, list)) else [a] for a in s.get("arguments", [])]
     resps = s.get("resps", [])
     doc = s.get("doc") or {}
     target = s.get("target")
     otype = output_type or _guess_type(args)
-    prompt = str(args[0][0]) if args and args[0] else ""
+    prompt = _prompt_text(args[0][0]) if args and args[0] else ""
     choices: list[str] | None = None
     max_gen: int | None = None
     if otype == "generate_until":

@@ -122,6 +122,8 @@ def run_lmeval_suite(
     tm, built, tasks = prepared.manager, prepared.built, prepared.tasks
 
     use_backend = backend not in (None, "", "hf", "hf-auto", "huggingface")
+    # a served model generates through workbench's openai backend, scores through lm-eval's
+    served = use_backend and lm is None and getattr(loaded, "backend", None) == "openai"
     tokenizer = None
     if use_backend:
         assert backend is not None
@@ -152,7 +154,7 @@ def run_lmeval_suite(
         "system_instruction": suite.spec.system,
         "tasks": sorted(tasks),
     }
-    if not use_backend and lm is None:
+    if (not use_backend and lm is None) or served:
         gen_config["generator"] = "workbench"  # generate_until through workbench's engine
     config_key = hashlib.sha256(
         f"{model_key}\0{suite_id}\0{rec.dumps(gen_config)}".encode()
@@ -160,7 +162,13 @@ def run_lmeval_suite(
 
     engine = scorer = None
     if lm is None:  # built before the run is recorded: a bad backend leaves no failed run
-        if use_backend:
+        if served:
+            from .served import served_engine
+
+            lm, scorer = served_engine(loaded, store, model_args, batch_size, cache_path(
+                f"{model_key}\0{model_args}", loaded) if cache else None)
+            engine = lm
+        elif use_backend:
             lm = backend_lm(backend, model_args, batch_size)  # type: ignore[arg-type]
         else:
             from .engine_lm import engine_lm
@@ -242,11 +250,15 @@ def run_lmeval_spec(
 
     With an lm-eval ``backend`` (vllm, local-completions...) the checkpoint is not loaded here:
     ``model_args`` defaults to ``pretrained=SPEC`` and a local checkpoint keeps the id (its
-    fingerprint) it has when workbench loads it, so runs on either path compare.
+    fingerprint) it has when workbench loads it, so runs on either path compare. A served
+    ``openai:MODEL@URL`` is connected to as for a custom suite (``served.py``).
     """
     kwargs["prepared"] = kwargs.get("prepared") or prepare_tasks(suite)
     if backend in (None, "", "hf", "hf-auto", "huggingface"):
         return run_lmeval_suite(store, load(), suite, model_name=name, **kwargs)
+    if spec.startswith("openai:"):
+        return run_lmeval_suite(store, load(), suite, backend=backend, model_args=model_args,
+                                model_name=name, **kwargs)
     base, adapter = adapter_parts(spec)
     if model_args is not None:
         args = model_args
