@@ -5,6 +5,7 @@ loglikelihoods still lm-eval's."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,8 @@ def test_killed_run_generates_only_what_is_missing(tmp_path, loaded, stop_task, 
     run = run_lmeval_suite(store, loaded, suite, batch_size=5, bootstrap_iters=0, progress=False)
     assert asked == [N_QA, N_QA - 5]
     assert run.summary["generate_until"] == {"cached": 5, "generated": N_QA - 5}
+    # stored, the answers leave the journal: the store answers them from now on
+    assert not list(Path(os.environ["WORKBENCH_HOME"]).glob("lm-eval-cache/*_generated.db"))
     fresh = run_lmeval_suite(Store(tmp_path / "other.duckdb"), loaded, suite, cache=False,
                              bootstrap_iters=0, progress=False)
     assert fresh.summary["generate_until"]["generated"] == N_QA

@@ -11,7 +11,7 @@ config. As in lm-eval's ``HFLM``, a context is cut from the left to the model's 
 
 lm-eval stores a run's outputs when its evaluation ends; until then each generated answer is also
 written, as it completes, to a journal beside lm-eval's request cache, so a killed run's next
-attempt generates only what is missing.
+attempt generates only what is missing; once the run has stored them they leave the journal.
 
 Loglikelihoods, chat templates and the tokenizer's name come from the wrapped lm-eval model
 (``HFLM`` for a model loaded here, lm-eval's ``local-completions`` client for a served one:
@@ -202,6 +202,20 @@ class EngineLM(LM):
             yield book
         finally:
             book.close()
+
+    def forget_journaled(self) -> None:
+        """Drop from the journal the answers of this evaluation once the run has stored them:
+        the store answers them from now on (the journal file goes when it is empty)."""
+        if not self.journal or not Path(self.journal).exists():
+            return
+        with self._journal() as book:
+            for key in {a.key for a in self.answers.values()}:
+                if key in book:
+                    del book[key]
+            book.commit()
+            empty = len(book) == 0
+        if empty:
+            Path(self.journal).unlink(missing_ok=True)
 
     def _journaled(self, keys: list[str]) -> dict[str, GenOutput]:
         """Answers a killed run generated before its outputs were stored."""

@@ -219,6 +219,8 @@ def run_lmeval_suite(
             store, suite, suite_id, fp, run_id, model_key, tokenizer, tasks, out, checks, computed,
             engine,
         )
+        if engine is not None:
+            engine.forget_journaled()  # the store answers them now
     metrics = task_metrics(out["results"])
     store.finish_run(run_id, metrics)
     return LmEvalRun(
