@@ -143,6 +143,19 @@ def test_second_run_generates_nothing(tmp_path, loaded, stop_task, monkeypatch):
         assert row.finish_reason in ("stop", "length", "eos") and row.latency_s is not None
 
 
+def test_generation_shows_its_progress_unless_asked_not_to(tmp_path, loaded, stop_task, capsys,
+                                                          monkeypatch):
+    monkeypatch.setenv("WORKBENCH_PROGRESS_EVERY", "0.5")
+    suite = lmeval_suite([str(stop_task)])
+    run_lmeval_suite(Store(tmp_path / "a.duckdb"), loaded, suite, bootstrap_iters=0,
+                     cache=False, progress=True)
+    shown = capsys.readouterr().err
+    assert f"generate_until  {N_QA}/{N_QA} (100%)" in shown and "requests/s" in shown
+    run_lmeval_suite(Store(tmp_path / "b.duckdb"), loaded, suite, bootstrap_iters=0,
+                     cache=False, progress=False)
+    assert "generate_until" not in capsys.readouterr().err
+
+
 def test_killed_run_generates_only_what_is_missing(tmp_path, loaded, stop_task, monkeypatch):
     """Answers are journaled as they complete: the next attempt of a killed run reuses them."""
     import workbench.run.lmeval.engine_lm as engine_lm

@@ -165,14 +165,15 @@ class EngineLM(LM):
         return out  # type: ignore[return-value]
 
     def _generate(self, todo: dict[str, tuple[str, GenerationConfig, int]]) -> dict[str, GenOutput]:
-        """Generate the missing answers, one batched call per distinct config."""
+        """Generate the missing answers, one batched call per distinct config, with a progress
+        display on stderr (lm-eval's own bars are off when ``TQDM_DISABLE`` is set: so is it)."""
         groups: dict[str, list[str]] = {}
         for key, (_, cfg, _) in todo.items():
             groups.setdefault(json.dumps(cfg.model_dump(), sort_keys=True), []).append(key)
         made: dict[str, GenOutput] = {}
         if not todo:
             return made
-        with self._journal() as book:
+        with self._journal() as book, _bar(len(todo)) as tick:
             for keys in groups.values():
                 cfg = todo[keys[0]][1]
 
@@ -181,6 +182,7 @@ class EngineLM(LM):
                         for i, o in zip(idx, outs, strict=True):
                             book[keys[i]] = {**o.to_dict(), "token_ids": []}
                         book.commit()
+                    tick(len(idx))
 
                 outs = generate(self.window, [todo[k][0] for k in keys], cfg,
                                 batch_size=self.batch_size, on_batch=done,
@@ -286,6 +288,34 @@ def engine_lm(loaded: Any, store: Any, batch_size: int | str,
                   max_length=getattr(scorer, "max_length", None),
                   journal=cache + "_generated.db" if cache else None)
     return lm, scorer
+
+
+@contextmanager
+def _bar(total: int) -> Iterator[Any]:
+    """``tick(n)``: n more generate_until answers made, shown as workbench's progress display."""
+    import os
+    import time
+
+    if os.environ.get("TQDM_DISABLE"):
+        yield lambda n: None
+        return
+    from ...progress import progress
+
+    bar = progress()
+    task = bar.add_task("generate_until", total=total, rate="")
+    made, t0 = 0, time.perf_counter()
+
+    def tick(n: int) -> None:
+        nonlocal made
+        made += n
+        rate = made / max(time.perf_counter() - t0, 1e-9)
+        bar.update(task, completed=made, rate=f"{rate:.1f} requests/s")
+
+    bar.start()
+    try:
+        yield tick
+    finally:
+        bar.stop()
 
 
 def _stored(row: Any) -> GenOutput:
