@@ -116,83 +116,78 @@ def score(rows: list[tuple[Record, dict, str]], checks) -> dict:
     return figures
 
 
-def misspelled_tokens() -> dict[str, list[str]]:
-    """Record id -> the tokens a labeller marked misspelled (``misspelled`` in a labelled row)."""
-    out: dict[str, list[str]] = {}
+def _labelled_rows():
+    """(record id, row) of every labelled file's lines, the ids ``load`` gives them."""
     for path in sorted(REALDATA.glob("*.jsonl")):
         for n, line in enumerate(path.open()):
-            row = json.loads(line)
-            if "misspelling" in (row.get("labels") or {}):
-                out[f"{path.stem}:{n}"] = list(row.get("misspelled") or [])
-    return out
+            yield f"{path.stem}:{n}", json.loads(line)
+
+
+def misspelled_tokens() -> dict[str, list[str]]:
+    """Record id -> the tokens a labeller marked misspelled (``misspelled`` in a labelled row)."""
+    return {
+        rid: list(row.get("misspelled") or [])
+        for rid, row in _labelled_rows()
+        if "misspelling" in (row.get("labels") or {})
+    }
 
 
 def labelled_after_rules() -> set[str]:
     """Record ids of outputs labelled after the check's rules were written
     (``"labelled_after_rules": true``): figures on them alone are the honest test."""
-    out: set[str] = set()
-    for path in sorted(REALDATA.glob("*.jsonl")):
-        for n, line in enumerate(path.open()):
-            if json.loads(line).get("labelled_after_rules"):
-                out.add(f"{path.stem}:{n}")
-    return out
+    return {rid for rid, row in _labelled_rows() if row.get("labelled_after_rules")}
 
 
 def labelled_after_version(version: str) -> set[str]:
     """Record ids of outputs generated and labelled after check version ``version`` was
     written (``"labelled_after_check_version"``), before the check was run on them."""
-    out: set[str] = set()
-    for path in sorted(REALDATA.glob("*.jsonl")):
-        for n, line in enumerate(path.open()):
-            if json.loads(line).get("labelled_after_check_version") == version:
-                out.add(f"{path.stem}:{n}")
-    return out
+    return {
+        rid
+        for rid, row in _labelled_rows()
+        if row.get("labelled_after_check_version") == version
+    }
 
 
 def sampled_outputs() -> set[str]:
     """Record ids of outputs sampled at a temperature above 0 (the rest are greedy)."""
-    out: set[str] = set()
-    for path in sorted(REALDATA.glob("*.jsonl")):
-        for n, line in enumerate(path.open()):
-            if ((json.loads(line).get("generation") or {}).get("temperature") or 0.0) > 0:
-                out.add(f"{path.stem}:{n}")
+    return {
+        rid
+        for rid, row in _labelled_rows()
+        if ((row.get("generation") or {}).get("temperature") or 0.0) > 0
+    }
+
+
+def _apart(rows, check, parts: dict, tokens: bool = False) -> dict:  # noqa: ANN001
+    """``check``'s figures on each named part of ``rows`` (``parts``: name -> test of a record
+    id), with token figures too when ``tokens`` and the check is the misspelling check."""
+    out = {}
+    for name, holds in parts.items():
+        part = [x for x in rows if holds(x[0].id)]
+        if not any(check.category in lab for _, lab, _ in part):
+            continue
+        figures = score(part, [check])[check.name]
+        figures.pop("category", None)
+        if tokens and check.category == "misspelling":
+            figures["tokens"] = score_misspelled_tokens(part, check)
+        out[name] = figures
     return out
 
 
 def split_by_decoding(rows, check) -> dict:  # noqa: ANN001 - a check
     """Figures of ``check`` on greedy and on sampled outputs apart."""
     sampled = sampled_outputs()
-    out = {}
-    for name, part in (
-        ("greedy", [x for x in rows if x[0].id not in sampled]),
-        ("sampled", [x for x in rows if x[0].id in sampled]),
-    ):
-        if any(check.category in lab for _, lab, _ in part):
-            figures = score(part, [check])[check.name]
-            figures.pop("category", None)
-            out[name] = figures
-    return out
+    return _apart(rows, check, {"greedy": lambda i: i not in sampled,
+                                "sampled": lambda i: i in sampled})
 
 
 def split_by_labelling(rows, check) -> dict:  # noqa: ANN001 - a check
     """Output and token figures of ``check`` on the outputs labelled before its rules were
     written, on all those labelled after, and on those labelled after its version 3."""
-    after = labelled_after_rules()
-    after_v3 = labelled_after_version("3")
-    out = {}
-    for name, part in (
-        ("labelled_before_rules", [x for x in rows if x[0].id not in after]),
-        ("labelled_after_rules", [x for x in rows if x[0].id in after]),
-        ("labelled_after_version_3", [x for x in rows if x[0].id in after_v3]),
-    ):
-        if not any(check.category in lab for _, lab, _ in part):
-            continue
-        figures = score(part, [check])[check.name]
-        figures.pop("category", None)
-        if check.category == "misspelling":
-            figures["tokens"] = score_misspelled_tokens(part, check)
-        out[name] = figures
-    return out
+    after, after_v3 = labelled_after_rules(), labelled_after_version("3")
+    return _apart(rows, check, {"labelled_before_rules": lambda i: i not in after,
+                                "labelled_after_rules": lambda i: i in after,
+                                "labelled_after_version_3": lambda i: i in after_v3},
+                  tokens=True)
 
 
 def score_misspelled_tokens(rows, check) -> dict:  # noqa: ANN001 - the misspelling check

@@ -258,6 +258,11 @@ _ASKS_LIFE_YEAR = re.compile(
 )
 
 
+def asks_life_year(question: str) -> bool:
+    """Does ``question`` ask in which year (or when) someone was born or died?"""
+    return _ASKS_LIFE_YEAR.search(question) is not None
+
+
 def year_of_no_one(
     question: str, output: str, evidence: list[LifeDate]
 ) -> tuple[tuple[int, int], str, str] | None:

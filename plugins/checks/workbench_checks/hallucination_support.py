@@ -28,6 +28,7 @@ from .hallucination_dates import (
     DATE_RE,
     Date,
     LifeDate,
+    asks_life_year,
     contradicted,
     contradicted_life_dates,
     find_dates,
@@ -465,7 +466,6 @@ def _known_words(ev: Evidence, q_vocab: set[str]) -> list[str]:
 
 # What a date or a life date in the output needs: a month, born/died, a parenthesised year.
 _MAY_DATE_RE = re.compile(r"\b(?:born|died)\b|\(\s*[^()]{0,40}\d{4}|" + DATE_RE.pattern)
-_ASKS_YEAR_RE = re.compile(r"\b(?:year|when)\b", re.I)
 _ASKS_ORDER_RE = re.compile(r"\b(?:first|earlier|older|oldest|elder|last|later|younger|youngest)\b")
 
 
@@ -884,7 +884,7 @@ def assess(
         hits += _date_hits(output, ev, res, w)
     if has_number:
         hits += _number_hits(output, ev, res, w)
-    if (_ASKS_ORDER_RE.search(question) or _ASKS_YEAR_RE.search(question)) and ev.life_dates:
+    if (_ASKS_ORDER_RE.search(question) or asks_life_year(question)) and ev.life_dates:
         hits += _order_hits(question, output, ev, res, w)
     links = _relation_hits(question, output, ev, res, w) if w.relation else []
     hits += links

@@ -92,8 +92,10 @@ class EngineLM(LM):
     """
 
     def __init__(self, loaded: Any, store: Any, scorer: Any = None, *, batch_size: int = 8,
-                 max_length: int | None = None, journal: str | None = None):
+                 max_length: int | None = None, journal: str | None = None,
+                 progress: bool = True):
         super().__init__()
+        self.progress = progress
         self.journal = journal
         self.loaded = loaded
         self.store = store
@@ -166,14 +168,14 @@ class EngineLM(LM):
 
     def _generate(self, todo: dict[str, tuple[str, GenerationConfig, int]]) -> dict[str, GenOutput]:
         """Generate the missing answers, one batched call per distinct config, with a progress
-        display on stderr (lm-eval's own bars are off when ``TQDM_DISABLE`` is set: so is it)."""
+        display on stderr unless ``progress`` is off."""
         groups: dict[str, list[str]] = {}
         for key, (_, cfg, _) in todo.items():
             groups.setdefault(json.dumps(cfg.model_dump(), sort_keys=True), []).append(key)
         made: dict[str, GenOutput] = {}
         if not todo:
             return made
-        with self._journal() as book, _bar(len(todo)) as tick:
+        with self._journal() as book, _bar(len(todo), self.progress) as tick:
             for keys in groups.values():
                 cfg = todo[keys[0]][1]
 
@@ -268,35 +270,43 @@ class EngineLM(LM):
         return self._scoring().chat_template(chat_template) if self.scorer is not None else ""
 
 
-def engine_lm(loaded: Any, store: Any, batch_size: int | str,
-              cache: str | None) -> tuple[EngineLM, Any]:
-    """(the EngineLM for ``loaded``, the lm-eval model that scores its loglikelihoods).
-
-    The scorer is lm-eval's ``HFLM`` around the loaded model (None for one that only generates;
-    a served model gets lm-eval's client, ``served.served_engine``), behind lm-eval's request cache when ``cache`` names one; the second value
-    is the HFLM itself, whose calls reach the model. Generated answers are journaled beside
-    the request cache.
-    """
-    scorer = hf_lm(loaded, batch_size) if getattr(loaded, "backend", "hf") == "hf" else None
+def behind_cache(scorer: Any, cache: str | None) -> tuple[Any, str | None]:
+    """(``scorer`` behind lm-eval's request cache at ``cache``, the journal of generated answers
+    beside it); (``scorer``, None) without ``cache``."""
+    if not cache:
+        return scorer, None
     front = scorer
-    if scorer is not None and cache:
+    if scorer is not None:
         from lm_eval.api.model import CachingLM
 
         front = CachingLM(scorer, cache + "_rank0.db")  # the file simple_evaluate would use
+    return front, cache + "_generated.db"
+
+
+def engine_lm(loaded: Any, store: Any, batch_size: int | str, cache: str | None,
+              progress: bool = True) -> tuple[EngineLM, Any]:
+    """(the EngineLM for ``loaded``, the lm-eval model that scores its loglikelihoods).
+
+    The scorer is lm-eval's ``HFLM`` around the loaded model (None for one that only generates;
+    a served model gets lm-eval's client, ``served.served_engine``), behind lm-eval's request
+    cache when ``cache`` names one (``behind_cache``); the second value is the HFLM itself, whose
+    calls reach the model.
+    """
+    scorer = hf_lm(loaded, batch_size) if getattr(loaded, "backend", "hf") == "hf" else None
+    front, journal = behind_cache(scorer, cache)
     bs = batch_size if isinstance(batch_size, int) else 8
     lm = EngineLM(loaded, store, front, batch_size=bs,
-                  max_length=getattr(scorer, "max_length", None),
-                  journal=cache + "_generated.db" if cache else None)
+                  max_length=getattr(scorer, "max_length", None), journal=journal,
+                  progress=progress)
     return lm, scorer
 
 
 @contextmanager
-def _bar(total: int) -> Iterator[Any]:
+def _bar(total: int, show: bool) -> Iterator[Any]:
     """``tick(n)``: n more generate_until answers made, shown as workbench's progress display."""
-    import os
     import time
 
-    if os.environ.get("TQDM_DISABLE"):
+    if not show:
         yield lambda n: None
         return
     from ...progress import progress

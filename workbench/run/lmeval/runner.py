@@ -166,7 +166,7 @@ def run_lmeval_suite(
             from .served import served_engine
 
             lm, scorer = served_engine(loaded, store, model_args, batch_size, cache_path(
-                f"{model_key}\0{model_args}", loaded) if cache else None)
+                f"{model_key}\0{model_args}", loaded) if cache else None, progress)
             engine = lm
         elif use_backend:
             lm = backend_lm(backend, model_args, batch_size)  # type: ignore[arg-type]
@@ -174,7 +174,7 @@ def run_lmeval_suite(
             from .engine_lm import engine_lm
 
             lm, scorer = engine_lm(loaded, store, batch_size,
-                                   cache_path(model_key, loaded) if cache else None)
+                                   cache_path(model_key, loaded) if cache else None, progress)
             engine = lm
     if loaded is not None:
         register_model(store, loaded, model_id, name)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...errors import WorkbenchError
-from .engine_lm import DEFAULT_MAX_GEN_TOKS, EngineLM
+from .engine_lm import DEFAULT_MAX_GEN_TOKS, EngineLM, behind_cache
 
 BACKEND = "local-completions"  # lm-eval's client, and the backend the run records
 
@@ -95,7 +95,8 @@ class ServedEngineLM(EngineLM):
 
 
 def served_engine(loaded: Any, store: Any, model_args: str | dict[str, Any] | None,
-                  concurrency: int | str, cache: str | None) -> tuple[Any, LazyClient]:
+                  concurrency: int | str, cache: str | None,
+                  progress: bool = True) -> tuple[Any, LazyClient]:
     """(the EngineLM that generates on the served model ``loaded``, lm-eval's client that scores
     on it). ``concurrency`` requests are in flight at once; lm-eval's client gets its own from
     ``model_args`` (``backends.openai.lmeval_client``). With ``cache`` the client sits behind
@@ -104,14 +105,9 @@ def served_engine(loaded: Any, store: Any, model_args: str | dict[str, Any] | No
     from .models import backend_lm
 
     client = LazyClient(lambda: backend_lm(BACKEND, model_args, 1), _max_gen_toks(model_args))
-    front: Any = client
-    if cache:
-        from lm_eval.api.model import CachingLM
-
-        front = CachingLM(client, cache + "_rank0.db")
+    front, journal = behind_cache(client, cache)
     n = concurrency if isinstance(concurrency, int) and concurrency > 0 else SERVED_CONCURRENCY
-    lm = ServedEngineLM(loaded, store, front, batch_size=n,
-                        journal=cache + "_generated.db" if cache else None)
+    lm = ServedEngineLM(loaded, store, front, batch_size=n, journal=journal, progress=progress)
     return lm, client
 
 
